@@ -1,0 +1,56 @@
+"""Early-warning detectors behind one contract, and their registry.
+
+>>> "transport" in available()
+True
+>>> make("utilization", basis="busy")
+UtilizationDetector(window_h=1.0, basis='busy')
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from detectors.base import Detector, Level, Reading, Readings
+from scenarios.errors import InputError
+
+__all__ = ["Detector", "Level", "Reading", "Readings", "available", "make", "params_of", "register"]
+
+#: name -> "module:Class". Modules import lazily so a broken optional detector cannot break others.
+_REGISTRY: dict[str, str] = {
+    "transport": "detectors.transport:TransportDetector",
+    "utilization": "detectors.utilization:UtilizationDetector",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Add a detector class, given as ``"module:Class"``, under ``name``."""
+    _REGISTRY[name] = target
+
+
+def available() -> list[str]:
+    """Names of the registered detectors."""
+    return list(_REGISTRY)
+
+
+def detector_class(name: str) -> type[Detector]:
+    if name not in _REGISTRY:
+        raise InputError("detector", f"unknown detector {name!r}; allowed: {', '.join(_REGISTRY)}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def params_of(name: str) -> dict[str, Any]:
+    """A registered detector's keyword parameters and their defaults."""
+    signature = inspect.signature(detector_class(name).__init__)
+    return {p.name: p.default for p in signature.parameters.values() if p.name != "self"}
+
+
+def make(name: str, **params: Any) -> Detector:
+    """Instantiate a registered detector by name with keyword parameters."""
+    allowed = params_of(name)
+    for key in params:
+        if key not in allowed:
+            raise InputError(f"detector.{name}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
+    return detector_class(name)(**params)

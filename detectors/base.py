@@ -1,0 +1,155 @@
+"""The detector contract (DESIGN section 4): reset, a causal streaming update, a batch run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import ClassVar
+
+import numpy as np
+
+from scenarios.errors import InputError
+from scenarios.trace import FIELDS, Layout, Observation, Trace, check_values
+
+
+class Level(IntEnum):
+    """Alert levels shared by every detector."""
+
+    OK = 0
+    WATCH = 1
+    WARNING = 2
+    CRITICAL = 3
+    EMERGENCY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One health check's output: severity score, alert level, implicated units, named details."""
+
+    score: float
+    level: int
+    units: tuple[int, ...] = ()
+    detail: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Readings:
+    """Readings of a whole run, as arrays over steps."""
+
+    time_h: np.ndarray  # (T,)
+    score: np.ndarray  # (T,) float
+    level: np.ndarray  # (T,) int8
+    units: np.ndarray  # (T, N) bool: unit implicated at that step
+    detail: dict[str, np.ndarray]  # name -> (T,) float
+
+    @classmethod
+    def from_list(cls, time_h: np.ndarray, readings: list[Reading], n_units: int) -> Readings:
+        units = np.zeros((len(readings), n_units), dtype=bool)
+        for k, reading in enumerate(readings):
+            units[k, list(reading.units)] = True
+        names = readings[0].detail.keys() if readings else ()
+        return cls(
+            time_h=np.asarray(time_h, dtype=float),
+            score=np.array([r.score for r in readings], dtype=float),
+            level=np.array([r.level for r in readings], dtype=np.int8),
+            units=units,
+            detail={name: np.array([r.detail[name] for r in readings], dtype=float) for name in names},
+        )
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def equals(self, other: Readings) -> bool:
+        """Exact equality of every array (NaN equals NaN)."""
+        same = lambda a, b: a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")  # noqa: E731
+        return (
+            same(self.time_h, other.time_h)
+            and same(self.score, other.score)
+            and same(self.level, other.level)
+            and same(self.units, other.units)
+            and self.detail.keys() == other.detail.keys()
+            and all(same(self.detail[k], other.detail[k]) for k in self.detail)
+        )
+
+    def head(self, n: int) -> Readings:
+        """The first ``n`` steps."""
+        return Readings(
+            self.time_h[:n],
+            self.score[:n],
+            self.level[:n],
+            self.units[:n],
+            {k: v[:n] for k, v in self.detail.items()},
+        )
+
+
+class Detector(ABC):
+    """Base class. Subclasses take every parameter as an explicit keyword in ``__init__``,
+    extend ``reset`` to clear their state, and implement ``step``: one causal health check on a
+    validated observation. ``update`` validates, then steps; ``run`` validates once, then steps.
+    """
+
+    name: ClassVar[str] = ""
+    is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
+
+    def reset(self, layout: Layout) -> None:
+        """Forget all state and prepare for an organisation with this layout."""
+        self.layout = layout
+
+    @abstractmethod
+    def step(self, obs: Observation) -> Reading:
+        """One health check on an already validated observation."""
+
+    def update(self, obs: Observation) -> Reading:
+        """One health check: validate the observation and return this step's reading."""
+        self._check(obs.values, f"{self.name}.update")
+        return self.step(obs)
+
+    def run(self, trace: Trace) -> Readings:
+        """Readings over a whole trace; equal to reset plus looping ``update`` over the steps."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        readings = [self.step(trace.observation(k)) for k in range(len(trace))]
+        return Readings.from_list(trace.time_h, readings, trace.layout.n_units)
+
+    def _check(self, values: np.ndarray, where: str) -> None:
+        layout = getattr(self, "layout", None)
+        if layout is None:
+            raise InputError(where, "call reset(layout) before the first update")
+        if values.shape != (len(FIELDS), layout.n_units):
+            raise InputError(
+                where, f"observation must have shape ({len(FIELDS)}, {layout.n_units}); got {values.shape}"
+            )
+        check_values(values, where)
+
+    def __repr__(self) -> str:
+        params = ", ".join(
+            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "layout"
+        )
+        return f"{type(self).__name__}({params})"
+
+
+def ewma_alpha(dt_h: float, tau_h: float) -> float:
+    """Smoothing weight of an exponentially weighted moving average with time constant tau_h.
+
+    >>> round(ewma_alpha(0.25, 1.0), 4)
+    0.2212
+    """
+    return 1.0 if tau_h == 0 else float(-np.expm1(-dt_h / tau_h))
+
+
+def check_param(
+    owner: str, name: str, value: float, low: float, high: float | None = None, strict: bool = False
+) -> None:
+    """Raise InputError unless ``low <= value (<= high)`` (``low < value`` when strict)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and not np.isnan(value)
+    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
+    if not ok:
+        bound = f"> {low}" if strict else f">= {low}"
+        allowed = bound if high is None else f"{bound} and <= {high}"
+        raise InputError(f"detector.{owner}.{name}", f"must be a number {allowed}; got {value!r}")
+
+
+def check_choice(owner: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"detector.{owner}.{name}", f"must be one of {', '.join(allowed)}; got {value!r}")

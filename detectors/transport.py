@@ -1,0 +1,352 @@
+"""Transport dynamics: the roadmap's new module (Peclet number, saturation gradient, boundary layer).
+
+The public functions take the roadmap's signatures (scalars and lists of per-unit dicts), the thin
+layer a service would call. Each unit dict may carry:
+
+``utilization``        busy fraction of the unit's staff, 0..1
+``arrival_rate``       tasks arriving per hour
+``service_capacity``   tasks the staff on duty can serve per hour (staff_on_duty * mu)
+``transfer_out_rate``  tasks rebalanced out per hour (the observed diffusive outflow)
+``transfer_in_rate``   tasks rebalanced in per hour
+``completion_rate``    tasks completed per hour
+``staff``              staff on duty
+
+Underneath, ``TransportDetector`` works on arrays over units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_param, ewma_alpha
+from scenarios.trace import Layout, Observation
+
+PE_WARNING_THRESHOLD = 0.8
+PE_CRITICAL_THRESHOLD = 1.2
+PE_CRITICAL_THRESHOLD_PHASE3 = 1.0
+GRADIENT_WARNING_THRESHOLD = 0.15
+BOUNDARY_LAYER_WARNING_THRESHOLD = 0.4
+SATURATION_LEVEL = 0.8
+CHARACTERISTIC_LENGTH = 1.0
+
+
+def peclet_number(
+    task_arrival_rate: float, rebalancing_capacity: float, characteristic_length: float = 1.0
+) -> float:
+    """Advection over diffusion: arrival rate * L / capacity to move work away.
+
+    >>> peclet_number(8.0, 10.0)
+    0.8
+    >>> peclet_number(1.0, 0.0), peclet_number(0.0, 0.0)
+    (inf, 0.0)
+    """
+    if rebalancing_capacity > 0:
+        return task_arrival_rate * characteristic_length / rebalancing_capacity
+    return math.inf if task_arrival_rate > 0 else 0.0
+
+
+def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
+    """Indices of the top quartile (at least one unit) by offered load arrival/capacity.
+
+    Ties break on higher arrival, then lower capacity + outflow, so the chosen set's totals do
+    not depend on how units are numbered.
+
+    >>> stress_layer(np.array([1.0, 3.0, 2.0, 0.0]), np.full(4, 4.0), np.zeros(4)).tolist()
+    [1]
+    """
+    load = offered_load(arrival, capacity)
+    order = np.lexsort((capacity + outflow, -arrival, -load))
+    return order[: quartile_size(len(arrival))]
+
+
+def quartile_size(n: int) -> int:
+    return max(1, math.ceil(n / 4))
+
+
+def offered_load(arrival: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """arrival / capacity per unit: inf with arrivals and no capacity, 0 with neither."""
+    fallback = np.where(arrival > 0, np.inf, 0.0)
+    return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
+
+
+def layer_peclet(
+    arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray, length: float
+) -> tuple[float, np.ndarray]:
+    """Pe of the stress layer S = L * sum_S arrival / sum_S (capacity + outflow), and S."""
+    layer = stress_layer(arrival, capacity, outflow)
+    pe = peclet_number(float(arrival[layer].sum()), float((capacity + outflow)[layer].sum()), length)
+    return pe, layer
+
+
+def gradient_of(utilization: np.ndarray, length: float = 1.0) -> float:
+    """Mean utilization of the top quartile minus the system mean, over L."""
+    if utilization.size == 0:
+        return 0.0
+    k = quartile_size(utilization.size)
+    top = np.partition(utilization, utilization.size - k)[utilization.size - k :]
+    return float((top.mean() - utilization.mean()) / length)
+
+
+def saturation_gradient(units_data: list[dict], characteristic_length: float = 1.0) -> float:
+    """Workload density differential between the most stressed quartile and the system.
+
+    >>> saturation_gradient([{"utilization": u} for u in (0.5, 0.5, 0.5, 0.5)])
+    0.0
+    >>> saturation_gradient([{"utilization": u} for u in (1.0, 0.5, 0.5, 0.5)])
+    0.375
+    """
+    return gradient_of(_column(units_data, "utilization"), characteristic_length)
+
+
+def boundary_layer_thickness(units_data: list[dict], saturation_level: float = SATURATION_LEVEL) -> float:
+    """Fraction of units at or above the saturation level.
+
+    >>> boundary_layer_thickness([{"utilization": u} for u in (0.9, 0.8, 0.2, 0.1)])
+    0.5
+    """
+    utilization = _column(units_data, "utilization")
+    return float((utilization >= saturation_level).mean()) if utilization.size else 0.0
+
+
+def effective_diffusion(units_data: list[dict], characteristic_length: float = 1.0) -> float:
+    """D_eff = (net transfers out of the stress layer per hour) * L / (mean_S u - mean u).
+
+    NaN when the stress layer is no busier than the system (no gradient to diffuse down).
+    """
+    arrival, capacity, outflow = (
+        _column(units_data, k) for k in ("arrival_rate", "service_capacity", "transfer_out_rate")
+    )
+    layer = stress_layer(arrival, capacity, outflow)
+    utilization = _column(units_data, "utilization")
+    inflow = _column(units_data, "transfer_in_rate")
+    return diffusion_of(layer, utilization, outflow, inflow, characteristic_length)
+
+
+def diffusion_of(
+    layer: np.ndarray, utilization: np.ndarray, outflow: np.ndarray, inflow: np.ndarray, length: float
+) -> float:
+    difference = utilization[layer].mean() - utilization.mean()
+    if abs(difference) < 1e-9:
+        return math.nan
+    return float((outflow[layer] - inflow[layer]).sum() * length / difference)
+
+
+def time_to_saturation(current_util: float, arrival_rate: float, rebalancing_rate: float) -> float:
+    """Hours until utilization reaches 1 at the current net fill rate (rates in capacity fractions
+    per hour): (1 - u) / (arrival - rebalancing) when positive, else inf; 0 if already saturated
+    with net inflow.
+
+    >>> time_to_saturation(0.5, 0.3, 0.1)
+    2.5
+    >>> time_to_saturation(0.5, 0.1, 0.3), time_to_saturation(1.0, 0.3, 0.1)
+    (inf, 0.0)
+    """
+    return float(hours_to_full(np.array([current_util]), np.array([arrival_rate - rebalancing_rate]))[0])
+
+
+def hours_to_full(util: np.ndarray, net_fill: np.ndarray) -> np.ndarray:
+    """(1 - u) / net_fill where the net fill rate (capacity fractions per hour) is positive, else inf."""
+    headroom = np.maximum(0.0, 1.0 - util)
+    return np.divide(headroom, net_fill, out=np.full(util.shape, np.inf), where=net_fill > 0)
+
+
+def critical_saturation_alert(
+    units_data: list[dict],
+    pe_warning_threshold: float = PE_WARNING_THRESHOLD,
+    pe_critical_threshold: float = PE_CRITICAL_THRESHOLD,
+    gradient_warning_threshold: float = GRADIENT_WARNING_THRESHOLD,
+    boundary_layer_warning_threshold: float = BOUNDARY_LAYER_WARNING_THRESHOLD,
+    characteristic_length: float = CHARACTERISTIC_LENGTH,
+    saturation_level: float = SATURATION_LEVEL,
+) -> dict:
+    """The roadmap's phase-3 alert rules on a snapshot of units: metrics, level and messages.
+
+    >>> units = [{"utilization": 0.95, "arrival_rate": 4.0, "service_capacity": 4.0,
+    ...           "transfer_out_rate": 0.0}] + [{"utilization": 0.5, "arrival_rate": 2.0,
+    ...           "service_capacity": 4.0, "transfer_out_rate": 0.0}] * 3
+    >>> alert = critical_saturation_alert(units)
+    >>> alert["level"], alert["peclet_number"], alert["messages"]
+    ('WARNING', 1.0, ['WARNING: Pe trending toward unstable', 'Increase inter-unit communication'])
+    """
+    metrics = transport_metrics(
+        arrival=_column(units_data, "arrival_rate"),
+        capacity=_column(units_data, "service_capacity"),
+        outflow=_column(units_data, "transfer_out_rate"),
+        inflow=_column(units_data, "transfer_in_rate"),
+        completion=_column(units_data, "completion_rate"),
+        utilization=_column(units_data, "utilization"),
+        staff=_column(units_data, "staff"),
+        length=characteristic_length,
+        saturation_level=saturation_level,
+    )
+    level, messages, _ = alert_rules(
+        metrics,
+        pe_warning_threshold,
+        pe_critical_threshold,
+        gradient_warning_threshold,
+        boundary_layer_warning_threshold,
+    )
+    return {
+        "peclet_number": metrics["pe"],
+        "saturation_gradient": metrics["gradient"],
+        "boundary_layer_thickness": metrics["thickness"],
+        "effective_diffusion": metrics["d_eff"],
+        "time_to_saturation_h": metrics["time_to_saturation_h"],
+        "level": Level(level).name,
+        "messages": messages,
+    }
+
+
+def transport_metrics(
+    arrival: np.ndarray,
+    capacity: np.ndarray,
+    outflow: np.ndarray,
+    inflow: np.ndarray,
+    completion: np.ndarray,
+    utilization: np.ndarray,
+    staff: np.ndarray,
+    length: float,
+    saturation_level: float,
+) -> dict:
+    """All transport metrics from per-unit arrays (rates per hour, utilization 0..1)."""
+    pe, layer = layer_peclet(arrival, capacity, outflow, length)
+    net = arrival - completion - outflow  # tasks per hour filling each unit
+    net_fill = np.divide(net, staff, out=np.where(net > 0, np.inf, 0.0), where=staff > 0)
+    saturation = hours_to_full(utilization, net_fill)
+    return {
+        "pe": pe,
+        "layer": layer,
+        "gradient": gradient_of(utilization, length),
+        "thickness": float((utilization >= saturation_level).mean()),
+        "saturated": np.flatnonzero(utilization >= saturation_level),
+        "d_eff": diffusion_of(layer, utilization, outflow, inflow, length),
+        "time_to_saturation_h": float(saturation.min()) if saturation.size else math.inf,
+        "utilization": utilization,
+    }
+
+
+def alert_rules(
+    metrics: dict,
+    pe_warning: float,
+    pe_critical: float,
+    gradient_warning: float,
+    boundary_warning: float,
+) -> tuple[int, list[str], np.ndarray]:
+    """Level, messages and implicated units of the phase-3 rules."""
+    level, messages, implicated = Level.OK, [], []
+    pe = metrics["pe"]
+    if pe >= pe_critical:
+        level = Level.CRITICAL
+        messages.append("CRITICAL: Task arrival outpacing rebalancing")
+        implicated.append(metrics["layer"])
+    elif pe >= pe_warning:
+        level = Level.WARNING
+        messages.append("WARNING: Pe trending toward unstable")
+        implicated.append(metrics["layer"])
+    if metrics["gradient"] > gradient_warning and pe > pe_warning:
+        level = max(level, Level.WARNING)
+        messages.append("Increase inter-unit communication")
+        u = metrics["utilization"]
+        implicated.append(np.argsort(-u, kind="stable")[: quartile_size(u.size)])
+    if metrics["thickness"] > boundary_warning:
+        level = max(level, Level.WARNING)
+        messages.append("Risk of cascade failure")
+        implicated.append(metrics["saturated"])
+    units = np.unique(np.concatenate(implicated)) if implicated else np.array([], dtype=int)
+    return int(level), messages, units
+
+
+def _column(units_data: list[dict], key: str) -> np.ndarray:
+    return np.array([float(unit.get(key, 0.0)) for unit in units_data], dtype=float)
+
+
+class TransportDetector(Detector):
+    """Streams the transport metrics: EWMA rates per unit, Pe of the stress layer, alert rules.
+
+    score = Pe. Rates are EWMAs with time constant ``tau_h`` (initialised at the first
+    observation); utilization is the EWMA of busy staff-hours over staff-hours on duty.
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("steady", seed=0, n_units=4, warmup_days=0.25, scenario_days=0.25)
+    >>> readings = TransportDetector().run(trace)
+    >>> sorted(readings.detail)
+    ['boundary_layer', 'd_eff', 'gradient', 'pe', 'time_to_saturation_h']
+    """
+
+    name = "transport"
+
+    def __init__(
+        self,
+        tau_h: float = 1.0,
+        pe_warning: float = PE_WARNING_THRESHOLD,
+        pe_critical: float = PE_CRITICAL_THRESHOLD,
+        gradient_warning: float = GRADIENT_WARNING_THRESHOLD,
+        boundary_warning: float = BOUNDARY_LAYER_WARNING_THRESHOLD,
+        saturation_level: float = SATURATION_LEVEL,
+        characteristic_length: float | None = None,
+    ) -> None:
+        check_param(self.name, "tau_h", tau_h, 0.0)
+        check_param(self.name, "pe_warning", pe_warning, 0.0)
+        check_param(self.name, "pe_critical", pe_critical, pe_warning)
+        check_param(self.name, "gradient_warning", gradient_warning, 0.0)
+        check_param(self.name, "boundary_warning", boundary_warning, 0.0, 1.0)
+        check_param(self.name, "saturation_level", saturation_level, 0.0, 1.0)
+        if characteristic_length is not None:
+            check_param(self.name, "characteristic_length", characteristic_length, 0.0, strict=True)
+        self.tau_h = tau_h
+        self.pe_warning = pe_warning
+        self.pe_critical = pe_critical
+        self.gradient_warning = gradient_warning
+        self.boundary_warning = boundary_warning
+        self.saturation_level = saturation_level
+        self.characteristic_length = characteristic_length
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        self._alpha = ewma_alpha(layout.dt_h, self.tau_h)
+        self._length = self.characteristic_length or layout.characteristic_length
+        self._rates: np.ndarray | None = None  # (5, N): arrival, out, in, completion, utilization
+
+    def step(self, obs: Observation) -> Reading:
+        dt = self.layout.dt_h
+        staff = obs.staff_on_duty
+        duty_hours = staff * dt
+        busy = np.divide(obs.busy_hours, duty_hours, out=(obs.queue > 0).astype(float), where=duty_hours > 0)
+        raw = np.stack(
+            (
+                obs.arrivals / dt,
+                obs.transfers_out / dt,
+                obs.transfers_in / dt,
+                obs.completions / dt,
+                np.minimum(busy, 1.0),
+            )
+        )
+        if self._rates is None:
+            self._rates = raw
+        else:
+            self._rates = self._rates + self._alpha * (raw - self._rates)
+        arrival, outflow, inflow, completion, utilization = self._rates
+        metrics = transport_metrics(
+            arrival,
+            staff * self.layout.service_rate,
+            outflow,
+            inflow,
+            completion,
+            utilization,
+            staff,
+            self._length,
+            self.saturation_level,
+        )
+        level, _, units = alert_rules(
+            metrics, self.pe_warning, self.pe_critical, self.gradient_warning, self.boundary_warning
+        )
+        detail = {
+            "pe": metrics["pe"],
+            "gradient": metrics["gradient"],
+            "boundary_layer": metrics["thickness"],
+            "d_eff": metrics["d_eff"],
+            "time_to_saturation_h": metrics["time_to_saturation_h"],
+        }
+        return Reading(metrics["pe"], level, tuple(units.tolist()), detail)

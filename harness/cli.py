@@ -1,0 +1,134 @@
+"""The ``tdbench`` command: Hydra composes the config, tdbench checks it, then runs the task.
+
+Every override is checked before Hydra creates an output folder, so bad input costs one line on
+stderr, exit code 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from harness.tasks import task_module
+from scenarios.errors import InputError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+ALIASES = {"scenarios": "scenario", "detectors": "detector"}
+MULTIRUN_FLAGS = ("-m", "--multirun")
+_exit_code = 0
+
+
+def groups() -> dict[str, list[str]]:
+    """Config groups and their options, from the conf folder."""
+    return {
+        d.name: sorted(p.stem for p in d.glob("*.yaml"))
+        for d in sorted(CONF_DIR.iterdir())
+        if d.is_dir() and not d.name.startswith((".", "_"))
+    }
+
+
+def normalise(args: list[str]) -> list[str]:
+    """Accept ``scenarios=`` and ``detectors=`` as aliases of the ``scenario`` and ``detector`` groups."""
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        prefix = key[: len(key) - len(key.lstrip("+~"))]
+        bare = key[len(prefix) :]
+        out.append(f"{prefix}{ALIASES.get(bare, bare)}{sep}{value}" if sep else arg)
+    return out
+
+
+def combinations(overrides: list[str]) -> list[list[str]]:
+    """Override lists to check: sweeps at their first value, then each swept value in turn."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    fixed, sweeps = [], []
+    for o in parsed:
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            sweeps.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            fixed.append(o.input_line)
+        check_group_choice(o)
+    if not sweeps:
+        return [fixed]
+    first = [values[0] for values in sweeps]
+    combos = [fixed + first]
+    for i, values in enumerate(sweeps):
+        combos.extend(fixed + first[:i] + [v] + first[i + 1 :] for v in values[1:])
+    return combos
+
+
+def check_group_choice(override) -> None:
+    """A group override must name existing options."""
+    options = groups().get(override.key_or_group)
+    if options is None or override.is_delete():
+        return
+    values = list(override.sweep_string_iterator()) if override.is_sweep_override() else override.value()
+    flat = itertools.chain.from_iterable(
+        v if isinstance(v, list) else [v] for v in (values if isinstance(values, list) else [values])
+    )
+    for value in flat:
+        name = str(value).strip("[]")
+        for item in filter(None, (s.strip() for s in name.split(","))):
+            if item not in options:
+                raise InputError(
+                    override.key_or_group, f"unknown option {item!r}; allowed: {', '.join(options)}"
+                )
+
+
+def composition_error(error: Exception) -> InputError:
+    text = str(error).strip()
+    if "Could not override" in text or "Key '" in text:
+        key = text.split("'")[1] if "'" in text else "override"
+        return InputError(key, f"no such setting (add a new key with +{key}=...)")
+    if "Could not append to config" in text or "Multiple values" in text:
+        return InputError("override", text.splitlines()[0])
+    return InputError("config", text.splitlines()[0] if text else type(error).__name__)
+
+
+def check(args: list[str]) -> None:
+    """Compose and validate the config for every combination the command line asks for."""
+    overrides = [a for a in args if a not in MULTIRUN_FLAGS]
+    try:
+        combos = combinations(overrides)
+    except HydraException as error:
+        raise composition_error(error) from None
+    for combo in combos:
+        try:
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = compose("config", overrides=combo)
+        except (HydraException, OmegaConfBaseException) as error:
+            raise composition_error(error) from None
+        task_module(cfg.get("task", "study")).validate(cfg)
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def hydra_entry(cfg: DictConfig) -> None:
+    global _exit_code
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    _exit_code = max(_exit_code, task_module(cfg.task).run(cfg, out_dir))
+
+
+def main() -> None:
+    """Entry point of the ``tdbench`` console script."""
+    args = normalise(sys.argv[1:])
+    hydra_flag = any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args)
+    if not hydra_flag:  # --help, --cfg and friends go straight to Hydra
+        try:
+            check(args)
+        except InputError as error:
+            print(f"tdbench: error: {error}", file=sys.stderr)
+            sys.exit(2)
+    sys.argv = [sys.argv[0], *args]
+    hydra_entry()
+    sys.exit(_exit_code)

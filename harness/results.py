@@ -1,0 +1,101 @@
+"""The results folder of a study: part files written atomically as cells finish, then merged.
+
+Each finished job writes ``parts/<table>/<id>.parquet`` (via a temporary file and a rename, so a
+kill never leaves a torn file). ``consolidate`` folds the parts into ``<table>.parquet``; rows of a
+key that was recomputed replace the old ones. Nothing already computed is lost when a study dies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+TABLES = ("cells", "events", "episodes", "overhead")
+
+
+def write_atomic(path: Path, write) -> None:
+    """Write a file through ``write(tmp_path)`` and move it into place in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+class ResultStore:
+    """Parquet tables of one study folder, keyed by each cell's content hash (column ``key``)."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def table_path(self, table: str) -> Path:
+        return self.run_dir / f"{table}.parquet"
+
+    def append(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Store one finished job's rows. The cells part is written last: it marks completion."""
+        part = uuid.uuid4().hex
+        for table in (*TABLES[1:], TABLES[0]):
+            frame = tables.get(table)
+            if frame is not None and len(frame):
+                write_parquet(self.run_dir / "parts" / table / f"{part}.parquet", frame)
+
+    def _parts(self, table: str) -> list[Path]:
+        folder = self.run_dir / "parts" / table
+        return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+    def consolidate(self) -> None:
+        """Fold part files into the tables. Only parts whose cells part exists are complete."""
+        complete = {p.name for p in self._parts("cells")}
+        if not complete:
+            return
+        for table in TABLES:
+            parts = [p for p in self._parts(table) if p.name in complete]
+            new = [pd.read_parquet(p) for p in parts]
+            new = [frame for frame in new if len(frame)]
+            if not new:
+                continue
+            fresh = pd.concat(new, ignore_index=True)
+            path = self.table_path(table)
+            if path.exists():
+                old = pd.read_parquet(path)
+                old = old[~old["key"].isin(set(fresh["key"]))]
+                fresh = pd.concat([old, fresh], ignore_index=True)
+            write_parquet(path, sort_rows(fresh))
+        for table in TABLES:
+            for part in self._parts(table):
+                part.unlink()
+        shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
+
+    def load(self, table: str, keys: set[str] | None = None) -> pd.DataFrame:
+        path = self.table_path(table)
+        if not path.exists():
+            return pd.DataFrame({"key": pd.Series(dtype=str)})
+        frame = pd.read_parquet(path)
+        return frame[frame["key"].isin(keys)].reset_index(drop=True) if keys is not None else frame
+
+    def ok_keys(self) -> set[str]:
+        cells = self.load("cells")
+        return set(cells.loc[cells["status"] == "ok", "key"]) if "status" in cells else set()
+
+
+def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A canonical row order, so the same study gives the same files on any executor."""
+    order = [c for c in ("scenario", "seed", "detector", "target", "onset_h", "start_h") if c in frame]
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)

@@ -1,0 +1,108 @@
+"""The study runner: cells = scenarios x seeds x detectors, executed, stored, summarised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from harness.cell import Job, cell_key, run_job
+from harness.config import StudyConfig, resolve
+from harness.executors import execute
+from harness.results import ResultStore, write_text
+from harness.scorecard import build_scorecard, render_scorecard
+from harness.scoring import EVENT_COLUMNS
+from harness.summary import summarize
+
+
+@dataclass
+class StudyResult:
+    run_dir: Path
+    cells: pd.DataFrame
+    events: pd.DataFrame
+    episodes: pd.DataFrame
+    overhead: pd.DataFrame
+    summary: pd.DataFrame
+    scorecard: pd.DataFrame
+    scorecard_text: str
+
+    @property
+    def failed(self) -> int:
+        return int((self.cells["status"] != "ok").sum())
+
+
+def plan_jobs(study: StudyConfig) -> list[Job]:
+    """One job per (scenario, seed); each carries every detector with its cell key."""
+    scoring = study.scoring.to_dict()
+    jobs = []
+    for scenario, scenario_spec in study.scenarios.items():
+        for seed in study.seeds:
+            detectors = tuple(
+                (
+                    name,
+                    spec,
+                    cell_key(scenario, scenario_spec, seed, study.org, study.truth, scoring, name, spec),
+                )
+                for name, spec in study.detectors.items()
+            )
+            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors))
+    return jobs
+
+
+def pending(jobs: list[Job], done: set[str]) -> list[Job]:
+    """Jobs reduced to the detectors whose cells are not stored yet (ok)."""
+    out = []
+    for job in jobs:
+        todo = tuple(d for d in job.detectors if d[2] not in done)
+        if todo:
+            out.append(Job(job.scenario, job.scenario_spec, job.seed, job.org, job.truth, job.scoring, todo))
+    return out
+
+
+def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
+    """Run every missing cell of the study into ``run_dir`` and write summary.csv and scorecard.md."""
+    store = ResultStore(run_dir)
+    store.consolidate()  # adopt what an interrupted run left behind
+    jobs = plan_jobs(study)
+    todo = pending(jobs, store.ok_keys())
+    n_cells = sum(len(job.detectors) for job in todo)
+    failures = 0
+    with tqdm(
+        total=n_cells,
+        desc="cells",
+        unit="cell",
+        disable=not study.progress or not n_cells,
+        dynamic_ncols=True,
+    ) as bar:
+        for tables in execute(run_job, todo, study.executor):
+            store.append(tables)
+            failures += int((tables["cells"]["status"] != "ok").sum())
+            bar.set_postfix(failed=failures, refresh=False)
+            bar.update(len(tables["cells"]))
+    store.consolidate()
+    keys = {key for job in jobs for _, _, key in job.detectors}
+    return summarise_run(store, keys, study)
+
+
+def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> StudyResult:
+    """Load this study's rows and write summary.csv and scorecard.md next to them."""
+    cells = store.load("cells", keys)
+    events = store.load("events", keys)
+    if events.empty:
+        events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
+    episodes = store.load("episodes", keys)
+    overhead = store.load("overhead", keys)
+    summary = summarize(cells, events)
+    write_text(store.run_dir / "summary.csv", summary.to_csv(index=False))
+    combos = {
+        name
+        for name, spec in study.detectors.items()
+        if getattr(resolve(spec["_target_"], f"detector.{name}"), "is_combination", False)
+    }
+    card = build_scorecard(cells, events, overhead, study.criteria, combos)
+    failed = int((cells["status"] != "ok").sum())
+    text = render_scorecard(card, study.criteria, failed)
+    write_text(store.run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
+    return StudyResult(store.run_dir, cells, events, episodes, overhead, summary, card, text)

@@ -1,0 +1,155 @@
+"""Ground-truth targets (DESIGN section 3), computed from the true state after the run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from scenarios.errors import InputError
+from scenarios.trace import Event, Layout
+
+TARGETS = ("utilization_breach", "unit_saturation")
+
+
+@dataclass(frozen=True)
+class TruthSpec:
+    """Thresholds of the two targets. Hours are durations; utilization is a fraction of staff."""
+
+    utilization_on: float = 0.80
+    utilization_off: float = 0.75
+    utilization_window_h: float = 1.0
+    utilization_sustain_h: float = 1.0
+    utilization_clear_h: float = 1.0
+    backlog_on_h: float = 2.0
+    backlog_sustain_h: float = 0.5
+    backlog_off_h: float = 0.5
+    backlog_clear_h: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not np.isfinite(value) or value < 0:
+                raise InputError(f"scoring.truth.{name}", f"must be a finite number >= 0; got {value!r}")
+        for low, high in (("utilization_off", "utilization_on"), ("backlog_off_h", "backlog_on_h")):
+            if getattr(self, low) > getattr(self, high):
+                raise InputError(f"scoring.truth.{low}", f"must be <= scoring.truth.{high}")
+
+
+def runs(mask: np.ndarray, min_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices and lengths of the runs of True in ``mask`` that last at least ``min_len``.
+
+    >>> runs(np.array([1, 1, 0, 1, 1, 1, 0], dtype=bool), 2)
+    (array([0, 3]), array([2, 3]))
+    """
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    keep = stops - starts >= max(min_len, 1)
+    return starts[keep], (stops - starts)[keep]
+
+
+def hysteresis(high: np.ndarray, low: np.ndarray, sustain: int, clear: int) -> list[tuple[int, int, bool]]:
+    """Critical periods: start where ``high`` holds for ``sustain`` steps, end where ``low`` then
+    holds for ``clear`` steps. Returns (onset index, end index, ended) triples.
+
+    >>> x = np.array([0, 9, 9, 9, 5, 0, 0, 9, 9])
+    >>> hysteresis(x >= 8, x < 2, sustain=2, clear=2)
+    [(1, 5, True), (7, 8, False)]
+    """
+    hi_starts, _ = runs(high, sustain)
+    lo_starts, _ = runs(low, clear)
+    periods = []
+    pos = 0
+    while True:
+        i = np.searchsorted(hi_starts, pos)
+        if i == hi_starts.size:
+            return periods
+        onset = int(hi_starts[i])
+        j = np.searchsorted(lo_starts, onset, side="right")
+        if j == lo_starts.size:
+            periods.append((onset, len(high) - 1, False))
+            return periods
+        end = int(lo_starts[j])
+        periods.append((onset, end, True))
+        pos = end
+
+
+def steps(hours: float, dt_h: float) -> int:
+    return max(1, int(round(hours / dt_h)))
+
+
+def system_utilization(busy: np.ndarray, staff_on_duty: np.ndarray) -> np.ndarray:
+    """sum(busy) / sum(staff_on_duty) per step; 1 when nobody is on duty but work is in service."""
+    busy_sum, duty_sum = busy.sum(axis=1), staff_on_duty.sum(axis=1)
+    return np.divide(busy_sum, duty_sum, out=(busy_sum > 0).astype(float), where=duty_sum > 0)
+
+
+def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values (fewer at the start)."""
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    k = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, k - window)
+    return (c[k] - c[lo]) / (k - lo)
+
+
+def backlog_hours(queue: np.ndarray, staff_on_duty: np.ndarray, service_rate: np.ndarray) -> np.ndarray:
+    """Hours of work waiting per unit: queue / (staff on duty * mu); inf with a queue and no staff."""
+    capacity = staff_on_duty * service_rate[None, :]
+    fallback = np.where(queue > 0, np.inf, 0.0)
+    return np.divide(queue, capacity, out=fallback, where=capacity > 0)
+
+
+def derive_events(
+    time_h: np.ndarray,
+    busy: np.ndarray,
+    queue: np.ndarray,
+    staff_on_duty: np.ndarray,
+    layout: Layout,
+    spec: TruthSpec,
+) -> list[Event]:
+    """Both targets' events, from the state arrays (each (T, N))."""
+    dt = layout.dt_h
+    events: list[Event] = []
+    util = trailing_mean(system_utilization(busy, staff_on_duty), steps(spec.utilization_window_h, dt))
+    all_units = tuple(range(layout.n_units))
+    for onset, end, ended in hysteresis(
+        util >= spec.utilization_on,
+        util < spec.utilization_off,
+        steps(spec.utilization_sustain_h, dt),
+        steps(spec.utilization_clear_h, dt),
+    ):
+        events.append(Event("utilization_breach", float(time_h[onset]), float(time_h[end]), all_units, ended))
+
+    backlog = backlog_hours(queue, staff_on_duty, layout.service_rate)
+    periods = []  # (onset, end, ended, unit)
+    for unit in range(layout.n_units):
+        for onset, end, ended in hysteresis(
+            backlog[:, unit] >= spec.backlog_on_h,
+            backlog[:, unit] < spec.backlog_off_h,
+            steps(spec.backlog_sustain_h, dt),
+            steps(spec.backlog_clear_h, dt),
+        ):
+            periods.append((onset, end, ended, unit))
+    events.extend(merge_unit_periods(periods, time_h))
+    return events
+
+
+def merge_unit_periods(periods: list[tuple[int, int, bool, int]], time_h: np.ndarray) -> list[Event]:
+    """Overlapping per-unit saturation periods form one system event implicating all their units."""
+    merged: list[Event] = []
+    group: list[tuple[int, int, bool, int]] = []
+    for period in sorted(periods):
+        if group and period[0] > max(p[1] for p in group):
+            merged.append(_saturation_event(group, time_h))
+            group = []
+        group.append(period)
+    if group:
+        merged.append(_saturation_event(group, time_h))
+    return merged
+
+
+def _saturation_event(group: list[tuple[int, int, bool, int]], time_h: np.ndarray) -> Event:
+    end = max(p[1] for p in group)
+    ended = all(p[2] for p in group if p[1] == end)
+    units = tuple(sorted({p[3] for p in group}))
+    return Event("unit_saturation", float(time_h[group[0][0]]), float(time_h[end]), units, ended)
