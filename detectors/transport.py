@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from detectors.base import Detector, Level, Reading, check_param, ewma_alpha
-from scenarios.trace import Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 PE_WARNING_THRESHOLD = 0.8
 PE_CRITICAL_THRESHOLD = 1.2
@@ -30,6 +30,7 @@ GRADIENT_WARNING_THRESHOLD = 0.15
 BOUNDARY_LAYER_WARNING_THRESHOLD = 0.4
 SATURATION_LEVEL = 0.8
 CHARACTERISTIC_LENGTH = 1.0
+RATE_FIELDS = [FIELD_INDEX[f] for f in ("arrivals", "transfers_out", "transfers_in", "completions")]
 
 
 def peclet_number(
@@ -84,9 +85,10 @@ def gradient_of(utilization: np.ndarray, length: float = 1.0) -> float:
     """Mean utilization of the top quartile minus the system mean, over L."""
     if utilization.size == 0:
         return 0.0
-    k = quartile_size(utilization.size)
-    top = np.partition(utilization, utilization.size - k)[utilization.size - k :]
-    return float((top.mean() - utilization.mean()) / length)
+    n = utilization.size
+    k = quartile_size(n)
+    top = np.partition(utilization, n - k)[n - k :]
+    return float((top.sum() / k - utilization.sum() / n) / length)
 
 
 def saturation_gradient(units_data: list[dict], characteristic_length: float = 1.0) -> float:
@@ -127,7 +129,7 @@ def effective_diffusion(units_data: list[dict], characteristic_length: float = 1
 def diffusion_of(
     layer: np.ndarray, utilization: np.ndarray, outflow: np.ndarray, inflow: np.ndarray, length: float
 ) -> float:
-    difference = utilization[layer].mean() - utilization.mean()
+    difference = utilization[layer].sum() / layer.size - utilization.sum() / utilization.size
     if abs(difference) < 1e-9:
         return math.nan
     return float((outflow[layer] - inflow[layer]).sum() * length / difference)
@@ -219,7 +221,7 @@ def transport_metrics(
         "pe": pe,
         "layer": layer,
         "gradient": gradient_of(utilization, length),
-        "thickness": float((utilization >= saturation_level).mean()),
+        "thickness": float(np.count_nonzero(utilization >= saturation_level) / utilization.size),
         "saturated": np.flatnonzero(utilization >= saturation_level),
         "d_eff": diffusion_of(layer, utilization, outflow, inflow, length),
         "time_to_saturation_h": float(saturation.min()) if saturation.size else math.inf,

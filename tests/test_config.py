@@ -1,0 +1,53 @@
+"""The YAML files mirror the code: their defaults are the classes' defaults."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+import detectors
+import scenarios
+from harness.cli import CONF_DIR
+from harness.config import Criteria
+from harness.scoring import ScoringSpec
+from scenarios.catalogue import CATALOGUE
+from scenarios.org import OrgConfig
+from scenarios.truth import TruthSpec
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("name", scenarios.available())
+def test_scenario_yaml_equals_the_class_defaults(name):
+    spec = load(CONF_DIR / "scenario" / f"{name}.yaml")[name]
+    cls = CATALOGUE[name]
+    assert spec.pop("_target_") == f"{cls.__module__}.{cls.__name__}"
+    assert spec == scenarios.scenario_params(cls)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in detectors.available() if (CONF_DIR / "detector" / f"{n}.yaml").exists()]
+)
+def test_detector_yaml_named_after_a_registry_entry_equals_its_defaults(name):
+    spec = load(CONF_DIR / "detector" / f"{name}.yaml")[name]
+    cls = detectors.detector_class(name)
+    assert spec.pop("_target_") == f"{cls.__module__}.{cls.__name__}"
+    assert spec == detectors.params_of(name)
+
+
+def test_org_and_scoring_yaml_equal_the_defaults():
+    assert load(CONF_DIR / "org" / "default.yaml") == dataclasses.asdict(OrgConfig())
+    scoring = load(CONF_DIR / "scoring" / "default.yaml")
+    assert scoring.pop("truth") == dataclasses.asdict(TruthSpec())
+    criteria = scoring.pop("criteria")
+    assert {**criteria, "lead_scenarios": tuple(criteria["lead_scenarios"])} == dataclasses.asdict(Criteria())
+    assert scoring == dataclasses.asdict(ScoringSpec())
+
+
+def test_default_study_selects_every_scenario():
+    defaults = load(CONF_DIR / "config.yaml")["defaults"]
+    (selected,) = [d["scenario"] for d in defaults if isinstance(d, dict) and "scenario" in d]
+    assert selected == scenarios.available()

@@ -1,0 +1,60 @@
+"""The utilization adapter on hand-built observations."""
+
+import numpy as np
+import pytest
+
+from detectors.utilization import BANDS, UtilizationDetector, band
+from scenarios.org import OrgConfig
+from scenarios.trace import FIELD_INDEX, FIELDS, Observation
+
+
+@pytest.mark.parametrize(
+    ("rho", "name"),
+    [
+        (0.0, "GREEN"),
+        (0.6999, "GREEN"),
+        (0.70, "YELLOW"),
+        (0.7999, "YELLOW"),
+        (0.80, "ORANGE"),
+        (0.90, "RED"),
+        (0.9499, "RED"),
+        (0.95, "BLACK"),
+        (np.inf, "BLACK"),
+    ],
+)
+def test_bands_have_inclusive_lower_bounds(rho, name):
+    assert BANDS[band(rho)] == name
+
+
+def observation(arrivals, busy_hours, staff, t=0.25):
+    values = np.zeros((len(FIELDS), len(staff)))
+    values[FIELD_INDEX["arrivals"]] = arrivals
+    values[FIELD_INDEX["busy_hours"]] = busy_hours
+    values[FIELD_INDEX["staff_on_duty"]] = staff
+    return Observation(t, values)
+
+
+def test_demand_and_busy_bases_over_a_trailing_hour():
+    layout = OrgConfig(n_units=2, staff_per_unit=2).layout()  # mu = 1, dt = 0.25
+    demand, busy = UtilizationDetector(basis="demand"), UtilizationDetector(basis="busy")
+    demand.reset(layout)
+    busy.reset(layout)
+    # capacity per step: 4 staff * 0.25 h = 1 staff-hour; arrivals bring 1 h of work each
+    steps = [([1, 0], [0.5, 0.5]), ([1, 1], [0.5, 0.5]), ([0, 0], [0.0, 0.0]), ([0, 1], [1.0, 0.0])]
+    got = [
+        (demand.update(observation(a, b, [2, 2])).score, busy.update(observation(a, b, [2, 2])).score)
+        for a, b in steps
+    ]
+    assert [g[0] for g in got] == pytest.approx([1.0, 1.5, 1.0, 1.0])
+    assert [g[1] for g in got] == pytest.approx([1.0, 1.0, 2 / 3, 0.75])
+    # the fifth step pushes the first out of the one-hour window
+    assert demand.update(observation([0, 0], [0, 0], [2, 2])).score == pytest.approx(3 / 4)
+
+
+def test_no_staff_and_work_is_infinite_load():
+    detector = UtilizationDetector()
+    detector.reset(OrgConfig(n_units=1, staff_per_unit=0).layout())
+    reading = detector.update(observation([2], [0], [0]))
+    assert reading.score == np.inf and BANDS[reading.level] == "BLACK"
+    detector.reset(OrgConfig(n_units=1, staff_per_unit=0).layout())
+    assert detector.update(observation([0], [0], [0])).score == 0.0
