@@ -61,7 +61,7 @@ def fire_weather_index(
     dmc_target: float = 240.0,
     variant: str = "faithful",
 ) -> dict[str, np.ndarray]:
-    """All codes and indices of the module, vectorised over units.
+    """All codes and indices of the module, vectorised over units (DC, which has no hours, is a float).
 
     >>> fwi = fire_weather_index(75.0, 260.0, 0.4, 8.0)["fwi"]
     >>> round(float(fwi), 1), CLASSES[int(danger_class(fwi))]
@@ -71,19 +71,13 @@ def fire_weather_index(
     dmc = moisture_code(monthly_load, dmc_target, DMC_K, variant)
     dc = 100.0 * (1.0 - satisfaction) ** 1.5
     isi = 0.35 * ffmc * np.maximum(0.0, 1.0 + np.asarray(velocity, dtype=float) / 10.0)
-    denominator = dmc + 0.4 * dc
-    bui = np.divide(0.9 * dmc * dc, denominator, out=np.zeros(np.shape(dmc)), where=denominator > 0)
-    low = 0.626 * np.power(bui, 0.809) + 2.0
-    high = 1000.0 / (25.0 + 108.64 * _exp(-0.023 * bui, variant))
-    fd = np.where(bui <= 80.0, low, high)
-    return {
-        "ffmc": ffmc,
-        "dmc": dmc,
-        "dc": np.full(np.shape(dmc), dc),
-        "isi": isi,
-        "bui": bui,
-        "fwi": 0.12 * isi * fd,
-    }
+    # BUI is 0 without drought (and the module's guard makes it 0 when DMC and DC are both 0)
+    bui = 0.9 * dmc * dc / (dmc + 0.4 * dc) if dc > 0 else np.zeros(np.shape(dmc))
+    fd = 0.626 * np.power(bui, 0.809) + 2.0
+    high = bui > 80.0  # unreachable with the module's codes (BUI <= 64.3), kept as the module has it
+    if np.any(high):
+        fd = np.where(high, 1000.0 / (25.0 + 108.64 * _exp(-0.023 * bui, variant)), fd)
+    return {"ffmc": ffmc, "dmc": dmc, "dc": dc, "isi": isi, "bui": bui, "fwi": 0.12 * isi * fd}
 
 
 def danger_class(fwi) -> np.ndarray:
