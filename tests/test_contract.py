@@ -123,6 +123,35 @@ def test_unit_permutation(name, params, trace):
     np.testing.assert_array_equal(permuted.units, original.units[:, order])
 
 
+# Known failure, reported to the lead (detectors/transport.py is theirs): the transport detector
+# picks its stress layer (top quartile by offered load) and the gradient rule's top quartile by
+# unit index among exact ties, so which units it implicates depends on how units are numbered
+# (its score, level and details do not). Any detector that contains it inherits this.
+TIE_BREAKS_BY_INDEX = {"transport", "combo"}
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_implicated_units_follow_relabelling_among_identical_units(name, params, request):
+    """Units that see identical data are implicated alike, so a relabelling relabels the units."""
+    if name in TIE_BREAKS_BY_INDEX and (
+        name != "combo" or "transport" in params.get("members", ["transport"])
+    ):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="transport breaks ties by unit index"))
+    base = simulate("spike", seed=0, n_units=4, warmup_days=1.0, scenario_days=2.0)
+    twins = np.array([0, 1, 2, 3, 0, 1, 2, 3])  # every unit has an identical twin
+    layout = base.layout.permuted(twins)
+    layout = Layout(
+        layout.staff, layout.service_rate, np.ones((8, 8)) - np.eye(8), layout.dt_h, layout.warmup_h
+    )
+    doubled = Trace(
+        base.time_h, base.values[:, :, twins], layout, {}, Truth(base.truth.arrival_rate[:, twins])
+    )
+    order = np.array([4, 1, 6, 3, 0, 5, 2, 7])  # swap units 0 and 2 with their twins
+    original = fresh(name, params).run(doubled)
+    permuted = fresh(name, params).run(doubled.permuted(order))
+    np.testing.assert_array_equal(permuted.units, original.units[:, order])
+
+
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_zero_staff_on_duty(name, params, trace):
     """A unit with nobody on duty (and work waiting), then the whole organisation without staff."""
