@@ -21,6 +21,14 @@ __all__ = ["Detector", "Level", "Reading", "Readings", "available", "make", "par
 _REGISTRY: dict[str, str] = {
     "transport": "detectors.transport:TransportDetector",
     "utilization": "detectors.utilization:UtilizationDetector",
+    "spc": "detectors.spc:SpcDetector",
+    "seismic": "detectors.seismic:SeismicDetector",
+    "burnout": "detectors.burnout:BurnoutDetector",
+    "null": "detectors.null:NullDetector",
+    "random": "detectors.random_alerts:RandomDetector",
+    "csd": "detectors.csd:CsdDetector",
+    "cusum": "detectors.cusum:CusumDetector",
+    "combo": "detectors.combo:ComboDetector",
 }
 
 

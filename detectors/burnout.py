@@ -1,0 +1,198 @@
+"""The burnout module (burnout_fire_index.py): a multi-temporal fire-weather index of each unit's hours.
+
+The module's formulas, per unit, from the hours worked per staff member on duty:
+
+- FFMC = min(100, 100 (1 - e^(-3.5 x))), x = max(0, (W - T_w) / T_w): W = weekly hours (trailing 7 days)
+- DMC, the same with k = 2.5 on the monthly load M (trailing mean over up to 90 days, 30-day months)
+- DC = 100 (1 - s)^1.5 with satisfaction s (config)
+- ISI = 0.35 FFMC max(0, 1 + v / 10), v = change of W over the last week (h/week)
+- BUI = 0.9 DMC DC / (DMC + 0.4 DC) (0 if both are 0)
+- fD = 0.626 BUI^0.809 + 2 if BUI <= 80, else 1000 / (25 + 108.64 e^(-0.023 BUI)); FWI = 0.12 ISI fD
+- classes LOW < 20 <= MODERATE < 40 <= HIGH < 60 <= VERY_HIGH < 80 <= EXTREME, levels 0-4.
+
+These are not the CFFDRS equations (Van Wagner 1987), whose codes are moisture bookkeeping driven by
+daily weather: there FFMC comes from fine-fuel moisture content, ISI = 0.208 f(W) f(F) with
+f(F) = 91.9 e^(-0.1386 m) (1 + m^5.31 / 4.93e7), BUI = 0.8 DMC DC / (DMC + 0.4 DC) only while
+DMC <= 0.4 DC, fD is the same, and FWI = 0.1 ISI fD, log-transformed above 1. Both variants keep the
+module's formulas; ``faithful`` also keeps its e = 2.71828, ``textbook`` uses the exact exponential
+(they differ by about 1e-6 relative, so the default study runs one of them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.signals import HOURS_MODES, HOURS_PER_WEEK, baseline_length_h, check_baseline, steps_of
+from scenarios.trace import Layout, Observation
+
+VARIANTS = ("faithful", "textbook")
+MODULE_E = 2.71828  # the module's value of e
+FFMC_K, DMC_K = 3.5, 2.5
+CLASS_LIMITS = (20.0, 40.0, 60.0, 80.0)  # lower bounds of MODERATE, HIGH, VERY_HIGH, EXTREME
+CLASSES = ("LOW", "MODERATE", "HIGH", "VERY_HIGH", "EXTREME")
+HOURS_PER_MONTH = 30 * 24.0
+DETAIL = ("bui", "dmc", "ffmc", "isi", "weekly_hours")
+
+
+def _exp(x: np.ndarray, variant: str) -> np.ndarray:
+    return MODULE_E**x if variant == "faithful" else np.exp(x)
+
+
+def moisture_code(hours, target: float, k: float, variant: str = "faithful") -> np.ndarray:
+    """min(100, 100 (1 - e^(-k x))) with x = max(0, (hours - target) / target): FFMC (k 3.5), DMC (k 2.5).
+
+    >>> ffmc, dmc = moisture_code(75.0, 60.0, FFMC_K), moisture_code(270.0, 240.0, DMC_K)
+    >>> round(float(ffmc), 1), round(float(dmc), 1)
+    (58.3, 26.8)
+    """
+    excess = np.maximum(0.0, (np.asarray(hours, dtype=float) - target) / target)
+    return np.minimum(100.0, 100.0 * (1.0 - _exp(-k * excess, variant)))
+
+
+def fire_weather_index(
+    weekly_hours,
+    monthly_load,
+    satisfaction: float,
+    velocity,
+    ffmc_target: float = 60.0,
+    dmc_target: float = 240.0,
+    variant: str = "faithful",
+) -> dict[str, np.ndarray]:
+    """All codes and indices of the module, vectorised over units (DC, which has no hours, is a float).
+
+    >>> fwi = fire_weather_index(75.0, 260.0, 0.4, 8.0)["fwi"]
+    >>> round(float(fwi), 1), CLASSES[int(danger_class(fwi))]
+    (41.3, 'HIGH')
+    """
+    ffmc = moisture_code(weekly_hours, ffmc_target, FFMC_K, variant)
+    dmc = moisture_code(monthly_load, dmc_target, DMC_K, variant)
+    dc = 100.0 * (1.0 - satisfaction) ** 1.5
+    isi = 0.35 * ffmc * np.maximum(0.0, 1.0 + np.asarray(velocity, dtype=float) / 10.0)
+    # BUI is 0 without drought (and the module's guard makes it 0 when DMC and DC are both 0)
+    bui = 0.9 * dmc * dc / (dmc + 0.4 * dc) if dc > 0 else np.zeros(np.shape(dmc))
+    fd = 0.626 * np.power(bui, 0.809) + 2.0
+    high = bui > 80.0  # unreachable with the module's codes (BUI <= 64.3), kept as the module has it
+    if np.any(high):
+        fd = np.where(high, 1000.0 / (25.0 + 108.64 * _exp(-0.023 * bui, variant)), fd)
+    return {"ffmc": ffmc, "dmc": dmc, "dc": dc, "isi": isi, "bui": bui, "fwi": 0.12 * isi * fd}
+
+
+def danger_class(fwi) -> np.ndarray:
+    """Class index of an FWI (lower bounds inclusive): LOW 0, MODERATE 1, HIGH 2, VERY_HIGH 3, EXTREME 4."""
+    return np.searchsorted(CLASS_LIMITS, fwi, side="right")
+
+
+class BurnoutDetector(Detector):
+    """The fire index per unit, recomputed at every health check; score = the highest FWI over units.
+
+    Hours: weekly hours W = 168 x the busy fraction of the unit's staff on duty over the trailing week
+    (over the history so far in the first week), monthly load M = 720 x the busy fraction over up to
+    ``history_days``; with ``hours='scaled'`` (default) both are multiplied so that the baseline's
+    system mean weekly hours equal ``ffmc_target`` (simulated busy hours are not duty hours).
+    v = W now minus W a week ago, once both are whole weeks (0 before). Until the baseline (the
+    warm-up by default) is complete the level is OK. Implicated units: those above LOW. Details are
+    maxima over units.
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("ramp", seed=0, n_units=4, warmup_days=1, scenario_days=1)
+    >>> sorted(BurnoutDetector().run(trace).detail)
+    ['bui', 'dmc', 'ffmc', 'isi', 'weekly_hours']
+    """
+
+    name = "burnout"
+
+    def __init__(
+        self,
+        variant: str = "faithful",
+        ffmc_target: float = 60.0,
+        dmc_target: float = 240.0,
+        satisfaction: float = 0.7,
+        week_h: float = HOURS_PER_WEEK,
+        history_days: float = 90.0,
+        hours: str = "scaled",
+        baseline_h: float | None = None,
+    ) -> None:
+        check_choice(self.name, "variant", variant, VARIANTS)
+        check_param(self.name, "ffmc_target", ffmc_target, 0.0, strict=True)
+        check_param(self.name, "dmc_target", dmc_target, 0.0, strict=True)
+        check_param(self.name, "satisfaction", satisfaction, 0.0, 1.0)
+        check_param(self.name, "week_h", week_h, 0.0, strict=True)
+        check_param(self.name, "history_days", history_days, week_h / 24.0)
+        check_choice(self.name, "hours", hours, HOURS_MODES)
+        check_baseline(self.name, baseline_h)
+        self.variant = variant
+        self.ffmc_target = ffmc_target
+        self.dmc_target = dmc_target
+        self.satisfaction = satisfaction
+        self.week_h = week_h
+        self.history_days = history_days
+        self.hours = hours
+        self.baseline_h = baseline_h
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        n = layout.n_units
+        dt = layout.dt_h
+        self._week = steps_of(self.week_h, dt)
+        self._history = steps_of(24.0 * self.history_days, dt)
+        self._baseline_steps = steps_of(baseline_length_h(layout, self.baseline_h), dt)
+        # per step and unit, as rings over the history: busy hours, duty hours, weekly busy fraction
+        self._size = max(self._history, self._week) + 1
+        self._ring = np.zeros((3, self._size, n))
+        self._sums = np.zeros((4, n))  # busy and duty over the week, busy and duty over the history
+        self._k = 0
+        self._base_busy = self._base_duty = 0.0
+        self._factor: float | None = None if self.hours == "scaled" else HOURS_PER_WEEK
+        self._charted = None if (layout.staff > 0).all() else layout.staff > 0
+        self._quiet = Reading(0.0, int(Level.OK), (), dict.fromkeys(DETAIL, 0.0))
+
+    def step(self, obs: Observation) -> Reading:
+        k, ring, sums = self._k, self._ring, self._sums
+        busy, duty = obs.busy_hours, obs.staff_on_duty * self.layout.dt_h
+        size = self._size
+        slot = k % size
+        if k >= self._history:  # the oldest step leaves the history
+            sums[2:] -= ring[:2, (k - self._history) % size]
+        if k >= self._week:  # the step a week ago leaves the week
+            sums[:2] -= ring[:2, (k - self._week) % size]
+        sums[0::2] += busy
+        sums[1::2] += duty
+        ring[0, slot], ring[1, slot] = busy, duty
+        weekly = _fraction(sums[0], sums[1])
+        ring[2, slot] = weekly
+        self._k = k + 1
+        if self._factor is None:
+            self._base_busy += math.fsum(busy)
+            self._base_duty += math.fsum(duty)
+            if self._k < self._baseline_steps:
+                return self._quiet
+            mean = self._base_busy / self._base_duty if self._base_duty > 0 else 0.0
+            self._factor = self.ffmc_target / mean if mean > 0 else HOURS_PER_WEEK
+        factor = self._factor
+        full_weeks = k + 1 >= 2 * self._week  # v compares two whole weeks
+        week_ago = ring[2, (k - self._week) % size] if full_weeks else weekly
+        monthly = factor * _fraction(sums[2], sums[3]) * HOURS_PER_MONTH / HOURS_PER_WEEK
+        index = fire_weather_index(
+            factor * weekly,
+            monthly,
+            self.satisfaction,
+            factor * (weekly - week_ago),
+            self.ffmc_target,
+            self.dmc_target,
+            self.variant,
+        )
+        if self._charted is not None:  # leave out units without staff
+            index = {key: np.where(self._charted, value, 0.0) for key, value in index.items()}
+            weekly = np.where(self._charted, weekly, 0.0)
+        fwi = index["fwi"]
+        levels = danger_class(fwi)
+        detail = {key: float(index[key].max()) for key in ("bui", "dmc", "ffmc", "isi")}
+        detail["weekly_hours"] = float(factor * weekly.max())
+        return Reading(float(fwi.max()), int(levels.max()), tuple(np.flatnonzero(levels).tolist()), detail)
+
+
+def _fraction(busy: np.ndarray, duty: np.ndarray) -> np.ndarray:
+    return np.divide(busy, duty, out=np.zeros(busy.shape), where=duty > 0)

@@ -1,0 +1,116 @@
+"""Combinations: any / all / k-of-n of member detectors within a coincidence window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_choice, check_param
+from scenarios.errors import InputError
+from scenarios.trace import Layout, Observation
+
+RULES = ("any", "all", "k_of_n")
+
+
+class ComboDetector(Detector):
+    """Combine member detectors, named by their registry names (``detectors.available()``).
+
+    Each member is built with ``detectors.make(name, **member_params.get(name, {}))`` and sees every
+    observation. A member *counts* at time t if it was at WARNING or above at some health check in
+    [t - window_h, t]. The combination needs ``required`` members counting: 1 for ``any``, all of
+    them for ``all``, ``k`` for ``k_of_n``. Its level is the highest level that at least ``required``
+    members reached within the window (so WARNING or above exactly when enough members count); its
+    score is the number of members counting (a threshold of j on the score is the j-of-n rule);
+    while it alerts, its units are those each counting member implicated at its latest alert.
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("spike", seed=0, n_units=4, warmup_days=0.5, scenario_days=0.5)
+    >>> params = {"random": {"rate_per_day": 6.0}}
+    >>> either = ComboDetector(members=["null", "random"], member_params=params)
+    >>> both = ComboDetector(members=["null", "random"], member_params=params, rule="all")
+    >>> int(either.run(trace).level.max()), int(both.run(trace).level.max())
+    (2, 0)
+    """
+
+    name = "combo"
+    is_combination = True
+
+    def __init__(
+        self,
+        members: Sequence[str] = ("transport", "spc"),
+        member_params: Mapping[str, Mapping[str, Any]] | None = None,
+        rule: str = "any",
+        k: int = 1,
+        window_h: float = 1.0,
+    ) -> None:
+        from detectors import available, make  # the registry imports this module lazily
+
+        members = [] if isinstance(members, str) else [str(m) for m in members]
+        if not members:
+            raise InputError(f"detector.{self.name}.members", "must be a non-empty list of detector names")
+        if len(set(members)) != len(members):
+            raise InputError(f"detector.{self.name}.members", f"names must be unique; got {members}")
+        params = {str(name): dict(p or {}) for name, p in (member_params or {}).items()}
+        for name in [*members, *params]:
+            if name not in available() or name == self.name:
+                allowed = ", ".join(n for n in available() if n != self.name)
+                raise InputError(
+                    f"detector.{self.name}.members", f"unknown member {name!r}; allowed: {allowed}"
+                )
+        for name in params:
+            if name not in members:
+                raise InputError(
+                    f"detector.{self.name}.member_params.{name}", f"names no member; members: {members}"
+                )
+        check_choice(self.name, "rule", rule, RULES)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(members):
+            raise InputError(
+                f"detector.{self.name}.k", f"must be an integer from 1 to {len(members)}; got {k!r}"
+            )
+        check_param(self.name, "window_h", window_h, 0.0)
+        self._members = [make(name, **params.get(name, {})) for name in members]
+        self.members = members
+        self.member_params = params or None
+        self.rule = rule
+        self.k = k
+        self.window_h = window_h
+
+    @property
+    def required(self) -> int:
+        """Members that must count for the combination to alert."""
+        return {"any": 1, "all": len(self.members), "k_of_n": self.k}[self.rule]
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        for member in self._members:
+            member.reset(layout)
+        n = len(self._members)
+        self._recent: list[list[tuple[float, int]]] = [[] for _ in range(n)]  # (time, level) in window
+        self._units: list[tuple[int, ...]] = [()] * n  # units of each member's latest alert
+
+    def step(self, obs: Observation) -> Reading:
+        t = obs.time_h
+        peaks = np.zeros(len(self._members), dtype=int)
+        scores = {}
+        for i, member in enumerate(self._members):
+            reading = member.step(obs)
+            scores[f"{self.members[i]}_score"] = float(reading.score)
+            recent = self._recent[i]
+            if reading.level > Level.OK:
+                recent.append((t, int(reading.level)))
+            while recent and recent[0][0] < t - self.window_h:
+                recent.pop(0)
+            if reading.level >= Level.WARNING:
+                self._units[i] = tuple(reading.units)
+            peaks[i] = max((level for _, level in recent), default=0)
+        counting = peaks >= Level.WARNING
+        level = int(np.sort(peaks)[len(peaks) - self.required])
+        units = (
+            sorted({u for i in np.flatnonzero(counting) for u in self._units[i]})
+            if level >= Level.WARNING
+            else []
+        )
+        detail = {"n_counting": float(counting.sum()), **scores}
+        return Reading(float(counting.sum()), level, tuple(units), detail)

@@ -1,0 +1,106 @@
+"""Critical slowing down: rising variance and lag-1 autocorrelation of system utilization.
+
+Near a tipping point a system recovers more slowly from small perturbations, so its fluctuations
+grow and become more persistent (Scheffer et al. 2009; Dakos et al. 2012). The detector tracks the
+variance and the lag-1 autocorrelation of system utilization over a rolling window, and the
+strength of their trend with Kendall's tau over a second rolling window of those indicators.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_param
+from detectors.signals import steps_of, system_utilization
+from scenarios.trace import Layout, Observation
+
+
+class RollingKendall:
+    """Kendall's tau-b between a rolling window of values and their time order, updated in O(window).
+
+    >>> tau = RollingKendall(4)
+    >>> [round(tau.push(x), 3) for x in (1.0, 2.0, 3.0, 4.0, 0.0)]
+    [0.0, 0.0, 0.0, 1.0, 0.0]
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values = np.zeros(size)
+        self.n = 0  # values pushed so far
+        self.s = 0  # sum over pairs (earlier, later) of sign(later - earlier)
+        self.ties = 0  # pairs with equal values
+
+    def push(self, x: float) -> float:
+        """Add the newest value (dropping the oldest when full); tau once the window is full, else 0."""
+        slot = self.n % self.size
+        if self.n >= self.size:  # the oldest value leaves (its pair with itself adds nothing)
+            old = self.values[slot]
+            self.s -= int(np.sign(self.values - old).sum())
+            self.ties -= int(np.count_nonzero(self.values == old)) - 1
+            self.values[slot] = x
+            self.s += int(np.sign(x - self.values).sum())
+            self.ties += int(np.count_nonzero(self.values == x)) - 1
+        else:
+            self.values[slot] = x
+            self.s += int(np.sign(x - self.values[:slot]).sum())
+            self.ties += int(np.count_nonzero(self.values[:slot] == x))
+        self.n += 1
+        if self.n < self.size:
+            return 0.0
+        pairs = self.size * (self.size - 1) // 2
+        return self.s / math.sqrt(pairs * (pairs - self.ties)) if pairs > self.ties else 0.0
+
+
+class CsdDetector(Detector):
+    """score = min(tau of variance, tau of lag-1 autocorrelation); WARNING when score >= tau_warning.
+
+    System utilization is busy staff-hours over staff-hours on duty per health check (capped at 1).
+    The indicators need ``window_h`` of history and their trend another ``trend_h``; until then the
+    score is 0. System-level only: no units are implicated.
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("ramp", seed=0, n_units=4, warmup_days=1, scenario_days=1)
+    >>> readings = CsdDetector(window_h=6.0, trend_h=6.0).run(trace)
+    >>> sorted(readings.detail), bool(abs(readings.score).max() <= 1.0)
+    (['ar1', 'tau_ar1', 'tau_variance', 'variance'], True)
+    """
+
+    name = "csd"
+
+    def __init__(self, window_h: float = 24.0, trend_h: float = 24.0, tau_warning: float = 0.7) -> None:
+        check_param(self.name, "window_h", window_h, 0.0, strict=True)
+        check_param(self.name, "trend_h", trend_h, 0.0, strict=True)
+        check_param(self.name, "tau_warning", tau_warning, -1.0, 1.0)
+        self.window_h = window_h
+        self.trend_h = trend_h
+        self.tau_warning = tau_warning
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        self._window = max(3, steps_of(self.window_h, layout.dt_h))
+        self._u = np.zeros(self._window)
+        self._k = 0
+        trend = max(2, steps_of(self.trend_h, layout.dt_h))
+        self._tau_variance, self._tau_ar1 = RollingKendall(trend), RollingKendall(trend)
+
+    def step(self, obs: Observation) -> Reading:
+        self._u[self._k % self._window] = system_utilization(obs, self.layout.dt_h)
+        self._k += 1
+        if self._k < self._window:
+            return Reading(
+                0.0, int(Level.OK), (), {"ar1": 0.0, "tau_ar1": 0.0, "tau_variance": 0.0, "variance": 0.0}
+            )
+        start = self._k % self._window
+        x = np.concatenate((self._u[start:], self._u[:start]))  # oldest first
+        x = x - x.mean()
+        ss = float(x @ x)
+        variance = ss / len(x)
+        ar1 = float(x[:-1] @ x[1:]) / ss if ss > 0 else 0.0
+        tau_variance, tau_ar1 = self._tau_variance.push(variance), self._tau_ar1.push(ar1)
+        score = min(tau_variance, tau_ar1)
+        ready = self._tau_ar1.n >= self._tau_ar1.size
+        level = Level.WARNING if ready and score >= self.tau_warning else Level.OK
+        detail = {"ar1": ar1, "tau_ar1": tau_ar1, "tau_variance": tau_variance, "variance": variance}
+        return Reading(score, int(level), (), detail)

@@ -1,0 +1,56 @@
+"""The random baseline: alerts that ignore the data, at a fixed rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_param
+from detectors.signals import steps_of
+from scenarios.errors import InputError
+from scenarios.trace import Layout, Observation
+
+
+class RandomDetector(Detector):
+    """Alert episodes start as a Poisson process at ``rate_per_day`` and last ``duration_h`` each.
+
+    While not alerting, each health check starts an episode with probability
+    1 - exp(-rate_per_day * dt / 24); an episode holds WARNING (score 1) for ``duration_h``. The draws
+    come from ``numpy.random.default_rng(seed)``, restarted by ``reset``: the alert times depend on the
+    seed and the step count only, never on the observations (so they are the same in every cell of
+    a study; the events they are scored against are not).
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("steady", seed=0, n_units=3, warmup_days=1, scenario_days=1)
+    >>> readings = RandomDetector(rate_per_day=4.0).run(trace)
+    >>> bool(readings.level.max() == 2), readings.equals(RandomDetector(rate_per_day=4.0).run(trace))
+    (True, True)
+    """
+
+    name = "random"
+
+    def __init__(self, rate_per_day: float = 1.0, duration_h: float = 2.0, seed: int = 0) -> None:
+        check_param(self.name, "rate_per_day", rate_per_day, 0.0)
+        check_param(self.name, "duration_h", duration_h, 0.0, strict=True)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError(f"detector.{self.name}.seed", f"must be an integer >= 0; got {seed!r}")
+        self.rate_per_day = rate_per_day
+        self.duration_h = duration_h
+        self.seed = seed
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        self._rng = np.random.default_rng(self.seed)
+        self._start = -math.expm1(-self.rate_per_day * layout.dt_h / 24.0)
+        self._steps = steps_of(self.duration_h, layout.dt_h)
+        self._left = 0  # health checks left in the current episode
+
+    def step(self, obs: Observation) -> Reading:
+        draw = self._rng.random()
+        if self._left == 0 and draw < self._start:
+            self._left = self._steps
+        if self._left:
+            self._left -= 1
+            return Reading(1.0, int(Level.WARNING))
+        return Reading(0.0, int(Level.OK))

@@ -1,0 +1,57 @@
+"""Signals the module adapters and baselines derive from observations, and their shared baseline rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import check_param
+from scenarios.trace import Layout, Observation
+
+HOURS_PER_WEEK = 168.0
+HOURS_MODES = ("scaled", "absolute")
+DEFAULT_BASELINE_H = 24.0  # baseline of a run that has no warm-up
+
+
+def system_utilization(obs: Observation, dt_h: float) -> float:
+    """Busy staff-hours over staff-hours on duty, all units together, capped at 1.
+
+    With nobody on duty it is 1 when tasks wait and 0 otherwise (the transport detector's convention).
+    Sums are exactly rounded (``math.fsum``), so the value does not depend on how units are numbered.
+    """
+    duty = math.fsum(obs.staff_on_duty) * dt_h
+    if duty > 0:
+        return min(1.0, math.fsum(obs.busy_hours) / duty)
+    return 1.0 if obs.queue.sum() > 0 else 0.0
+
+
+def busy_fraction(busy_hours: np.ndarray, duty_hours: np.ndarray) -> np.ndarray:
+    """Per-unit busy fraction of the staff on duty; 0 for a unit nobody was on duty in.
+
+    >>> busy_fraction(np.array([3.0, 0.0]), np.array([4.0, 0.0])).tolist()
+    [0.75, 0.0]
+    """
+    return np.divide(busy_hours, duty_hours, out=np.zeros(busy_hours.shape), where=duty_hours > 0)
+
+
+def baseline_length_h(layout: Layout, baseline_h: float | None) -> float:
+    """Hours at the start of a run a detector may learn its baseline from: ``baseline_h`` when given,
+    else the run's warm-up, else DEFAULT_BASELINE_H."""
+    if baseline_h is not None:
+        return baseline_h
+    return layout.warmup_h if layout.warmup_h > 0 else DEFAULT_BASELINE_H
+
+
+def check_baseline(owner: str, baseline_h: float | None) -> None:
+    if baseline_h is not None:
+        check_param(owner, "baseline_h", baseline_h, 0.0, strict=True)
+
+
+def steps_of(hours: float, dt_h: float) -> int:
+    """Whole health checks in ``hours`` (at least one).
+
+    >>> steps_of(8.0, 0.25), steps_of(0.1, 0.25)
+    (32, 1)
+    """
+    return max(1, int(round(hours / dt_h)))

@@ -1,0 +1,260 @@
+"""The detector contract (DESIGN section 4), checked on every registered detector like scikit-learn's
+check_estimator: causality, batch == streaming, determinism, unit-permutation invariance, zero
+capacity and empty units, rejection of bad input, and instantiation from each Hydra config.
+
+Every name in ``detectors.available()`` runs with its defaults; detectors whose windows outlast the
+small test traces also run with short windows, and variants run too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra.utils
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+import detectors
+from detectors import Detector, Readings
+from scenarios import simulate
+from scenarios.errors import InputError
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, Truth
+
+CONF = Path(__file__).resolve().parent.parent / "conf" / "detector"
+SHORT = {  # extra parameter sets whose windows fit in a few days
+    "spc": [
+        {"variant": "textbook", "period_h": 2.0},
+        {"variant": "faithful", "period_h": 2.0, "hours": "absolute"},
+    ],
+    "seismic": [
+        {"variant": "textbook", "nsta": 2, "nlta": 6, "signal": "absences"},
+        {"variant": "textbook", "method": "classic", "nsta": 2, "nlta": 6},
+        {"variant": "faithful", "method": "classic", "nsta": 2, "nlta": 6, "sample_h": 0.5},
+    ],
+    "burnout": [{"variant": "textbook", "week_h": 12.0, "history_days": 1.0, "baseline_h": 6.0}],
+    "csd": [{"window_h": 3.0, "trend_h": 3.0, "tau_warning": 0.2}],
+    "cusum": [{"sample_h": 0.25, "h_sigma": 2.0, "baseline_h": 6.0}],
+    "random": [{"rate_per_day": 12.0, "duration_h": 0.5, "seed": 3}],
+    "combo": [
+        {"members": ["utilization", "cusum"], "rule": "k_of_n", "k": 2, "window_h": 2.0},
+        {"members": ["transport", "random", "csd"], "member_params": {"random": {"rate_per_day": 8.0}}},
+    ],
+}
+CASES = [(name, {}) for name in detectors.available()] + [
+    (name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets
+]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+
+
+@pytest.fixture(scope="module")
+def trace() -> Trace:
+    return simulate("ramp", seed=3, n_units=5, warmup_days=1.0, scenario_days=2.0)
+
+
+@pytest.fixture(scope="module")
+def other() -> Trace:
+    return simulate("spike", seed=4, n_units=5, warmup_days=1.0, scenario_days=2.0)
+
+
+def fresh(name: str, params: dict) -> Detector:
+    return detectors.make(name, **params)
+
+
+def streamed(detector: Detector, trace: Trace) -> Readings:
+    detector.reset(trace.layout)
+    readings = [detector.update(trace.observation(k)) for k in range(len(trace))]
+    return Readings.from_list(trace.time_h, readings, trace.layout.n_units)
+
+
+def with_values(trace: Trace, values: np.ndarray, layout: Layout | None = None) -> Trace:
+    return Trace(trace.time_h, values, layout or trace.layout, dict(trace.meta), trace.truth)
+
+
+def check_readings(readings: Readings, trace: Trace) -> None:
+    assert len(readings) == len(trace)
+    assert not np.isnan(readings.score).any(), "score must never be NaN"
+    assert readings.level.min() >= 0 and readings.level.max() <= 4
+    assert readings.units.shape == (len(trace), trace.layout.n_units)
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_batch_equals_streaming(name, params, trace, other):
+    for run in (trace, other):
+        batch = fresh(name, params).run(run)
+        check_readings(batch, run)
+        assert batch.equals(streamed(fresh(name, params), run))
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_deterministic_and_reset_clears_state(name, params, trace, other):
+    detector = fresh(name, params)
+    first = detector.run(trace)
+    detector.run(other)  # state from another run must not leak into the next
+    assert detector.run(trace).equals(first)
+    assert fresh(name, params).run(trace).equals(first)
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_causal(name, params, trace, other):
+    """Readings up to step k do not change when any data after k changes."""
+    reference = fresh(name, params).run(trace)
+    for k in (len(trace) // 3, 2 * len(trace) // 3):
+        for future in (other.values[k:], np.zeros_like(trace.values[k:]), trace.values[k:] * 3.0):
+            values = trace.values.copy()
+            values[k:] = future
+            changed = fresh(name, params).run(with_values(trace, values))
+            assert changed.head(k).equals(reference.head(k)), f"step < {k} changed with the future"
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_unit_permutation(name, params, trace):
+    """Relabelling units leaves system-level output unchanged and relabels the implicated units."""
+    order = np.array([3, 0, 4, 1, 2])
+    original = fresh(name, params).run(trace)
+    permuted = fresh(name, params).run(trace.permuted(order))
+    np.testing.assert_array_equal(permuted.level, original.level)
+    np.testing.assert_allclose(permuted.score, original.score, rtol=1e-9, atol=1e-12)
+    assert permuted.detail.keys() == original.detail.keys()
+    for key in original.detail:
+        np.testing.assert_allclose(
+            permuted.detail[key], original.detail[key], rtol=1e-9, atol=1e-12, err_msg=key
+        )
+    np.testing.assert_array_equal(permuted.units, original.units[:, order])
+
+
+# Known failure, reported to the lead (detectors/transport.py is theirs): the transport detector
+# picks its stress layer (top quartile by offered load) and the gradient rule's top quartile by
+# unit index among exact ties, so which units it implicates depends on how units are numbered
+# (its score, level and details do not). Any detector that contains it inherits this.
+TIE_BREAKS_BY_INDEX = {"transport", "combo"}
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_implicated_units_follow_relabelling_among_identical_units(name, params, request):
+    """Units that see identical data are implicated alike, so a relabelling relabels the units."""
+    if name in TIE_BREAKS_BY_INDEX and (
+        name != "combo" or "transport" in params.get("members", ["transport"])
+    ):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="transport breaks ties by unit index"))
+    base = simulate("spike", seed=0, n_units=4, warmup_days=1.0, scenario_days=2.0)
+    twins = np.array([0, 1, 2, 3, 0, 1, 2, 3])  # every unit has an identical twin
+    layout = base.layout.permuted(twins)
+    layout = Layout(
+        layout.staff, layout.service_rate, np.ones((8, 8)) - np.eye(8), layout.dt_h, layout.warmup_h
+    )
+    doubled = Trace(
+        base.time_h, base.values[:, :, twins], layout, {}, Truth(base.truth.arrival_rate[:, twins])
+    )
+    order = np.array([4, 1, 6, 3, 0, 5, 2, 7])  # swap units 0 and 2 with their twins
+    original = fresh(name, params).run(doubled)
+    permuted = fresh(name, params).run(doubled.permuted(order))
+    np.testing.assert_array_equal(permuted.units, original.units[:, order])
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_zero_staff_on_duty(name, params, trace):
+    """A unit with nobody on duty (and work waiting), then the whole organisation without staff."""
+    values = trace.values.copy()
+    t = len(trace)
+    idle = slice(t // 3, 2 * t // 3)
+    for field in ("staff_on_duty", "busy", "busy_hours", "completions"):
+        values[idle, FIELD_INDEX[field], 0] = 0.0
+    values[idle, FIELD_INDEX["queue"], 0] += 5.0
+    values[t // 2 : t // 2 + 12, FIELD_INDEX["staff_on_duty"]] = 0.0
+    values[t // 2 : t // 2 + 12, FIELD_INDEX["busy"]] = 0.0
+    values[t // 2 : t // 2 + 12, FIELD_INDEX["busy_hours"]] = 0.0
+    readings = fresh(name, params).run(with_values(trace, values))
+    check_readings(readings, trace)
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_empty_unit_and_idle_organisation(name, params, trace):
+    """A unit without staff that never sees work; and an organisation that never sees work."""
+    n = trace.layout.n_units
+    layout = trace.layout
+    staff = np.append(layout.staff, 0.0)
+    distance = np.ones((n + 1, n + 1)) - np.eye(n + 1)
+    empty = Layout(staff, np.append(layout.service_rate, 1.0), distance, layout.dt_h, layout.warmup_h)
+    values = np.concatenate((trace.values, np.zeros((len(trace), trace.values.shape[1], 1))), axis=2)
+    wider = Trace(trace.time_h, values, empty, dict(trace.meta), Truth(np.zeros((len(trace), n + 1))))
+    readings = fresh(name, params).run(wider)
+    check_readings(readings, wider)
+    idle = trace.values.copy()
+    idle[:, [FIELD_INDEX[f] for f in FIELD_INDEX if f != "staff_on_duty"]] = 0.0
+    check_readings(fresh(name, params).run(with_values(trace, idle)), trace)
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_rejects_bad_input(name, params, trace):
+    detector = fresh(name, params)
+    with pytest.raises(InputError, match="reset"):
+        fresh(name, params).update(trace.observation(0))
+    detector.reset(trace.layout)
+    for bad, words in ((np.nan, "NaN"), (-1.0, ">= 0"), (np.inf, "finite")):
+        values = trace.values[5].copy()
+        values[FIELD_INDEX["arrivals"], 1] = bad
+        with pytest.raises(InputError, match=words) as error:
+            detector.update(Observation(float(trace.time_h[5]), values))
+        assert error.value.field == f"{detector.name}.update"
+        run_values = trace.values.copy()
+        run_values[7, FIELD_INDEX["busy_hours"], 2] = bad
+        with pytest.raises(InputError, match=words):
+            detector.run(with_values(trace, run_values))
+    with pytest.raises(InputError, match="shape"):
+        detector.reset(trace.layout)
+        detector.update(Observation(0.25, np.zeros((len(FIELD_INDEX), trace.layout.n_units + 1))))
+
+
+CONFIGS = sorted(CONF.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_config_instantiates_with_hydra(path, trace):
+    cfg = OmegaConf.load(path)
+    assert list(cfg) == [path.stem], "a config file nests its content under its own name"
+    detector = hydra.utils.instantiate(cfg[path.stem])
+    assert isinstance(detector, Detector)
+    assert type(detector) is detectors.detector_class(detector.name), "the config's class is registered"
+    check_readings(detector.run(trace), trace)
+
+
+@pytest.mark.parametrize("name", detectors.available())
+def test_every_detector_has_a_config_with_its_defaults(name):
+    """Each registered detector has a config file that spells out every parameter at its default."""
+    if name == "combo":
+        pytest.skip(
+            "a combination has no meaningful defaults to list; conf/detector/combo_example.yaml shows one"
+        )
+    cls = detectors.detector_class(name)
+    target = f"{cls.__module__}.{cls.__name__}"
+    configs = [OmegaConf.to_container(OmegaConf.load(p))[p.stem] for p in CONFIGS]
+    mine = [c for c in configs if c["_target_"] == target]
+    assert mine, f"no config in conf/detector has _target_ {target}"
+    defaults = detectors.params_of(name)
+    assert any(
+        set(c) - {"_target_"} == set(defaults) and all(_same(c[k], defaults[k]) for k in defaults)
+        for c in mine
+    ), f"no config of {name} lists every parameter at its default"
+
+
+def _same(value, default) -> bool:
+    return list(value) == list(default) if isinstance(default, tuple) else value == default
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("name", detectors.available())
+def test_update_cost(name, benchmark):
+    """Per-update cost at the default 12 units (run with: pytest -m bench)."""
+    trace = simulate("ramp", seed=0, warmup_days=1.0, scenario_days=1.0)
+    detector = detectors.make(name)
+
+    def replay() -> None:
+        detector.reset(trace.layout)
+        for k in range(len(trace)):
+            detector.update(trace.observation(k))
+
+    benchmark.pedantic(replay, rounds=5, iterations=1)
+    per_update_ms = benchmark.stats.stats.median / len(trace) * 1e3
+    benchmark.extra_info["per_update_ms"] = per_update_ms
+    assert per_update_ms < 50.0  # the roadmap's overhead criterion, per health check
