@@ -102,7 +102,7 @@ class Detector(ABC):
 
     def update(self, obs: Observation) -> Reading:
         """One health check: validate the observation and return this step's reading."""
-        self._check(obs.values, f"{self.name}.update")
+        self._check_observation(obs.values, f"{self.name}.update")
         return self.step(obs)
 
     def run(self, trace: Trace) -> Readings:
@@ -112,7 +112,7 @@ class Detector(ABC):
         readings = [self.step(trace.observation(k)) for k in range(len(trace))]
         return Readings.from_list(trace.time_h, readings, trace.layout.n_units)
 
-    def _check(self, values: np.ndarray, where: str) -> None:
+    def _check_observation(self, values: np.ndarray, where: str) -> None:
         layout = getattr(self, "layout", None)
         if layout is None:
             raise InputError(where, "call reset(layout) before the first update")

@@ -69,7 +69,8 @@ def quartile_size(n: int) -> int:
 def offered_load(arrival: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """arrival / capacity per unit: inf with arrivals and no capacity, 0 with neither."""
     fallback = np.where(arrival > 0, np.inf, 0.0)
-    return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
+    with np.errstate(over="ignore"):  # a vanishing capacity gives inf, which is the answer
+        return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
 
 
 def layer_peclet(
@@ -217,15 +218,18 @@ def transport_metrics(
     net = arrival - completion - outflow  # tasks per hour filling each unit
     net_fill = np.divide(net, staff, out=np.where(net > 0, np.inf, 0.0), where=staff > 0)
     saturation = hours_to_full(utilization, net_fill)
+    unit_pe = offered_load(arrival * length, capacity + outflow)
     return {
         "pe": pe,
         "layer": layer,
+        "unit_pe": unit_pe,
         "gradient": gradient_of(utilization, length),
         "thickness": float(np.count_nonzero(utilization >= saturation_level) / utilization.size),
         "saturated": np.flatnonzero(utilization >= saturation_level),
         "d_eff": diffusion_of(layer, utilization, outflow, inflow, length),
         "time_to_saturation_h": float(saturation.min()) if saturation.size else math.inf,
         "utilization": utilization,
+        "length": length,
     }
 
 
@@ -236,28 +240,33 @@ def alert_rules(
     gradient_warning: float,
     boundary_warning: float,
 ) -> tuple[int, list[str], np.ndarray]:
-    """Level, messages and implicated units of the phase-3 rules."""
-    level, messages, implicated = Level.OK, [], []
+    """Level, messages and implicated units of the phase-3 rules.
+
+    Each rule implicates the units that meet it on their own, so units that see the same data are
+    implicated alike: for the Pe rule, units whose own Pe reaches the warning level (at least one
+    does whenever the layer's does); for the gradient rule, units above the mean by more than the
+    gradient threshold; for the boundary layer, the saturated units.
+    """
+    level, messages = Level.OK, []
+    implicated = np.zeros(metrics["utilization"].size, dtype=bool)
     pe = metrics["pe"]
-    if pe >= pe_critical:
-        level = Level.CRITICAL
-        messages.append("CRITICAL: Task arrival outpacing rebalancing")
-        implicated.append(metrics["layer"])
-    elif pe >= pe_warning:
-        level = Level.WARNING
-        messages.append("WARNING: Pe trending toward unstable")
-        implicated.append(metrics["layer"])
+    if pe >= pe_warning:
+        critical = pe >= pe_critical
+        level = Level.CRITICAL if critical else Level.WARNING
+        messages.append(
+            "CRITICAL: Task arrival outpacing rebalancing" if critical else "WARNING: Pe trending toward unstable"
+        )
+        implicated |= metrics["unit_pe"] >= pe_warning
     if metrics["gradient"] > gradient_warning and pe > pe_warning:
         level = max(level, Level.WARNING)
         messages.append("Increase inter-unit communication")
         u = metrics["utilization"]
-        implicated.append(np.argsort(-u, kind="stable")[: quartile_size(u.size)])
+        implicated |= (u - u.sum() / u.size) / metrics["length"] > gradient_warning
     if metrics["thickness"] > boundary_warning:
         level = max(level, Level.WARNING)
         messages.append("Risk of cascade failure")
-        implicated.append(metrics["saturated"])
-    units = np.unique(np.concatenate(implicated)) if implicated else np.array([], dtype=int)
-    return int(level), messages, units
+        implicated[metrics["saturated"]] = True
+    return int(level), messages, np.flatnonzero(implicated)
 
 
 def _column(units_data: list[dict], key: str) -> np.ndarray:

@@ -7,6 +7,7 @@ stderr, exit code 2, and nothing written.
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from scenarios.errors import InputError
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 ALIASES = {"scenarios": "scenario", "detectors": "detector"}
 MULTIRUN_FLAGS = ("-m", "--multirun")
+BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 _exit_code = 0
 
 
@@ -37,13 +39,17 @@ def groups() -> dict[str, list[str]]:
 
 
 def normalise(args: list[str]) -> list[str]:
-    """Accept ``scenarios=`` and ``detectors=`` as aliases of the ``scenario`` and ``detector`` groups."""
+    """Accept ``scenarios=`` and ``detectors=`` as aliases of the ``scenario`` and ``detector`` groups,
+    and let a group list name the ``null`` option without quotes (YAML would read it as None)."""
     out = []
+    group_names = set(groups())
     for arg in args:
         key, sep, value = arg.partition("=")
         prefix = key[: len(key) - len(key.lstrip("+~"))]
-        bare = key[len(prefix) :]
-        out.append(f"{prefix}{ALIASES.get(bare, bare)}{sep}{value}" if sep else arg)
+        bare = ALIASES.get(key[len(prefix) :], key[len(prefix) :])
+        if sep and bare in group_names and value.startswith("["):
+            value = BARE_NULL.sub("'null'", value)
+        out.append(f"{prefix}{bare}{sep}{value}" if sep else arg)
     return out
 
 

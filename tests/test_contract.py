@@ -123,20 +123,9 @@ def test_unit_permutation(name, params, trace):
     np.testing.assert_array_equal(permuted.units, original.units[:, order])
 
 
-# Known failure, reported to the lead (detectors/transport.py is theirs): the transport detector
-# picks its stress layer (top quartile by offered load) and the gradient rule's top quartile by
-# unit index among exact ties, so which units it implicates depends on how units are numbered
-# (its score, level and details do not). Any detector that contains it inherits this.
-TIE_BREAKS_BY_INDEX = {"transport", "combo"}
-
-
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
-def test_implicated_units_follow_relabelling_among_identical_units(name, params, request):
+def test_implicated_units_follow_relabelling_among_identical_units(name, params):
     """Units that see identical data are implicated alike, so a relabelling relabels the units."""
-    if name in TIE_BREAKS_BY_INDEX and (
-        name != "combo" or "transport" in params.get("members", ["transport"])
-    ):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="transport breaks ties by unit index"))
     base = simulate("spike", seed=0, n_units=4, warmup_days=1.0, scenario_days=2.0)
     twins = np.array([0, 1, 2, 3, 0, 1, 2, 3])  # every unit has an identical twin
     layout = base.layout.permuted(twins)

@@ -114,3 +114,11 @@ def test_help_lists_the_config_groups(tmp_path):
     assert done.returncode == 0
     for group in ("scenario", "detector", "org", "scoring", "executor", "experiment"):
         assert f"{group}:" in done.stdout
+
+
+def test_group_aliases_and_bare_null_in_lists():
+    from harness.cli import normalise
+
+    assert normalise(["detectors=[transport,null]", "scenarios=[ramp]", "seeds=3"]) == [
+        "detector=[transport,'null']", "scenario=[ramp]", "seeds=3",
+    ]
