@@ -30,6 +30,8 @@ GRADIENT_WARNING_THRESHOLD = 0.15
 BOUNDARY_LAYER_WARNING_THRESHOLD = 0.4
 SATURATION_LEVEL = 0.8
 CHARACTERISTIC_LENGTH = 1.0
+WARNING_MESSAGE = "WARNING: Pe trending toward unstable"
+CRITICAL_MESSAGE = "CRITICAL: Task arrival outpacing rebalancing"
 RATE_FIELDS = [FIELD_INDEX[f] for f in ("arrivals", "transfers_out", "transfers_in", "completions")]
 
 
@@ -253,9 +255,7 @@ def alert_rules(
     if pe >= pe_warning:
         critical = pe >= pe_critical
         level = Level.CRITICAL if critical else Level.WARNING
-        messages.append(
-            "CRITICAL: Task arrival outpacing rebalancing" if critical else "WARNING: Pe trending toward unstable"
-        )
+        messages.append(CRITICAL_MESSAGE if critical else WARNING_MESSAGE)
         implicated |= metrics["unit_pe"] >= pe_warning
     if metrics["gradient"] > gradient_warning and pe > pe_warning:
         level = max(level, Level.WARNING)
