@@ -5,8 +5,9 @@ scan simulates one short ``steady`` run (2 days, seed 0) of the study's organisa
 it to each N of ``report.overhead_units`` by repeating its units (or keeping the first N), on a
 complete graph: the observations stay realistic per unit, and a detector's cost depends on N, not
 on which unit is which. Every detector of the study is then replayed over each size in this
-process, one after another, timing each ``update()`` call exactly as the study's replay does
-(after a ``gc.collect()``, so that no replay pays for the garbage of the previous one).
+process, one after another, timing each ``update()`` call exactly as the study's replay does.
+Before each replay the garbage collector runs, over a heap whose older objects are frozen
+(``gc.freeze``), so no replay pays for the garbage of the previous one or for the harness's heap.
 """
 
 from __future__ import annotations
@@ -58,16 +59,24 @@ def overhead_scan(
     base = {k: v for k, v in (org or {}).items() if k not in ("warmup_days", "scenario_days")}
     trace = simulate(SCAN_SCENARIO, 0, warmup_days=SCAN_DAYS, scenario_days=SCAN_DAYS, **base)
     rows = []
-    for n in sorted(set(n_units)):
-        sized = resized(trace, int(n))
-        for name, spec in detectors.items():
-            gc.collect()
-            try:
-                _, wall_ms, cpu_ms = replay(build(spec, f"detector.{name}"), sized)
-            except Exception as error:  # recorded, not raised: the report lists it
-                rows.append(
-                    {"detector": name, "n_units": int(n), "error": f"{type(error).__name__}: {error}"}
-                )
-                continue
-            rows.append({"detector": name, "n_units": int(n), "error": "", **overhead_row(wall_ms, cpu_ms)})
+    gc.collect()
+    gc.freeze()  # what exists now is never collected again: collections during the replays stay small
+    try:
+        for n in sorted(set(n_units)):
+            rows += _replays(detectors, resized(trace, int(n)))
+    finally:
+        gc.unfreeze()
     return pd.DataFrame(rows)
+
+
+def _replays(detectors: dict[str, dict], trace: Trace) -> list[dict]:
+    n, rows = trace.layout.n_units, []
+    for name, spec in detectors.items():
+        gc.collect()
+        try:
+            _, wall_ms, cpu_ms = replay(build(spec, f"detector.{name}"), trace)
+        except Exception as error:  # recorded, not raised: the report lists it
+            rows.append({"detector": name, "n_units": n, "error": f"{type(error).__name__}: {error}"})
+            continue
+        rows.append({"detector": name, "n_units": n, "error": "", **overhead_row(wall_ms, cpu_ms)})
+    return rows

@@ -1,11 +1,11 @@
 """report.md and figures/ of a run folder: the scorecard, the main tables, every figure, the config
 and the package versions.
 
-Everything here reads the run folder's tables; nothing simulates. ``finish_study`` first adds the
-two tables the figures need beyond a study's own (per-step readings of one seed per scenario,
-``harness.timeline``; the overhead scan, ``harness.overhead_scan``), then ``write_report`` draws
-the figures (in parallel, through the study's executor) and writes the markdown. ``task=report``
-calls ``write_report`` alone, so a rebuilt report equals the original.
+At the end of a study, ``finish_study`` adds the two tables the figures need beyond the study's
+own (per-step readings of one seed per scenario, ``harness.timeline``; the overhead scan,
+``harness.overhead_scan``), then calls ``write_report``. ``write_report`` only reads the run
+folder's tables: it draws the figures (in parallel, through the executor) and writes the markdown.
+``task=report`` calls ``write_report`` alone, so a rebuilt report equals the original.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ def finish_study(study: StudyConfig, result: StudyResult, spec: ReportSpec) -> P
         frames = [t[name] for t in tables if len(t[name])]
         if frames:
             write_parquet(run_dir / path, sort_rows(pd.concat(frames, ignore_index=True)))
+        else:
+            (run_dir / path).unlink(missing_ok=True)  # never leave another run's timeline behind
     if spec.overhead_units:
         write_parquet(run_dir / SCAN, overhead_scan(study.detectors, spec.overhead_units, study.org))
     return write_report(result, study)

@@ -42,8 +42,8 @@ def representative_seed(cells: pd.DataFrame) -> int | None:
     """The seed of one scenario's cells whose run looks most typical.
 
     Features per seed: the number of events of each target and, per detector, the number of alert
-    episodes and the hours spent alerting. The chosen seed minimises the sum over features of
-    |value - median| / range; ties go to the lowest seed. Seeds with a failed cell are left out.
+    episodes and the hours spent alerting (detectors that failed on some seed are left out). The
+    chosen seed minimises the sum over features of |value - median| / range; ties go to the lowest.
 
     >>> cells = pd.DataFrame({"seed": [0, 1, 2], "detector": "d", "status": "ok", "n_episodes": [1, 5, 9],
     ...     "alert_h": [2.0, 4.0, 30.0], "n_events_utilization_breach": [1, 1, 1],
@@ -51,14 +51,13 @@ def representative_seed(cells: pd.DataFrame) -> int | None:
     >>> representative_seed(cells)
     1
     """
-    failed = set(cells.loc[cells["status"] != "ok", "seed"])
-    ok = cells[(cells["status"] == "ok") & ~cells["seed"].isin(failed)]
+    ok = cells[cells["status"] == "ok"]
     if ok.empty:
         return None
     per_detector = ok.pivot_table(index="seed", columns="detector", values=["n_episodes", "alert_h"])
     per_detector.columns = [f"{metric}:{detector}" for metric, detector in per_detector.columns]
     events = ok.groupby("seed")[[c for c in ok.columns if c.startswith("n_events_")]].first()
-    features = per_detector.join(events).astype(float).sort_index()
+    features = per_detector.join(events).astype(float).sort_index().dropna(axis=1)
     spread = (features.max() - features.min()).replace(0.0, 1.0)
     distance = ((features - features.median()).abs() / spread).sum(axis=1)
     return int(distance.idxmin())
@@ -77,11 +76,17 @@ def plan_timelines(study: StudyConfig, cells: pd.DataFrame, seed: int | None = N
 
 
 def run_timeline(job: TimelineJob) -> dict[str, pd.DataFrame]:
-    """Simulate the job's run again and re-run every detector on it (a failing detector is left out)."""
+    """Simulate the job's run again and re-run every detector on it. A failing detector is left out
+    (its cell recorded the error); if the simulation fails, the tables are empty."""
     truth = TruthSpec(**job.truth)
-    trace = simulate(
-        build(job.scenario_spec, f"scenario.{job.scenario}"), job.seed, org=OrgConfig(**job.org), truth=truth
-    )
+    try:
+        scenario = build(job.scenario_spec, f"scenario.{job.scenario}")
+        trace = simulate(scenario, job.seed, org=OrgConfig(**job.org), truth=truth)
+    except Exception:
+        return {
+            "timeline": pd.DataFrame(columns=TIMELINE_COLUMNS),
+            "timeline_marks": pd.DataFrame(columns=MARK_COLUMNS),
+        }
     readings = {}
     for name, spec in job.detectors:
         try:

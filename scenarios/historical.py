@@ -12,11 +12,13 @@ and what is allowed.
 >>> import tempfile, pathlib
 >>> from scenarios import simulate
 >>> trace = simulate("spike", seed=0, n_units=3, warmup_days=1, scenario_days=2, onset_day=1)
->>> path = pathlib.Path(tempfile.mkdtemp()) / "obs.csv"
+>>> folder = tempfile.TemporaryDirectory()
+>>> path = pathlib.Path(folder.name) / "obs.csv"
 >>> write_observations(trace, path)
 >>> back = load_trace(path, spec=HistoricalSpec(warmup_h=24.0))
 >>> bool((back.values == trace.values).all()), back.truth.events == trace.truth.events
 (True, True)
+>>> folder.cleanup()
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from detectors.base import Detector, Reading
 from harness.cli import CONF_DIR
 from harness.tasks import task_module
 
@@ -41,3 +42,22 @@ def run_task(out_dir: Path, *overrides: str) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
     return module.run(cfg, out_dir)
+
+
+class Broken(Detector):
+    """A detector that fails on its 10th health check: a study must report it and carry on."""
+
+    name = "broken"
+
+    def __init__(self, fail_at: int = 10) -> None:
+        self.fail_at = fail_at
+
+    def reset(self, layout) -> None:
+        super().reset(layout)
+        self._seen = 0
+
+    def step(self, obs) -> Reading:
+        self._seen += 1
+        if self._seen >= self.fail_at:
+            raise RuntimeError("broken on purpose")
+        return Reading(0.0, 0)

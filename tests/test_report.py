@@ -184,6 +184,24 @@ def test_report_can_be_switched_off_and_seed_chosen(tmp_path):
     assert "One run of `steady`, this seed." in (chosen / "report.md").read_text()
 
 
+def test_a_failing_detector_is_reported_and_the_others_drawn(tmp_path):
+    small = [a for a in SMALL_STUDY if not a.startswith("scenario")]
+    out = tmp_path / "run"
+    broken = "+detector.broken={_target_:reporting_helpers.Broken}"
+    assert run_task(out, *small, "scenario=[recovery]", broken) == 1
+    report = (out / "report.md").read_text()
+    assert "2 failed" in report and "Not drawn" not in report
+    assert set(pd.read_parquet(out / "timeline.parquet")["detector"]) == {
+        "transport",
+        "utilization",
+        "utilization_busy",
+    }
+    scan = pd.read_parquet(out / "overhead_scan.parquet")
+    assert scan.loc[scan["detector"] == "broken", "error"].str.contains("broken on purpose").all()
+    overhead = report.split("## Overhead")[1].split("## Figures")[0]
+    assert "| broken |" not in overhead  # no successful cell, no overhead row
+
+
 def test_threshold_inference():
     rng = np.random.default_rng(0)
     score = rng.uniform(0.3, 1.2, 500)

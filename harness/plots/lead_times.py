@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.plots.style import CRITERION_COLOR, MUTED, colors_for, empty_panel, jitter, margins, save, styled
+from harness.plots.style import (
+    CRITERION_COLOR,
+    MUTED,
+    box_strip,
+    colors_for,
+    empty_panel,
+    margins,
+    save,
+    styled,
+)
 
 
 @styled
@@ -63,34 +72,12 @@ def lead_times(
         empty_panel(axes[0], f"no {target.replace('_', ' ')} events were scored")
     for ax, scenario in zip(axes, order, strict=False):
         of_scenario = rows[rows["scenario"] == scenario]
-        labels = []
-        for i, detector in enumerate(detectors):
-            mine = of_scenario[of_scenario["detector"] == detector]
-            lead = mine["lead_h"].to_numpy(float)
-            found = lead[np.isfinite(lead)]
-            if found.size:
-                ax.boxplot(
-                    found,
-                    positions=[i],
-                    widths=0.55,
-                    showfliers=False,
-                    patch_artist=True,
-                    boxprops={"facecolor": (*colors[detector][:3], 0.18), "edgecolor": colors[detector]},
-                    medianprops={"color": "black"},
-                    whiskerprops={"color": colors[detector]},
-                    capprops={"color": colors[detector]},
-                )
-                ax.scatter(
-                    i + jitter(found.size, seed=i),
-                    found,
-                    s=10,
-                    color=colors[detector],
-                    alpha=0.75,
-                    lw=0,
-                    zorder=3,
-                )
-            missed = len(lead) - found.size
-            labels.append(f"{detector}\nmissed {missed}/{len(lead)}")
+        leads = [of_scenario.loc[of_scenario["detector"] == d, "lead_h"].to_numpy(float) for d in detectors]
+        box_strip(ax, [lead[np.isfinite(lead)] for lead in leads], [colors[d] for d in detectors])
+        labels = [
+            f"{detector}\nmissed {int(np.isnan(lead).sum())}/{len(lead)}"
+            for detector, lead in zip(detectors, leads, strict=True)
+        ]
         ax.set_xticks(range(len(detectors)), labels, rotation=30, ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.6, len(detectors) - 0.4)
         ax.set_title(scenario, loc="left")

@@ -11,7 +11,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 STYLE: dict[str, Any] = {
@@ -122,6 +122,35 @@ def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
     xs = np.asarray(xs, float)
     if xs.size:
         ax.vlines(xs, 0.0, 1.0, transform=ax.get_xaxis_transform(), **style)
+
+
+def box_strip(ax: Axes, samples: list[np.ndarray], colors: list[Any], width: float = 0.55) -> None:
+    """At x = 0, 1, ...: every value as a jittered dot over a box (quartiles, median in black) with
+    whiskers to the furthest values within 1.5 IQR; drawn as a few collections, not one artist per
+    element (much faster than ``Axes.boxplot``)."""
+    polys, faces, edges, lines, line_colors, xs, ys, dot_colors = [], [], [], [], [], [], [], []
+    for i, (values, color) in enumerate(zip(samples, colors, strict=True)):
+        values = np.asarray(values, float)
+        if values.size == 0:
+            continue
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        reach = 1.5 * (q3 - q1)
+        low, high = values[values >= q1 - reach].min(), values[values <= q3 + reach].max()
+        half = width / 2
+        polys.append([(i - half, q1), (i + half, q1), (i + half, q3), (i - half, q3)])
+        faces.append((*mpl.colors.to_rgb(color), 0.18))
+        edges.append(color)
+        lines += [[(i - half, median), (i + half, median)], [(i, q1), (i, low)], [(i, q3), (i, high)]]
+        lines += [[(i - half / 2, low), (i + half / 2, low)], [(i - half / 2, high), (i + half / 2, high)]]
+        line_colors += ["black"] + [color] * 4
+        xs.append(i + jitter(values.size, seed=i))
+        ys.append(values)
+        dot_colors += [color] * values.size
+    if not polys:
+        return
+    ax.add_collection(PolyCollection(polys, facecolors=faces, edgecolors=edges, lw=1.0, zorder=2))
+    ax.add_collection(LineCollection(lines, colors=line_colors, lw=1.0, zorder=2))
+    ax.scatter(np.concatenate(xs), np.concatenate(ys), s=10, c=dot_colors, alpha=0.75, lw=0, zorder=3)
 
 
 def jitter(n: int, width: float = 0.22, seed: int = 0) -> np.ndarray:
