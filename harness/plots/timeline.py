@@ -49,6 +49,7 @@ def timeline(
     margins(fig, left=1.1, right=4.1, top=0.4, bottom=0.6, hspace=0.12)
     system = readings[readings["detector"] == detectors[0]] if n else readings
     days = system["time_h"].to_numpy() / DAY_H
+    start = days[0] - (days[1] - days[0]) if len(days) > 1 else 0.0  # the first interval's start
 
     top = axes[0]
     top.plot(days, system["offered_load"], color="black", lw=1.2, label=load_label)
@@ -96,15 +97,15 @@ def timeline(
 
     for ax in axes:
         if warmup_h > 0:
-            spans(ax, [0.0], [warmup_h / DAY_H], color="#d5d8dc", alpha=0.5, zorder=0)
+            spans(ax, [start], [warmup_h / DAY_H], color="#d5d8dc", alpha=0.5, zorder=0)
         for target, color in TARGET_COLORS.items():
             of_target = events[events["target"] == target]
             vlines(ax, of_target["onset_h"] / DAY_H, color=color, lw=0.9, alpha=0.8)
             vlines(ax, of_target["end_h"] / DAY_H, color=color, lw=0.9, ls=":", alpha=0.8)
-    axes[-1].set_xlabel("time since run start (days)")
+    axes[-1].set_xlabel("time (days)" if start > 0 else "time since run start (days)")
     if len(days):
-        axes[-1].set_xlim(0, days[-1])
-        axes[-1].xaxis.set_major_locator(MultipleLocator(max(1, int(np.ceil(days[-1] / 12)))))
+        axes[-1].set_xlim(start, days[-1])
+        axes[-1].xaxis.set_major_locator(MultipleLocator(max(1, int(np.ceil((days[-1] - start) / 12)))))
     for ax in axes:
         ax.yaxis.set_label_coords(-0.055, 0.5)
     return save(fig, path)
