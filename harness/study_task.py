@@ -1,4 +1,4 @@
-"""``tdbench`` / ``tdbench task=study``: run the study and print the scorecard."""
+"""``tdbench`` / ``tdbench task=study``: run the study, write its report, print the scorecard."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from harness.config import load_study
+from harness.report import finish_study, report_settings
 from harness.study import run_study
 
 
 def validate(cfg: DictConfig) -> None:
-    load_study(cfg)
+    report_settings(cfg, load_study(cfg).seeds)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
-    result = run_study(load_study(cfg), out_dir)
+    study = load_study(cfg)
+    result = run_study(study, out_dir)
+    report = finish_study(study, result, report_settings(cfg, study.seeds))
     print(result.scorecard_text)
     print(f"\nresults: {result.run_dir}")
+    if report is not None:
+        print(f"report: {report}")
     if result.failed:
         print(f"{result.failed} cell(s) failed: see cells.parquet (status, error)")
     return 1 if result.failed else 0

@@ -1,0 +1,158 @@
+"""``tdbench task=evaluate data=FILE [labels=FILE]``: score every detector on historical observations.
+
+The file (schema: ``scenarios.historical``, README "Historical data") becomes one Trace, named after
+the file, scored like one simulated run: the same tables, summary, scorecard (its lead-time
+criterion measured on this data's events), report and figures, in Hydra's output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from detectors.base import Readings
+from harness.cell import cell_key
+from harness.config import StudyConfig, build, load_study
+from harness.replay import overhead_row, replay
+from harness.report import MARKS, TIMELINE, write_report
+from harness.results import ResultStore, sort_rows, write_parquet, write_text
+from harness.scoring import score_run
+from harness.study import summarise_run
+from harness.timeline import timeline_tables
+from scenarios.errors import InputError
+from scenarios.historical import HistoricalSpec, load_trace
+from scenarios.trace import Trace
+from scenarios.truth import TruthSpec
+
+
+def paths(cfg: DictConfig) -> tuple[Path, Path | None]:
+    data = cfg.get("data")
+    if not data:
+        raise InputError(
+            "data", "give the observations file, e.g. tdbench task=evaluate data=examples/historical.csv"
+        )
+    labels = cfg.get("labels")
+    return Path(str(data)), Path(str(labels)) if labels else None
+
+
+def historical_spec(cfg: DictConfig) -> HistoricalSpec:
+    raw = cfg.get("historical")
+    raw = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
+    allowed = ("warmup_h", "service_rate_per_h", "graph")
+    for key in raw:
+        if key not in allowed:
+            raise InputError(f"historical.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
+    return HistoricalSpec(**raw)
+
+
+def evaluation_study(cfg: DictConfig) -> StudyConfig:
+    """The configured detectors and scoring, with the data file as the one scenario and seed 0.
+    The scorecard's lead-time criterion is measured on this data's events."""
+    base = load_study(cfg)
+    data, labels = paths(cfg)
+    scenario = {"data": str(data), "labels": None if labels is None else str(labels)}
+    return replace(
+        base,
+        scenarios={data.stem: scenario},
+        seeds=(0,),
+        criteria=replace(base.criteria, lead_scenarios=(data.stem,)),
+    )
+
+
+def intro(cfg: DictConfig) -> str:
+    """The report's opening lines for an evaluation."""
+    data, labels = paths(cfg)
+    spec = historical_spec(cfg)
+    truth = (
+        f"event labels `{labels}`" if labels else "derived from the observations with the target definitions"
+    )
+    return (
+        f"Historical data `{data}`; ground truth: {truth}. The first {spec.warmup_h:g} h are warm-up "
+        "(observed, not scored). Unit numbers in the tables index `units.csv`."
+    )
+
+
+def digest(path: Path | None) -> str | None:
+    return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def load(cfg: DictConfig) -> tuple[StudyConfig, Trace]:
+    study = evaluation_study(cfg)
+    data, labels = paths(cfg)
+    trace = load_trace(data, labels, historical_spec(cfg), TruthSpec(**study.truth), name=data.stem)
+    return study, trace
+
+
+def validate(cfg: DictConfig) -> None:
+    load(cfg)
+
+
+def score_trace(
+    trace: Trace, study: StudyConfig, source: dict
+) -> tuple[dict[str, pd.DataFrame], dict[str, Readings]]:
+    """Replay and score every detector on the trace: rows for each results table, and the readings.
+
+    A failing detector gets an ``error`` row, as in a study."""
+    name = trace.meta["scenario"]
+    scoring = study.scoring.to_dict()
+    context = {"scenario": name, "seed": 0, "null_control": False, "n_units": trace.layout.n_units}
+    tables: dict[str, list[pd.DataFrame]] = {"cells": [], "events": [], "episodes": [], "overhead": []}
+    readings = {}
+    for detector, spec in study.detectors.items():
+        key = cell_key(name, source, 0, {}, study.truth, scoring, detector, spec)
+        ids = {"scenario": name, "seed": 0, "key": key, "detector": detector}
+        start = time.perf_counter()
+        try:
+            readings[detector], wall_ms, cpu_ms = replay(build(spec, f"detector.{detector}"), trace)
+            score = score_run(trace, readings[detector], study.scoring, detector)
+        except Exception:
+            error = {**context, **ids, "status": "error", "error": traceback.format_exc()}
+            tables["cells"].append(pd.DataFrame([error]))
+            continue
+        seconds = time.perf_counter() - start
+        row = {**context, **ids, "status": "ok", "error": "", "seconds": seconds, **score.metrics}
+        tables["cells"].append(pd.DataFrame([row]))
+        tables["events"].append(score.events.assign(**ids))
+        tables["episodes"].append(score.episodes.assign(**ids))
+        overhead = {**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}
+        tables["overhead"].append(pd.DataFrame([overhead]))
+    frames = {t: pd.concat(f, ignore_index=True) for t, f in tables.items() if f}
+    return frames, readings
+
+
+def run(cfg: DictConfig, out_dir: Path) -> int:
+    start = time.perf_counter()
+    study, trace = load(cfg)
+    load_seconds = time.perf_counter() - start
+    data, labels = paths(cfg)
+    source = {"data": digest(data), "labels": digest(labels), "historical": vars(historical_spec(cfg))}
+    tables, readings = score_trace(trace, study, source)
+    tables["cells"]["sim_seconds"] = load_seconds  # for evaluations: reading and validating the data
+    store = ResultStore(out_dir)
+    store.append(tables)
+    store.consolidate()
+    result = summarise_run(store, set(tables["cells"]["key"]), study)
+    timeline = timeline_tables(trace, readings, TruthSpec(**study.truth))
+    write_parquet(Path(out_dir) / TIMELINE, sort_rows(timeline["timeline"]))
+    write_parquet(Path(out_dir) / MARKS, timeline["timeline_marks"])
+    units = pd.DataFrame(
+        {
+            "unit": range(trace.layout.n_units),
+            "label": trace.meta["unit_labels"],
+            "staff": trace.layout.staff,
+            "service_rate": trace.layout.service_rate,
+        }
+    )
+    write_text(Path(out_dir) / "units.csv", units.to_csv(index=False))
+    report = write_report(result, study, intro=intro(cfg))
+    print(result.scorecard_text)
+    print(f"\nresults: {result.run_dir}\nreport: {report}")
+    if result.failed:
+        print(f"{result.failed} detector(s) failed: see cells.parquet (status, error)")
+    return 1 if result.failed else 0

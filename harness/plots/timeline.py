@@ -1,0 +1,161 @@
+"""Timeline of one run: load, utilization, every detector's score and alerts, the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MultipleLocator
+
+from harness.plots.style import MUTED, TARGET_COLORS, colors_for, margins, save, spans, styled, vlines
+from harness.timeline import WARMUP_END
+
+DAY_H = 24.0
+
+
+@styled
+def timeline(
+    readings: pd.DataFrame,
+    path: str | Path,
+    *,
+    events: pd.DataFrame,
+    episodes: pd.DataFrame,
+    marks: pd.DataFrame,
+    thresholds: pd.DataFrame,
+    title: str,
+    breach_level: float = 0.8,
+    load_label: str = "offered load ρ (work arriving / capacity)",
+    colors: dict[str, Any] | None = None,
+) -> Path:
+    """One panel of system load on top, then one panel per detector, sharing the time axis (days).
+
+    ``readings`` are one run's rows of timeline.parquet; ``events`` and ``episodes`` that run's rows
+    of events.parquet and episodes.parquet; ``marks`` its rows of timeline_marks.parquet;
+    ``thresholds`` the output of ``harness.timeline.score_thresholds``.
+    """
+    detectors = sorted(readings["detector"].unique())
+    colors = colors_for(detectors, colors)
+    events = events.drop_duplicates(["target", "onset_h", "end_h"]).sort_values("onset_h")
+    warmup_h = float(marks.loc[marks["mark"] == WARMUP_END, "time_h"].max()) if len(marks) else 0.0
+
+    n = len(detectors)
+    fig = Figure(figsize=(13, 2.6 + 1.7 * n))
+    axes = fig.subplots(n + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1.5] + [1] * n})
+    axes = np.atleast_1d(axes)
+    margins(fig, left=1.1, right=4.1, top=0.4, bottom=0.6, hspace=0.12)
+    system = readings[readings["detector"] == detectors[0]] if n else readings
+    days = system["time_h"].to_numpy() / DAY_H
+    start = days[0] - (days[1] - days[0]) if len(days) > 1 else 0.0  # the first interval's start
+
+    top = axes[0]
+    top.plot(days, system["offered_load"], color="black", lw=1.2, label=load_label)
+    top.plot(days, system["utilization"], color="#2e86c1", lw=1.0, label="system utilization (trailing mean)")
+    top.axhline(
+        breach_level,
+        color=TARGET_COLORS["utilization_breach"],
+        ls=":",
+        lw=1.2,
+        label=f"breach level {breach_level:.2f}",
+    )
+    for target, color in TARGET_COLORS.items():
+        of_target = events[events["target"] == target]
+        spans(top, of_target["onset_h"] / DAY_H, of_target["end_h"] / DAY_H, color=color, alpha=0.13)
+    top.set_ylabel("load, utilization\n(fraction of capacity)")
+    top.set_ylim(0, max(1.2, float(np.nanmax(system["offered_load"])) * 1.1) if len(system) else 1.2)
+    _scenario_marks(top, marks)
+    handles, labels = top.get_legend_handles_labels()
+    for target, color in TARGET_COLORS.items():
+        count = int((events["target"] == target).sum())
+        handles.append(Patch(color=color, alpha=0.3))
+        labels.append(f"{target.replace('_', ' ')}: {count} scored (onset solid, end dotted)")
+    handles.append(Patch(color="#d5d8dc"))
+    labels.append("warm-up (observed, not scored)")
+    top.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    top.set_title(title, loc="left")
+
+    theta = thresholds.set_index("detector") if len(thresholds) else pd.DataFrame()
+    for ax, detector in zip(axes[1:], detectors, strict=True):
+        mine = readings[readings["detector"] == detector]
+        color = colors[detector]
+        score = mine["score"].to_numpy(float)
+        ax.plot(mine["time_h"] / DAY_H, score, color=color, lw=1.0, label="score")
+        ax.set_ylabel(f"{detector}\nscore")
+        row = theta.loc[detector] if detector in theta.index else None
+        if row is not None and np.isfinite(row["threshold"]):
+            ax.axhline(row["threshold"], color="black", ls="--", lw=1.0, label=_threshold_label(row))
+        ep = episodes[episodes["detector"] == detector]
+        spans(ax, ep["start_h"] / DAY_H, ep["end_h"] / DAY_H, color=color, alpha=0.22)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Patch(color=color, alpha=0.35))
+        labels.append(f"alert episodes ({len(ep)})")
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _score_limits(ax, score, None if row is None else row["threshold"])
+
+    for ax in axes:
+        if warmup_h > 0:
+            spans(ax, [start], [warmup_h / DAY_H], color="#d5d8dc", alpha=0.5, zorder=0)
+        for target, color in TARGET_COLORS.items():
+            of_target = events[events["target"] == target]
+            vlines(ax, of_target["onset_h"] / DAY_H, color=color, lw=0.9, alpha=0.8)
+            vlines(ax, of_target["end_h"] / DAY_H, color=color, lw=0.9, ls=":", alpha=0.8)
+    axes[-1].set_xlabel("time (days)" if start > 0 else "time since run start (days)")
+    if len(days):
+        axes[-1].set_xlim(start, days[-1])
+        axes[-1].xaxis.set_major_locator(MultipleLocator(max(1, int(np.ceil((days[-1] - start) / 12)))))
+    for ax in axes:
+        ax.yaxis.set_label_coords(-0.055, 0.5)
+    return save(fig, path)
+
+
+def _threshold_label(row: pd.Series) -> str:
+    if row["source"] == "scoring.thresholds":
+        return f"threshold {row['threshold']:.3g} (scoring.thresholds)"
+    if row["agreement"] >= 1.0:
+        return f"alert threshold {row['threshold']:.3g}"
+    return f"≈ alert threshold {row['threshold']:.3g}\n(matches levels on {row['agreement']:.1%} of steps)"
+
+
+def _score_limits(ax: Any, score: np.ndarray, threshold: float | None) -> None:
+    """Robust y-limits: infinite or extreme scores are clipped at the top and say so."""
+    finite = score[np.isfinite(score)]
+    if finite.size == 0:
+        return
+    high = float(np.percentile(finite, 99.9))
+    if threshold is not None and np.isfinite(threshold):
+        high = max(high, threshold)
+    low = min(0.0, float(finite.min()))
+    top = high * 1.15 if high > 0 else 1.0
+    ax.set_ylim(low, top)
+    if (score > top).any():
+        ax.text(
+            1.0,
+            1.0,
+            "scores above the axis are clipped",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=MUTED,
+        )
+
+
+def _scenario_marks(ax: Any, marks: pd.DataFrame) -> None:
+    """The scenario's own moments (onsets, relief) as labelled dashed lines."""
+    for m in marks[marks["mark"] != WARMUP_END].itertuples():
+        x = m.time_h / DAY_H
+        ax.axvline(x, color=MUTED, ls="--", lw=1.0)
+        ax.annotate(
+            str(m.mark).replace("_", " "),
+            (x, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=8,
+            color="#34495e",
+        )

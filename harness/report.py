@@ -1,0 +1,532 @@
+"""report.md and figures/ of a run folder: the scorecard, the main tables, every figure, the config
+and the package versions.
+
+At the end of a study, ``finish_study`` adds the two tables the figures need beyond the study's
+own (per-step readings of one seed per scenario, ``harness.timeline``; the overhead scan,
+``harness.overhead_scan``), then calls ``write_report``. ``write_report`` only reads the run
+folder's tables: it draws the figures (in parallel, through the executor) and writes the markdown.
+``task=report`` calls ``write_report`` alone, so a rebuilt report equals the original.
+"""
+
+from __future__ import annotations
+
+import platform
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from harness import plots
+from harness.config import ExecutorSpec, StudyConfig
+from harness.executors import execute
+from harness.overhead_scan import overhead_scan
+from harness.results import sort_rows, write_parquet, write_text
+from harness.study import StudyResult
+from harness.summary import ALL
+from harness.timeline import plan_timelines, representative_seed, run_timeline, score_thresholds
+from harness.version import code_version
+from scenarios.errors import InputError
+from scenarios.truth import TARGETS, TruthSpec
+
+FIGURES = "figures"
+TIMELINE = "timeline.parquet"
+MARKS = "timeline_marks.parquet"
+SCAN = "overhead_scan.parquet"
+#: Written by calibration (issue 4) when it ran: the sweep and the chosen thresholds.
+OPERATING_CURVE = "operating_curve.parquet"
+CALIBRATED = "calibrated.parquet"
+PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "simpy", "matplotlib", "hydra-core", "joblib", "tdbench")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """The ``report:`` settings."""
+
+    enabled: bool = True
+    timeline_seed: int | None = None  # None: each scenario's most typical seed
+    overhead_units: tuple[int, ...] = (3, 12, 48, 192, 768)
+
+
+def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> ReportSpec:
+    """Validate the ``report:`` block of the config."""
+    raw = dict(raw or {})
+    allowed = ("enabled", "timeline_seed", "overhead_units")
+    for key in raw:
+        if key not in allowed:
+            raise InputError(f"report.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InputError("report.enabled", f"must be true or false; got {enabled!r}")
+    seed = raw.get("timeline_seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or (seeds and seed not in seeds)
+    ):
+        shown = f"{seeds[0]}..{seeds[-1]}" if seeds else "a seed of the study"
+        raise InputError(
+            "report.timeline_seed", f"must be null or one of the study's seeds ({shown}); got {seed!r}"
+        )
+    units = raw.get("overhead_units", ReportSpec.overhead_units)
+    if not isinstance(units, list | tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in units
+    ):
+        raise InputError("report.overhead_units", f"must be a list of integers >= 1 (or []); got {units!r}")
+    return ReportSpec(enabled, seed, tuple(units))
+
+
+def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> ReportSpec:
+    """The validated ``report:`` block of a composed config."""
+    raw = cfg.get("report")
+    return report_spec(OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else raw, seeds)
+
+
+# ----------------------------------------------------------------------------------------- study
+
+
+def finish_study(study: StudyConfig, result: StudyResult, spec: ReportSpec) -> Path | None:
+    """After a study: store one timeline per scenario and the overhead scan, then write the report."""
+    if not spec.enabled:
+        return None
+    run_dir = result.run_dir
+    jobs = plan_timelines(study, result.cells, spec.timeline_seed)
+    tables = list(execute(run_timeline, jobs, study.executor))
+    for name, path in (("timeline", TIMELINE), ("timeline_marks", MARKS)):
+        frames = [t[name] for t in tables if len(t[name])]
+        if frames:
+            write_parquet(run_dir / path, sort_rows(pd.concat(frames, ignore_index=True)))
+        else:
+            (run_dir / path).unlink(missing_ok=True)  # never leave another run's timeline behind
+    if spec.overhead_units:
+        write_parquet(run_dir / SCAN, overhead_scan(study.detectors, spec.overhead_units, study.org))
+    return write_report(result, study)
+
+
+# ---------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class FigureJob:
+    """One figure of the report: where it goes, how it is drawn, and how to read it."""
+
+    file: str
+    title: str
+    caption: str
+    draw: Callable[..., Path]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    error: str = ""
+
+
+def draw_figure(figure: FigureJob) -> FigureJob:
+    """Draw one figure; a failure is recorded in ``error``, never raised."""
+    try:
+        figure.draw(*figure.args, **figure.kwargs)
+    except Exception:
+        figure.error = traceback.format_exc().strip().splitlines()[-1]
+    figure.args, figure.kwargs = (), {}
+    return figure
+
+
+def read_optional(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def write_report(
+    result: StudyResult, study: StudyConfig, executor: ExecutorSpec | None = None, intro: str = ""
+) -> Path:
+    """Draw every figure the run's tables allow and write report.md (``intro`` opens it); returns
+    its path."""
+    run_dir = result.run_dir
+    figures = plan_figures(result, study)
+    done = {f.file: f for f in execute(draw_figure, figures, executor or study.executor)}
+    figures = [done[f.file] for f in figures]
+    text = render_markdown(result, study, figures, intro)
+    path = run_dir / "report.md"
+    write_text(path, text)
+    return path
+
+
+def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
+    """The figures of this run, in report order, with their data."""
+    run_dir = result.run_dir
+    out = run_dir / FIGURES
+    ok_keys = set(result.cells.loc[result.cells["status"] == "ok", "key"])
+    events = result.events[result.events["key"].isin(ok_keys)]
+    episodes = (
+        result.episodes[result.episodes["key"].isin(ok_keys)] if len(result.episodes) else result.episodes
+    )
+    overhead = (
+        result.overhead[result.overhead["key"].isin(ok_keys)] if len(result.overhead) else result.overhead
+    )
+    colors = plots.palette(study.detectors)
+    scenarios = list(study.scenarios)
+    scoring = study.scoring
+    truth = TruthSpec(**study.truth)
+    figures: list[FigureJob] = []
+
+    evaluation = is_evaluation(study)
+    timeline, marks = read_optional(run_dir / TIMELINE), read_optional(run_dir / MARKS)
+    thresholds = score_thresholds(timeline, scoring) if timeline is not None else None
+    runs = timeline[["scenario", "seed"]].drop_duplicates() if timeline is not None else pd.DataFrame()
+    order = {name: i for i, name in enumerate(scenarios)}
+    runs = runs.sort_values("scenario", key=lambda s: s.map(order).fillna(len(order))) if len(runs) else runs
+    if timeline is not None and marks is not None:
+        for scenario, seed in runs.itertuples(index=False):
+            readings = timeline[(timeline["scenario"] == scenario) & (timeline["seed"] == seed)]
+            of_run = lambda f, sc=scenario, se=seed: f[(f["scenario"] == sc) & (f["seed"] == se)]  # noqa: E731
+            figures.append(
+                FigureJob(
+                    f"timeline_{scenario}.png",
+                    f"Timeline: {scenario}",
+                    timeline_caption(result.cells, scenario, int(seed), evaluation),
+                    plots.timeline,
+                    (readings, out / f"timeline_{scenario}.png"),
+                    {
+                        "events": of_run(events),
+                        "episodes": of_run(episodes),
+                        "marks": of_run(marks),
+                        "thresholds": thresholds,
+                        "title": (
+                            f"{scenario}: {study.scenarios[scenario]['data']}"
+                            if evaluation
+                            else f"{scenario}, seed {seed}"
+                        ),
+                        "breach_level": truth.utilization_on,
+                        "load_label": (
+                            "arrived work / capacity (observed)"
+                            if evaluation
+                            else "offered load ρ (work arriving / capacity)"
+                        ),
+                        "colors": colors,
+                    },
+                )
+            )
+    for target in TARGETS:
+        figures.append(
+            FigureJob(
+                f"lead_times_{target}.png",
+                f"Lead times: {target.replace('_', ' ')}",
+                f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector. "
+                f"A lead is capped at the horizon H = {scoring.horizon_h:g} h and may be as late as G = "
+                f"{scoring.grace_h:g} h after onset (negative); missed events have none and are counted.",
+                plots.lead_times,
+                (events, out / f"lead_times_{target}.png"),
+                {
+                    "target": target,
+                    "horizon_h": scoring.horizon_h,
+                    "grace_h": scoring.grace_h,
+                    "criterion_h": study.criteria.lead_h,
+                    "scenarios": scenarios,
+                    "colors": colors,
+                },
+            )
+        )
+    curve, chosen = read_optional(run_dir / OPERATING_CURVE), read_optional(run_dir / CALIBRATED)
+    if curve is not None:
+        figures.append(
+            FigureJob(
+                "operating_curves.png",
+                "Operating curves",
+                "Median lead time against FP rate as each detector's score threshold sweeps its range "
+                "(from calibration); stars mark the calibrated thresholds.",
+                plots.operating_curves,
+                (curve, out / "operating_curves.png"),
+                {
+                    "chosen": chosen,
+                    "fp_limit": study.criteria.fp_rate,
+                    "lead_h": study.criteria.lead_h,
+                    "grace_h": scoring.grace_h,
+                    "colors": colors,
+                },
+            )
+        )
+    figures.append(
+        FigureJob(
+            "lead_coverage.png",
+            "Lead-time coverage W(h)",
+            "W(h) = share of events warned at least h hours before onset, pooled over every scenario "
+            "and seed; missed events count in the denominator, so W(-G) is the recall.",
+            plots.lead_coverage,
+            (events, out / "lead_coverage.png"),
+            {
+                "horizon_h": scoring.horizon_h,
+                "grace_h": scoring.grace_h,
+                "criterion_h": study.criteria.lead_h,
+                "colors": colors,
+            },
+        )
+    )
+    if len(overhead):
+        scan = read_optional(run_dir / SCAN)
+        figures.append(
+            FigureJob(
+                "overhead.png",
+                "Overhead per health check",
+                "Wall time of one update() call in a streaming replay. Lines: a dedicated replay, one "
+                "detector at a time, of a 2-day steady run of the study's organisation resized to each "
+                "number of units in report.overhead_units (its units repeated); open circles: the study's "
+                "own cells (median over cells of each cell's p99).",
+                plots.overhead,
+                (scan, overhead, out / "overhead.png"),
+                {"limit_ms": study.criteria.overhead_ms, "colors": colors},
+            )
+        )
+    relief = _relief(marks)
+    if timeline is not None and relief is not None:
+        scenario, seed, relief_h = relief
+        of_run = lambda f: f[(f["scenario"] == scenario) & (f["seed"] == seed)]  # noqa: E731
+        figures.append(
+            FigureJob(
+                "recovery.png",
+                "Recovery",
+                f"The `{scenario}` scenario after its overload ends. Left: each detector's score divided by "
+                "its alert threshold (the dashed line in the timelines) in one run, with triangles where "
+                "its alert ended. Right: reset time (hours from the breach's end to the end of the "
+                "detector's last alert over it) of every utilization breach in every seed.",
+                plots.recovery,
+                (of_run(timeline), out / "recovery.png"),
+                {
+                    "relief_h": relief_h,
+                    "events": of_run(events),
+                    "thresholds": thresholds,
+                    "reset_events": events[events["scenario"] == scenario],
+                    "colors": colors,
+                },
+            )
+        )
+    return figures
+
+
+def _relief(marks: pd.DataFrame | None) -> tuple[str, int, float] | None:
+    """(scenario, seed, time) of the first stored run that marks a load removal."""
+    if marks is None:
+        return None
+    rows = marks[marks["mark"] == "relief"]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return str(row["scenario"]), int(row["seed"]), float(row["time_h"])
+
+
+def is_evaluation(study: StudyConfig) -> bool:
+    """Whether the run scored historical data (``task=evaluate``) rather than simulations."""
+    return any("data" in spec for spec in study.scenarios.values())
+
+
+def timeline_caption(cells: pd.DataFrame, scenario: str, seed: int, evaluation: bool = False) -> str:
+    if evaluation:
+        return (
+            "The historical data. Top: arrived work over nominal capacity (the observed load) and system "
+            "utilization (trailing mean, the quantity behind utilization breaches); shaded: the labelled or "
+            "derived critical periods. Below, per detector: its score, its alert threshold (dashed) and its "
+            "alert episodes (shaded)."
+        )
+    mine = cells[cells["scenario"] == scenario]
+    how = (
+        "its most typical seed (event counts, episode counts and alert hours closest to the "
+        "scenario's medians)"
+        if representative_seed(mine) == seed and mine["seed"].nunique() > 1
+        else "this seed"
+    )
+    return (
+        f"One run of `{scenario}`, {how}. Top: offered load and system utilization (trailing mean, the "
+        "quantity behind utilization breaches); shaded: critical periods of the ground truth. Below, per "
+        "detector: its score, its alert threshold (dashed) and its alert episodes (shaded)."
+    )
+
+
+# -------------------------------------------------------------------------------------- markdown
+
+
+def render_markdown(
+    result: StudyResult, study: StudyConfig, figures: list[FigureJob], intro: str = ""
+) -> str:
+    """The whole report as markdown; deterministic given the run folder."""
+    run_dir = result.run_dir
+    cells = result.cells
+    ok = int((cells["status"] == "ok").sum())
+    lines = [
+        "# tdbench report",
+        "",
+        *([intro, ""] if intro else []),
+        f"{len(study.scenarios)} scenario(s) x {len(study.seeds)} seed(s) x "
+        f"{len(study.detectors)} detector(s) = {len(cells)} cells, {ok} ok, {len(cells) - ok} failed.",
+        "",
+        f"Scenarios: {', '.join(study.scenarios)}. Detectors: {', '.join(study.detectors)}. "
+        f"Seeds: {_seed_text(study.seeds)}.",
+        "",
+        "## Scorecard",
+        "",
+        result.scorecard_text,
+        "",
+    ]
+    summary = result.summary
+    for target in TARGETS:
+        lines += [
+            f"## Detection: {target.replace('_', ' ')}",
+            "",
+            "Detected / scored events and median lead time (missed events ranked below every detected one, "
+            "so 'missed' means at least half were missed).",
+            "",
+            pivot_table(summary, lambda r, t=target: _detection(r, t), list(study.scenarios)),
+            "",
+        ]
+    lines += [
+        "## False alarms",
+        "",
+        "False episodes / all episodes (FP rate), and false episodes per 1,000 quiet hours.",
+        "",
+        pivot_table(summary, _false_alarms, list(study.scenarios)),
+        "",
+        "## Reset time after utilization breaches",
+        "",
+        "Median hours from a breach's end to the end of the last alert over it (0: the alert ended first).",
+        "",
+        pivot_table(
+            summary,
+            lambda r: _hours(r.get("median_reset_h_utilization_breach", np.nan)),
+            list(study.scenarios),
+        ),
+        "",
+        "## Overhead",
+        "",
+        overhead_table(result.overhead, read_optional(run_dir / SCAN)),
+        "",
+        "## Figures",
+        "",
+    ]
+    for figure in figures:
+        lines += [f"### {figure.title}", "", figure.caption, ""]
+        if figure.error:
+            lines += [f"*Not drawn: {figure.error}*", ""]
+        else:
+            lines += [f"![{figure.title}]({FIGURES}/{figure.file})", ""]
+    missing = missing_figures(run_dir, study, figures)
+    if missing:
+        lines += ["Not in this report: " + "; ".join(missing) + ".", ""]
+    config = run_dir / "config.yaml"
+    lines += ["## Configuration", ""]
+    if config.exists():
+        lines += ["```yaml", config.read_text().rstrip(), "```", ""]
+    else:
+        lines += ["(no config.yaml in the run folder)", ""]
+    lines += ["## Environment of this report's build", "", environment_table(), ""]
+    return "\n".join(lines)
+
+
+def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob]) -> list[str]:
+    names = {f.file for f in figures}
+    out = []
+    if not any(n.startswith("timeline_") for n in names):
+        out.append(f"timelines (no {TIMELINE} in the run folder)")
+    if "operating_curves.png" not in names:
+        out.append(f"operating curves (calibration did not run: no {OPERATING_CURVE})")
+    if "recovery.png" not in names:
+        out.append("recovery (no scenario with a load removal in the timelines)")
+    return out
+
+
+def pivot_table(summary: pd.DataFrame, cell: Callable[[pd.Series], str], order: list[str]) -> str:
+    """Scenarios as rows (in ``order``, ALL last), detectors as columns, ``cell(row)`` in each."""
+    if summary.empty:
+        return "(no results)"
+    detectors = sorted(summary["detector"].unique())
+    present = set(summary["scenario"])
+    scenarios = [s for s in order if s in present] + [ALL]
+    index = summary.set_index(["scenario", "detector"])
+    rows = []
+    for scenario in scenarios:
+        row = [f"**{scenario}**" if scenario == ALL else scenario]
+        for detector in detectors:
+            key = (scenario, detector)
+            row.append(cell(index.loc[key]) if key in index.index else "n/a")
+        rows.append(row)
+    return markdown_table(["scenario", *detectors], rows)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table.
+
+    >>> print(markdown_table(["a", "b"], [["1", "2"]]))
+    | a | b |
+    |---|---|
+    | 1 | 2 |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _hours(x: float) -> str:
+    if x == -np.inf:
+        return "missed"
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f} h"
+
+
+def _detection(row: pd.Series, target: str) -> str:
+    n = row.get(f"events_{target}", 0)
+    if not n or not np.isfinite(n):
+        return "no events"
+    found = int(round(row.get(f"recall_{target}", 0.0) * n))
+    return f"{found}/{int(n)} · {_hours(row.get(f'median_lead_h_{target}', np.nan))}"
+
+
+def _false_alarms(row: pd.Series) -> str:
+    episodes = int(row.get("episodes", 0))
+    if not episodes:
+        return "no alerts"
+    per_1000 = row.get("false_per_1000_quiet_h", np.nan)
+    rate = "n/a" if not np.isfinite(per_1000) else f"{per_1000:.1f}"
+    return f"{row['fp_rate']:.1%} of {episodes} · {rate}"
+
+
+def overhead_table(overhead: pd.DataFrame, scan: pd.DataFrame | None) -> str:
+    """Per detector: the study's per-update cost, and the scan's p99 at each size."""
+    if overhead.empty or "wall_p99_ms" not in overhead:
+        return "(no overhead measured)"
+    sizes = sorted(scan["n_units"].unique()) if scan is not None and len(scan) else []
+    header = ["detector", "units", "p50 (ms)", "p99 (ms)", "max (ms)", *[f"p99 at N={n} (ms)" for n in sizes]]
+    rows = []
+    for detector, mine in overhead.groupby("detector", sort=True):
+        row = [
+            detector,
+            ",".join(str(n) for n in sorted(mine["n_units"].unique())),
+            f"{mine['wall_p50_ms'].median():.3f}",
+            f"{mine['wall_p99_ms'].median():.3f}",
+            f"{mine['wall_max_ms'].max():.3f}",
+        ]
+        for n in sizes:
+            hit = scan[(scan["detector"] == detector) & (scan["n_units"] == n)]
+            if hit.empty:
+                row.append("n/a")
+            elif hit["error"].iloc[0]:
+                row.append("failed")
+            else:
+                row.append(f"{hit['wall_p99_ms'].iloc[0]:.3f}")
+        rows.append(row)
+    note = "Study cells: median over cells of each replay's p50 and p99, and the largest single update. " + (
+        "The scan columns come from the dedicated replay (see the overhead figure)." if sizes else ""
+    )
+    return markdown_table(header, rows) + "\n\n" + note.strip()
+
+
+def environment_table() -> str:
+    rows = [["python", platform.python_version()], ["platform", platform.platform()]]
+    for name in PACKAGES:
+        try:
+            rows.append([name, metadata.version(name)])
+        except metadata.PackageNotFoundError:
+            rows.append([name, "not installed"])
+    rows.append(["tdbench code version", code_version()])
+    return markdown_table(["package", "version"], rows)
+
+
+def _seed_text(seeds: tuple[int, ...]) -> str:
+    if seeds and list(seeds) == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2:
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ", ".join(map(str, seeds))

@@ -1,0 +1,211 @@
+"""report.md of a study: written at the end of the study, complete, and rebuilt identically from the
+saved tables by ``task=report``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from reporting_helpers import SMALL_STUDY, compose_config, run_task
+
+from harness import cli
+from harness.config import build, load_study
+from harness.report import ReportSpec, report_spec
+from harness.scoring import score_run
+from harness.timeline import best_threshold, representative_seed
+from scenarios import simulate
+from scenarios.errors import InputError
+from scenarios.org import OrgConfig
+from scenarios.truth import TruthSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+REBUILT = ("summary.csv", "scorecard.md", "report.md")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("study")
+    assert run_task(out, *SMALL_STUDY) == 0
+    return out
+
+
+def test_study_writes_report_with_every_figure(run_dir):
+    report = (run_dir / "report.md").read_text()
+    links = re.findall(r"!\[[^]]*\]\((figures/[^)]+\.png)\)", report)
+    expected = {
+        *(f"figures/timeline_{s}.png" for s in ("ramp", "recovery", "steady")),
+        "figures/lead_times_utilization_breach.png",
+        "figures/lead_times_unit_saturation.png",
+        "figures/lead_coverage.png",
+        "figures/overhead.png",
+        "figures/recovery.png",
+    }
+    assert set(links) == expected
+    for link in links:
+        assert (run_dir / link).stat().st_size > 10_000
+    assert "Not drawn" not in report
+    assert "operating curves (calibration did not run" in report
+    for section in ("## Scorecard", "## Detection: utilization breach", "## False alarms", "## Overhead"):
+        assert section in report
+    assert (run_dir / "scorecard.md").read_text().split("\n", 2)[2].strip() in report
+    assert "```yaml\norg:\n  n_units: 4" in report  # the config
+    assert re.search(r"\| matplotlib \| \d+\.\d+", report)  # package versions
+    for table in ("timeline.parquet", "timeline_marks.parquet", "overhead_scan.parquet"):
+        assert (run_dir / table).is_file()
+
+
+def test_tables_in_the_report_match_the_summary(run_dir):
+    summary = pd.read_csv(run_dir / "summary.csv")
+    row = summary[(summary["detector"] == "utilization_busy") & (summary["scenario"] == "ALL")].iloc[0]
+    report = (run_dir / "report.md").read_text()
+    detected = round(row["recall_utilization_breach"] * row["events_utilization_breach"])
+    lead = row["median_lead_h_utilization_breach"]
+    lead_text = "missed" if lead == -np.inf else f"{lead:.2f} h"
+    false_alarms = report.split("## False alarms")[1]
+    assert f"{detected}/{int(row['events_utilization_breach'])} · {lead_text} |" in report
+    assert f"{row['fp_rate']:.1%} of {int(row['episodes'])} ·" in false_alarms
+
+
+def test_timeline_readings_are_the_ones_the_study_scored(run_dir):
+    """Re-simulating the representative seed reproduces the stored episodes exactly."""
+    study = load_study(compose_config(*SMALL_STUDY))
+    timeline = pd.read_parquet(run_dir / "timeline.parquet")
+    episodes = pd.read_parquet(run_dir / "episodes.parquet")
+    cells = pd.read_parquet(run_dir / "cells.parquet")
+    for scenario, of_scenario in timeline.groupby("scenario"):
+        seed = int(of_scenario["seed"].iloc[0])
+        assert seed == representative_seed(cells[cells["scenario"] == scenario])
+        trace = simulate(
+            build(study.scenarios[scenario], scenario),
+            seed,
+            org=OrgConfig(**study.org),
+            truth=TruthSpec(**study.truth),
+        )
+        for detector, rows in of_scenario.groupby("detector"):
+            readings = build(study.detectors[detector], detector).run(trace)
+            assert np.array_equal(rows["score"].to_numpy(), readings.score, equal_nan=True)
+            stored = episodes[
+                (episodes["scenario"] == scenario)
+                & (episodes["seed"] == seed)
+                & (episodes["detector"] == detector)
+            ]
+            scored = score_run(trace, readings, study.scoring, detector).episodes
+            assert stored["start_h"].tolist() == scored["start_h"].tolist()
+            assert stored["end_h"].tolist() == scored["end_h"].tolist()
+
+
+def test_report_task_rebuilds_identical_tables(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    original = {name: (copy / name).read_bytes() for name in REBUILT}
+    for name in REBUILT:
+        (copy / name).unlink()
+    shutil.rmtree(copy / "figures")
+    assert run_task(tmp_path / "scratch", "task=report", f"run_dir={copy}", "executor=serial") == 0
+    for name in REBUILT:
+        assert (copy / name).read_bytes() == original[name], name
+    figures = sorted(p.name for p in (copy / "figures").glob("*.png"))
+    assert figures == sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    assert not (tmp_path / "scratch").exists()  # the command's own Hydra folder is removed
+
+
+def test_report_task_from_the_command_line(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "report.md").unlink()
+    scratch = tmp_path / "runs" / "day" / "time"
+    done = subprocess.run(
+        [sys.executable, "-c", "from harness.cli import main; main()", "task=report", f"run_dir={copy}",
+         "executor=serial", f"hydra.run.dir={scratch}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (copy / "report.md").read_bytes() == (run_dir / "report.md").read_bytes()
+    assert not (tmp_path / "runs" / "day").exists()
+
+
+def cli_error(monkeypatch, capsys, args: list[str]) -> str:
+    monkeypatch.setattr(sys, "argv", ["tdbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err
+
+
+def test_report_task_refuses_what_is_not_a_run(monkeypatch, capsys, run_dir, tmp_path):
+    assert cli_error(monkeypatch, capsys, ["task=report"]).startswith(
+        "tdbench: error: run_dir: give the run folder"
+    )
+    assert "is not a run folder (no cells.parquet)" in cli_error(
+        monkeypatch, capsys, ["task=report", f"run_dir={tmp_path}"]
+    )
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    cells = pd.read_parquet(copy / "cells.parquet")
+    twice = pd.concat([cells, cells.iloc[:1].assign(key="other")], ignore_index=True)
+    twice.to_parquet(copy / "cells.parquet")
+    assert "holds more than one result for" in cli_error(
+        monkeypatch, capsys, ["task=report", f"run_dir={copy}"]
+    )
+
+
+def test_report_settings_are_validated(monkeypatch, capsys):
+    err = cli_error(monkeypatch, capsys, ["seeds=2", "report.timeline_seed=5"])
+    assert err.startswith(
+        "tdbench: error: report.timeline_seed: must be null or one of the study's seeds (0..1)"
+    )
+    err = cli_error(monkeypatch, capsys, ["report.overhead_units=[0]"])
+    assert err.startswith("tdbench: error: report.overhead_units: must be a list of integers >= 1")
+    with pytest.raises(InputError, match="report.colour"):
+        report_spec({"colour": "red"})
+    assert report_spec({"enabled": False, "timeline_seed": 1}, (0, 1)) == ReportSpec(False, 1)
+
+
+def test_report_can_be_switched_off_and_seed_chosen(tmp_path):
+    small = [a for a in SMALL_STUDY if not a.startswith("scenario")]
+    off = tmp_path / "off"
+    assert run_task(off, *small, "scenario=[steady]", "report.enabled=false") == 0
+    assert not (off / "report.md").exists() and not (off / "figures").exists()
+    chosen = tmp_path / "chosen"
+    assert (
+        run_task(chosen, *small, "scenario=[steady]", "report.timeline_seed=1", "report.overhead_units=[]")
+        == 0
+    )
+    assert set(pd.read_parquet(chosen / "timeline.parquet")["seed"]) == {1}
+    assert not (chosen / "overhead_scan.parquet").exists()
+    assert "One run of `steady`, this seed." in (chosen / "report.md").read_text()
+
+
+def test_a_failing_detector_is_reported_and_the_others_drawn(tmp_path):
+    small = [a for a in SMALL_STUDY if not a.startswith("scenario")]
+    out = tmp_path / "run"
+    broken = "+detector.broken={_target_:reporting_helpers.Broken}"
+    assert run_task(out, *small, "scenario=[recovery]", broken) == 1
+    report = (out / "report.md").read_text()
+    assert "2 failed" in report and "Not drawn" not in report
+    assert set(pd.read_parquet(out / "timeline.parquet")["detector"]) == {
+        "transport",
+        "utilization",
+        "utilization_busy",
+    }
+    scan = pd.read_parquet(out / "overhead_scan.parquet")
+    assert scan.loc[scan["detector"] == "broken", "error"].str.contains("broken on purpose").all()
+    overhead = report.split("## Overhead")[1].split("## Figures")[0]
+    assert "| broken |" not in overhead  # no successful cell, no overhead row
+
+
+def test_threshold_inference():
+    rng = np.random.default_rng(0)
+    score = rng.uniform(0.3, 1.2, 500)
+    assert best_threshold(score, score >= 0.8) == (0.8, 1.0)
+    noisy = (score >= 0.8) | (rng.uniform(size=500) < 0.02)  # another rule alerts at low scores too
+    theta, agreement = best_threshold(score, noisy)
+    assert theta == 0.8 and 0.95 < agreement < 1.0
