@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from reporting_helpers import compose_config, run_task
 
 from harness import cli
@@ -92,7 +93,11 @@ def test_example_evaluates_from_the_command_line(tmp_path):
     units = pd.read_csv(out / "units.csv")
     assert units["label"].tolist() == ["cardiology", "emergency", "oncology", "surgery"]
     events = pd.read_parquet(out / "events.parquet")
-    assert len(events) == 3 * len(pd.read_csv(ROOT / "examples" / "historical_labels.csv"))
+    defaults = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())["defaults"]
+    (selected,) = [d["detector"] for d in defaults if isinstance(d, dict) and "detector" in d]
+    assert sorted(events["detector"].unique()) == sorted(selected)
+    labels = pd.read_csv(ROOT / "examples" / "historical_labels.csv")
+    assert len(events) == len(selected) * len(labels)
     report = (out / "report.md").read_text()
     assert "Historical data `examples/historical.csv`" in report
     for figure in ("timeline_historical", "lead_times_utilization_breach", "lead_coverage", "overhead"):
