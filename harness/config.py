@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from harness.scoring import ScoringSpec
+from harness.statistics import StatisticsSpec
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
@@ -48,6 +49,7 @@ class StudyConfig:
     scoring: ScoringSpec
     criteria: Criteria
     executor: ExecutorSpec
+    stats: StatisticsSpec = StatisticsSpec()
     progress: bool = True
 
 
@@ -145,5 +147,6 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         scoring=scoring,
         criteria=criteria,
         executor=executor,
+        stats=StatisticsSpec.from_config(raw),
         progress=bool(raw.get("progress", True)),
     )

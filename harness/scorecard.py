@@ -1,4 +1,8 @@
-"""The roadmap's success criteria per detector (DESIGN section 5), PASS or FAIL."""
+"""The roadmap's success criteria per detector (DESIGN section 5), PASS or FAIL, with bootstrap CIs.
+
+Verdicts compare the point estimates with the bars; the CIs (resampling seeds, harness.statistics)
+say how firm each verdict is, and a verdict whose CI crosses its bar is marked as uncertain.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,15 @@ import pandas as pd
 
 from harness.config import Criteria
 from harness.scoring import median_lead
+from harness.statistics import (
+    StatisticsSpec,
+    by_seed,
+    median_ci,
+    median_lead_ci,
+    ratio_ci,
+    seed_bootstrap,
+    sums_by_seed,
+)
 
 
 def unique_detections(
@@ -26,20 +39,67 @@ def unique_detections(
     return found
 
 
+def unique_detection_cis(
+    events: pd.DataFrame,
+    detectors: list[str],
+    combos: set[str],
+    min_recall: float,
+    seeds: list[int],
+    stats: StatisticsSpec,
+) -> dict[str, tuple[float, float]]:
+    """CI of each detector's number of uniquely detected scenarios, resampling seeds."""
+    scenarios = sorted(set(events["scenario"])) if len(events) else []
+    if not scenarios:
+        return {d: (np.nan, np.nan) for d in detectors}
+    shape = (len(seeds), len(scenarios), len(detectors))
+    detected, counts = np.zeros(shape), np.zeros(shape)
+    where = (
+        {s: i for i, s in enumerate(seeds)},
+        {s: i for i, s in enumerate(scenarios)},
+        {d: i for i, d in enumerate(detectors)},
+    )
+    grouped = events.groupby(["seed", "scenario", "detector"])["detected"].agg(["sum", "count"])
+    for (seed, scenario, detector), row in grouped.iterrows():
+        if seed in where[0] and detector in where[2]:
+            at = (where[0][seed], where[1][scenario], where[2][detector])
+            detected[at], counts[at] = row["sum"], row["count"]
+    singles = np.array([d not in combos for d in detectors])
+
+    def count_for(d: int):
+        others = singles.copy()
+        others[d] = False
+
+        def statistic(idx: np.ndarray) -> np.ndarray:
+            n = counts[idx].sum(axis=-3)
+            recall = np.divide(detected[idx].sum(axis=-3), n, out=np.full(n.shape, np.nan), where=n > 0)
+            hit = recall >= min_recall
+            return (hit[..., d] & ~(hit & others).any(axis=-1)).sum(axis=-1).astype(float)
+
+        return statistic
+
+    return {d: seed_bootstrap(len(seeds), count_for(i), stats) for i, d in enumerate(detectors)}
+
+
 def build_scorecard(
     cells: pd.DataFrame,
     events: pd.DataFrame,
     overhead: pd.DataFrame,
     criteria: Criteria,
     combos: set[str] = frozenset(),
+    stats: StatisticsSpec | None = None,
+    grace_h: float = 1.0,
 ) -> pd.DataFrame:
-    """One row per detector: each criterion's measured value and whether it passes."""
+    """One row per detector: each criterion's measured value, its CI (``*_lo``, ``*_hi``), and
+    whether it passes. ``grace_h`` is the scoring's G: lead times below -G mean "missed"."""
+    stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
     keys = set(ok["key"])
     events = events[events["key"].isin(keys)]
     overhead = overhead[overhead["key"].isin(keys)]
     detectors = sorted(ok["detector"].unique())
+    seeds = sorted(set(ok["seed"]))
     unique = unique_detections(events, detectors, combos, criteria.unique_recall)
+    unique_ci = unique_detection_cis(events, detectors, combos, criteria.unique_recall, seeds, stats)
     rows = []
     for detector in detectors:
         mine = ok[ok["detector"] == detector]
@@ -49,22 +109,34 @@ def build_scorecard(
             & events["scenario"].isin(criteria.lead_scenarios)
         ]
         lead = median_lead(lead_events["lead_h"].to_numpy(float))
+        lead_ci = median_lead_ci(by_seed(lead_events, seeds, "lead_h"), -grace_h, stats)
         n_episodes = mine["n_episodes"].sum()
         fp = mine["n_false"].sum() / n_episodes if n_episodes else np.nan
-        p99 = overhead.loc[overhead["detector"] == detector, "wall_p99_ms"]
-        cost = float(p99.median()) if len(p99) else np.nan
+        fp_ci = ratio_ci(sums_by_seed(mine, seeds, "n_false"), sums_by_seed(mine, seeds, "n_episodes"), stats)
+        costs = overhead[overhead["detector"] == detector]
+        cost = float(costs["wall_p99_ms"].median()) if len(costs) else np.nan
+        cost_ci = median_ci(by_seed(costs, seeds, "wall_p99_ms"), stats)
         rows.append(
             {
                 "detector": detector,
                 "lead_h": lead,
+                "lead_lo": lead_ci[0],
+                "lead_hi": lead_ci[1],
                 "lead_events": len(lead_events),
                 "lead_pass": bool(lead >= criteria.lead_h),
                 "fp_rate": fp,
+                "fp_lo": fp_ci[0],
+                "fp_hi": fp_ci[1],
                 "episodes": int(n_episodes),
                 "fp_pass": bool(fp < criteria.fp_rate) if n_episodes else True,
                 "unique_scenarios": ",".join(unique[detector]),
+                "unique_n": len(unique[detector]),
+                "unique_lo": unique_ci[detector][0],
+                "unique_hi": unique_ci[detector][1],
                 "unique_pass": len(unique[detector]) >= 1,
                 "overhead_p99_ms": cost,
+                "overhead_lo": cost_ci[0],
+                "overhead_hi": cost_ci[1],
                 "overhead_pass": bool(cost < criteria.overhead_ms),
             }
         )
@@ -73,30 +145,53 @@ def build_scorecard(
     return card
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
+def _verdict(ok: bool, lo: float, hi: float, bar: float) -> str:
+    """PASS/FAIL, marked with a dagger when the CI crosses the bar (the verdict could flip)."""
+    return ("PASS" if ok else "FAIL") + ("†" if lo < bar <= hi else "")
 
 
 def _hours(x: float) -> str:
     return "missed" if x == -np.inf else ("n/a" if np.isnan(x) else f"{x:.2f} h")
 
 
-def render_scorecard(card: pd.DataFrame, criteria: Criteria, failed_cells: int = 0) -> str:
-    """The scorecard as a markdown table."""
+def _interval(lo: float, hi: float, fmt) -> str:
+    return "" if np.isnan(lo) or np.isnan(hi) else f" [{fmt(lo)}, {fmt(hi)}]"
+
+
+def render_scorecard(
+    card: pd.DataFrame, criteria: Criteria, failed_cells: int = 0, stats: StatisticsSpec | None = None
+) -> str:
+    """The scorecard as a markdown table: value [CI] verdict per criterion."""
+    stats = stats or StatisticsSpec()
     head = (
         f"| detector | lead >= {criteria.lead_h:g} h ({criteria.lead_target}; "
         f"{', '.join(criteria.lead_scenarios)}) | FP rate < {criteria.fp_rate:.0%} | "
         f"unique detection >= 1 scenario | p99 update < {criteria.overhead_ms:g} ms | passed |"
     )
     lines = [head, "|---|---|---|---|---|---|"]
+    hours = lambda x: _hours(x).removesuffix(" h")  # noqa: E731
     for r in card.itertuples():
-        fp = "no alerts" if np.isnan(r.fp_rate) else f"{r.fp_rate:.1%} of {r.episodes}"
-        lines.append(
-            f"| {r.detector} | {_hours(r.lead_h)} (n={r.lead_events}) {_verdict(r.lead_pass)} "
-            f"| {fp} {_verdict(r.fp_pass)} "
-            f"| {r.unique_scenarios or 'none'} {_verdict(r.unique_pass)} "
-            f"| {r.overhead_p99_ms:.3f} ms {_verdict(r.overhead_pass)} | {r.passed}/4 |"
+        fp = (
+            "no alerts"
+            if np.isnan(r.fp_rate)
+            else f"{r.fp_rate:.1%}{_interval(r.fp_lo, r.fp_hi, '{:.1%}'.format)}"
         )
+        fp += "" if np.isnan(r.fp_rate) else f" of {r.episodes}"
+        unique = f"{r.unique_n}{_interval(r.unique_lo, r.unique_hi, '{:.0f}'.format)}"
+        unique += f" ({r.unique_scenarios})" if r.unique_scenarios else ""
+        lines.append(
+            f"| {r.detector} | {_hours(r.lead_h)}{_interval(r.lead_lo, r.lead_hi, hours)} "
+            f"(n={r.lead_events}) {_verdict(r.lead_pass, r.lead_lo, r.lead_hi, criteria.lead_h)} "
+            f"| {fp} {_verdict(r.fp_pass, r.fp_lo, r.fp_hi, criteria.fp_rate)} "
+            f"| {unique} {_verdict(r.unique_pass, r.unique_lo, r.unique_hi, 1)} "
+            f"| {r.overhead_p99_ms:.3f}{_interval(r.overhead_lo, r.overhead_hi, '{:.3f}'.format)} ms "
+            f"{_verdict(r.overhead_pass, r.overhead_lo, r.overhead_hi, criteria.overhead_ms)} "
+            f"| {r.passed}/4 |"
+        )
+    lines.append(
+        f"\nBrackets: {stats.label}. Verdicts compare the point estimate with the bar; "
+        "† marks a verdict whose CI crosses the bar."
+    )
     if failed_cells:
         lines.append(f"\n{failed_cells} cell(s) failed and are left out; see cells.parquet (status, error).")
     return "\n".join(lines)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from harness.analysis import first_alert_comparison
 from harness.cell import Job, cell_key, run_job
 from harness.config import StudyConfig, resolve
 from harness.executors import execute
 from harness.results import ResultStore, write_text
 from harness.scorecard import build_scorecard, render_scorecard
 from harness.scoring import EVENT_COLUMNS
+from harness.statistics import wilcoxon_table
 from harness.summary import summarize
 
 
@@ -27,6 +29,8 @@ class StudyResult:
     summary: pd.DataFrame
     scorecard: pd.DataFrame
     scorecard_text: str
+    wilcoxon: pd.DataFrame = field(default_factory=pd.DataFrame)
+    first_alert: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def failed(self) -> int:
@@ -87,22 +91,28 @@ def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
 
 
 def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> StudyResult:
-    """Load this study's rows and write summary.csv and scorecard.md next to them."""
+    """Load this study's rows and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv."""
+    stats = study.stats
     cells = store.load("cells", keys)
     events = store.load("events", keys)
     if events.empty:
         events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
     episodes = store.load("episodes", keys)
     overhead = store.load("overhead", keys)
-    summary = summarize(cells, events)
+    summary = summarize(cells, events, stats, study.scoring.grace_h)
     write_text(store.run_dir / "summary.csv", summary.to_csv(index=False))
     combos = {
         name
         for name, spec in study.detectors.items()
         if getattr(resolve(spec["_target_"], f"detector.{name}"), "is_combination", False)
     }
-    card = build_scorecard(cells, events, overhead, study.criteria, combos)
+    card = build_scorecard(cells, events, overhead, study.criteria, combos, stats, study.scoring.grace_h)
     failed = int((cells["status"] != "ok").sum())
-    text = render_scorecard(card, study.criteria, failed)
+    text = render_scorecard(card, study.criteria, failed, stats)
     write_text(store.run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
-    return StudyResult(store.run_dir, cells, events, episodes, overhead, summary, card, text)
+    ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
+    tests = wilcoxon_table(ok_events, stats.reference)
+    write_text(store.run_dir / "wilcoxon.csv", tests.to_csv(index=False))
+    firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
+    write_text(store.run_dir / "first_alert.csv", firsts.to_csv(index=False))
+    return StudyResult(store.run_dir, cells, events, episodes, overhead, summary, card, text, tests, firsts)

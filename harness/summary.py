@@ -1,4 +1,4 @@
-"""Pooled metrics per detector and scenario (summary.csv)."""
+"""Pooled metrics per detector and scenario (summary.csv), with bootstrap CIs over seeds."""
 
 from __future__ import annotations
 
@@ -6,40 +6,80 @@ import numpy as np
 import pandas as pd
 
 from harness.scoring import median_lead
+from harness.statistics import (
+    StatisticsSpec,
+    by_seed,
+    median_lead_ci,
+    ratio_ci,
+    sums_by_seed,
+    wilcoxon_table,
+)
 from scenarios.truth import TARGETS
 
 ALL = "ALL"
 
 
-def pooled(cells: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Metrics pooled over a group of runs: counts add up before any ratio is taken."""
+def pooled(
+    cells: pd.DataFrame, events: pd.DataFrame, stats: StatisticsSpec | None = None, grace_h: float = 1.0
+) -> pd.Series:
+    """Metrics pooled over a group of runs: counts add up before any ratio is taken.
+
+    ``*_lo`` / ``*_hi`` columns bound the metric before them with a bootstrap CI over seeds.
+    """
+    stats = stats or StatisticsSpec()
+    seeds = sorted(set(cells["seed"])) if len(cells) else []
     n_episodes = cells["n_episodes"].sum()
     quiet_h = cells["quiet_h"].sum()
+    null = cells[cells["null_control"].astype(bool)] if "null_control" in cells else cells.iloc[:0]
+    fp_ci = ratio_ci(sums_by_seed(cells, seeds, "n_false"), sums_by_seed(cells, seeds, "n_episodes"), stats)
     out = {
         "runs": len(cells),
         "episodes": int(n_episodes),
         "false_episodes": int(cells["n_false"].sum()),
         "fp_rate": cells["n_false"].sum() / n_episodes if n_episodes else np.nan,
+        "fp_rate_lo": fp_ci[0],
+        "fp_rate_hi": fp_ci[1],
         "false_per_1000_quiet_h": 1000 * cells["n_false"].sum() / quiet_h if quiet_h else np.nan,
         "quiet_alert_fraction": cells["alert_quiet_h"].sum() / quiet_h if quiet_h else np.nan,
         "runs_with_alert": float((cells["n_episodes"] > 0).mean()) if len(cells) else np.nan,
+        "null_control_runs": len(null),
+        "null_alarm_rate": float((null["n_episodes"] > 0).mean()) if len(null) else np.nan,
     }
     for target in TARGETS:
         of_target = events[events["target"] == target] if len(events) else events
         n = len(of_target)
+        leads = of_target["lead_h"].to_numpy(float) if n else np.zeros(0)
+        counts = np.array([len(g) for g in by_seed(of_target, seeds, "lead_h")], float)
+        recall_ci = (
+            ratio_ci(sums_by_seed(of_target, seeds, "detected"), counts, stats) if n else (np.nan,) * 2
+        )
+        lead_ci = median_lead_ci(by_seed(of_target, seeds, "lead_h"), -grace_h, stats) if n else (np.nan,) * 2
         out[f"events_{target}"] = n
         out[f"recall_{target}"] = of_target["detected"].mean() if n else np.nan
-        out[f"median_lead_h_{target}"] = median_lead(of_target["lead_h"].to_numpy(float)) if n else np.nan
-        out[f"lead_coverage_2h_{target}"] = (of_target["lead_h"] >= 2.0).mean() if n else np.nan
-        resets = of_target["reset_h"].dropna() if n else of_target.get("reset_h", pd.Series(dtype=float))
+        out[f"recall_{target}_lo"], out[f"recall_{target}_hi"] = recall_ci
+        out[f"median_lead_h_{target}"] = median_lead(leads) if n else np.nan
+        out[f"median_lead_h_{target}_lo"], out[f"median_lead_h_{target}_hi"] = lead_ci
+        for h in stats.coverage_h:
+            out[f"lead_coverage_{h:g}h_{target}"] = float((leads >= h).mean()) if n else np.nan
+        resets = of_target["reset_h"].dropna() if n else pd.Series(dtype=float)
         out[f"median_reset_h_{target}"] = float(resets.median()) if len(resets) else np.nan
+        censored = of_target["reset_censored"].astype(bool) if n else pd.Series(dtype=bool)
+        out[f"reset_censored_share_{target}"] = float(censored.mean()) if n else np.nan
         jac = of_target["jaccard"].dropna() if n else pd.Series(dtype=float)
         out[f"mean_jaccard_{target}"] = float(jac.mean()) if len(jac) else np.nan
     return pd.Series(out)
 
 
-def summarize(cells: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (detector, scenario), plus each detector's ALL row over every scenario."""
+def summarize(
+    cells: pd.DataFrame, events: pd.DataFrame, stats: StatisticsSpec | None = None, grace_h: float = 1.0
+) -> pd.DataFrame:
+    """One row per (detector, scenario), plus each detector's ALL row over every scenario.
+
+    The paired comparison with ``stats.reference`` adds, per target, the median lead difference over
+    events both detected (``lead_diff_vs_<reference>_h_<target>``, positive = earlier) and the
+    Holm-adjusted Wilcoxon signed-rank p-value (``wilcoxon_p_holm_<target>``; see wilcoxon.csv).
+    """
+    stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
     events = events[events["key"].isin(set(ok["key"]))] if len(events) else events
     rows = []
@@ -47,6 +87,31 @@ def summarize(cells: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         det_events = events[events["detector"] == detector] if len(events) else events
         for scenario, of_scenario in of_detector.groupby("scenario", sort=True):
             sc_events = det_events[det_events["scenario"] == scenario] if len(det_events) else det_events
-            rows.append({"detector": detector, "scenario": scenario, **pooled(of_scenario, sc_events)})
-        rows.append({"detector": detector, "scenario": ALL, **pooled(of_detector, det_events)})
-    return pd.DataFrame(rows)
+            rows.append(
+                {"detector": detector, "scenario": scenario, **pooled(of_scenario, sc_events, stats, grace_h)}
+            )
+        rows.append(
+            {"detector": detector, "scenario": ALL, **pooled(of_detector, det_events, stats, grace_h)}
+        )
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    tests = wilcoxon_table(events, stats.reference) if len(events) else pd.DataFrame()
+    for target in TARGETS:
+        mine = (
+            tests[tests["target"] == target] if len(tests) else pd.DataFrame(columns=["detector", "scenario"])
+        )
+        mine = mine.rename(
+            columns={
+                "median_diff_h": f"lead_diff_vs_{stats.reference}_h_{target}",
+                "p_holm": f"wilcoxon_p_holm_{target}",
+            }
+        )
+        keep = [
+            "detector",
+            "scenario",
+            f"lead_diff_vs_{stats.reference}_h_{target}",
+            f"wilcoxon_p_holm_{target}",
+        ]
+        summary = summary.merge(mine.reindex(columns=keep), on=["detector", "scenario"], how="left")
+    return summary

@@ -13,6 +13,7 @@ from scenarios.errors import InputError
 
 TASKS: dict[str, str] = {
     "study": "harness.study_task",
+    "calibrate": "harness.calibrate_task",
     "report": "harness.report_task",
     "evaluate": "harness.evaluate_task",
 }

@@ -1,0 +1,1 @@
+"""Orchestration: CLI, study runner, scoring, calibration, statistics, results (DESIGN section 1)."""

@@ -1,0 +1,242 @@
+"""Uncertainty and paired tests over a study's runs (DESIGN section 5, "Statistics").
+
+* Bootstrap confidence intervals resample *seeds* (every run of a resampled seed comes along, so
+  each resample keeps the study's mix of scenarios); ``scipy.stats.bootstrap`` does the resampling
+  on seed indices and the statistics are vectorised over resamples.
+* Seeds that carry no information about a ratio (no events for recall or lead time, no episodes
+  for the FP rate) are left out of its resampling: they add nothing to a pooled ratio, and a
+  resample made only of them would have no value.
+* Missed events rank below every detected one: inside a bootstrap they enter as ``MISSED`` (a
+  finite stand-in, because the interval is computed from finite numbers) and any statistic below
+  the lowest possible lead time comes back as -inf ("missed").
+* Paired Wilcoxon signed-rank tests (``scipy.stats.wilcoxon``) of per-event lead times against a
+  reference detector, Holm-corrected over the whole table.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from scipy import stats
+
+from scenarios.errors import InputError
+
+METHODS = ("percentile", "basic", "bca")
+MISSED = -1.0e9  # a missed event's lead time inside a bootstrap
+PAIR_KEYS = ["scenario", "seed", "target", "onset_h"]
+
+
+@dataclass(frozen=True)
+class StatisticsSpec:
+    """How intervals and tests are computed (config group ``statistics``)."""
+
+    n_resamples: int = 2000
+    confidence: float = 0.95
+    method: str = "percentile"
+    seed: int = 0
+    reference: str = "transport"  # Wilcoxon tests compare every detector's lead times with this one
+    baseline: str = "utilization"  # first-alert comparison: every detector against this one
+    coverage_h: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # lead-time coverage W(h) columns
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.n_resamples, bool)
+            or not isinstance(self.n_resamples, int)
+            or self.n_resamples < 10
+        ):
+            raise InputError("statistics.n_resamples", f"must be an integer >= 10; got {self.n_resamples!r}")
+        if not isinstance(self.confidence, int | float) or not 0 < self.confidence < 1:
+            raise InputError("statistics.confidence", f"must be a number in (0, 1); got {self.confidence!r}")
+        if self.method not in METHODS:
+            raise InputError("statistics.method", f"must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError("statistics.seed", f"must be an integer >= 0; got {self.seed!r}")
+        for h in self.coverage_h:
+            if isinstance(h, bool) or not isinstance(h, int | float) or not np.isfinite(h):
+                raise InputError("statistics.coverage_h", f"must be a list of numbers (hours); got {h!r}")
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> StatisticsSpec:
+        raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+        values = dict(raw.get("statistics") or {})
+        allowed = list(cls.__dataclass_fields__)
+        for key in values:
+            if key not in allowed:
+                raise InputError(f"statistics.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
+        if "coverage_h" in values:
+            if not isinstance(values["coverage_h"], list | tuple):
+                raise InputError("statistics.coverage_h", "must be a list of hours, e.g. [1, 2, 4, 8]")
+            values["coverage_h"] = tuple(values["coverage_h"])
+        return cls(**values)
+
+    @property
+    def label(self) -> str:
+        return f"{self.confidence:.0%} bootstrap CI over seeds ({self.n_resamples} resamples, {self.method})"
+
+
+def seed_bootstrap(
+    n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec
+) -> tuple[float, float]:
+    """Confidence interval of ``statistic(idx)``, where ``idx`` (..., n) holds resampled seed indices.
+
+    The statistic must be vectorised over leading axes and return finite numbers. Fewer than two
+    seeds give no interval (NaN, NaN).
+    """
+    if n_seeds < 2:
+        return np.nan, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # BCa on a constant statistic
+        result = stats.bootstrap(
+            (np.arange(n_seeds),),
+            lambda idx, axis=-1: statistic(idx),
+            vectorized=True,
+            n_resamples=spec.n_resamples,
+            confidence_level=spec.confidence,
+            method="BCa" if spec.method == "bca" else spec.method,
+            rng=np.random.default_rng(spec.seed),
+        )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def ratio_ci(numerator: np.ndarray, denominator: np.ndarray, spec: StatisticsSpec) -> tuple[float, float]:
+    """CI of sum(numerator) / sum(denominator), given per-seed sums; seeds with denominator 0 left out."""
+    keep = np.asarray(denominator) > 0
+    num, den = np.asarray(numerator, float)[keep], np.asarray(denominator, float)[keep]
+    return seed_bootstrap(len(num), lambda idx: num[idx].sum(-1) / den[idx].sum(-1), spec)
+
+
+def _padded(groups: Sequence[np.ndarray]) -> np.ndarray:
+    width = max((len(g) for g in groups), default=0)
+    out = np.full((len(groups), max(width, 1)), np.nan)
+    for i, g in enumerate(groups):
+        out[i, : len(g)] = g
+    return out
+
+
+def median_ci(groups: Sequence[np.ndarray], spec: StatisticsSpec) -> tuple[float, float]:
+    """CI of the median of all values, given each seed's values (seeds without values left out)."""
+    groups = [np.asarray(g, float) for g in groups if len(g)]
+    table = _padded(groups)
+    return seed_bootstrap(
+        len(groups), lambda idx: np.nanmedian(table[idx].reshape(*idx.shape[:-1], -1), -1), spec
+    )
+
+
+def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsSpec) -> tuple[float, float]:
+    """CI of the median lead time (NaN = missed, ranked lowest), given each seed's events' leads.
+
+    ``floor`` is the lowest possible lead time (-grace_h): a bound below it reads -inf ("missed").
+    """
+    coded = [np.where(np.isnan(g), MISSED, g) for g in map(np.asarray, groups)]
+    lo, hi = median_ci(coded, spec)
+    decode = lambda x: -np.inf if x < floor else x  # noqa: E731
+    return (decode(lo), decode(hi)) if np.isfinite(lo) else (lo, hi)
+
+
+def by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> list[np.ndarray]:
+    """Values of ``column`` per seed, in the order of ``seeds`` (empty arrays for absent seeds)."""
+    grouped = {s: g[column].to_numpy(float) for s, g in frame.groupby("seed")} if len(frame) else {}
+    return [grouped.get(s, np.zeros(0)) for s in seeds]
+
+
+def sums_by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> np.ndarray:
+    return np.array([g.sum() for g in by_seed(frame, seeds, column)], float)
+
+
+# ---------------------------------------------------------------- paired tests
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment; NaN p-values stay NaN and do not count in the family.
+
+    >>> holm([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
+    [0.03, 0.06, 0.06, nan]
+    """
+    p = np.asarray(pvalues, float)
+    out = np.full(p.shape, np.nan)
+    defined = np.flatnonzero(~np.isnan(p))
+    order = defined[np.argsort(p[defined], kind="stable")]
+    m = len(order)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def lead_differences(leads: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Paired lead-time differences (detector - reference; positive = detector warns earlier).
+
+    Missed events rank below every detected one: a pair where exactly one detector missed gets a
+    difference larger in size than every difference between two detections; two misses tie (0).
+
+    >>> lead_differences(np.array([3.0, np.nan, np.nan, 1.0]), np.array([1.0, 2.0, np.nan, 1.5])).tolist()
+    [2.0, -3.0, 0.0, -0.5]
+    """
+    a = np.where(np.isnan(leads), -np.inf, leads)
+    b = np.where(np.isnan(reference), -np.inf, reference)
+    both_missed = np.isinf(a) & np.isinf(b)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(both_missed, 0.0, a - b)
+    finite = np.abs(diff[np.isfinite(diff)])
+    big = (finite.max() if finite.size else 0.0) + 1.0
+    return np.where(np.isinf(diff), np.sign(diff) * big, diff)
+
+
+def signed_rank(differences: np.ndarray) -> dict[str, float]:
+    """Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped), with the counts of
+    positive (``earlier``) and negative (``later``) differences."""
+    d = np.asarray(differences, float)
+    nonzero = int((d != 0).sum())
+    out = {"pairs": len(d), "nonzero": nonzero, "earlier": int((d > 0).sum()), "later": int((d < 0).sum())}
+    if nonzero == 0:
+        return {**out, "statistic": np.nan, "p": np.nan}
+    result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
+
+
+def wilcoxon_table(events: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Per-event lead times of every detector against ``reference``, per target, per scenario and
+    over all scenarios (``ALL``); ``p_holm`` is Holm-adjusted over every row of the table."""
+    columns = [
+        "detector",
+        "reference",
+        "target",
+        "scenario",
+        "pairs",
+        "nonzero",
+        "earlier",
+        "later",
+        "median_diff_h",
+        "statistic",
+        "p",
+    ]
+    if events.empty or reference not in set(events["detector"]):
+        return pd.DataFrame(columns=[*columns, "p_holm"])
+    base = events[events["detector"] == reference][[*PAIR_KEYS, "lead_h"]]
+    rows = []
+    for detector in sorted(set(events["detector"]) - {reference}):
+        mine = events[events["detector"] == detector][[*PAIR_KEYS, "lead_h"]]
+        pairs = mine.merge(base, on=PAIR_KEYS, suffixes=("", "_ref"))
+        for target, of_target in pairs.groupby("target", sort=True):
+            scopes = [("ALL", of_target), *of_target.groupby("scenario", sort=True)]
+            for scenario, group in scopes:
+                mine, ref = group["lead_h"].to_numpy(float), group["lead_h_ref"].to_numpy(float)
+                both = ~np.isnan(mine) & ~np.isnan(ref)
+                rows.append(
+                    {
+                        "detector": detector,
+                        "reference": reference,
+                        "target": target,
+                        "scenario": scenario,
+                        **signed_rank(lead_differences(mine, ref)),
+                        "median_diff_h": float(np.median(mine[both] - ref[both])) if both.any() else np.nan,
+                    }
+                )
+    table = pd.DataFrame(rows, columns=columns)
+    table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
+    return table

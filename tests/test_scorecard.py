@@ -1,0 +1,166 @@
+"""The scorecard with bootstrap CIs, the extended summary, and the study's statistics tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.config import Criteria
+from harness.scorecard import build_scorecard, render_scorecard
+from harness.statistics import StatisticsSpec
+from harness.summary import summarize
+
+TDBENCH = str(Path(sys.executable).parent / "tdbench")
+SPEC = StatisticsSpec(n_resamples=400)
+SEEDS = range(4)
+
+
+def synthetic_study() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Detector a catches every ramp event 5 h early and misses spike; b the reverse, 1 h early;
+    c catches both. FP: a 1 of 2 episodes on odd seeds, b none, c 1 of 4 on odd seeds.
+    Overhead: a 1 ms, b 60 ms, c 2 ms."""
+    cells, events, overhead = [], [], []
+    for seed in SEEDS:
+        for scenario, n_events in (("ramp", 2), ("spike", 1)):
+            for detector in "abc":
+                key = f"{detector}{scenario}{seed}"
+                false = {"a": seed % 2, "b": 0, "c": seed % 2}[detector]
+                episodes = {"a": 2, "b": 1, "c": 4}[detector]
+                cells.append(
+                    {
+                        "key": key,
+                        "scenario": scenario,
+                        "seed": seed,
+                        "detector": detector,
+                        "status": "ok",
+                        "n_episodes": episodes,
+                        "n_false": false,
+                        "quiet_h": 10.0,
+                        "alert_quiet_h": 1.0,
+                        "null_control": False,
+                    }  # fmt: skip
+                )
+                overhead.append(
+                    {
+                        "key": key,
+                        "detector": detector,
+                        "seed": seed,
+                        "wall_p99_ms": {"a": 1.0, "b": 60.0, "c": 2.0}[detector],
+                    }
+                )
+                caught = detector == "c" or (detector == "a") == (scenario == "ramp")
+                lead = {"a": 5.0, "b": 1.0, "c": 3.0}[detector] if caught else np.nan
+                for k in range(n_events):
+                    events.append(
+                        {
+                            "key": key,
+                            "scenario": scenario,
+                            "seed": seed,
+                            "detector": detector,
+                            "target": "utilization_breach",
+                            "onset_h": 100.0 + k,
+                            "detected": caught,
+                            "lead_h": lead,
+                            "reset_h": 0.0,
+                            "reset_censored": False,
+                            "jaccard": np.nan,
+                        }  # fmt: skip
+                    )
+    return pd.DataFrame(cells), pd.DataFrame(events), pd.DataFrame(overhead)
+
+
+def test_scorecard_values_verdicts_and_intervals():
+    cells, events, overhead = synthetic_study()
+    card = build_scorecard(cells, events, overhead, Criteria(), combos=set(), stats=SPEC).set_index(
+        "detector"
+    )
+    assert card.loc["a", "lead_h"] == 5.0 and card.loc["a", "lead_pass"]  # 2 of 3 events caught, 5 h
+    assert card.loc["b", "lead_h"] == -np.inf and not card.loc["b", "lead_pass"]  # 1 of 3: "missed"
+    assert card.loc["b", "lead_lo"] == card.loc["b", "lead_hi"] == -np.inf  # every seed alike
+    assert card.loc["a", "fp_rate"] == 2 / 8 and not card.loc["a", "fp_pass"]
+    assert card.loc["a", "fp_lo"] <= 0.25 <= card.loc["a", "fp_hi"]
+    assert card.loc["b", "fp_rate"] == 0 and card.loc["b", "fp_pass"] and card.loc["b", "fp_hi"] == 0
+    # a and b each catch a scenario nobody else catches... but c catches both
+    assert card["unique_n"].tolist() == [0, 0, 0]
+    assert not card.loc["b", "overhead_pass"] and card.loc["b", "overhead_lo"] == 60.0
+    without_c = cells["detector"] != "c"
+    card2 = build_scorecard(
+        cells[without_c],
+        events[events.detector != "c"],
+        overhead[overhead.detector != "c"],
+        Criteria(),
+        stats=SPEC,
+    ).set_index("detector")
+    assert card2.loc["a", "unique_scenarios"] == "ramp" and card2.loc["b", "unique_scenarios"] == "spike"
+    assert (card2["unique_lo"] == 1).all() and (card2["unique_hi"] == 1).all()
+    assert card2["passed"].tolist() == [3, 2]  # a: lead, unique, overhead; b: FP and unique
+    text = render_scorecard(card.reset_index(), Criteria(), stats=SPEC)
+    assert "| a | 5.00 h [" in text and "PASS" in text and "FAIL" in text and "bootstrap CI" in text
+
+
+def test_verdict_is_marked_when_the_interval_crosses_the_bar():
+    cells, events, overhead = synthetic_study()
+    card = build_scorecard(cells, events, overhead, Criteria(fp_rate=0.2), stats=SPEC).set_index("detector")
+    assert card.loc["c", "fp_rate"] == 0.125 and card.loc["c", "fp_lo"] < 0.2 <= card.loc["c", "fp_hi"]
+    text = render_scorecard(card.reset_index(), Criteria(fp_rate=0.2), stats=SPEC)
+    row = next(line for line in text.splitlines() if line.startswith("| c |"))
+    assert "PASS\u2020" in row.split("|")[3]
+
+
+def test_summary_adds_intervals_and_paired_tests():
+    cells, events, _ = synthetic_study()
+    cells = cells.assign(null_control=cells["scenario"] == "spike")
+    summary = summarize(cells, events, StatisticsSpec(n_resamples=200, reference="c")).set_index(
+        ["detector", "scenario"]
+    )
+    row = summary.loc[("a", "ALL")]
+    assert row["recall_utilization_breach"] == 2 / 3
+    assert row["recall_utilization_breach_lo"] == row["recall_utilization_breach_hi"] == 2 / 3
+    assert (
+        row["lead_coverage_2h_utilization_breach"] == 2 / 3
+        and row["lead_coverage_8h_utilization_breach"] == 0
+    )
+    assert row["null_control_runs"] == 4 and row["null_alarm_rate"] == 1.0
+    assert row["lead_diff_vs_c_h_utilization_breach"] == 2.0  # 5 h against c's 3 h where both caught
+    # 12 events: 8 caught 2 h earlier than c, 4 missed where c caught them; misses outrank the gains
+    assert 0.5 < row["wilcoxon_p_holm_utilization_breach"] <= 1
+    assert np.isnan(summary.loc[("c", "ALL"), "wilcoxon_p_holm_utilization_breach"])
+
+
+def tdbench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([TDBENCH, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_study_prints_and_writes_the_scorecard_with_intervals(tmp_path):
+    out = tmp_path / "study"
+    done = tdbench(
+        "seeds=3", "scenario=[ramp,steady]", "detector=[transport,utilization]", "org.n_units=4",
+        "org.warmup_days=1", "org.scenario_days=3", "executor=serial", "progress=false",
+        "statistics.n_resamples=200", f"hydra.run.dir={out}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    card = (out / "scorecard.md").read_text()
+    table = [line for line in card.splitlines() if line.startswith("| transport |")]
+    assert table and table[0] in done.stdout and " [" in table[0]
+    summary = pd.read_csv(out / "summary.csv")
+    for metric in ("fp_rate", "recall_utilization_breach", "median_lead_h_utilization_breach"):
+        lo, hi = summary[f"{metric}_lo"], summary[f"{metric}_hi"]
+        both = lo.notna() & hi.notna()
+        assert both.any() and (lo[both] <= hi[both]).all()
+    tests = pd.read_csv(out / "wilcoxon.csv")
+    assert (
+        set(tests["detector"]) == {"utilization"} and (tests["p_holm"].dropna() >= tests["p"].dropna()).all()
+    )
+    firsts = pd.read_csv(out / "first_alert.csv")
+    assert set(firsts["scenario"]) == {"ramp", "steady", "ALL"} and set(firsts["baseline"]) == {"utilization"}
+
+
+def test_bad_statistics_setting_exits_2(tmp_path):
+    out = tmp_path / "never"
+    done = tdbench("statistics.method=magic", f"hydra.run.dir={out}")
+    assert done.returncode == 2 and done.stderr.startswith("tdbench: error: statistics.method")
+    assert not out.exists()

@@ -1,0 +1,143 @@
+"""Bootstrap intervals over seeds, Holm's correction and the paired lead-time tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from harness.statistics import (
+    StatisticsSpec,
+    holm,
+    lead_differences,
+    median_lead_ci,
+    ratio_ci,
+    seed_bootstrap,
+    signed_rank,
+    wilcoxon_table,
+)
+from scenarios.errors import InputError
+
+SPEC = StatisticsSpec(n_resamples=500)
+
+
+def coverage(draw_and_ci, truth: float, n_studies: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(n_studies):
+        lo, hi = draw_and_ci(rng)
+        hits += lo <= truth <= hi
+    return hits / n_studies
+
+
+def test_ratio_ci_covers_the_true_fp_rate_at_about_the_nominal_rate():
+    """Synthetic study: 20 seeds, each with a Poisson number of episodes, each false with p = 0.3."""
+
+    def study(rng):
+        episodes = rng.poisson(6, size=20) + 1
+        false = rng.binomial(episodes, 0.3)
+        return ratio_ci(false, episodes, SPEC)
+
+    rate = coverage(study, 0.3, n_studies=300, seed=1)
+    assert 0.90 <= rate <= 0.99, rate  # nominal 0.95; 300 studies give a standard error of ~0.013
+    assert coverage(study, 0.36, n_studies=300, seed=1) < 0.8  # and the intervals are not vacuous
+
+
+def test_median_lead_ci_covers_the_true_median_with_misses_at_about_the_nominal_rate():
+    """Leads: missed with probability 0.2, else uniform on [0, 24] h: true median lead = 9 h."""
+
+    def study(rng):
+        groups = []
+        for _ in range(20):
+            n = rng.integers(1, 6)
+            leads = rng.uniform(0, 24, size=n)
+            leads[rng.random(n) < 0.2] = np.nan
+            groups.append(leads)
+        return median_lead_ci(groups, -1.0, SPEC)
+
+    rate = coverage(study, 9.0, n_studies=300, seed=2)
+    assert 0.90 <= rate <= 0.99, rate
+    assert coverage(study, 12.0, n_studies=300, seed=2) < 0.8
+
+
+def test_mostly_missed_reads_as_missed():
+    groups = [np.array([np.nan, np.nan, 3.0]), np.array([np.nan]), np.array([np.nan, 5.0])]
+    lo, hi = median_lead_ci(groups, -1.0, SPEC)
+    assert lo == -np.inf  # at least the lower bound: half the events or more were missed
+    assert hi == -np.inf or hi <= 5.0
+
+
+def test_bootstrap_is_reproducible_and_needs_two_seeds():
+    num, den = np.array([1, 4, 2, 0]), np.array([5, 9, 4, 3])
+    assert ratio_ci(num, den, SPEC) == ratio_ci(num, den, SPEC)
+    assert ratio_ci(num, den, SPEC) != ratio_ci(num, den, StatisticsSpec(n_resamples=500, seed=1))
+    assert np.isnan(ratio_ci(np.array([1]), np.array([2]), SPEC)).all()
+    assert np.isnan(seed_bootstrap(1, lambda idx: idx.sum(-1) * 1.0, SPEC)).all()
+
+
+def test_seeds_without_a_denominator_carry_no_information():
+    num, den = np.array([1, 4, 2, 0, 0]), np.array([5, 9, 4, 0, 0])
+    assert ratio_ci(num, den, SPEC) == ratio_ci(num[:3], den[:3], SPEC)
+
+
+def test_interval_brackets_a_constant_statistic():
+    lo, hi = ratio_ci(np.array([2, 4, 6]), np.array([4, 8, 12]), SPEC)
+    assert lo == hi == 0.5
+
+
+def test_statistics_spec_validates_and_reads_config():
+    with pytest.raises(InputError, match="statistics.method"):
+        StatisticsSpec(method="jackknife")
+    with pytest.raises(InputError, match="statistics.n_resamples"):
+        StatisticsSpec(n_resamples=3)
+    with pytest.raises(InputError, match="statistics.colour"):
+        StatisticsSpec.from_config({"statistics": {"colour": 1}})
+    spec = StatisticsSpec.from_config({"statistics": {"n_resamples": 99, "coverage_h": [1, 3]}})
+    assert spec.n_resamples == 99 and spec.coverage_h == (1, 3)
+
+
+def test_holm_matches_the_step_down_definition():
+    p = np.array([0.04, 0.001, 0.03, 0.2])
+    # sorted: 0.001*4 = 0.004, 0.03*3 = 0.09, 0.04*2 = 0.08 -> 0.09 (monotone), 0.2*1 = 0.2
+    assert holm(p).tolist() == pytest.approx([0.09, 0.004, 0.09, 0.2])
+    assert holm([]).size == 0
+
+
+def test_lead_differences_rank_misses_below_every_detection():
+    d = lead_differences(np.array([5.0, np.nan, 2.0, np.nan]), np.array([1.0, 20.0, np.nan, np.nan]))
+    assert d[0] == 4.0 and d[3] == 0.0
+    assert d[1] < -abs(d[0]) and d[2] > abs(d[0])  # one-sided misses beat any real difference
+
+
+def events_frame(leads: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for detector, values in leads.items():
+        for i, lead in enumerate(values):
+            rows.append(
+                {
+                    "detector": detector,
+                    "scenario": "ramp" if i % 2 else "spike",
+                    "seed": i,
+                    "target": "t",
+                    "onset_h": 100.0 + i,
+                    "lead_h": lead,
+                }  # fmt: skip
+            )
+    return pd.DataFrame(rows)
+
+
+def test_wilcoxon_table_pairs_events_and_applies_holm():
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 20, size=16)
+    events = events_frame(
+        {"transport": base.tolist(), "early": (base + rng.uniform(1, 3, 16)).tolist(), "same": base.tolist()}
+    )
+    table = wilcoxon_table(events, "transport").set_index(["detector", "scenario"])
+    early = table.loc[("early", "ALL")]
+    assert early["pairs"] == 16 and early["earlier"] == 16 and early["later"] == 0
+    assert early["p"] == pytest.approx(sps.wilcoxon(events.lead_h[16:32].to_numpy() - base).pvalue)
+    assert early["p_holm"] >= early["p"]
+    assert table.loc[("same", "ALL"), "nonzero"] == 0 and np.isnan(table.loc[("same", "ALL"), "p"])
+    assert set(table.index.get_level_values("scenario")) == {"ALL", "ramp", "spike"}
+    assert signed_rank(np.zeros(3))["p"] != signed_rank(np.zeros(3))["p"]  # NaN: nothing to test
