@@ -20,11 +20,13 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from harness import plots
 from harness.analysis import false_alarm_analysis
 from harness.calibrate import METRICS, CalibrationSpec, Run, calibrate_detector, split_seeds
 from harness.cell import Job
 from harness.config import StudyConfig, build, load_study
 from harness.executors import execute
+from harness.report import CALIBRATED, OPERATING_CURVE
 from harness.results import write_parquet, write_text
 from harness.statistics import StatisticsSpec
 from harness.study import pending, plan_jobs
@@ -249,8 +251,19 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         curve_table = curve_table[
             ["detector", "split", *[c for c in curve_table if c not in ("detector", "split")]]
         ]
-    write_parquet(out_dir / "operating_curve.parquet", curve_table)
+    write_parquet(out_dir / OPERATING_CURVE, curve_table)
     write_text(out_dir / "calibration.csv", choice_table.to_csv(index=False))
+    chosen = choice_table[(choice_table["choice"] == "calibrated") & choice_table["feasible"].astype(bool)]
+    write_parquet(out_dir / CALIBRATED, chosen[["detector", "threshold"]].reset_index(drop=True))
+    if len(curve_table):
+        plots.operating_curves(
+            curve_table,
+            out_dir / "figures" / "operating_curves.png",
+            chosen=chosen,
+            fp_limit=cal.max_fp_rate,
+            lead_h=study.criteria.lead_h,
+            grace_h=study.scoring.grace_h,
+        )
     text = render(choice_table, cal, calib, test)
     sections = [f"# Threshold calibration\n\n{text}\n"]
     if cal.fp_detector in runs and cal.fp_thresholds:
@@ -268,7 +281,10 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         text += f"\n\nFalse-positive analysis, all seeds ({stats.label}):\n\n{fp_text}"
     write_text(out_dir / "calibration.md", "\n".join(sections))
     print(text)
-    print(f"\nresults: {out_dir} (calibration.csv, operating_curve.parquet, fp_analysis.csv)")
+    print(
+        f"\nresults: {out_dir} (calibration.csv, operating_curve.parquet, calibrated.parquet, "
+        "fp_analysis.csv, figures/operating_curves.png)"
+    )
     failed = int((tables["runs"]["status"] != "ok").sum()) if "status" in tables["runs"] else 0
     if failed:
         print(f"{failed} run(s) failed: see runs.parquet (status, error)")
