@@ -124,11 +124,13 @@ def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
         ax.vlines(xs, 0.0, 1.0, transform=ax.get_xaxis_transform(), **style)
 
 
-def box_strip(ax: Axes, samples: list[np.ndarray], colors: list[Any], width: float = 0.55) -> None:
-    """At x = 0, 1, ...: every value as a jittered dot over a box (quartiles, median in black) with
-    whiskers to the furthest values within 1.5 IQR; drawn as a few collections, not one artist per
-    element (much faster than ``Axes.boxplot``)."""
-    polys, faces, edges, lines, line_colors, xs, ys, dot_colors = [], [], [], [], [], [], [], []
+def box_strip(
+    ax: Axes, samples: list[np.ndarray], colors: list[Any], width: float = 0.55, horizontal: bool = False
+) -> None:
+    """At positions 0, 1, ...: every value as a jittered dot over a box (quartiles, median in black)
+    with whiskers to the furthest values within 1.5 IQR; drawn as a few collections, not one artist
+    per element (much faster than ``Axes.boxplot``). ``horizontal`` puts the values on the x axis."""
+    polys, faces, edges, lines, line_colors, pos, vals, dot_colors = [], [], [], [], [], [], [], []
     for i, (values, color) in enumerate(zip(samples, colors, strict=True)):
         values = np.asarray(values, float)
         if values.size == 0:
@@ -143,14 +145,18 @@ def box_strip(ax: Axes, samples: list[np.ndarray], colors: list[Any], width: flo
         lines += [[(i - half, median), (i + half, median)], [(i, q1), (i, low)], [(i, q3), (i, high)]]
         lines += [[(i - half / 2, low), (i + half / 2, low)], [(i - half / 2, high), (i + half / 2, high)]]
         line_colors += ["black"] + [color] * 4
-        xs.append(i + jitter(values.size, seed=i))
-        ys.append(values)
+        pos.append(i + jitter(values.size, seed=i))
+        vals.append(values)
         dot_colors += [color] * values.size
     if not polys:
         return
+    if horizontal:
+        polys = [[(v, p) for p, v in poly] for poly in polys]
+        lines = [[(v, p) for p, v in line] for line in lines]
+        pos, vals = vals, pos
     ax.add_collection(PolyCollection(polys, facecolors=faces, edgecolors=edges, lw=1.0, zorder=2))
     ax.add_collection(LineCollection(lines, colors=line_colors, lw=1.0, zorder=2))
-    ax.scatter(np.concatenate(xs), np.concatenate(ys), s=10, c=dot_colors, alpha=0.75, lw=0, zorder=3)
+    ax.scatter(np.concatenate(pos), np.concatenate(vals), s=10, c=dot_colors, alpha=0.75, lw=0, zorder=3)
 
 
 def jitter(n: int, width: float = 0.22, seed: int = 0) -> np.ndarray:
