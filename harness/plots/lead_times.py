@@ -55,7 +55,7 @@ def lead_times(
         note += f"; red dotted line: the {criterion_h:g} h criterion"
     note = textwrap.fill(note, width=int(width * 13))
     top = 0.95 + 0.17 * note.count("\n")
-    panel_h = 0.6 + 0.24 * len(detectors)
+    panel_h = max(2.2, 0.6 + 0.24 * len(detectors))
     fig = Figure(figsize=(width, panel_h * nrows + top + 0.7))
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
     margins(fig, left=label_in, right=0.25, top=top, bottom=0.6, hspace=0.35, wspace=0.08)
