@@ -61,27 +61,34 @@ class ResultStore:
         return sorted(folder.glob("*.parquet")) if folder.exists() else []
 
     def consolidate(self) -> None:
-        """Fold part files into the tables. Only parts whose cells part exists are complete."""
-        complete = {p.name for p in self._parts("cells")}
-        if not complete:
-            return
-        for table in TABLES:
-            parts = [p for p in self._parts(table) if p.name in complete]
-            new = [pd.read_parquet(p) for p in parts]
-            new = [frame for frame in new if len(frame)]
-            if not new:
-                continue
-            fresh = pd.concat(new, ignore_index=True)
-            path = self.table_path(table)
-            if path.exists():
-                old = pd.read_parquet(path)
-                old = old[~old["key"].isin(set(fresh["key"]))]
-                fresh = pd.concat([old, fresh], ignore_index=True)
-            write_parquet(path, sort_rows(fresh))
-        for table in TABLES:
-            for part in self._parts(table):
-                part.unlink()
+        """Fold complete parts (those with a cells part) into the tables, replacing every stored row
+        of the keys they carry; drop incomplete parts and temporary files a kill left behind."""
+        complete = {p.name: pd.read_parquet(p) for p in self._parts("cells")}
+        if complete:
+            replaced = set(pd.concat(complete.values(), ignore_index=True)["key"])
+            for table in TABLES:
+                new = [
+                    complete[p.name] if table == "cells" else pd.read_parquet(p)
+                    for p in self._parts(table)
+                    if p.name in complete
+                ]
+                self._merge(table, [frame for frame in new if len(frame)], replaced)
         shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
+        for tmp in self.run_dir.glob(".*.parquet.*.tmp"):
+            tmp.unlink()
+
+    def _merge(self, table: str, fresh: list[pd.DataFrame], replaced: set[str]) -> None:
+        path = self.table_path(table)
+        frames = list(fresh)
+        if path.exists():
+            old = pd.read_parquet(path)
+            kept = old[~old["key"].isin(replaced)]
+            if not fresh and len(kept) == len(old):
+                return
+            if len(kept) or not fresh:
+                frames.insert(0, kept)
+        if frames:
+            write_parquet(path, sort_rows(natural_dtypes(pd.concat(frames, ignore_index=True), fresh)))
 
     def load(self, table: str, keys: set[str] | None = None) -> pd.DataFrame:
         path = self.table_path(table)
@@ -93,6 +100,26 @@ class ResultStore:
     def ok_keys(self) -> set[str]:
         cells = self.load("cells")
         return set(cells.loc[cells["status"] == "ok", "key"]) if "status" in cells else set()
+
+
+def natural_dtypes(frame: pd.DataFrame, fresh: list[pd.DataFrame]) -> pd.DataFrame:
+    """Integer and boolean columns back to their type once no row lacks them.
+
+    A failed cell's row has no metrics, so while it is stored, count columns are float (NaN) and
+    flags object. When a rerun replaces it, the columns return to the type the fresh rows have, so
+    a resumed study stores the same table as an uninterrupted one.
+    """
+    for column in frame:
+        values = frame[column]
+        natural = {f[column].dtype for f in fresh if column in f and f[column].dtype.kind in "ib"}
+        if len(natural) != 1 or values.dtype in natural or values.isna().any():
+            continue
+        dtype = natural.pop()
+        if dtype.kind == "b" and values.isin([True, False]).all():
+            frame[column] = values.astype(bool)
+        elif dtype.kind == "i" and values.dtype.kind == "f" and (values == values.round()).all():
+            frame[column] = values.astype(dtype)
+    return frame
 
 
 def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:

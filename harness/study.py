@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from harness.cell import Job, cell_key, run_job
+from harness.cell import Job, cell_key
 from harness.config import StudyConfig, resolve
-from harness.executors import execute
+from harness.executors import check_spec, execute, job_runner
 from harness.results import ResultStore, write_text
 from harness.scorecard import build_scorecard, render_scorecard
 from harness.scoring import EVENT_COLUMNS
@@ -31,6 +31,12 @@ class StudyResult:
     @property
     def failed(self) -> int:
         return int((self.cells["status"] != "ok").sum())
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """Failed cells by status (error, timeout)."""
+        failed = self.cells.loc[self.cells["status"] != "ok", "status"]
+        return {str(k): int(v) for k, v in failed.value_counts().sort_index().items()}
 
 
 def plan_jobs(study: StudyConfig) -> list[Job]:
@@ -63,6 +69,7 @@ def pending(jobs: list[Job], done: set[str]) -> list[Job]:
 
 def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
     """Run every missing cell of the study into ``run_dir`` and write summary.csv and scorecard.md."""
+    check_spec(study.executor)
     store = ResultStore(run_dir)
     store.consolidate()  # adopt what an interrupted run left behind
     jobs = plan_jobs(study)
@@ -76,7 +83,7 @@ def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
         disable=not study.progress or not n_cells,
         dynamic_ncols=True,
     ) as bar:
-        for tables in execute(run_job, todo, study.executor):
+        for tables in execute(job_runner(study.executor), todo, study.executor):
             store.append(tables)
             failures += int((tables["cells"]["status"] != "ok").sum())
             bar.set_postfix(failed=failures, refresh=False)
@@ -101,8 +108,12 @@ def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> Stu
         for name, spec in study.detectors.items()
         if getattr(resolve(spec["_target_"], f"detector.{name}"), "is_combination", False)
     }
-    card = build_scorecard(cells, events, overhead, study.criteria, combos)
     failed = int((cells["status"] != "ok").sum())
-    text = render_scorecard(card, study.criteria, failed)
+    if failed == len(cells):  # nothing to score
+        card = pd.DataFrame()
+        text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
+    else:
+        card = build_scorecard(cells, events, overhead, study.criteria, combos)
+        text = render_scorecard(card, study.criteria, failed)
     write_text(store.run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
     return StudyResult(store.run_dir, cells, events, episodes, overhead, summary, card, text)

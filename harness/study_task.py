@@ -7,11 +7,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from harness.config import load_study
+from harness.executors import check_spec
 from harness.study import run_study
 
 
 def validate(cfg: DictConfig) -> None:
-    load_study(cfg)
+    check_spec(load_study(cfg).executor)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
@@ -19,5 +20,6 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     print(result.scorecard_text)
     print(f"\nresults: {result.run_dir}")
     if result.failed:
-        print(f"{result.failed} cell(s) failed: see cells.parquet (status, error)")
+        kinds = ", ".join(f"{n} {status}" for status, n in result.failures.items())
+        print(f"{result.failed} cell(s) failed ({kinds}): see cells.parquet (status, error)")
     return 1 if result.failed else 0
