@@ -13,7 +13,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 TABLES = ("cells", "events", "episodes", "overhead")
 
@@ -63,32 +67,36 @@ class ResultStore:
     def consolidate(self) -> None:
         """Fold complete parts (those with a cells part) into the tables, replacing every stored row
         of the keys they carry; drop incomplete parts and temporary files a kill left behind."""
-        complete = {p.name: pd.read_parquet(p) for p in self._parts("cells")}
-        if complete:
-            replaced = set(pd.concat(complete.values(), ignore_index=True)["key"])
+        cells = self._parts("cells")
+        if cells:
+            complete = {p.name for p in cells}
+            fresh = {"cells": [pq.read_table(p) for p in cells]}
+            replaced = pa.concat_tables(fresh["cells"], promote_options="permissive")["key"]
             for table in TABLES:
-                new = [
-                    complete[p.name] if table == "cells" else pd.read_parquet(p)
-                    for p in self._parts(table)
-                    if p.name in complete
+                parts = fresh.get(table) or [
+                    pq.read_table(p) for p in self._parts(table) if p.name in complete
                 ]
-                self._merge(table, [frame for frame in new if len(frame)], replaced)
+                self._merge(table, [part for part in parts if part.num_rows], replaced)
         shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
-        for tmp in self.run_dir.glob(".*.parquet.*.tmp"):
+        for tmp in self.run_dir.glob(".*.tmp"):
             tmp.unlink()
 
-    def _merge(self, table: str, fresh: list[pd.DataFrame], replaced: set[str]) -> None:
+    def _merge(self, table: str, fresh: list[pa.Table], replaced: pa.ChunkedArray) -> None:
         path = self.table_path(table)
-        frames = list(fresh)
+        tables = list(fresh)
         if path.exists():
-            old = pd.read_parquet(path)
-            kept = old[~old["key"].isin(replaced)]
-            if not fresh and len(kept) == len(old):
+            old = pq.read_table(path)
+            stale = pc.is_in(
+                old["key"], value_set=replaced.combine_chunks().cast(old.schema.field("key").type)
+            )
+            kept = old.filter(pc.invert(stale))
+            if not fresh and kept.num_rows == old.num_rows:
                 return
-            if len(kept) or not fresh:
-                frames.insert(0, kept)
-        if frames:
-            write_parquet(path, sort_rows(natural_dtypes(pd.concat(frames, ignore_index=True), fresh)))
+            if kept.num_rows or not fresh:
+                tables.insert(0, kept)
+        if tables:
+            frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+            write_parquet(path, sort_rows(natural_dtypes(frame, fresh)))
 
     def load(self, table: str, keys: set[str] | None = None) -> pd.DataFrame:
         path = self.table_path(table)
@@ -102,22 +110,26 @@ class ResultStore:
         return set(cells.loc[cells["status"] == "ok", "key"]) if "status" in cells else set()
 
 
-def natural_dtypes(frame: pd.DataFrame, fresh: list[pd.DataFrame]) -> pd.DataFrame:
+def natural_dtypes(frame: pd.DataFrame, fresh: list[pa.Table]) -> pd.DataFrame:
     """Integer and boolean columns back to their type once no row lacks them.
 
     A failed cell's row has no metrics, so while it is stored, count columns are float (NaN) and
     flags object. When a rerun replaces it, the columns return to the type the fresh rows have, so
     a resumed study stores the same table as an uninterrupted one.
     """
-    for column in frame:
+    natural: dict[str, set[pa.DataType]] = {}
+    for part in fresh:
+        for field in part.schema:
+            if pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
+                natural.setdefault(field.name, set()).add(field.type)
+    for column, types in natural.items():
         values = frame[column]
-        natural = {f[column].dtype for f in fresh if column in f and f[column].dtype.kind in "ib"}
-        if len(natural) != 1 or values.dtype in natural or values.isna().any():
+        if len(types) != 1 or values.isna().any():
             continue
-        dtype = natural.pop()
-        if dtype.kind == "b" and values.isin([True, False]).all():
+        dtype = np.dtype(types.pop().to_pandas_dtype())
+        if dtype.kind == "b" and values.dtype.kind == "O" and values.isin([True, False]).all():
             frame[column] = values.astype(bool)
-        elif dtype.kind == "i" and values.dtype.kind == "f" and (values == values.round()).all():
+        elif dtype.kind in "iu" and values.dtype.kind == "f" and (values == values.round()).all():
             frame[column] = values.astype(dtype)
     return frame
 

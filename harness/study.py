@@ -16,6 +16,8 @@ from harness.scorecard import build_scorecard, render_scorecard
 from harness.scoring import EVENT_COLUMNS
 from harness.summary import summarize
 
+CONSOLIDATE_EVERY = 100  # jobs
+
 
 @dataclass
 class StudyResult:
@@ -83,8 +85,10 @@ def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
         disable=not study.progress or not n_cells,
         dynamic_ncols=True,
     ) as bar:
-        for tables in execute(job_runner(study.executor), todo, study.executor):
+        for done, tables in enumerate(execute(job_runner(study.executor), todo, study.executor), 1):
             store.append(tables)
+            if done % CONSOLIDATE_EVERY == 0:  # keep the part files, and the memory to merge them, bounded
+                store.consolidate()
             failures += int((tables["cells"]["status"] != "ok").sum())
             bar.set_postfix(failed=failures, refresh=False)
             bar.update(len(tables["cells"]))
