@@ -96,6 +96,8 @@ class ResultStore:
                 tables.insert(0, kept)
         if tables:
             frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+            widest = max(tables, key=lambda t: t.num_columns).column_names  # an ok cell's columns
+            frame = frame[widest + sorted(set(frame.columns) - set(widest))]
             write_parquet(path, sort_rows(natural_dtypes(frame, fresh)))
 
     def load(self, table: str, keys: set[str] | None = None) -> pd.DataFrame:
@@ -135,6 +137,7 @@ def natural_dtypes(frame: pd.DataFrame, fresh: list[pa.Table]) -> pd.DataFrame:
 
 
 def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """A canonical row order, so the same study gives the same files on any executor."""
+    """A canonical row order, so the same study gives the same files on any executor, in any order
+    of completion."""
     order = [c for c in ("scenario", "seed", "detector", "target", "onset_h", "start_h") if c in frame]
     return frame.sort_values(order, kind="stable").reset_index(drop=True)
