@@ -13,6 +13,7 @@ from scenarios.errors import InputError
 
 TASKS: dict[str, str] = {
     "study": "harness.study_task",
+    "bench": "harness.bench_task",
 }
 
 
