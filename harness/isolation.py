@@ -71,7 +71,13 @@ class Child:
             stdout=subprocess.PIPE,
             env=env,
         )
-        self.recv(_STARTUP_S)  # "ready": imports are done, so they do not count against a stage
+        try:
+            self.recv(_STARTUP_S)  # "ready": imports are done, so they do not count against a stage
+        except (ChildDied, TimeoutError) as problem:
+            self.kill()
+            raise RuntimeError(
+                f"cannot start a cell process ({sys.executable} -m harness.isolation): {problem}"
+            ) from None
 
     def send(self, job: Job) -> None:
         _write(self.proc.stdin.fileno(), job)
@@ -103,8 +109,11 @@ _lock = threading.Lock()
 
 def _acquire() -> Child:
     with _lock:
-        if _idle:
-            return _idle.pop()
+        while _idle:
+            child = _idle.pop()
+            if child.proc.poll() is None:  # still alive
+                return child
+            child.close()
     return Child()
 
 

@@ -15,7 +15,6 @@ from harness.study import run_study
 from scenarios.errors import InputError
 
 STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")

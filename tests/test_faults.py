@@ -18,8 +18,6 @@ from detectors.base import Detector, Level, Reading
 from harness.study import run_study
 from scenarios.catalogue import Scenario, Steady
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 class RaisingDetector(Detector):
     """Raises on its fourth health check."""
