@@ -9,6 +9,7 @@ from studies import study_config, target, tdbench, without_timings
 from test_faults import RaisingDetector
 
 from harness import executors
+from harness.cli import composition_error
 from harness.config import ExecutorSpec
 from harness.results import TABLES
 from harness.study import run_study
@@ -148,3 +149,11 @@ def test_launcher_presets_compose(tmp_path, preset, plugin):
     assert plugin in launcher["_target_"]
     if "submitit" in plugin:
         assert launcher["timeout_min"] == 1440
+
+
+def test_a_missing_launcher_plugin_is_named():
+    error = composition_error(
+        Exception("In 'hydra/launcher/tdbench_slurm': Could not load 'hydra/launcher/submitit_slurm'.")
+    )
+    assert error.field == "hydra/launcher"
+    assert "pip install -e '.[launchers]'" in error.problem
