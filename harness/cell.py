@@ -1,7 +1,8 @@
 """One job of a study: simulate a (scenario, seed) cell once, then replay and score every detector.
 
 A failure is recorded in the cell's row (status ``error`` with the traceback) and never escapes:
-one failing detector or simulation cannot stop the study.
+one failing detector or simulation cannot stop the study. ``job_stages`` yields the job one stage
+at a time, so a supervisor (harness.isolation) can put a time limit on each stage.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import hashlib
 import json
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +23,11 @@ from harness.scoring import ScoringSpec, score_run
 from harness.version import code_version
 from scenarios import simulate
 from scenarios.org import OrgConfig
+from scenarios.trace import Trace
 from scenarios.truth import TruthSpec
+
+Tables = dict[str, pd.DataFrame]
+Stage = tuple[str, Any]  # ("simulated", context) | ("cell", tables) | ("failed", tables)
 
 
 @dataclass(frozen=True)
@@ -59,57 +66,97 @@ def cell_key(
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def run_job(job: Job) -> dict[str, pd.DataFrame]:
-    """All rows of one job, by table."""
-    base = {"scenario": job.scenario, "seed": job.seed}
+def simulate_job(job: Job) -> tuple[Trace, dict[str, Any]]:
+    """The job's trace, and the columns its cells share."""
     start = time.perf_counter()
-    try:
-        trace = simulate(
-            build(job.scenario_spec, f"scenario.{job.scenario}"),
-            job.seed,
-            org=OrgConfig(**job.org),
-            truth=TruthSpec(**job.truth),
-        )
-    except Exception:
-        error = traceback.format_exc()
-        cells = [
-            {**base, "key": key, "detector": name, "status": "error", "error": error}
-            for name, _, key in job.detectors
-        ]
-        return {"cells": pd.DataFrame(cells)}
-    sim_seconds = time.perf_counter() - start
-    spec = ScoringSpec(**job.scoring)
+    trace = simulate(
+        build(job.scenario_spec, f"scenario.{job.scenario}"),
+        job.seed,
+        org=OrgConfig(**job.org),
+        truth=TruthSpec(**job.truth),
+    )
     context = {
-        **base,
+        "scenario": job.scenario,
+        "seed": job.seed,
         "null_control": bool(trace.meta["null_control"]),
         "n_units": trace.layout.n_units,
-        "sim_seconds": sim_seconds,
+        "sim_seconds": time.perf_counter() - start,
     }
-    tables: dict[str, list[pd.DataFrame]] = {"cells": [], "events": [], "episodes": [], "overhead": []}
-    for name, detector_spec, key in job.detectors:
-        ids = {**base, "key": key, "detector": name}
-        start = time.perf_counter()
-        try:
-            detector = build(detector_spec, f"detector.{name}")
-            readings, wall_ms, cpu_ms = replay(detector, trace)
-            score = score_run(trace, readings, spec, name)
-        except Exception:
-            tables["cells"].append(
-                pd.DataFrame([{**context, **ids, "status": "error", "error": traceback.format_exc()}])
-            )
-            continue
-        row = {
-            **context,
-            **ids,
-            "status": "ok",
-            "error": "",
-            "seconds": time.perf_counter() - start,
-            **score.metrics,
+    return trace, context
+
+
+def score_cell(
+    trace: Trace, context: dict, spec: ScoringSpec, name: str, detector_spec: dict, key: str
+) -> Tables:
+    """Replay one detector over the trace and score it; an exception becomes an ``error`` row."""
+    ids = {"scenario": context["scenario"], "seed": context["seed"], "key": key, "detector": name}
+    start = time.perf_counter()
+    try:
+        detector = build(detector_spec, f"detector.{name}")
+        readings, wall_ms, cpu_ms = replay(detector, trace)
+        score = score_run(trace, readings, spec, name)
+    except Exception:
+        return {
+            "cells": pd.DataFrame([{**context, **ids, "status": "error", "error": traceback.format_exc()}])
         }
-        tables["cells"].append(pd.DataFrame([row]))
-        tables["events"].append(score.events.assign(**ids))
-        tables["episodes"].append(score.episodes.assign(**ids))
-        tables["overhead"].append(
-            pd.DataFrame([{**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}])
-        )
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items() if frames}
+    row = {
+        **context,
+        **ids,
+        "status": "ok",
+        "error": "",
+        "seconds": time.perf_counter() - start,
+        **score.metrics,
+    }
+    overhead = {**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}
+    return {
+        "cells": pd.DataFrame([row]),
+        "events": score.events.assign(**ids),
+        "episodes": score.episodes.assign(**ids),
+        "overhead": pd.DataFrame([overhead]),
+    }
+
+
+def failed_cells(
+    job: Job,
+    detectors: Iterable[tuple[str, dict, str]],
+    status: str,
+    error: str,
+    context: dict | None = None,
+    seconds: float | None = None,
+) -> Tables:
+    """Rows recording that these detectors' cells failed (``error``) or ran out of time (``timeout``)."""
+    base = context or {"scenario": job.scenario, "seed": job.seed}
+    extra = {} if seconds is None else {"seconds": seconds}
+    rows = [
+        {**base, "key": key, "detector": name, "status": status, "error": error, **extra}
+        for name, _, key in detectors
+    ]
+    return {"cells": pd.DataFrame(rows)}
+
+
+def job_stages(job: Job) -> Iterator[Stage]:
+    """The job one stage at a time: ``("simulated", context)``, then ``("cell", tables)`` per detector
+    in order. A simulation that raises yields ``("failed", tables)`` with an error row per detector."""
+    try:
+        trace, context = simulate_job(job)
+    except Exception:
+        yield "failed", failed_cells(job, job.detectors, "error", traceback.format_exc())
+        return
+    yield "simulated", context
+    spec = ScoringSpec(**job.scoring)
+    for name, detector_spec, key in job.detectors:
+        yield "cell", score_cell(trace, context, spec, name, detector_spec, key)
+
+
+def merge(parts: Iterable[Tables]) -> Tables:
+    """Concatenate tables by name."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for part in parts:
+        for name, frame in part.items():
+            frames.setdefault(name, []).append(frame)
+    return {name: pd.concat(group, ignore_index=True) for name, group in frames.items()}
+
+
+def run_job(job: Job) -> Tables:
+    """All rows of one job, by table, computed in this process."""
+    return merge(payload for stage, payload in job_stages(job) if stage != "simulated")

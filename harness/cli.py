@@ -16,6 +16,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -26,6 +28,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 ALIASES = {"scenarios": "scenario", "detectors": "detector"}
 MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
+EXIT_CODE_FILE = "exit_code"
 _exit_code = 0
 
 
@@ -93,6 +96,10 @@ def check_group_choice(override) -> None:
 
 def composition_error(error: Exception) -> InputError:
     text = str(error).strip()
+    if "hydra/launcher/" in text:
+        return InputError(
+            "hydra/launcher", f"{text.splitlines()[0]} (the presets need: pip install -e '.[launchers]')"
+        )
     if "Could not override" in text or "Key '" in text:
         key = text.split("'")[1] if "'" in text else "override"
         return InputError(key, f"no such setting (add a new key with +{key}=...)")
@@ -122,7 +129,20 @@ def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    _exit_code = max(_exit_code, task_module(cfg.task).run(cfg, out_dir))
+    code = task_module(cfg.task).run(cfg, out_dir)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
+    _exit_code = max(_exit_code, code)
+
+
+class SweepExitCode(Callback):
+    """After a multirun, take the worst exit code of its jobs. A parallel launcher (joblib, submitit)
+    runs the jobs in other processes, so each job leaves its code in its output folder."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        global _exit_code
+        for path in Path(config.hydra.sweep.dir).rglob(EXIT_CODE_FILE):
+            _exit_code = max(_exit_code, int(path.read_text()))
 
 
 def main() -> None:

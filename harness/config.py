@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -17,6 +18,7 @@ from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
 
 EXECUTORS = ("local", "serial", "dask", "ray")
+EXTRAS = {"dask": "distributed", "ray": "ray"}  # executor -> module its optional extra installs
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,35 @@ class ExecutorSpec:
     n_jobs: int = -1
     address: str | None = None  # dask scheduler address; None starts a LocalCluster
     cell_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            raise InputError("executor.name", f"must be one of {', '.join(EXECUTORS)}; got {self.name!r}")
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0:
+            raise InputError(
+                "executor.n_jobs", f"must be a non-zero integer (-1: all cores); got {self.n_jobs!r}"
+            )
+        timeout = self.cell_timeout_s
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InputError(
+                "executor.cell_timeout_s", f"must be a number of seconds > 0, or null; got {timeout!r}"
+            )
+        if self.address is not None and self.name not in EXTRAS:
+            raise InputError(
+                "executor.address", f"only the {' and '.join(EXTRAS)} executors connect to an address"
+            )
+        if self.address is not None and (not isinstance(self.address, str) or not self.address):
+            raise InputError(
+                "executor.address",
+                f"must be a scheduler address such as tcp://host:8786; got {self.address!r}",
+            )
+        module = EXTRAS.get(self.name)
+        if module and importlib.util.find_spec(module) is None:
+            raise InputError(
+                "executor.name", f"{self.name} needs the optional extra: pip install -e '.[{self.name}]'"
+            )
 
 
 @dataclass(frozen=True)
@@ -132,12 +163,6 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
             )
     scoring = _dataclass(ScoringSpec, scoring_raw, "scoring")
     executor = _dataclass(ExecutorSpec, raw.get("executor") or {}, "executor")
-    if executor.name not in EXECUTORS:
-        raise InputError("executor.name", f"must be one of {', '.join(EXECUTORS)}; got {executor.name!r}")
-    if isinstance(executor.n_jobs, bool) or not isinstance(executor.n_jobs, int) or executor.n_jobs == 0:
-        raise InputError(
-            "executor.n_jobs", f"must be a non-zero integer (-1: all cores); got {executor.n_jobs!r}"
-        )
     return StudyConfig(
         scenarios=scenarios,
         detectors=detectors,

@@ -9,14 +9,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from harness.analysis import first_alert_comparison
-from harness.cell import Job, cell_key, run_job
+from harness.cell import Job, cell_key
 from harness.config import StudyConfig, resolve
-from harness.executors import execute
+from harness.executors import execute, job_runner
 from harness.results import ResultStore, write_text
 from harness.scorecard import build_scorecard, render_scorecard
 from harness.scoring import EVENT_COLUMNS
 from harness.statistics import wilcoxon_table
 from harness.summary import summarize
+
+CONSOLIDATE_EVERY = 100  # jobs
 
 
 @dataclass
@@ -35,6 +37,12 @@ class StudyResult:
     @property
     def failed(self) -> int:
         return int((self.cells["status"] != "ok").sum())
+
+    @property
+    def failures(self) -> dict[str, int]:
+        """Failed cells by status (error, timeout)."""
+        failed = self.cells.loc[self.cells["status"] != "ok", "status"]
+        return {str(k): int(v) for k, v in failed.value_counts().sort_index().items()}
 
 
 def plan_jobs(study: StudyConfig) -> list[Job]:
@@ -80,8 +88,10 @@ def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
         disable=not study.progress or not n_cells,
         dynamic_ncols=True,
     ) as bar:
-        for tables in execute(run_job, todo, study.executor):
+        for done, tables in enumerate(execute(job_runner(study.executor), todo, study.executor), 1):
             store.append(tables)
+            if done % CONSOLIDATE_EVERY == 0:  # keep the part files, and the memory to merge them, bounded
+                store.consolidate()
             failures += int((tables["cells"]["status"] != "ok").sum())
             bar.set_postfix(failed=failures, refresh=False)
             bar.update(len(tables["cells"]))
@@ -106,9 +116,13 @@ def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> Stu
         for name, spec in study.detectors.items()
         if getattr(resolve(spec["_target_"], f"detector.{name}"), "is_combination", False)
     }
-    card = build_scorecard(cells, events, overhead, study.criteria, combos, stats, study.scoring.grace_h)
     failed = int((cells["status"] != "ok").sum())
-    text = render_scorecard(card, study.criteria, failed, stats)
+    if failed == len(cells):  # nothing to score
+        card = pd.DataFrame()
+        text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
+    else:
+        card = build_scorecard(cells, events, overhead, study.criteria, combos, stats, study.scoring.grace_h)
+        text = render_scorecard(card, study.criteria, failed, stats)
     write_text(store.run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
     ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
     tests = wilcoxon_table(ok_events, stats.reference)

@@ -24,5 +24,6 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     if report is not None:
         print(f"report: {report}")
     if result.failed:
-        print(f"{result.failed} cell(s) failed: see cells.parquet (status, error)")
+        kinds = ", ".join(f"{n} {status}" for status, n in result.failures.items())
+        print(f"{result.failed} cell(s) failed ({kinds}): see cells.parquet (status, error)")
     return 1 if result.failed else 0

@@ -16,6 +16,7 @@ TASKS: dict[str, str] = {
     "calibrate": "harness.calibrate_task",
     "report": "harness.report_task",
     "evaluate": "harness.evaluate_task",
+    "bench": "harness.bench_task",
 }
 
 

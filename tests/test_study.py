@@ -120,5 +120,7 @@ def test_group_aliases_and_bare_null_in_lists():
     from harness.cli import normalise
 
     assert normalise(["detectors=[transport,null]", "scenarios=[ramp]", "seeds=3"]) == [
-        "detector=[transport,'null']", "scenario=[ramp]", "seeds=3",
+        "detector=[transport,'null']",
+        "scenario=[ramp]",
+        "seeds=3",
     ]

@@ -1,0 +1,108 @@
+"""Whole studies through the ``tdbench`` command: the default study's wall time and its scaling from
+one to two workers, and the peak memory of a 1,000-cell study against a 10-cell one.
+
+Wall times are only meaningful on an otherwise idle machine: each run also records the CPU time
+its processes used, so ``cpu_per_wall`` shows how many cores it actually got.
+Run with: .venv/bin/python -m pytest -m bench tests/bench_study.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from joblib import cpu_count
+
+pytestmark = pytest.mark.bench
+SCALING_TARGET = 1.7  # wall time with 1 worker / with 2 workers
+MEMORY_TARGET = 1.5  # peak RSS of the 1,000-cell study / the 10-cell study
+#: Small cells for the memory comparison: 3 units, 12 hours, one detector, serial (one process).
+TINY = (
+    "executor=serial",
+    "scenario=[steady]",
+    "detector=[utilization]",
+    "org.n_units=3",
+    "org.warmup_days=0.25",
+    "org.scenario_days=0.25",
+)
+#: The tdbench command, reporting its own peak resident set (VmHWM: the high-water mark of this
+#: process's memory, unlike ru_maxrss, which Linux carries over from the parent across exec).
+COMMAND = (
+    "import atexit, sys\n"
+    "from harness.cli import main\n"
+    "path = sys.argv.pop(1)\n"
+    "def peak():\n"
+    "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+    "    open(path, 'w').write(hwm)\n"
+    "atexit.register(peak)\n"
+    "main()\n"
+)
+
+
+def tdbench(run_dir: Path, *overrides: str) -> dict[str, float]:
+    """Run a study to completion: its wall time, the CPU time of its processes and its peak memory."""
+    peak_file = run_dir.with_suffix(".peak")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            COMMAND,
+            str(peak_file),
+            "progress=false",
+            f"hydra.run.dir={run_dir}",
+            *overrides,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, proc.stderr.read().decode()
+    proc.stderr.close()
+    cpu = usage.ru_utime + usage.ru_stime  # this process and the workers it waited for
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": int(peak_file.read_text()) / 1024}
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="needs two cores")
+def test_default_study_scaling(benchmark, tmp_path):
+    benchmark.group = "default study"
+    load = os.getloadavg()[0]
+    one = benchmark.pedantic(tdbench, args=(tmp_path / "one", "executor.n_jobs=1"), rounds=1, iterations=1)
+    two = tdbench(tmp_path / "two", "executor.n_jobs=2")
+    speedup = one["wall_s"] / two["wall_s"]
+    benchmark.extra_info.update(
+        wall_s_1_worker=round(one["wall_s"], 1),
+        wall_s_2_workers=round(two["wall_s"], 1),
+        speedup=round(speedup, 2),
+        cpu_per_wall_1_worker=round(one["cpu_s"] / one["wall_s"], 2),
+        cpu_per_wall_2_workers=round(two["cpu_s"] / two["wall_s"], 2),
+        load_before=round(load, 2),
+        target=f"speedup >= {SCALING_TARGET}",
+    )
+    assert speedup >= SCALING_TARGET, (
+        f"{speedup:.2f}x on 2 workers ({one['wall_s']:.1f} s -> {two['wall_s']:.1f} s)"
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_peak_memory_does_not_grow_with_cells(benchmark, tmp_path):
+    benchmark.group = "memory"
+    small = tdbench(tmp_path / "small", *TINY, "seeds=10")
+    large = benchmark.pedantic(
+        tdbench, args=(tmp_path / "large", *TINY, "seeds=1000"), rounds=1, iterations=1
+    )
+    ratio = large["peak_mib"] / small["peak_mib"]
+    benchmark.extra_info.update(
+        peak_mib_10_cells=round(small["peak_mib"], 1),
+        peak_mib_1000_cells=round(large["peak_mib"], 1),
+        ratio=round(ratio, 3),
+        wall_s_1000_cells=round(large["wall_s"], 1),
+        target=f"ratio <= {MEMORY_TARGET}",
+    )
+    assert ratio <= MEMORY_TARGET, f"peak memory {small['peak_mib']:.0f} MiB -> {large['peak_mib']:.0f} MiB"

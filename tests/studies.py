@@ -1,0 +1,67 @@
+"""Small studies for the scale-out, resume and fault tests: composed like the CLI composes them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from harness.cli import CONF_DIR
+from harness.config import StudyConfig, load_study
+
+ROOT = Path(__file__).resolve().parent.parent
+TDBENCH = str(Path(sys.executable).with_name("tdbench"))
+#: Few units and days: a (scenario, seed) job takes a fraction of a second.
+SMALL = ("org.n_units=4", "org.warmup_days=1", "org.scenario_days=2", "progress=false")
+TIMING = ("seconds", "sim_seconds")  # the only columns allowed to differ between two runs
+
+
+def raw_config(*overrides: str) -> dict:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[*SMALL, *overrides])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def study_config(
+    *overrides: str, extra_detectors: dict | None = None, scenarios: dict | None = None
+) -> StudyConfig:
+    """The composed study, with detectors (or scenarios) given as ``{name: {"_target_": ...}}`` added."""
+    raw = raw_config(*overrides)
+    raw["detector"] = {**raw["detector"], **(extra_detectors or {})}
+    raw["scenario"] = {**raw["scenario"], **(scenarios or {})}
+    return load_study(raw)
+
+
+def target(cls: type) -> str:
+    """The ``_target_`` string of a class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def tdbench(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
+    """Start the ``tdbench`` command; test modules are importable as ``_target_``s."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    return subprocess.Popen(
+        [
+            TDBENCH,
+            *[a for a in args if a in ("-m", "--multirun")],
+            *SMALL,
+            *[a for a in args if a not in ("-m", "--multirun")],
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def without_timings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A results table less its timing columns (seconds, sim_seconds, the overhead's *_ms)."""
+    timing = [c for c in frame if c in TIMING or c.endswith("_ms")]
+    return frame.drop(columns=timing).reset_index(drop=True)

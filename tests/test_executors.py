@@ -1,0 +1,161 @@
+"""Executors: the same study gives the same cells wherever it runs; Hydra multirun sweeps studies."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+from studies import study_config, target, tdbench, without_timings
+from test_faults import RaisingDetector
+
+from harness import config, executors
+from harness.cli import composition_error
+from harness.config import ExecutorSpec
+from harness.results import TABLES
+from harness.study import run_study
+from scenarios.errors import InputError
+
+STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The study run serially in this process."""
+    run_dir = tmp_path_factory.mktemp("serial")
+    run_study(study_config(*STUDY, "executor=serial"), run_dir)
+    return {table: pd.read_parquet(run_dir / f"{table}.parquet") for table in TABLES}
+
+
+def assert_same_as(reference: dict[str, pd.DataFrame], run_dir) -> None:
+    for table in TABLES:
+        got = pd.read_parquet(run_dir / f"{table}.parquet")
+        pd.testing.assert_frame_equal(without_timings(got), without_timings(reference[table]))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("executor=local", "executor.n_jobs=2"),
+        ("executor=local", "executor.n_jobs=2", "executor.cell_timeout_s=120"),
+        ("executor=dask", "executor.n_jobs=2"),
+        ("executor=ray", "executor.n_jobs=2"),
+    ],
+    ids=["local", "local-isolated", "dask-localcluster", "ray"],
+)
+def test_every_executor_gives_the_same_cells(tmp_path, reference, overrides):
+    name = overrides[0].split("=")[1]
+    if name in config.EXTRAS:
+        pytest.importorskip(config.EXTRAS[name])
+    result = run_study(study_config(*STUDY, *overrides), tmp_path)
+    assert result.failed == 0 and len(result.cells) == 12
+    assert_same_as(reference, tmp_path)
+
+
+def test_dask_connects_to_a_running_scheduler(tmp_path, reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        study = study_config(*STUDY, "executor=dask", f"executor.address={cluster.scheduler_address}")
+        run_study(study, tmp_path)
+        assert cluster.scheduler.task_prefixes  # the work went through this scheduler
+    assert_same_as(reference, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"cell_timeout_s": -1}, "executor.cell_timeout_s"),
+        ({"cell_timeout_s": True}, "executor.cell_timeout_s"),
+        ({"name": "local", "address": "tcp://host:8786"}, "executor.address"),
+        ({"name": "dask", "address": ""}, "executor.address"),
+        ({"name": "cloud"}, "executor.name"),
+        ({"n_jobs": 0}, "executor.n_jobs"),
+    ],
+)
+def test_bad_executor_settings(spec, field):
+    with pytest.raises(InputError) as error:
+        ExecutorSpec(**spec)
+    assert error.value.field == field
+
+
+def test_a_missing_extra_is_named(monkeypatch):
+    monkeypatch.setattr(config.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(InputError, match=r"pip install -e '\.\[ray\]'") as error:
+        ExecutorSpec(name="ray")
+    assert error.value.field == "executor.name"
+
+
+def test_n_workers_follows_joblib():
+    assert executors.n_workers(ExecutorSpec(n_jobs=3)) == 3
+    assert executors.n_workers(ExecutorSpec(n_jobs=-1)) == executors.cpu_count()
+    assert executors.n_workers(ExecutorSpec(n_jobs=-1000)) == 1
+
+
+def test_multirun_sweeps_a_study_parameter(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = tdbench(
+        "-m",
+        "org.rebalance_capacity_per_h=0,16",
+        "seeds=1",
+        "scenario=[uneven]",
+        "detector=[utilization]",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    capacity = {}
+    for job in ("0", "1"):
+        config = yaml.safe_load((sweep / job / "config.yaml").read_text())
+        capacity[job] = config["org"]["rebalance_capacity_per_h"]
+        assert pd.read_parquet(sweep / job / "cells.parquet")["status"].eq("ok").all()
+    assert capacity == {"0": 0, "1": 16}
+    keys = [set(pd.read_parquet(sweep / job / "cells.parquet")["key"]) for job in ("0", "1")]
+    assert not keys[0] & keys[1]  # the organisation is part of each cell's key
+
+
+def test_joblib_launcher_reports_a_failed_job(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    run = tdbench(
+        "-m",
+        "hydra/launcher=tdbench_joblib",
+        "hydra.launcher.n_jobs=2",
+        "executor=serial",
+        "org.rebalance_capacity_per_h=0,8",
+        "seeds=1",
+        "scenario=[steady]",
+        "detector=[utilization]",
+        f"+detector.raising._target_={target(RaisingDetector)}",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 1, err  # the jobs ran in joblib's worker processes, not in this one
+    assert sorted(p.parent.name for p in sweep.glob("*/cells.parquet")) == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "plugin"),
+    [
+        ("tdbench_joblib", "hydra_joblib_launcher"),
+        ("tdbench_slurm", "hydra_submitit_launcher"),
+        ("tdbench_submitit_local", "hydra_submitit_launcher"),
+    ],
+)
+def test_launcher_presets_compose(tmp_path, preset, plugin):
+    pytest.importorskip(f"hydra_plugins.{plugin}")
+    run = tdbench(f"hydra/launcher={preset}", "--cfg", "hydra", "--package", "hydra.launcher", cwd=tmp_path)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    launcher = yaml.safe_load(out.split("\n", 1)[1])
+    assert plugin in launcher["_target_"]
+    if "submitit" in plugin:
+        assert launcher["timeout_min"] == 1440
+
+
+def test_a_missing_launcher_plugin_is_named():
+    error = composition_error(
+        Exception("In 'hydra/launcher/tdbench_slurm': Could not load 'hydra/launcher/submitit_slurm'.")
+    )
+    assert error.field == "hydra/launcher"
+    assert "pip install -e '.[launchers]'" in error.problem
