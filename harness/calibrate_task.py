@@ -23,17 +23,14 @@ from tqdm.auto import tqdm
 from harness import plots
 from harness.analysis import false_alarm_analysis
 from harness.calibrate import METRICS, CalibrationSpec, Run, calibrate_detector, split_seeds
-from harness.cell import Job
+from harness.cell import Job, failed_cells, simulate_job
 from harness.config import StudyConfig, build, load_study
 from harness.executors import execute
 from harness.report import CALIBRATED, OPERATING_CURVE
 from harness.results import write_parquet, write_text
 from harness.statistics import StatisticsSpec
 from harness.study import pending, plan_jobs
-from scenarios import simulate
-from scenarios.org import OrgConfig
 from scenarios.trace import Event
-from scenarios.truth import TruthSpec
 
 TABLES = ("runs", "scores", "truth")
 SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
@@ -53,22 +50,13 @@ def validate(cfg: DictConfig) -> None:
 
 def score_job(job: Job) -> dict[str, pd.DataFrame]:
     """Per-step scores of every detector of one (scenario, seed), plus the run's truth."""
-    base = {"scenario": job.scenario, "seed": job.seed}
     try:
-        trace = simulate(
-            build(job.scenario_spec, f"scenario.{job.scenario}"),
-            job.seed,
-            org=OrgConfig(**job.org),
-            truth=TruthSpec(**job.truth),
-        )
+        trace, _ = simulate_job(job)
     except Exception:
-        error = traceback.format_exc()
-        rows = [
-            {**base, "key": k, "detector": n, "status": "error", "error": error} for n, _, k in job.detectors
-        ]
-        return {"runs": pd.DataFrame(rows)}
+        return {"runs": failed_cells(job, job.detectors, "error", traceback.format_exc())["cells"]}
     context = {
-        **base,
+        "scenario": job.scenario,
+        "seed": job.seed,
         "dt_h": trace.layout.dt_h,
         "warmup_h": trace.layout.warmup_h,
         "null_control": bool(trace.meta["null_control"]),

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from detectors.base import Readings
 from harness.config import build
 from harness.replay import overhead_row, replay
 from harness.scoring import ScoringSpec, score_run
@@ -87,8 +88,9 @@ def simulate_job(job: Job) -> tuple[Trace, dict[str, Any]]:
 
 def score_cell(
     trace: Trace, context: dict, spec: ScoringSpec, name: str, detector_spec: dict, key: str
-) -> Tables:
-    """Replay one detector over the trace and score it; an exception becomes an ``error`` row."""
+) -> tuple[Tables, Readings | None]:
+    """Replay one detector over the trace and score it: its rows, and its readings. An exception
+    becomes an ``error`` row (and no readings)."""
     ids = {"scenario": context["scenario"], "seed": context["seed"], "key": key, "detector": name}
     start = time.perf_counter()
     try:
@@ -96,9 +98,8 @@ def score_cell(
         readings, wall_ms, cpu_ms = replay(detector, trace)
         score = score_run(trace, readings, spec, name)
     except Exception:
-        return {
-            "cells": pd.DataFrame([{**context, **ids, "status": "error", "error": traceback.format_exc()}])
-        }
+        error = {**context, **ids, "status": "error", "error": traceback.format_exc()}
+        return {"cells": pd.DataFrame([error])}, None
     row = {
         **context,
         **ids,
@@ -108,12 +109,13 @@ def score_cell(
         **score.metrics,
     }
     overhead = {**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}
-    return {
+    tables = {
         "cells": pd.DataFrame([row]),
         "events": score.events.assign(**ids),
         "episodes": score.episodes.assign(**ids),
         "overhead": pd.DataFrame([overhead]),
     }
+    return tables, readings
 
 
 def failed_cells(
@@ -145,7 +147,7 @@ def job_stages(job: Job) -> Iterator[Stage]:
     yield "simulated", context
     spec = ScoringSpec(**job.scoring)
     for name, detector_spec, key in job.detectors:
-        yield "cell", score_cell(trace, context, spec, name, detector_spec, key)
+        yield "cell", score_cell(trace, context, spec, name, detector_spec, key)[0]
 
 
 def merge(parts: Iterable[Tables]) -> Tables:

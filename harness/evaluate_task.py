@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +16,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from detectors.base import Readings
-from harness.cell import cell_key
-from harness.config import StudyConfig, build, load_study
-from harness.replay import overhead_row, replay
+from harness.cell import cell_key, merge, score_cell
+from harness.config import StudyConfig, load_study
 from harness.report import MARKS, TIMELINE, write_report
 from harness.results import ResultStore, sort_rows, write_parquet, write_text
-from harness.scoring import score_run
 from harness.study import summarise_run
 from harness.timeline import timeline_tables
 from scenarios.errors import InputError
@@ -102,28 +99,12 @@ def score_trace(
     name = trace.meta["scenario"]
     scoring = study.scoring.to_dict()
     context = {"scenario": name, "seed": 0, "null_control": False, "n_units": trace.layout.n_units}
-    tables: dict[str, list[pd.DataFrame]] = {"cells": [], "events": [], "episodes": [], "overhead": []}
-    readings = {}
+    parts, readings = [], {}
     for detector, spec in study.detectors.items():
         key = cell_key(name, source, 0, {}, study.truth, scoring, detector, spec)
-        ids = {"scenario": name, "seed": 0, "key": key, "detector": detector}
-        start = time.perf_counter()
-        try:
-            readings[detector], wall_ms, cpu_ms = replay(build(spec, f"detector.{detector}"), trace)
-            score = score_run(trace, readings[detector], study.scoring, detector)
-        except Exception:
-            error = {**context, **ids, "status": "error", "error": traceback.format_exc()}
-            tables["cells"].append(pd.DataFrame([error]))
-            continue
-        seconds = time.perf_counter() - start
-        row = {**context, **ids, "status": "ok", "error": "", "seconds": seconds, **score.metrics}
-        tables["cells"].append(pd.DataFrame([row]))
-        tables["events"].append(score.events.assign(**ids))
-        tables["episodes"].append(score.episodes.assign(**ids))
-        overhead = {**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}
-        tables["overhead"].append(pd.DataFrame([overhead]))
-    frames = {t: pd.concat(f, ignore_index=True) for t, f in tables.items() if f}
-    return frames, readings
+        tables, readings[detector] = score_cell(trace, context, study.scoring, detector, spec, key)
+        parts.append(tables)
+    return merge(parts), {d: r for d, r in readings.items() if r is not None}
 
 
 def run(cfg: DictConfig, out_dir: Path) -> int:

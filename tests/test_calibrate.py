@@ -259,8 +259,8 @@ def test_rerun_reuses_stored_scores(tmp_path, monkeypatch):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     calls = []
-    real = calibrate_task.simulate
-    monkeypatch.setattr(calibrate_task, "simulate", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = calibrate_task.simulate_job
+    monkeypatch.setattr(calibrate_task, "simulate_job", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert calibrate_task.run(cfg, tmp_path) == 0
     assert len(calls) == 2
     assert calibrate_task.run(cfg, tmp_path) == 0
