@@ -131,7 +131,10 @@ class Organisation:
         self.in_transit = np.zeros(org.n_units, dtype=int)  # tasks on their way to each unit
         self.n_steps = int(round(org.duration_h / org.dt_h))
         self.record = np.zeros((self.n_steps, len(FIELDS), org.n_units))
-        self.duty_hours = np.zeros((self.n_steps, org.n_units))
+        # running totals of busy and on-duty staff-hours, for the trailing busy fraction
+        self.served_total = np.zeros((self.n_steps + 1, org.n_units))
+        self.duty_total = np.zeros((self.n_steps + 1, org.n_units))
+        self.window = max(1, int(round(TRAILING_H / org.dt_h)))
         self.step = 0
 
     # --- the processes -------------------------------------------------------------------------
@@ -180,10 +183,9 @@ class Organisation:
 
     def sick_calls(self) -> None:
         org = self.org
-        window = max(1, int(round(TRAILING_H / org.dt_h)))
-        lo = max(0, self.step - window)
-        served = self.record[lo : self.step, FIELD_INDEX["busy_hours"]].sum(axis=0)
-        on_duty = self.duty_hours[lo : self.step].sum(axis=0)
+        lo = max(0, self.step - self.window)
+        served = self.served_total[self.step] - self.served_total[lo]
+        on_duty = self.duty_total[self.step] - self.duty_total[lo]
         busy_fraction = np.divide(served, on_duty, out=np.zeros_like(served), where=on_duty > 0)
         fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
         hazard = org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue)
@@ -205,26 +207,39 @@ class Organisation:
             unit.counts[SWAP_REQUESTS] += n
 
     def observe(self) -> None:
+        counts, state = [], []
+        for unit in self.units:
+            interval, hours = unit.close_interval()
+            counts.append(interval)
+            state.append((len(unit.waiting), unit.busy, unit.on_duty, hours))
         row = self.record[self.step]
-        for i, unit in enumerate(self.units):
-            counts, hours = unit.close_interval()
-            row[:6, i] = counts
-            row[6:, i] = (len(unit.waiting), unit.busy, unit.on_duty, hours)
-        self.duty_hours[self.step] = row[FIELD_INDEX["staff_on_duty"]] * self.org.dt_h
+        row[:6] = np.array(counts).T
+        row[6:] = np.array(state).T
+        k = self.step
+        self.served_total[k + 1] = self.served_total[k] + row[FIELD_INDEX["busy_hours"]]
+        self.duty_total[k + 1] = self.duty_total[k] + row[FIELD_INDEX["staff_on_duty"]] * self.org.dt_h
         self.step += 1
 
     def rebalance(self, allowance: int) -> int:
         """Move up to ``allowance`` tasks, each from the most to the least loaded unit; return moves."""
         if allowance <= 0:
             return 0
-        margin = self.org.rebalance_margin
-        queue = np.array([len(u.waiting) for u in self.units], dtype=float)
-        on_duty = np.array([u.on_duty for u in self.units], dtype=float)
-        load = queue + self.in_transit
-        total_duty = on_duty.sum()
+        waiting = [len(u.waiting) for u in self.units]
+        staffed = [u.on_duty for u in self.units]
+        total_duty = sum(staffed)
         if total_duty == 0:
             return 0
-        mean = load.sum() / total_duty
+        mean = (sum(waiting) + int(self.in_transit.sum())) / total_duty
+        bar = mean + self.org.rebalance_margin
+        in_transit = self.in_transit.tolist()
+        if not any(  # the usual case: nobody is backed up, nothing to move
+            q > 0 and (d == 0 or (q + t) / d > bar)
+            for q, d, t in zip(waiting, staffed, in_transit, strict=True)
+        ):
+            return 0
+        queue = np.array(waiting, dtype=float)
+        on_duty = np.array(staffed, dtype=float)
+        load = queue + self.in_transit
         moves = 0
         while moves < allowance:
             per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=on_duty > 0)
@@ -232,7 +247,7 @@ class Organisation:
             if donors.size == 0:
                 break
             source = donors[np.argmax(per_staff[donors])]
-            if per_staff[source] <= mean + margin:
+            if per_staff[source] <= bar:
                 break
             candidates = np.flatnonzero(on_duty > 0)
             nearest = np.lexsort((self.distance[source, candidates], per_staff[candidates]))
