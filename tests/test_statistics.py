@@ -141,3 +141,17 @@ def test_wilcoxon_table_pairs_events_and_applies_holm():
     assert table.loc[("same", "ALL"), "nonzero"] == 0 and np.isnan(table.loc[("same", "ALL"), "p"])
     assert set(table.index.get_level_values("scenario")) == {"ALL", "ramp", "spike"}
     assert signed_rank(np.zeros(3))["p"] != signed_rank(np.zeros(3))["p"]  # NaN: nothing to test
+
+
+def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
+    from scipy import stats
+
+    from harness.statistics import signed_rank
+
+    untied = np.array([1.5, -0.5, 2.0, 3.25, -1.0, 4.0, 0.75])
+    exact = stats.wilcoxon(untied, method="exact").pvalue
+    assert signed_rank(untied)["p"] == pytest.approx(exact)
+    tied = np.array([1.0, 1.0, -1.0, 2.0, 2.0, 3.0, 0.0, 0.5])
+    normal = stats.wilcoxon(tied, zero_method="wilcox", method="asymptotic").pvalue
+    assert signed_rank(tied)["p"] == pytest.approx(normal)
+    assert signed_rank(tied)["nonzero"] == 7 and signed_rank(tied)["earlier"] == 6
