@@ -13,6 +13,7 @@ from harness.plots.style import MUTED, TARGET_COLORS, colors_for, jitter, margin
 
 RELIEF = "relief"
 TARGET = "utilization_breach"
+FLOOR = 0.01  # score / threshold ratios below this are drawn at it (log axis)
 
 
 @styled
@@ -37,9 +38,12 @@ def recovery(
     """
     detectors = sorted(set(readings["detector"]) | set(reset_events["detector"]))
     colors = colors_for(detectors, colors)
-    fig = Figure(figsize=(13, 5.0))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1]})
-    margins(fig, left=0.8, right=0.3, top=0.75, bottom=1.25, wspace=0.22)
+    label_in = 0.075 * max((len(d) for d in detectors), default=8) + 0.4
+    fig = Figure(figsize=(12, 4.6 + 0.28 * len(detectors) + 1.2))
+    left, right = fig.subplots(
+        2, 1, gridspec_kw={"height_ratios": [4.0, 0.28 * max(len(detectors), 3) + 0.6]}
+    )
+    margins(fig, left=max(0.9, label_in), right=3.1, top=0.7, bottom=0.6, hspace=0.45)
     fig.suptitle(
         "Recovery: scores after the overload is removed, and reset times",
         x=0.01,
@@ -55,9 +59,8 @@ def recovery(
         mine = run[run["detector"] == detector]
         if mine.empty or not np.isfinite(t) or t <= 0:
             continue
-        left.plot(
-            mine["time_h"] - relief_h, mine["score"] / t, color=colors[detector], lw=1.1, label=detector
-        )
+        ratio = np.clip(mine["score"].to_numpy(float) / t, FLOOR, None)
+        left.plot(mine["time_h"] - relief_h, ratio, color=colors[detector], lw=1.1, label=detector)
         if breach is not None:
             row = events[
                 (events["detector"] == detector)
@@ -87,42 +90,50 @@ def recovery(
         )
         left.plot([], [], marker="^", ls="none", color="black", label="alert ends (breach end + reset time)")
     left.set_xlim(-before_h, after_h)
-    left.set_ylim(0, None)
+    left.set_yscale("log")
+    left.set_ylim(FLOOR, None)
     left.set_xlabel("hours since the load was removed")
-    left.set_ylabel("score / alert threshold")
+    left.set_ylabel(f"score / alert threshold (log; floor {FLOOR:g})")
     left.set_title("one run (representative seed)", loc="left")
-    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8)
+    left.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
-    right.set_title("reset times of every breach, all seeds", loc="left")
-    labels = []
+    right.set_title(
+        "reset times of every breach, all seeds (at right: censored = still alerting at run end; "
+        "no alert = none overlapped the breach)",
+        loc="left",
+        fontsize=9,
+    )
+    top = 0.0
     for i, detector in enumerate(detectors):
         mine = reset_events[(reset_events["detector"] == detector) & (reset_events["target"] == TARGET)]
         reset = mine["reset_h"].to_numpy(float)
         shown = np.isfinite(reset)
-        lower_bound = mine["reset_censored"].to_numpy(bool)[shown]  # the alert was still on at run end
-        x = i + jitter(int(shown.sum()), seed=i)
+        lower_bound = mine["reset_censored"].to_numpy(bool)[shown]
+        y = i + jitter(int(shown.sum()), seed=i)
         right.scatter(
-            x[~lower_bound], reset[shown][~lower_bound], s=14, color=colors[detector], alpha=0.8, lw=0
+            reset[shown][~lower_bound], y[~lower_bound], s=14, color=colors[detector], alpha=0.8, lw=0
         )
         right.scatter(
-            x[lower_bound], reset[shown][lower_bound], s=16, facecolor="none", edgecolor=colors[detector]
+            reset[shown][lower_bound], y[lower_bound], s=16, facecolor="none", edgecolor=colors[detector]
         )
         if shown.any():
-            right.hlines(np.median(reset[shown]), i - 0.3, i + 0.3, color="black", lw=1.5)
+            right.vlines(np.median(reset[shown]), i - 0.3, i + 0.3, color="black", lw=1.5)
+            top = max(top, float(reset[shown].max()))
         censored = int(mine["reset_censored"].sum())
         no_alert = int((~shown & ~mine["reset_censored"].to_numpy(bool)).sum())
-        labels.append(f"{detector}\ncensored {censored}, no alert {no_alert}")
-    right.set_xticks(
-        range(len(detectors)), labels, rotation=30, ha="right", rotation_mode="anchor", fontsize=8
-    )
-    right.set_xlim(-0.6, len(detectors) - 0.4)
-    right.set_ylim(bottom=-0.5)
-    right.set_ylabel("reset time (h after the breach ended)")
-    right.plot([], [], color="black", lw=1.5, label="median")
-    right.scatter(
-        [], [], s=16, facecolor="none", edgecolor="black", label="censored: still alerting at run end"
-    )
-    right.legend(loc="upper right", fontsize=8)
+        right.text(
+            1.01,
+            i,
+            f"censored {censored}, no alert {no_alert}",
+            transform=right.get_yaxis_transform(),
+            va="center",
+            fontsize=8,
+            color=MUTED,
+        )
+    right.set_yticks(range(len(detectors)), detectors)
+    right.set_ylim(len(detectors) - 0.5, -0.5)
+    right.set_xlim(-0.02 * (top or 1.0) - 0.5, (top or 1.0) * 1.05 + 0.5)
+    right.set_xlabel("reset time (h after the breach ended); bar: median; hollow: censored (a lower bound)")
     return save(fig, path)
 
 
