@@ -38,9 +38,9 @@ def lead_coverage(
     """One panel per target, one line per detector, pooled over every scenario and seed."""
     detectors = sorted(events["detector"].unique())
     colors = colors_for(detectors, colors)
-    fig = Figure(figsize=(12, 4.6))
+    fig = Figure(figsize=(13, 4.6))
     axes = fig.subplots(1, len(TARGETS), sharey=True)
-    margins(fig, left=0.8, right=0.25, top=0.75, bottom=0.7, wspace=0.08)
+    margins(fig, left=0.8, right=2.3, top=0.75, bottom=0.7, wspace=0.08)
     fig.suptitle(
         f"Lead-time coverage W(h), pooled over all scenarios and seeds (W({-grace_h:g} h) is the recall)",
         x=0.01,
@@ -51,7 +51,9 @@ def lead_coverage(
     h = np.linspace(-grace_h, horizon_h, 600)
     for ax, target in zip(axes, TARGETS, strict=True):
         rows = events[events["target"] == target]
-        ax.set_title(target.replace("_", " "), loc="left")
+        per_detector = rows.groupby("detector").size()
+        count = f" ({per_detector.max()} events)" if len(per_detector) else ""
+        ax.set_title(target.replace("_", " ") + count, loc="left")
         if rows.empty:
             empty_panel(ax, "no events scored")
             continue
@@ -63,7 +65,7 @@ def lead_coverage(
                     coverage_curve(lead, h),
                     color=colors[detector],
                     drawstyle="steps-post",
-                    label=f"{detector} ({lead.size} events)",
+                    label=detector,
                 )
         if criterion_h is not None:
             ax.axvline(
@@ -77,6 +79,10 @@ def lead_coverage(
         ax.set_xlim(-grace_h, horizon_h)
         ax.set_ylim(0, 1.03)
         ax.set_xlabel("h: hours of warning before onset (negative: late)")
-        ax.legend(loc="lower left")
+    handles, labels = next(
+        (ax.get_legend_handles_labels() for ax in axes if ax.get_legend_handles_labels()[0]), ([], [])
+    )
+    if handles:
+        axes[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     axes[0].set_ylabel("W(h): share of events warned ≥ h ahead")
     return save(fig, path)
