@@ -160,6 +160,9 @@ def _fmt(x: float, kind: str) -> str:
     return f"{x:.1%}" if kind == "%" else f"{x:.4g}"
 
 
+ALWAYS_ON = 0.5  # quiet-time alerting above which a calibrated threshold is flagged
+
+
 def render(choices: pd.DataFrame, cal: CalibrationSpec, calib: list[int], test: list[int]) -> str:
     """The calibration result as markdown."""
     quiet = cal.max_quiet_alert_fraction
@@ -186,6 +189,16 @@ def render(choices: pd.DataFrame, cal: CalibrationSpec, calib: list[int], test: 
         lines.append(
             f"| {r['detector']} | {r['choice']} | {_fmt(r['threshold'], 'g')} | {cells[0]} | {cells[1]} |"
         )
+    held_out = choices[(choices["choice"] == "calibrated") & choices["feasible"].astype(bool)]
+    always_on = held_out.loc[held_out["test_quiet_alert_fraction"] > ALWAYS_ON, "detector"].tolist()
+    if always_on:
+        lines += [
+            "",
+            f"WARNING: the calibrated thresholds of {', '.join(always_on)} alert more than "
+            f"{ALWAYS_ON:.0%} of quiet time. The FP rate counts episodes, so a threshold that never "
+            "stops alerting meets it with one long episode per run. Add a limit, e.g. "
+            "calibrate.max_quiet_alert_fraction=0.05.",
+        ]
     lines += [
         "",
         "Quiet alerting: share of the time outside every event window and critical period spent alerting.",

@@ -282,3 +282,19 @@ def test_calibrate_bad_input_exits_2_and_writes_nothing(tmp_path, override, fiel
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"tdbench: error: {field}")
     assert not out.exists()
+
+
+def test_render_warns_about_always_on_thresholds():
+    from harness.calibrate_task import render
+
+    def choice(detector, quiet):
+        metrics = {f"{s}_{m}": 0.1 for s in ("calibration", "test") for m in
+                   ("fp_rate", "recall", "median_lead_h", "quiet_alert_fraction")}  # fmt: skip
+        return {"detector": detector, "choice": "calibrated", "tuned_on": "calibration", "feasible": True,
+                "threshold": 1.0, **metrics, "test_quiet_alert_fraction": quiet}  # fmt: skip
+
+    quiet_enough = pd.DataFrame([choice("a", 0.02)])
+    assert "WARNING" not in render(quiet_enough, CalibrationSpec(), [0], [1])
+    always_on = pd.DataFrame([choice("a", 0.02), choice("b", 0.9)])
+    text = render(always_on, CalibrationSpec(), [0], [1])
+    assert "WARNING: the calibrated thresholds of b alert more than 50% of quiet time" in text
