@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from reporting_helpers import compose_config, run_task
+from studies import compose_config, run_task
 
 from harness import cli
 from harness.cell import run_job

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from studies import study_config, target, tdbench, without_timings
-from test_faults import RaisingDetector
+from studies import RaisingDetector, study_config, target, tdbench, without_timings
 
 from harness import config, executors
 from harness.cli import composition_error

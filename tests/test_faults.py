@@ -12,30 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from studies import study_config, target, tdbench
+from studies import RaisingDetector, study_config, target, tdbench
 
-from detectors.base import Detector, Level, Reading
+from detectors.base import Detector, Reading
 from harness.study import run_study
 from scenarios.catalogue import Scenario, Steady
-
-
-class RaisingDetector(Detector):
-    """Raises on its fourth health check."""
-
-    name = "raising"
-
-    def __init__(self, after: int = 3) -> None:
-        self.after = after
-
-    def reset(self, layout) -> None:
-        super().reset(layout)
-        self._steps = 0
-
-    def step(self, obs) -> Reading:
-        self._steps += 1
-        if self._steps > self.after:
-            raise RuntimeError("deliberate failure in a test detector")
-        return Reading(0.0, Level.OK)
 
 
 class SleepingDetector(Detector):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
-from reporting_helpers import SMALL_STUDY, run_task
+from studies import SMALL_STUDY, run_task
 
 from harness import plots
 from harness.plots.coverage import coverage_curve

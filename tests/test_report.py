@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from reporting_helpers import SMALL_STUDY, compose_config, run_task
+from studies import SMALL_STUDY, compose_config, run_task
 
 from harness import cli
 from harness.config import build, load_study
@@ -187,7 +187,7 @@ def test_report_can_be_switched_off_and_seed_chosen(tmp_path):
 def test_a_failing_detector_is_reported_and_the_others_drawn(tmp_path):
     small = [a for a in SMALL_STUDY if not a.startswith("scenario")]
     out = tmp_path / "run"
-    broken = "+detector.broken={_target_:reporting_helpers.Broken}"
+    broken = "+detector.broken={_target_:studies.RaisingDetector}"
     assert run_task(out, *small, "scenario=[recovery]", broken) == 1
     report = (out / "report.md").read_text()
     assert "2 failed" in report and "Not drawn" not in report
@@ -197,7 +197,11 @@ def test_a_failing_detector_is_reported_and_the_others_drawn(tmp_path):
         "utilization_busy",
     }
     scan = pd.read_parquet(out / "overhead_scan.parquet")
-    assert scan.loc[scan["detector"] == "broken", "error"].str.contains("broken on purpose").all()
+    assert (
+        scan.loc[scan["detector"] == "broken", "error"]
+        .str.contains("deliberate failure in a test detector")
+        .all()
+    )
     overhead = report.split("## Overhead")[1].split("## Figures")[0]
     assert "| broken |" not in overhead  # no successful cell, no overhead row
 
