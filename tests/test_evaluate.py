@@ -6,18 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from studies import compose_config, run_task
+from test_historical import CASES, corrupt, spike_trace
 
 from harness import cli
 from harness.cell import run_job
 from harness.config import build, load_study
 from harness.study import plan_jobs
 from scenarios import simulate
-from scenarios.historical import write_labels, write_observations
+from scenarios.historical import observations_frame, write_labels, write_observations
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
 
@@ -113,56 +113,23 @@ def run_cli(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
 
 
 def good_frame() -> pd.DataFrame:
-    trace = simulate("steady", seed=0, n_units=2, warmup_days=0.5, scenario_days=0.5)
-    from scenarios.historical import observations_frame
-
-    return observations_frame(trace)
+    return observations_frame(spike_trace())
 
 
-def bad_data(case: str) -> pd.DataFrame:
-    frame = good_frame()
-    if case == "missing column":
-        return frame.drop(columns="busy_hours")
-    if case == "NaN":
-        frame["queue"] = frame["queue"].astype(float)
-        frame.loc[11, "queue"] = np.nan
-    elif case == "negative count":
-        frame.loc[4, "completions"] = -3
-    elif case == "non-numeric":
-        frame["arrivals"] = frame["arrivals"].astype(object)
-        frame.loc[2, "arrivals"] = "two"
-    elif case == "unsorted times":
-        frame = pd.concat([frame.iloc[2:4], frame.iloc[:2], frame.iloc[4:]], ignore_index=True)
-    elif case == "duplicate times":
-        frame = pd.concat([frame.iloc[:4], frame.iloc[2:]], ignore_index=True)
-    elif case == "irregular steps":
-        frame = frame[frame["time_h"] != 2.0]
-    return frame
-
-
-DATA_CASES = {
-    "missing column": "tdbench: error: data: missing column 'busy_hours'",
-    "NaN": "tdbench: error: data.queue: missing value (NaN or empty) in row 12",
-    "negative count": "tdbench: error: data.completions: negative value -3 in row 5",
-    "non-numeric": "tdbench: error: data.arrivals: non-numeric value 'two' in row 3",
-    "unsorted times": "tdbench: error: data.time_h: unsorted times for unit '0'",
-    "duplicate times": "tdbench: error: data.time_h: duplicate times for unit '0'",
-    "irregular steps": "tdbench: error: data.time_h: irregular time steps",
-}
-
-
-@pytest.mark.parametrize("case", DATA_CASES)
+@pytest.mark.parametrize("case", CASES)
 def test_bad_data_exits_2_with_one_line_and_writes_nothing(monkeypatch, capsys, tmp_path, case):
+    """The loader tests' malformed-data matrix, through the command."""
     data = tmp_path / "data.csv"
-    bad_data(case).to_csv(data, index=False)
+    corrupt(good_frame(), case).to_csv(data, index=False)
     out = tmp_path / "run"
     code, err = run_cli(
         monkeypatch,
         capsys,
         ["task=evaluate", f"data={data}", "historical.warmup_h=6", f"hydra.run.dir={out}"],
     )
+    field, problem = CASES[case]
     assert code == 2
-    assert err.startswith(DATA_CASES[case])
+    assert err.startswith(f"tdbench: error: {field}: {problem}")
     assert err.count("\n") == 1
     assert not out.exists()
 
@@ -170,11 +137,12 @@ def test_bad_data_exits_2_with_one_line_and_writes_nothing(monkeypatch, capsys, 
 def test_unit_with_no_rows_and_bad_labels_exit_2(monkeypatch, capsys, tmp_path):
     frame = good_frame()
     data = tmp_path / "data.parquet"
-    frame.assign(unit=pd.Categorical(frame["unit"].astype(str), categories=["0", "1", "2"])).to_parquet(data)
+    declared = pd.Categorical(frame["unit"].astype(str), categories=["0", "1", "2", "3"])
+    frame.assign(unit=declared).to_parquet(data)
     code, err = run_cli(monkeypatch, capsys, ["task=evaluate", f"data={data}", "historical.warmup_h=6"])
     assert (code, err) == (
         2,
-        "tdbench: error: data.unit: unit '2' has no rows (every declared unit needs observations)\n",
+        "tdbench: error: data.unit: unit '3' has no rows (every declared unit needs observations)\n",
     )
 
     data = tmp_path / "data.csv"

@@ -25,9 +25,13 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SPEC = HistoricalSpec(warmup_h=24.0)
 
 
+def spike_trace():
+    return simulate("spike", seed=3, n_units=3, warmup_days=1, scenario_days=2, onset_day=1)
+
+
 @pytest.fixture(scope="module")
 def trace():
-    return simulate("spike", seed=3, n_units=3, warmup_days=1, scenario_days=2, onset_day=1)
+    return spike_trace()
 
 
 @pytest.fixture
