@@ -11,8 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness.scoring import ScoringSpec
-from harness.statistics import StatisticsSpec
+from harness.analysis.scoring import ScoringSpec
+from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec

@@ -12,8 +12,8 @@ from joblib import Parallel, delayed
 
 import detectors
 import scenarios
-from harness.calibrate import CalibrationSpec, Run, calibrate_detector
-from harness.scoring import ScoringSpec, score_run
+from harness.analysis.calibrate import CalibrationSpec, Run, calibrate_detector
+from harness.analysis.scoring import ScoringSpec, score_run
 
 N_SEEDS = 25  # x 8 scenarios = 200 runs of the default organisation (12 units, 7 + 14 days)
 

@@ -7,10 +7,10 @@ import pandas as pd
 
 import detectors
 import scenarios
-from harness.analysis import false_alarm_analysis, first_alert_comparison
-from harness.calibrate import Run, operating_curve
-from harness.scoring import ScoringSpec
-from harness.statistics import StatisticsSpec
+from harness.analysis.alerts import false_alarm_analysis, first_alert_comparison
+from harness.analysis.calibrate import Run, operating_curve
+from harness.analysis.scoring import ScoringSpec
+from harness.analysis.statistics import StatisticsSpec
 
 SPEC = StatisticsSpec(n_resamples=200)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import bench_task
+from harness.tasks import bench as bench_task
 from scenarios.errors import InputError
 
 

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 import detectors
 import scenarios
 from detectors.base import Readings
-from harness import calibrate_task
-from harness.calibrate import (
+from harness.analysis.calibrate import (
     CalibrationSpec,
     Run,
     calibrate_detector,
@@ -25,7 +24,8 @@ from harness.calibrate import (
     operating_curve,
     split_seeds,
 )
-from harness.scoring import ScoringSpec, median_lead, score_run
+from harness.analysis.scoring import ScoringSpec, median_lead, score_run
+from harness.tasks import calibrate as calibrate_task
 from scenarios.errors import InputError
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS
@@ -285,7 +285,7 @@ def test_calibrate_bad_input_exits_2_and_writes_nothing(tmp_path, override, fiel
 
 
 def test_render_warns_about_always_on_thresholds():
-    from harness.calibrate_task import render
+    from harness.tasks.calibrate import render
 
     def choice(detector, quiet):
         metrics = {f"{s}_{m}": 0.1 for s in ("calibration", "test") for m in

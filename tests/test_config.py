@@ -8,9 +8,9 @@ import yaml
 
 import detectors
 import scenarios
+from harness.analysis.scoring import ScoringSpec
 from harness.cli import CONF_DIR
 from harness.config import Criteria
-from harness.scoring import ScoringSpec
 from scenarios.catalogue import CATALOGUE
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec

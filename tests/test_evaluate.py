@@ -13,9 +13,9 @@ from studies import compose_config, run_task
 from test_historical import CASES, corrupt, spike_trace
 
 from harness import cli
-from harness.cell import run_job
 from harness.config import build, load_study
-from harness.study import plan_jobs
+from harness.run.jobs import run_job
+from harness.run.plan import plan_jobs
 from scenarios import simulate
 from scenarios.historical import observations_frame, write_labels, write_observations
 from scenarios.org import OrgConfig

@@ -7,11 +7,12 @@ import pytest
 import yaml
 from studies import RaisingDetector, study_config, target, tdbench, without_timings
 
-from harness import config, executors
+from harness import config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
-from harness.results import TABLES
-from harness.study import run_study
+from harness.run import executors
+from harness.run.store import TABLES
+from harness.run.study import run_study
 from scenarios.errors import InputError
 
 STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")

@@ -15,7 +15,7 @@ import pytest
 from studies import RaisingDetector, study_config, target, tdbench
 
 from detectors.base import Detector, Reading
-from harness.study import run_study
+from harness.run.study import run_study
 from scenarios.catalogue import Scenario, Steady
 
 

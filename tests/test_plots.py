@@ -10,10 +10,10 @@ import pytest
 from matplotlib.image import imread
 from studies import SMALL_STUDY, run_task
 
-from harness import plots
-from harness.plots.coverage import coverage_curve
-from harness.scoring import ScoringSpec
-from harness.timeline import score_thresholds
+from harness.analysis.scoring import ScoringSpec
+from harness.report import figures
+from harness.report.figures.coverage import coverage_curve
+from harness.report.timelines import score_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_timeline(tables, tmp_path):
         thresholds.set_index("detector").loc["utilization", "threshold"] == 0.8
     )  # its ORANGE band starts there
     seed = int(timeline.loc[timeline["scenario"] == "ramp", "seed"].iloc[0])
-    path = plots.timeline(
+    path = figures.timeline(
         of_run(timeline, "ramp", seed),
         tmp_path / "timeline.png",
         events=of_run(tables["events"], "ramp", seed),
@@ -64,7 +64,7 @@ def test_timeline_with_a_configured_threshold(tables, tmp_path):
     assert (row["threshold"], row["source"]) == (1.3, "scoring.thresholds")
     seed = int(timeline.loc[timeline["scenario"] == "steady", "seed"].iloc[0])
     empty = tables["events"].iloc[:0]
-    path = plots.timeline(
+    path = figures.timeline(
         of_run(timeline, "steady", seed),
         tmp_path / "t.png",
         events=empty,
@@ -79,18 +79,18 @@ def test_timeline_with_a_configured_threshold(tables, tmp_path):
 @pytest.mark.parametrize("target", ["utilization_breach", "unit_saturation"])
 def test_lead_times(tables, tmp_path, target):
     check_png(
-        plots.lead_times(
+        figures.lead_times(
             tables["events"], tmp_path / "lead.png", target=target, scenarios=["ramp", "recovery"]
         )
     )
 
 
 def test_lead_times_without_events(tables, tmp_path):
-    check_png(plots.lead_times(tables["events"].iloc[:0], tmp_path / "lead.png", target="unit_saturation"))
+    check_png(figures.lead_times(tables["events"].iloc[:0], tmp_path / "lead.png", target="unit_saturation"))
 
 
 def test_lead_coverage(tables, tmp_path):
-    check_png(plots.lead_coverage(tables["events"], tmp_path / "coverage.png"))
+    check_png(figures.lead_coverage(tables["events"], tmp_path / "coverage.png"))
 
 
 def test_coverage_counts_missed_events_in_the_denominator():
@@ -107,15 +107,15 @@ def test_coverage_counts_missed_events_in_the_denominator():
 def test_overhead(tables, tmp_path):
     scan = tables["overhead_scan"]
     assert sorted(scan["n_units"].unique()) == [2, 8] and (scan["error"] == "").all()
-    check_png(plots.overhead(scan, tables["overhead"], tmp_path / "overhead.png"))
-    check_png(plots.overhead(None, tables["overhead"], tmp_path / "overhead_cells_only.png"))
+    check_png(figures.overhead(scan, tables["overhead"], tmp_path / "overhead.png"))
+    check_png(figures.overhead(None, tables["overhead"], tmp_path / "overhead_cells_only.png"))
 
 
 def test_recovery(tables, tmp_path):
     marks = tables["timeline_marks"]
     relief = marks[marks["mark"] == "relief"].iloc[0]
     seed = int(relief["seed"])
-    path = plots.recovery(
+    path = figures.recovery(
         of_run(tables["timeline"], "recovery", seed),
         tmp_path / "recovery.png",
         relief_h=float(relief["time_h"]),
@@ -149,14 +149,14 @@ def operating_curve(split: bool) -> pd.DataFrame:
 @pytest.mark.parametrize("split", [False, True])
 def test_operating_curves(tmp_path, split):
     chosen = pd.DataFrame({"detector": ["transport", "utilization"], "threshold": [0.9, 1.05]})
-    check_png(plots.operating_curves(operating_curve(split), tmp_path / "op.png", chosen=chosen))
-    check_png(plots.operating_curves(operating_curve(split), tmp_path / "op_plain.png"))
+    check_png(figures.operating_curves(operating_curve(split), tmp_path / "op.png", chosen=chosen))
+    check_png(figures.operating_curves(operating_curve(split), tmp_path / "op_plain.png"))
 
 
 def test_operating_curves_need_their_columns(tmp_path):
     with pytest.raises(ValueError, match="median_lead_h"):
-        plots.operating_curves(operating_curve(False).drop(columns="median_lead_h"), tmp_path / "op.png")
+        figures.operating_curves(operating_curve(False).drop(columns="median_lead_h"), tmp_path / "op.png")
 
 
 def test_palette_is_stable_across_figures():
-    assert plots.palette(["b", "a", "c"]) == plots.palette(["c", "b", "a"])
+    assert figures.palette(["b", "a", "c"]) == figures.palette(["c", "b", "a"])

@@ -15,10 +15,10 @@ import pytest
 from studies import SMALL_STUDY, compose_config, run_task
 
 from harness import cli
+from harness.analysis.scoring import score_run
 from harness.config import build, load_study
-from harness.report import ReportSpec, report_spec
-from harness.scoring import score_run
-from harness.timeline import best_threshold, representative_seed
+from harness.report.document import ReportSpec, report_spec
+from harness.report.timelines import best_threshold, representative_seed
 from scenarios import simulate
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig

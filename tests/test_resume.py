@@ -13,8 +13,8 @@ import pytest
 from studies import study_config, target, tdbench, without_timings
 
 from detectors.base import Detector, Level, Reading
-from harness.results import TABLES, ResultStore
-from harness.study import run_study
+from harness.run.store import TABLES, ResultStore
+from harness.run.study import run_study
 from scenarios.catalogue import Steady
 
 STUDY = ("seeds=6", "scenario=[ramp,spike,steady]", "detector=[transport,utilization]")
@@ -157,7 +157,7 @@ def test_consolidated_columns_do_not_depend_on_part_order(tmp_path, monkeypatch,
     )
     failed = pd.DataFrame({"scenario": ["s"], "seed": [1], "key": ["b"], "status": ["error"]})
     names = iter(["0", "1"])
-    monkeypatch.setattr("harness.results.uuid.uuid4", lambda: type("U", (), {"hex": next(names)}))
+    monkeypatch.setattr("harness.run.store.uuid.uuid4", lambda: type("U", (), {"hex": next(names)}))
     store = ResultStore(tmp_path)
     for frame in (failed, ok) if error_first else (ok, failed):
         store.append({"cells": frame})

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.analysis.scorecard import build_scorecard, render_scorecard
+from harness.analysis.statistics import StatisticsSpec
+from harness.analysis.summary import summarize
 from harness.config import Criteria
-from harness.scorecard import build_scorecard, render_scorecard
-from harness.statistics import StatisticsSpec
-from harness.summary import summarize
 
 TDBENCH = str(Path(sys.executable).parent / "tdbench")
 SPEC = StatisticsSpec(n_resamples=400)

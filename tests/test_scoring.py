@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detectors.base import Readings
-from harness.scoring import ScoringSpec, find_episodes, median_lead, score_run
+from harness.analysis.scoring import ScoringSpec, find_episodes, median_lead, score_run
 from scenarios import InputError
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from harness.statistics import (
+from harness.analysis.statistics import (
     StatisticsSpec,
     holm,
     lead_differences,
@@ -146,7 +146,7 @@ def test_wilcoxon_table_pairs_events_and_applies_holm():
 def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
     from scipy import stats
 
-    from harness.statistics import signed_rank
+    from harness.analysis.statistics import signed_rank
 
     untied = np.array([1.5, -0.5, 2.0, 3.25, -1.0, 4.0, 0.75])
     exact = stats.wilcoxon(untied, method="exact").pvalue

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from harness.cli import CONF_DIR
 from harness.config import load_study
-from harness.study import run_study
+from harness.run.study import run_study
 
 SMALL = [
     "seeds=2",

@@ -6,7 +6,7 @@ every (scenario, seed) of the study's config is simulated once and every detecto
 and the hidden truth are stored in the output folder (``scores.parquet``, ``truth.parquet``,
 ``runs.parquet``, keyed by the study's cell keys); rerunning into the same folder
 (``hydra.run.dir=...``) reuses them, so changing only the ``calibrate`` settings re-sweeps without
-simulating again. Then, per detector, the exact sweep of harness.calibrate gives the operating
+simulating again. Then, per detector, the exact sweep of harness.analysis.calibrate gives the operating
 curves, the held-out choice and the oracle.
 """
 
@@ -20,16 +20,16 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness import plots
-from harness.analysis import false_alarm_analysis
-from harness.calibrate import METRICS, CalibrationSpec, Run, calibrate_detector, split_seeds
-from harness.cell import Job, failed_cells, simulate_job
+from harness.analysis.alerts import false_alarm_analysis
+from harness.analysis.calibrate import METRICS, CalibrationSpec, Run, calibrate_detector, split_seeds
+from harness.analysis.statistics import StatisticsSpec
 from harness.config import StudyConfig, build, load_study
-from harness.executors import execute
-from harness.report import CALIBRATED, OPERATING_CURVE
-from harness.results import write_parquet, write_text
-from harness.statistics import StatisticsSpec
-from harness.study import pending, plan_jobs
+from harness.report import figures
+from harness.report.document import CALIBRATED, OPERATING_CURVE
+from harness.run.executors import execute
+from harness.run.jobs import Job, failed_cells, simulate_job
+from harness.run.plan import pending, plan_jobs
+from harness.run.store import write_parquet, write_text
 from scenarios.trace import Event
 
 TABLES = ("runs", "scores", "truth")
@@ -257,7 +257,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     chosen = choice_table[(choice_table["choice"] == "calibrated") & choice_table["feasible"].astype(bool)]
     write_parquet(out_dir / CALIBRATED, chosen[["detector", "threshold"]].reset_index(drop=True))
     if len(curve_table):
-        plots.operating_curves(
+        figures.operating_curves(
             curve_table,
             out_dir / "figures" / "operating_curves.png",
             chosen=chosen,

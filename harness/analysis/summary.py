@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.scoring import median_lead
-from harness.statistics import (
+from harness.analysis.scoring import median_lead
+from harness.analysis.statistics import (
     StatisticsSpec,
     by_seed,
     median_lead_ci,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config import build
-from harness.replay import overhead_row, replay
+from harness.run.replay import overhead_row, replay
 from scenarios import simulate
 from scenarios.trace import Layout, Trace, Truth
 

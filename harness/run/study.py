@@ -8,15 +8,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from harness.analysis import first_alert_comparison
-from harness.cell import Job, cell_key
+from harness.analysis.alerts import first_alert_comparison
+from harness.analysis.scorecard import build_scorecard, render_scorecard
+from harness.analysis.scoring import EVENT_COLUMNS
+from harness.analysis.statistics import wilcoxon_table
+from harness.analysis.summary import summarize
 from harness.config import StudyConfig, resolve
-from harness.executors import execute, job_runner
-from harness.results import ResultStore, write_text
-from harness.scorecard import build_scorecard, render_scorecard
-from harness.scoring import EVENT_COLUMNS
-from harness.statistics import wilcoxon_table
-from harness.summary import summarize
+from harness.run.executors import execute, job_runner
+from harness.run.plan import pending, plan_jobs
+from harness.run.store import ResultStore, write_text
 
 CONSOLIDATE_EVERY = 100  # jobs
 
@@ -43,34 +43,6 @@ class StudyResult:
         """Failed cells by status (error, timeout)."""
         failed = self.cells.loc[self.cells["status"] != "ok", "status"]
         return {str(k): int(v) for k, v in failed.value_counts().sort_index().items()}
-
-
-def plan_jobs(study: StudyConfig) -> list[Job]:
-    """One job per (scenario, seed); each carries every detector with its cell key."""
-    scoring = study.scoring.to_dict()
-    jobs = []
-    for scenario, scenario_spec in study.scenarios.items():
-        for seed in study.seeds:
-            detectors = tuple(
-                (
-                    name,
-                    spec,
-                    cell_key(scenario, scenario_spec, seed, study.org, study.truth, scoring, name, spec),
-                )
-                for name, spec in study.detectors.items()
-            )
-            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors))
-    return jobs
-
-
-def pending(jobs: list[Job], done: set[str]) -> list[Job]:
-    """Jobs reduced to the detectors whose cells are not stored yet (ok)."""
-    out = []
-    for job in jobs:
-        todo = tuple(d for d in job.detectors if d[2] not in done)
-        if todo:
-            out.append(Job(job.scenario, job.scenario_spec, job.seed, job.org, job.truth, job.scoring, todo))
-    return out
 
 
 def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:

@@ -15,9 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.config import StudyConfig, load_study
-from harness.report import write_report
-from harness.results import ResultStore
-from harness.study import summarise_run
+from harness.report.document import write_report
+from harness.run.store import ResultStore
+from harness.run.study import summarise_run
 from scenarios.errors import InputError
 
 HYDRA_ONLY = {".hydra", "config.yaml", "cli.log"}
@@ -43,7 +43,7 @@ def saved_study(run_dir: Path) -> StudyConfig:
     except (OSError, OmegaConfBaseException) as error:
         raise InputError("run_dir", f"cannot read its config.yaml: {error}") from None
     if saved.get("task") == "evaluate":
-        from harness.evaluate_task import evaluation_study
+        from harness.tasks.evaluate import evaluation_study
 
         return evaluation_study(saved)
     return load_study(saved)
@@ -52,7 +52,7 @@ def saved_study(run_dir: Path) -> StudyConfig:
 def intro_of(run_dir: Path) -> str:
     saved = OmegaConf.load(run_dir / "config.yaml")
     if saved.get("task") == "evaluate":
-        from harness.evaluate_task import intro
+        from harness.tasks.evaluate import intro
 
         return intro(saved)
     return ""

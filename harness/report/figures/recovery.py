@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.plots.style import MUTED, TARGET_COLORS, colors_for, jitter, margins, save, styled
+from harness.report.figures.style import MUTED, TARGET_COLORS, colors_for, jitter, margins, save, styled
 
 RELIEF = "relief"
 TARGET = "utilization_breach"

@@ -4,7 +4,7 @@
   threshold, the share of alert episodes that are false, i.e. followed by no critical event
   within the horizon (no overlap with any event's window [onset - H, onset + G] or critical
   period), per scenario and pooled, with bootstrap CIs over seeds. Uses the exact sweep of
-  harness.calibrate, so it needs per-step scores (``tdbench task=calibrate`` writes it).
+  harness.analysis.calibrate, so it needs per-step scores (``tdbench task=calibrate`` writes it).
 * First-alert comparison with the utilization module ("Pe should warn before 80%"): per run, the
   start of each detector's first alert episode after warm-up, paired with the baseline's in the
   same run; the difference baseline - detector (positive = the detector warned first), per
@@ -18,9 +18,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from harness.calibrate import Run, operating_curve
-from harness.scoring import ScoringSpec
-from harness.statistics import StatisticsSpec, holm, median_ci, ratio_ci, signed_rank
+from harness.analysis.calibrate import Run, operating_curve
+from harness.analysis.scoring import ScoringSpec
+from harness.analysis.statistics import StatisticsSpec, holm, median_ci, ratio_ci, signed_rank
 
 ALL = "ALL"
 

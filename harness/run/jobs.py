@@ -2,7 +2,7 @@
 
 A failure is recorded in the cell's row (status ``error`` with the traceback) and never escapes:
 one failing detector or simulation cannot stop the study. ``job_stages`` yields the job one stage
-at a time, so a supervisor (harness.isolation) can put a time limit on each stage.
+at a time, so a supervisor (harness.run.isolation) can put a time limit on each stage.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 
 from detectors.base import Readings
+from harness.analysis.scoring import ScoringSpec, score_run
 from harness.config import build
-from harness.replay import overhead_row, replay
-from harness.scoring import ScoringSpec, score_run
-from harness.version import code_version
+from harness.run.replay import overhead_row, replay
+from harness.run.version import code_version
 from scenarios import simulate
 from scenarios.org import OrgConfig
 from scenarios.trace import Trace

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.plots.style import CRITERION_COLOR, colors_for, empty_panel, margins, save, styled
+from harness.report.figures.style import CRITERION_COLOR, colors_for, empty_panel, margins, save, styled
 from scenarios.truth import TARGETS
 
 

@@ -3,7 +3,7 @@
 
 Every job is deterministic on its own, so each executor yields the same rows; only the timing
 columns differ. Results come back in completion order, one job at a time, so the study can store
-them as they arrive. With ``cell_timeout_s`` every job runs under harness.isolation's time limit.
+them as they arrive. With ``cell_timeout_s`` every job runs under harness.run.isolation's time limit.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from joblib import Parallel, cpu_count, delayed, parallel_config
 
-from harness.cell import run_job
 from harness.config import ExecutorSpec
-from harness.isolation import run_isolated
+from harness.run.isolation import run_isolated
+from harness.run.jobs import run_job
 
 
 def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:

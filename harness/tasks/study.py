@@ -7,8 +7,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from harness.config import load_study
-from harness.report import finish_study, report_settings
-from harness.study import run_study
+from harness.report.document import finish_study, report_settings
+from harness.run.study import run_study
 
 
 def validate(cfg: DictConfig) -> None:

@@ -16,12 +16,12 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from detectors.base import Readings
-from harness.cell import cell_key, merge, score_cell
 from harness.config import StudyConfig, load_study
-from harness.report import MARKS, TIMELINE, write_report
-from harness.results import ResultStore, sort_rows, write_parquet, write_text
-from harness.study import summarise_run
-from harness.timeline import timeline_tables
+from harness.report.document import MARKS, TIMELINE, write_report
+from harness.report.timelines import timeline_tables
+from harness.run.jobs import cell_key, merge, score_cell
+from harness.run.store import ResultStore, sort_rows, write_parquet, write_text
+from harness.run.study import summarise_run
 from scenarios.errors import InputError
 from scenarios.historical import HistoricalSpec, load_trace
 from scenarios.trace import Trace

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, ScalarFormatter
 
-from harness.plots.style import CRITERION_COLOR, colors_for, empty_panel, margins, save, styled
+from harness.report.figures.style import CRITERION_COLOR, colors_for, empty_panel, margins, save, styled
 
 
 @styled

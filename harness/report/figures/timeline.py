@@ -11,8 +11,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MultipleLocator
 
-from harness.plots.style import MUTED, TARGET_COLORS, colors_for, margins, save, spans, styled, vlines
-from harness.timeline import WARMUP_END
+from harness.report.figures.style import (
+    MUTED,
+    TARGET_COLORS,
+    colors_for,
+    margins,
+    save,
+    spans,
+    styled,
+    vlines,
+)
+from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
 

@@ -2,8 +2,8 @@
 and the package versions.
 
 At the end of a study, ``finish_study`` adds the two tables the figures need beyond the study's
-own (per-step readings of one seed per scenario, ``harness.timeline``; the overhead scan,
-``harness.overhead_scan``), then calls ``write_report``. ``write_report`` only reads the run
+own (per-step readings of one seed per scenario, ``harness.report.timelines``; the overhead scan,
+``harness.report.overhead_scan``), then calls ``write_report``. ``write_report`` only reads the run
 folder's tables: it draws the figures (in parallel, through the executor) and writes the markdown.
 ``task=report`` calls ``write_report`` alone, so a rebuilt report equals the original.
 """
@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from harness import plots
+from harness.analysis.summary import ALL
 from harness.config import ExecutorSpec, StudyConfig
-from harness.executors import execute
-from harness.overhead_scan import overhead_scan
-from harness.results import sort_rows, write_parquet, write_text
-from harness.study import StudyResult
-from harness.summary import ALL
-from harness.timeline import plan_timelines, representative_seed, run_timeline, score_thresholds
-from harness.version import code_version
+from harness.report import figures
+from harness.report.overhead_scan import overhead_scan
+from harness.report.timelines import plan_timelines, representative_seed, run_timeline, score_thresholds
+from harness.run.executors import execute
+from harness.run.store import sort_rows, write_parquet, write_text
+from harness.run.study import StudyResult
+from harness.run.version import code_version
 from scenarios.errors import InputError
 from scenarios.truth import TARGETS, TruthSpec
 
@@ -163,11 +163,11 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
     overhead = (
         result.overhead[result.overhead["key"].isin(ok_keys)] if len(result.overhead) else result.overhead
     )
-    colors = plots.palette(study.detectors)
+    colors = figures.palette(study.detectors)
     scenarios = list(study.scenarios)
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
-    figures: list[FigureJob] = []
+    planned: list[FigureJob] = []
 
     evaluation = is_evaluation(study)
     timeline, marks = read_optional(run_dir / TIMELINE), read_optional(run_dir / MARKS)
@@ -179,12 +179,12 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
         for scenario, seed in runs.itertuples(index=False):
             readings = timeline[(timeline["scenario"] == scenario) & (timeline["seed"] == seed)]
             of_run = lambda f, sc=scenario, se=seed: f[(f["scenario"] == sc) & (f["seed"] == se)]  # noqa: E731
-            figures.append(
+            planned.append(
                 FigureJob(
                     f"timeline_{scenario}.png",
                     f"Timeline: {scenario}",
                     timeline_caption(result.cells, scenario, int(seed), evaluation),
-                    plots.timeline,
+                    figures.timeline,
                     (readings, out / f"timeline_{scenario}.png"),
                     {
                         "events": of_run(events),
@@ -207,14 +207,14 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                 )
             )
     for target in TARGETS:
-        figures.append(
+        planned.append(
             FigureJob(
                 f"lead_times_{target}.png",
                 f"Lead times: {target.replace('_', ' ')}",
                 f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector. "
                 f"A lead is capped at the horizon H = {scoring.horizon_h:g} h and may be as late as G = "
                 f"{scoring.grace_h:g} h after onset (negative); missed events have none and are counted.",
-                plots.lead_times,
+                figures.lead_times,
                 (events, out / f"lead_times_{target}.png"),
                 {
                     "target": target,
@@ -228,13 +228,13 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
         )
     curve, chosen = read_optional(run_dir / OPERATING_CURVE), read_optional(run_dir / CALIBRATED)
     if curve is not None:
-        figures.append(
+        planned.append(
             FigureJob(
                 "operating_curves.png",
                 "Operating curves",
                 "Median lead time against FP rate as each detector's score threshold sweeps its range "
                 "(from calibration); stars mark the calibrated thresholds.",
-                plots.operating_curves,
+                figures.operating_curves,
                 (curve, out / "operating_curves.png"),
                 {
                     "chosen": chosen,
@@ -245,13 +245,13 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                 },
             )
         )
-    figures.append(
+    planned.append(
         FigureJob(
             "lead_coverage.png",
             "Lead-time coverage W(h)",
             "W(h) = share of events warned at least h hours before onset, pooled over every scenario "
             "and seed; missed events count in the denominator, so W(-G) is the recall.",
-            plots.lead_coverage,
+            figures.lead_coverage,
             (events, out / "lead_coverage.png"),
             {
                 "horizon_h": scoring.horizon_h,
@@ -263,7 +263,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
     )
     if len(overhead):
         scan = read_optional(run_dir / SCAN)
-        figures.append(
+        planned.append(
             FigureJob(
                 "overhead.png",
                 "Overhead per health check",
@@ -271,7 +271,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                 "detector at a time, of a 2-day steady run of the study's organisation resized to each "
                 "number of units in report.overhead_units (its units repeated); open circles: the study's "
                 "own cells (median over cells of each cell's p99).",
-                plots.overhead,
+                figures.overhead,
                 (scan, overhead, out / "overhead.png"),
                 {"limit_ms": study.criteria.overhead_ms, "colors": colors},
             )
@@ -280,7 +280,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
     if timeline is not None and relief is not None:
         scenario, seed, relief_h = relief
         of_run = lambda f: f[(f["scenario"] == scenario) & (f["seed"] == seed)]  # noqa: E731
-        figures.append(
+        planned.append(
             FigureJob(
                 "recovery.png",
                 "Recovery",
@@ -288,7 +288,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                 "its alert threshold (the dashed line in the timelines) in one run, with triangles where "
                 "its alert ended. Right: reset time (hours from the breach's end to the end of the "
                 "detector's last alert over it) of every utilization breach in every seed.",
-                plots.recovery,
+                figures.recovery,
                 (of_run(timeline), out / "recovery.png"),
                 {
                     "relief_h": relief_h,
@@ -299,7 +299,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                 },
             )
         )
-    return figures
+    return planned
 
 
 def _relief(marks: pd.DataFrame | None) -> tuple[str, int, float] | None:

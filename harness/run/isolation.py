@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from harness.cell import Job, Tables, failed_cells, job_stages, merge
+from harness.run.jobs import Job, Tables, failed_cells, job_stages, merge
 
 _HEADER = struct.Struct("!Q")
 _STARTUP_S = 300.0  # a child must import the package within this time
@@ -66,7 +66,7 @@ class Child:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.isolation"],
+            [sys.executable, "-m", "harness.run.isolation"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -76,7 +76,7 @@ class Child:
         except (ChildDied, TimeoutError) as problem:
             self.kill()
             raise RuntimeError(
-                f"cannot start a cell process ({sys.executable} -m harness.isolation): {problem}"
+                f"cannot start a cell process ({sys.executable} -m harness.run.isolation): {problem}"
             ) from None
 
     def send(self, job: Job) -> None:

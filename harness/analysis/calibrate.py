@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.scoring import ScoringSpec
+from harness.analysis.scoring import ScoringSpec
 from scenarios.errors import InputError
 from scenarios.trace import Event, Trace
 from scenarios.truth import TARGETS

@@ -11,7 +11,7 @@ PACKAGES = ("harness", "scenarios", "detectors")
 
 @cache
 def code_version() -> str:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from detectors.base import Readings
+from harness.analysis.scoring import ScoringSpec
 from harness.config import StudyConfig, build
-from harness.scoring import ScoringSpec
 from scenarios import simulate
 from scenarios.org import OrgConfig
 from scenarios.trace import Trace

@@ -12,11 +12,11 @@ from types import ModuleType
 from scenarios.errors import InputError
 
 TASKS: dict[str, str] = {
-    "study": "harness.study_task",
-    "calibrate": "harness.calibrate_task",
-    "report": "harness.report_task",
-    "evaluate": "harness.evaluate_task",
-    "bench": "harness.bench_task",
+    "study": "harness.tasks.study",
+    "calibrate": "harness.tasks.calibrate",
+    "report": "harness.tasks.report",
+    "evaluate": "harness.tasks.evaluate",
+    "bench": "harness.tasks.bench",
 }
 
 

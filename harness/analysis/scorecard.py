@@ -1,6 +1,6 @@
 """The roadmap's success criteria per detector (DESIGN section 5), PASS or FAIL, with bootstrap CIs.
 
-Verdicts compare the point estimates with the bars; the CIs (resampling seeds, harness.statistics)
+Verdicts compare the point estimates with the bars; the CIs (resampling seeds, harness.analysis.statistics)
 say how firm each verdict is, and a verdict whose CI crosses its bar is marked as uncertain.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.config import Criteria
-from harness.scoring import median_lead
-from harness.statistics import (
+from harness.analysis.scoring import median_lead
+from harness.analysis.statistics import (
     StatisticsSpec,
     by_seed,
     median_ci,
@@ -20,6 +19,7 @@ from harness.statistics import (
     seed_bootstrap,
     sums_by_seed,
 )
+from harness.config import Criteria
 
 
 def unique_detections(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.plots.style import (
+from harness.report.figures.style import (
     CRITERION_COLOR,
     MUTED,
     box_strip,

@@ -1,0 +1,34 @@
+"""The plan of a study: one job per (scenario, seed), each carrying every detector's cell key."""
+
+from __future__ import annotations
+
+from harness.config import StudyConfig
+from harness.run.jobs import Job, cell_key
+
+
+def plan_jobs(study: StudyConfig) -> list[Job]:
+    """One job per (scenario, seed); each carries every detector with its cell key."""
+    scoring = study.scoring.to_dict()
+    jobs = []
+    for scenario, scenario_spec in study.scenarios.items():
+        for seed in study.seeds:
+            detectors = tuple(
+                (
+                    name,
+                    spec,
+                    cell_key(scenario, scenario_spec, seed, study.org, study.truth, scoring, name, spec),
+                )
+                for name, spec in study.detectors.items()
+            )
+            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors))
+    return jobs
+
+
+def pending(jobs: list[Job], done: set[str]) -> list[Job]:
+    """Jobs reduced to the detectors whose cells are not stored yet (ok)."""
+    out = []
+    for job in jobs:
+        todo = tuple(d for d in job.detectors if d[2] not in done)
+        if todo:
+            out.append(Job(job.scenario, job.scenario_spec, job.seed, job.org, job.truth, job.scoring, todo))
+    return out
