@@ -184,15 +184,16 @@ def test_a_lock_left_by_a_killed_study_is_taken_over(baseline, tmp_path):
     assert_same_results(baseline[0], out)
 
 
-def test_ctrl_c_stores_what_is_done_and_says_so(tmp_path):
-    args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", "executor=serial", SLOW,
-            "+detector.slow.delay_s=0.5", "report.enabled=false")  # fmt: skip
+@pytest.mark.parametrize("executor", [("executor=serial",), ("executor=local", "executor.n_jobs=2")])
+def test_ctrl_c_stores_what_is_done_and_says_so(tmp_path, executor):
+    args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", *executor, SLOW,
+            "+detector.slow.delay_s=1.0", "report.enabled=false")  # fmt: skip
     out = tmp_path / "run"
-    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path)
+    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path, start_new_session=True)
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and study.poll() is None and not _stored(out):
         time.sleep(0.05)
-    study.send_signal(signal.SIGINT)
+    os.killpg(study.pid, signal.SIGINT)  # as a terminal does: to the study and its workers
     _, err = study.communicate(timeout=DEADLINE_S)
     assert study.returncode == 130, err
     line = one_error_line(err)
