@@ -218,11 +218,21 @@ def check(args: argparse.Namespace) -> None:
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    code = task_module(cfg.task).run(cfg, out_dir)
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
+    try:
+        OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+        code = task_module(cfg.task).run(cfg, out_dir)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
+    except OSError as error:  # a read-only folder, a full disk
+        print(os_error_line(error), file=sys.stderr)
+        code = 1
     _exit_code = max(_exit_code, code)
+
+
+def os_error_line(error: OSError) -> str:
+    """One line: the path and the system's reason."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"tdbench: error: {where}{error.strerror or error}"
 
 
 class SweepExitCode(Callback):
@@ -246,11 +256,10 @@ def main() -> None:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0], *args]
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # let an OSError reach us instead of Hydra's report
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's own writes: their OSError reaches us
     try:
         hydra_entry()
-    except OSError as error:  # a read-only folder, a full disk: the path and the system's reason
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"tdbench: error: {where}{error.strerror or error}", file=sys.stderr)
+    except OSError as error:  # Hydra could not create the output folder or write .hydra/ into it
+        print(os_error_line(error), file=sys.stderr)
         sys.exit(1)
     sys.exit(_exit_code)

@@ -25,7 +25,7 @@ from scenarios.model import simulation_bytes, trace_bytes
 from scenarios.org import OrgConfig
 
 GB = 2**30
-READING_BYTES = 1024  # one health check's Reading (score, level, details) and its row in Readings
+READING_BYTES = 600  # one health check: its Reading (score, level, details), its row in Readings, timings
 IMPLICATED_BYTES = 10  # per unit and health check: the implicated-unit tuple and mask
 DRIVER_BYTES_PER_CELL = 500  # the study process: a cell's plan entry and its result rows, at least
 CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
