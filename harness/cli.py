@@ -39,11 +39,8 @@ _exit_code = 0
 
 
 def groups(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
-    """Config groups and their options, as Hydra sees them: the package's conf folder and every
-    folder on ``hydra.searchpath``. Call inside an initialised Hydra, or it opens the package's."""
-    if not GlobalHydra.instance().is_initialized():
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return groups(overrides)
+    """Config groups and their options, as Hydra sees them (call inside an initialised Hydra): the
+    primary config folder and every folder on ``hydra.searchpath``."""
     loader = GlobalHydra.instance().config_loader()
     names = [g for g in loader.list_groups("") if g != "hydra"]
     return {name: sorted(loader.get_group_options(name, overrides=list(overrides))) for name in sorted(names)}

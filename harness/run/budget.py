@@ -11,6 +11,7 @@ check. The study's process holds a plan entry and result rows for every cell.
 
 from __future__ import annotations
 
+import copy
 import os
 import resource
 import tracemalloc
@@ -47,16 +48,15 @@ def process_bytes() -> int:
 
 
 def allocated(fn: Any) -> int:
-    """Bytes ``fn()`` leaves allocated (numpy arrays included), measured with tracemalloc."""
+    """Bytes ``fn()`` leaves allocated and referenced (numpy arrays included), by tracemalloc."""
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    kept = fn()
+    fn()
     after = tracemalloc.get_traced_memory()[0]
     if started:
         tracemalloc.stop()
-    del kept
     return max(0, after - before)
 
 
@@ -65,7 +65,8 @@ def detector_bytes(detector: Any, org: OrgConfig) -> float:
 
     def state(n_units: int) -> int:
         layout = OrgConfig(**{**org.to_dict(), "n_units": n_units}).layout()
-        return allocated(lambda: detector.reset(layout) or vars(detector).copy())
+        fresh = copy.deepcopy(detector)  # never reset: what reset allocates is all its state
+        return allocated(lambda: fresh.reset(layout))
 
     small, large = state(2), state(4)
     per_unit = max(0.0, (large - small) / 2)
@@ -105,6 +106,17 @@ def check_budget(
     from scenarios import cell_rng, scenario_params
 
     base = process_bytes()
+    cells = n_seeds * len(scenarios) * len(detectors)
+    need = base + float(cells) * DRIVER_BYTES_PER_CELL
+    if need > limits.machine_bytes:
+        raise refuse(
+            [f"seeds={n_seeds}"],
+            "seeds",
+            f"the study's {cells:.3g} cells ({n_seeds} seeds x {len(scenarios)} scenarios x "
+            f"{len(detectors)} detectors), held by its own process,",
+            need,
+            f"this machine has {human(limits.machine_bytes)}",
+        )
     job_limit = f"a job may use {human(limits.job_bytes)} ({limits.job_source})"
     org_settings = changed(org.to_dict(), OrgConfig().to_dict(), "org")
     need = base + trace_bytes(org)  # the observations alone, before any scenario is drawn
@@ -121,17 +133,6 @@ def check_budget(
         params = {k: getattr(scenario, k) for k in scenario_params(type(scenario)) if hasattr(scenario, k)}
         settings = org_settings + changed(params, scenario_params(type(scenario)), f"scenario.{worst}")
         raise refuse(settings, "executor.max_job_memory_gb", f"one job of scenario {worst}", need, job_limit)
-    cells = n_seeds * len(scenarios) * len(detectors)
-    need = base + float(cells) * DRIVER_BYTES_PER_CELL
-    if need > limits.machine_bytes:
-        raise refuse(
-            [f"seeds={n_seeds}"],
-            "seeds",
-            f"the study's {cells:.3g} cells ({n_seeds} seeds x {len(scenarios)} scenarios x "
-            f"{len(detectors)} detectors), held by its own process,",
-            need,
-            f"this machine has {human(limits.machine_bytes)}",
-        )
 
 
 def human(n_bytes: float) -> str:
