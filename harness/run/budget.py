@@ -122,17 +122,26 @@ def check_budget(
     need = base + trace_bytes(org)  # the observations alone, before any scenario is drawn
     if need > limits.job_bytes:
         raise refuse(org_settings, "executor.max_job_memory_gb", "one job's observations", need, job_limit)
-    sims = {}
+    sims = {"": 0.0}
     for name, scenario in scenarios.items():
-        sims[name] = simulation_bytes(org, scenario.plan(cell_rng(scenario.name, first_seed), org))
+        try:
+            plan = scenario.plan(cell_rng(scenario.name, first_seed), org)
+        except InputError:
+            raise
+        except Exception:  # noqa: BLE001 - a plan that fails fails its cells, as in the study
+            continue
+        sims[name] = simulation_bytes(org, plan)
     worst = max(sims, key=sims.get)
     replay = trace_bytes(org) + max(detector_bytes(d, org) for d in detectors.values())
-    need = base + max(sims[worst], replay)
-    if need > limits.job_bytes:
-        scenario = scenarios[worst]
-        params = {k: getattr(scenario, k) for k in scenario_params(type(scenario)) if hasattr(scenario, k)}
-        settings = org_settings + changed(params, scenario_params(type(scenario)), f"scenario.{worst}")
-        raise refuse(settings, "executor.max_job_memory_gb", f"one job of scenario {worst}", need, job_limit)
+    if base + max(sims[worst], replay) <= limits.job_bytes:
+        return
+    if replay >= sims[worst]:
+        raise refuse(org_settings, "executor.max_job_memory_gb", "one job's replay", base + replay, job_limit)
+    scenario = scenarios[worst]
+    params = {k: getattr(scenario, k) for k in scenario_params(type(scenario)) if hasattr(scenario, k)}
+    settings = org_settings + changed(params, scenario_params(type(scenario)), f"scenario.{worst}")
+    need = base + sims[worst]
+    raise refuse(settings, "executor.max_job_memory_gb", f"one job of scenario {worst}", need, job_limit)
 
 
 def human(n_bytes: float) -> str:
