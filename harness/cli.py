@@ -6,13 +6,19 @@ stderr, exit code 2, and nothing written.
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import itertools
+import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra._internal.utils import get_args_parser
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -28,28 +34,27 @@ from scenarios.errors import InputError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 ALIASES = {"scenarios": "scenario", "detectors": "detector"}
-MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
 INTERRUPTED_EXIT = 130
+OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
 
 
-def groups() -> dict[str, list[str]]:
-    """Config groups and their options, from the conf folder."""
-    return {
-        d.name: sorted(p.stem for p in d.glob("*.yaml"))
-        for d in sorted(CONF_DIR.iterdir())
-        if d.is_dir() and not d.name.startswith((".", "_"))
-    }
+def groups(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Config groups and their options, as Hydra sees them (call inside an initialised Hydra): the
+    primary config folder and every folder on ``hydra.searchpath``."""
+    loader = GlobalHydra.instance().config_loader()
+    names = [g for g in loader.list_groups("") if g != "hydra"]
+    return {name: sorted(loader.get_group_options(name, overrides=list(overrides))) for name in sorted(names)}
 
 
 def normalise(args: list[str]) -> list[str]:
     """Accept ``scenarios=`` and ``detectors=`` as aliases of the ``scenario`` and ``detector`` groups,
     and let a group list name the ``null`` option without quotes (YAML would read it as None)."""
     out = []
-    group_names = set(groups())
+    group_names = {d.name for d in CONF_DIR.iterdir() if d.is_dir()}
     for arg in args:
         key, sep, value = arg.partition("=")
         prefix = key[: len(key) - len(key.lstrip("+~"))]
@@ -60,7 +65,7 @@ def normalise(args: list[str]) -> list[str]:
     return out
 
 
-def combinations(overrides: list[str]) -> list[list[str]]:
+def combinations(overrides: list[str], options: dict[str, list[str]]) -> list[list[str]]:
     """Override lists to check: sweeps at their first value, then each swept value in turn."""
     parsed = OverridesParser.create().parse_overrides(overrides)
     fixed, sweeps = [], []
@@ -70,7 +75,7 @@ def combinations(overrides: list[str]) -> list[list[str]]:
             sweeps.append([f"{key}={v}" for v in o.sweep_string_iterator()])
         else:
             fixed.append(o.input_line)
-        check_group_choice(o)
+        check_group_choice(o, options)
     if not sweeps:
         return [fixed]
     first = [values[0] for values in sweeps]
@@ -80,10 +85,10 @@ def combinations(overrides: list[str]) -> list[list[str]]:
     return combos
 
 
-def check_group_choice(override) -> None:
+def check_group_choice(override, options: dict[str, list[str]]) -> None:
     """A group override must name existing options."""
-    options = groups().get(override.key_or_group)
-    if options is None or override.is_delete():
+    allowed = options.get(override.key_or_group)
+    if allowed is None or override.is_delete():
         return
     values = list(override.sweep_string_iterator()) if override.is_sweep_override() else override.value()
     flat = itertools.chain.from_iterable(
@@ -92,13 +97,26 @@ def check_group_choice(override) -> None:
     for value in flat:
         name = str(value).strip("[]")
         for item in filter(None, (s.strip() for s in name.split(","))):
-            if item not in options:
+            if item not in allowed:
                 raise InputError(
-                    override.key_or_group, f"unknown option {item!r}; allowed: {', '.join(options)}"
+                    override.key_or_group, f"unknown option {item!r}; allowed: {', '.join(allowed)}"
                 )
 
 
-def composition_error(error: Exception) -> InputError:
+def no_such_setting(key: str, base: DictConfig) -> InputError:
+    """The error for a key tdbench does not read, with the settings it does read there."""
+    parent, _, leaf = key.rpartition(".")
+    if parent in OPEN_MAPS:
+        return InputError(key, f"{parent} is an open map: add an entry with +{key}=...")
+    node = OmegaConf.select(base, parent) if parent else base
+    known = sorted(node.keys()) if isinstance(node, DictConfig) else []
+    close = difflib.get_close_matches(leaf, known, n=1)
+    hint = f"did you mean {parent + '.' if parent else ''}{close[0]}? " if close else ""
+    listing = f"settings here: {', '.join(known)}" if known else f"{parent or key} takes no sub-settings"
+    return InputError(key, f"no such setting; {hint}{listing}")
+
+
+def composition_error(error: Exception, base: DictConfig | None = None) -> InputError:
     text = str(error).strip()
     if "hydra/launcher/" in text:
         return InputError(
@@ -106,30 +124,97 @@ def composition_error(error: Exception) -> InputError:
         )
     if "Could not override" in text or "Key '" in text:
         key = text.split("'")[1] if "'" in text else "override"
-        return InputError(key, f"no such setting (add a new key with +{key}=...)")
+        return no_such_setting(key, base if base is not None else OmegaConf.create())
     if "Could not append to config" in text or "Multiple values" in text:
         return InputError("override", text.splitlines()[0])
     return InputError("config", text.splitlines()[0] if text else type(error).__name__)
 
 
-def check(args: list[str]) -> None:
-    """Compose and validate the config for every combination the command line asks for."""
-    overrides = [a for a in args if a not in MULTIRUN_FLAGS]
+def check_keys(cfg: DictConfig, base: DictConfig, options: dict[str, list[str]]) -> None:
+    """Every setting is one tdbench reads: a key of the default config. The config groups' own
+    validation names their unknown keys, and open maps take any entry."""
+
+    def walk(node: DictConfig, known: Any, path: str) -> None:
+        for key in node:
+            where = f"{path}.{key}" if path else str(key)
+            if not path and key in options or path in OPEN_MAPS:
+                continue
+            if not isinstance(known, DictConfig) or key not in known:
+                raise no_such_setting(where, base)
+            child = node._get_node(key)
+            if isinstance(child, DictConfig):
+                walk(child, known._get_node(key), where)
+
+    walk(cfg, base, "")
+
+
+def resolved(cfg: DictConfig) -> None:
+    """Resolve every interpolation now, so a broken one is one line naming its setting."""
     try:
-        combos = combinations(overrides)
-    except HydraException as error:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "config"
+        raise InputError(str(key), f"cannot resolve: {str(error).splitlines()[0]}") from None
+
+
+def hydra_args(argv: list[str]) -> argparse.Namespace:
+    """The command line as Hydra reads it; a malformed one is an InputError."""
+    parser = get_args_parser()
+
+    def fail(message: str) -> None:
+        raise InputError("command line", message)
+
+    parser.error = fail
+    return parser.parse_args(argv)
+
+
+def only_informs(args: argparse.Namespace) -> bool:
+    """--help, --cfg, --info and friends print and run nothing."""
+    return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+
+
+def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
+    """Primary config folder, config name and overrides, honouring --config-path, --config-name and
+    --config-dir (a folder added to the search path) as Hydra does."""
+    primary = CONF_DIR
+    if args.config_path:
+        path = Path(args.config_path)
+        primary = path if path.is_absolute() else (Path(__file__).resolve().parent / path).resolve()
+    overrides = list(args.overrides)
+    if args.config_dir:
+        extra = f"file://{Path(args.config_dir).resolve()}"
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        given = [o for o in parsed if o.get_key_element() == "hydra.searchpath"]
+        paths = [extra, *(given[-1].value() if given else [])]
+        overrides = [o.input_line for o in parsed if o.get_key_element() != "hydra.searchpath"]
+        overrides.append(f"hydra.searchpath=[{','.join(paths)}]")
+    return primary, args.config_name or "config", overrides
+
+
+def check(args: argparse.Namespace) -> None:
+    """Compose and validate the config for every combination the command line asks for."""
+    primary, name, overrides = config_source(args)
+    searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
+    try:
+        with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
+            options = groups(overrides)
+            base = compose(name, overrides=searchpath)
+            try:
+                combos = combinations(overrides, options)
+            except HydraException as error:
+                raise composition_error(error, base) from None
+            for combo in combos:
+                try:
+                    cfg = compose(name, overrides=combo)
+                except (HydraException, OmegaConfBaseException) as error:
+                    raise composition_error(error, base) from None
+                resolved(cfg)
+                check_keys(cfg, base, options)
+                task_module(cfg.get("task", "study")).validate(cfg)
+            if not args.multirun:  # before Hydra writes its files into the run folder
+                check_free(compose(name, overrides=combos[0], return_hydra_config=True).hydra.run.dir)
+    except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
-    for combo in combos:
-        try:
-            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-                cfg = compose("config", overrides=combo)
-        except (HydraException, OmegaConfBaseException) as error:
-            raise composition_error(error) from None
-        task_module(cfg.get("task", "study")).validate(cfg)
-    if not any(a in MULTIRUN_FLAGS for a in args):
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            run_dir = compose("config", overrides=combos[0], return_hydra_config=True).hydra.run.dir
-        check_free(run_dir)  # before Hydra writes its files into it
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -146,9 +231,18 @@ def hydra_entry(cfg: DictConfig) -> None:
     except StorageError as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         code = STORAGE_EXIT
+    except OSError as error:  # a read-only folder, a full disk
+        print(os_error_line(error), file=sys.stderr)
+        code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
     _exit_code = max(_exit_code, code)
+
+
+def os_error_line(error: OSError) -> str:
+    """One line: the path and the system's reason."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"tdbench: error: {where}{error.strerror or error}"
 
 
 class SweepExitCode(Callback):
@@ -164,20 +258,24 @@ class SweepExitCode(Callback):
 def main() -> None:
     """Entry point of the ``tdbench`` console script."""
     args = normalise(sys.argv[1:])
-    hydra_flag = any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args)
-    if not hydra_flag:  # --help, --cfg and friends go straight to Hydra
-        try:
-            check(args)
-        except (InputError, FolderBusy) as error:
-            print(f"tdbench: error: {error}", file=sys.stderr)
-            sys.exit(2)
-        except StorageError as error:
-            print(f"tdbench: error: {error}", file=sys.stderr)
-            sys.exit(STORAGE_EXIT)
+    try:
+        parsed = hydra_args(args)
+        if not only_informs(parsed):
+            check(parsed)
+    except (InputError, FolderBusy) as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except StorageError as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        sys.exit(STORAGE_EXIT)
     sys.argv = [sys.argv[0], *args]
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's own writes: their OSError reaches us
     try:
         hydra_entry()
     except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
         print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
         sys.exit(INTERRUPTED_EXIT)
+    except OSError as error:  # Hydra could not create the output folder or write .hydra/ into it
+        print(os_error_line(error), file=sys.stderr)
+        sys.exit(STORAGE_EXIT)
     sys.exit(_exit_code)

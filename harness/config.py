@@ -9,10 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
 
+from detectors.base import Detector
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
+from harness.run.budget import GB, Limits, check_budget, machine_memory
+from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
@@ -39,6 +43,7 @@ class ExecutorSpec:
     n_jobs: int = -1
     address: str | None = None  # dask scheduler address; None starts a LocalCluster
     cell_timeout_s: float | None = None
+    max_job_memory_gb: float | None = None  # None: this machine's memory, shared by its workers
 
     def __post_init__(self) -> None:
         if self.name not in EXECUTORS:
@@ -63,11 +68,33 @@ class ExecutorSpec:
                 "executor.address",
                 f"must be a scheduler address such as tcp://host:8786; got {self.address!r}",
             )
+        memory = self.max_job_memory_gb
+        if memory is not None and (
+            isinstance(memory, bool) or not isinstance(memory, int | float) or not 0 < memory < float("inf")
+        ):
+            raise InputError(
+                "executor.max_job_memory_gb", f"must be a number of GB > 0, or null; got {memory!r}"
+            )
         module = EXTRAS.get(self.name)
         if module and importlib.util.find_spec(module) is None:
             raise InputError(
                 "executor.name", f"{self.name} needs the optional extra: pip install -e '.[{self.name}]'"
             )
+
+    @property
+    def workers(self) -> int:
+        """Worker processes to start: ``n_jobs``, or with -1 every core (-2 all but one, ...)."""
+        return self.n_jobs if self.n_jobs > 0 else max(1, cpu_count() + 1 + self.n_jobs)
+
+    def limits(self) -> Limits:
+        """Memory a job may use: ``max_job_memory_gb``, or this machine's memory shared by the jobs
+        that run on it at once (one when the workers are a remote cluster's)."""
+        machine = machine_memory()
+        if self.max_job_memory_gb is not None:
+            return Limits(self.max_job_memory_gb * GB, "executor.max_job_memory_gb", machine)
+        here = 1 if self.name == "serial" or self.address is not None else self.workers
+        shared = f"{here} workers sharing this machine's {machine / GB:.3g} GB" if here > 1 else "this host"
+        return Limits(machine / here, f"{shared}; set executor.max_job_memory_gb or executor.n_jobs", machine)
 
 
 @dataclass(frozen=True)
@@ -95,11 +122,16 @@ def resolve(target: str, where: str) -> Any:
 
 def build(spec: Mapping[str, Any], where: str) -> Any:
     """Instantiate ``spec['_target_']`` with the other keys, naming any unknown parameter."""
-    if "_target_" not in spec:
+    if not isinstance(spec, Mapping) or "_target_" not in spec:
         raise InputError(where, "needs a _target_ naming the class to build")
     cls = resolve(spec["_target_"], where)
     params = {k: v for k, v in spec.items() if k != "_target_"}
-    allowed = [p for p in inspect.signature(cls).parameters if p != "self"]
+    try:
+        allowed = [p for p in inspect.signature(cls).parameters if p != "self"]
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{where}._target_", f"{spec['_target_']!r} is not a class or function with keyword parameters"
+        ) from None
     for key in params:
         if key not in allowed:
             raise InputError(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
@@ -109,6 +141,17 @@ def build(spec: Mapping[str, Any], where: str) -> Any:
         raise InputError(f"{where}.{error.field.rsplit('.', 1)[-1]}", error.problem) from None
     except (TypeError, ValueError) as error:
         raise InputError(where, str(error)) from None
+
+
+def build_as(kind: type, spec: Mapping[str, Any], where: str) -> Any:
+    """``build``, checking that the result is a ``kind`` (a Detector, a Scenario)."""
+    built = build(spec, where)
+    if not isinstance(built, kind):
+        raise InputError(
+            f"{where}._target_",
+            f"{spec['_target_']!r} builds a {type(built).__name__}, not a {kind.__module__}.{kind.__name__}",
+        )
+    return built
 
 
 def _dataclass(cls: type, values: Mapping[str, Any], where: str) -> Any:
@@ -130,8 +173,26 @@ def _int(value: Any, where: str, low: int) -> int:
     return value
 
 
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(where, f"must be true or false; got {value!r}")
+    return value
+
+
+def check_selected(value: Any, default: Any, selected: Mapping[str, Any], where: str, kind: str) -> None:
+    """A setting that names detectors (or scenarios) must name selected ones, unless it keeps its
+    default (then whatever depends on it is left out when that one is not selected)."""
+    names = [value] if isinstance(value, str) else list(value)
+    if value == default:
+        return
+    for name in names:
+        if name not in selected:
+            raise InputError(where, f"names no selected {kind} ({name!r}); selected: {', '.join(selected)}")
+
+
 def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
-    """Validate the whole config: every scenario and detector is built once here."""
+    """Validate the whole config: every scenario and detector is built once here, and a study whose
+    jobs would not fit in memory is refused (harness.run.budget)."""
     raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     scenarios = raw.get("scenario") or {}
     detectors = raw.get("detector") or {}
@@ -139,22 +200,30 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         raise InputError("scenario", "select at least one scenario, e.g. scenario=[ramp,spike]")
     if not detectors:
         raise InputError("detector", "select at least one detector, e.g. detector=[transport]")
-    for name, spec in scenarios.items():
-        build(spec, f"scenario.{name}")
-    for name, spec in detectors.items():
-        build(spec, f"detector.{name}")
+    built_scenarios = {name: build_as(Scenario, spec, f"scenario.{name}") for name, spec in scenarios.items()}
+    built_detectors = {name: build_as(Detector, spec, f"detector.{name}") for name, spec in detectors.items()}
 
     n_seeds = _int(raw.get("seeds"), "seeds", 1)
     first = _int(raw.get("first_seed", 0), "first_seed", 0)
     org = raw.get("org") or {}
-    _dataclass(OrgConfig, org, "org")
+    org_config = _dataclass(OrgConfig, org, "org")
     scoring_raw = dict(raw.get("scoring") or {})
     truth = scoring_raw.pop("truth", {}) or {}
     _dataclass(TruthSpec, truth, "scoring.truth")
     criteria_raw = scoring_raw.pop("criteria", {}) or {}
     if "lead_scenarios" in criteria_raw:
-        criteria_raw["lead_scenarios"] = tuple(criteria_raw["lead_scenarios"])
+        lead = criteria_raw["lead_scenarios"]
+        if isinstance(lead, str) or not isinstance(lead, list | tuple):
+            raise InputError("scoring.criteria.lead_scenarios", f"must be a list of scenarios; got {lead!r}")
+        criteria_raw["lead_scenarios"] = tuple(lead)
     criteria = _dataclass(Criteria, criteria_raw, "scoring.criteria")
+    check_selected(
+        criteria.lead_scenarios,
+        Criteria.lead_scenarios,
+        scenarios,
+        "scoring.criteria.lead_scenarios",
+        "scenario",
+    )
     scoring_raw["thresholds"] = dict(scoring_raw.get("thresholds") or {})
     for name in scoring_raw["thresholds"]:
         if name not in detectors:
@@ -163,6 +232,11 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
             )
     scoring = _dataclass(ScoringSpec, scoring_raw, "scoring")
     executor = _dataclass(ExecutorSpec, raw.get("executor") or {}, "executor")
+    stats = StatisticsSpec.from_config(raw)
+    check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
+    check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
+    progress = _bool(raw.get("progress", True), "progress")
+    check_budget(built_scenarios, built_detectors, org_config, n_seeds, first, executor.limits())
     return StudyConfig(
         scenarios=scenarios,
         detectors=detectors,
@@ -172,6 +246,6 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         scoring=scoring,
         criteria=criteria,
         executor=executor,
-        stats=StatisticsSpec.from_config(raw),
-        progress=bool(raw.get("progress", True)),
+        stats=stats,
+        progress=progress,
     )

@@ -306,6 +306,49 @@ def draw_service(org: OrgConfig, rng: np.random.Generator, n: int) -> np.ndarray
     return rng.lognormal(np.log(mean) - sigma2 / 2.0, np.sqrt(sigma2), size=n)
 
 
+FLOAT = 8  # bytes of a float64 or int64
+ARRIVAL_GRID_PER_H = 60  # draw_arrivals bounds the rates on a one-minute grid
+THINNING_MARGIN = 1.05
+STAFF_OBJECT_BYTES = 2048  # a StaffMember, its SimPy process and generator
+TASK_BYTES = 3 * FLOAT + 2 * 32  # the accepted arrays, and the Python floats arrivals() iterates over
+CANDIDATE_BYTES = 8 * FLOAT  # times, units, sort order, sorted copies, uniforms, bounds per candidate
+
+
+def expected_tasks(org: OrgConfig, plan: Plan) -> tuple[float, float]:
+    """Expected thinning candidates and accepted tasks of one run (draw_arrivals), from the load
+    profile sampled on up to 4,097 points (and the routing weights on up to 65)."""
+    horizon = org.duration_h
+    capacity = float((org.staff * org.service_rate).sum())
+    t = np.linspace(0.0, horizon, min(int(horizon * ARRIVAL_GRID_PER_H) + 1, 4097))
+    rho = np.asarray(plan.rho(t), dtype=float)
+    peak_share = 1.0
+    if plan.weights is not None:
+        peak_share = float(np.asarray(plan.weights(t[:: max(1, t.size // 64)])).max(axis=0).sum())
+    candidates = THINNING_MARGIN * float(rho.max(initial=0.0)) * capacity * peak_share * horizon
+    return candidates, float(rho.mean()) * capacity * horizon
+
+
+def simulation_bytes(org: OrgConfig, plan: Plan) -> float:
+    """Estimated peak bytes of one simulation (arrivals, model, truth), counting the arrays each
+    phase holds at once: N units, T health checks, G grid minutes, C thinning candidates, A tasks."""
+    n, steps = org.n_units, int(round(org.duration_h / org.dt_h))
+    grid = int(org.duration_h * ARRIVAL_GRID_PER_H) + 1
+    candidates, tasks = expected_tasks(org, plan)
+    per_rate = 2 if plan.weights is not None else 1  # the weights, and the rates computed from them
+    arrivals = FLOAT * n * (grid + per_rate * candidates) + CANDIDATE_BYTES * candidates
+    record = FLOAT * len(FIELDS) * steps * n
+    model = record + 2 * FLOAT * steps * n + 3 * FLOAT * n * n + TASK_BYTES * tasks
+    model += STAFF_OBJECT_BYTES * n * org.staff_per_unit
+    truth = record + (3 + per_rate) * FLOAT * steps * n + 3 * FLOAT * n * n  # backlog, rates, layout
+    return max(arrivals, model, truth)
+
+
+def trace_bytes(org: OrgConfig) -> float:
+    """Bytes a finished trace holds: observations, true rates and the layout's distances."""
+    n, steps = org.n_units, int(round(org.duration_h / org.dt_h))
+    return FLOAT * (len(FIELDS) + 1) * steps * n + FLOAT * n * n
+
+
 def run_model(org: OrgConfig, plan: Plan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one run; return the health-check times (T,) and observations (T, F, N)."""
     model = Organisation(org, plan, rng)

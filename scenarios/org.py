@@ -11,6 +11,7 @@ from scenarios.errors import InputError
 from scenarios.trace import Layout
 
 GRAPHS = ("complete", "ring")
+MIN_STEP_H = 1 / 60  # health checks and rebalancing rounds at most once a minute (the arrival grid)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class OrgConfig:
 
     def __post_init__(self) -> None:
         self._check_int("n_units", 1)
-        self._check_int("staff_per_unit", 0)
+        # no staff means no capacity, hence no arrivals (they scale with capacity): nothing to study
+        self._check_int("staff_per_unit", 1)
         for name in ("service_mean_h", "dt_h", "rebalance_interval_h"):
             self._check_number(name, positive=True)
         for name in (
@@ -57,6 +59,16 @@ class OrgConfig:
             self._check_number("service_cv", positive=True)
         if self.graph not in GRAPHS:
             raise InputError("org.graph", f"must be one of {', '.join(GRAPHS)}; got {self.graph!r}")
+        for name in ("dt_h", "rebalance_interval_h"):
+            value = getattr(self, name)
+            if value < MIN_STEP_H:
+                raise InputError(f"org.{name}", f"must be >= 1/60 h (one minute); got {value!r}")
+        if self.dt_h > self.duration_h:
+            raise InputError(
+                "org.dt_h",
+                f"must be <= the run's length, 24 x (warmup_days + scenario_days) = {self.duration_h:g} h; "
+                f"got {self.dt_h!r}",
+            )
 
     def _check_int(self, name: str, low: int) -> None:
         value = getattr(self, name)

@@ -28,3 +28,8 @@ def test_bench_figures_render_as_a_table():
     lines = bench_task.render(report).splitlines()
     assert lines[0] == "x86_64, Linux, Python 3.11.7"
     assert lines[-1] == "| test_update_latency[transport-1000] | 0.280 ms | n_units 1000, p99_ms 0.41 |"
+
+
+def test_bench_finds_the_repository_benchmarks():
+    bench_task.validate({})
+    assert bench_task.TESTS.name == "tests" and (bench_task.TESTS.parent / "pyproject.toml").is_file()

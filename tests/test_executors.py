@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
+from joblib import cpu_count
 from studies import RaisingDetector, study_config, target, tdbench, without_timings
 
 from harness import config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
-from harness.run import executors
 from harness.run.ledger import ROW_TABLES as TABLES
 from harness.run.study import run_study
 from scenarios.errors import InputError
@@ -85,9 +85,9 @@ def test_a_missing_extra_is_named(monkeypatch):
 
 
 def test_n_workers_follows_joblib():
-    assert executors.n_workers(ExecutorSpec(n_jobs=3)) == 3
-    assert executors.n_workers(ExecutorSpec(n_jobs=-1)) == executors.cpu_count()
-    assert executors.n_workers(ExecutorSpec(n_jobs=-1000)) == 1
+    assert ExecutorSpec(n_jobs=3).workers == 3
+    assert ExecutorSpec(n_jobs=-1).workers == cpu_count()
+    assert ExecutorSpec(n_jobs=-1000).workers == 1
 
 
 def test_multirun_sweeps_a_study_parameter(tmp_path):

@@ -3,9 +3,10 @@ own cells; the study finishes the rest, leaves the failures out of the scorecard
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
-import time
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,18 +20,30 @@ from harness.run.study import run_study
 from scenarios.catalogue import Scenario, Steady
 
 
-class SleepingDetector(Detector):
-    """Records its process id in ``pid_file``, then never returns from its first health check."""
+class BlockingDetector(Detector):
+    """Takes an exclusive lock on ``lock_file`` at its first health check and then blocks until its
+    process is killed. The kernel frees the lock only when the holder dies, so a free lock after
+    the study proves the process was killed, whenever the deadline struck."""
 
-    name = "sleeping"
+    name = "blocking"
 
-    def __init__(self, pid_file: str = "") -> None:
-        self.pid_file = pid_file
+    def __init__(self, lock_file: str = "") -> None:
+        self.lock_file = lock_file
 
     def step(self, obs) -> Reading:
-        Path(self.pid_file).write_text(str(os.getpid()))
-        while True:
-            time.sleep(0.05)
+        handle = open(self.lock_file, "a")  # noqa: SIM115 - held until the process dies
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def lock_is_free(path: Path) -> bool:
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 class CrashingDetector(Detector):
@@ -96,31 +109,34 @@ def test_failing_simulation_fails_only_its_cells(tmp_path):
     assert broken["error"].str.contains("ValueError: deliberate failure in a test scenario").all()
 
 
+TIMEOUT_S = 10  # generous: the simulation and the utilization cell of this small study take < 1 s
+
+
 @pytest.mark.parametrize("executor", ["serial", "local", "dask"])
 def test_timeout_kills_the_cell_and_the_rest_completes(tmp_path, executor):
     if executor == "dask":
         pytest.importorskip("distributed")
-    pid_file = tmp_path / "sleeper.pid"
+    lock = tmp_path / "blocking.lock"
+    seeds = 1 if executor == "serial" else 2  # two jobs at once on the parallel executors
     study = study_config(
         f"executor={executor}",
         "executor.n_jobs=2",
-        "executor.cell_timeout_s=1.5",
-        "seeds=2",
+        f"executor.cell_timeout_s={TIMEOUT_S}",
+        f"seeds={seeds}",
         "scenario=[steady]",
         "detector=[utilization]",
-        extra_detectors={"sleeping": {"_target_": target(SleepingDetector), "pid_file": str(pid_file)}},
+        extra_detectors={"blocking": {"_target_": target(BlockingDetector), "lock_file": str(lock)}},
     )
-    # the sleeper runs first in each job, so the job's utilization cell needs a fresh process
+    # the blocking detector runs first in each job, so the job's utilization cell needs a fresh process
     study = replace(study, detectors=dict(reversed(study.detectors.items())))
     result = run_study(study, tmp_path / "run")
-    assert by_detector(result.cells) == {"sleeping": ["timeout"] * 2, "utilization": ["ok"] * 2}
-    sleeping = result.cells[result.cells["detector"] == "sleeping"]
-    assert sleeping["error"].str.contains("exceeded executor.cell_timeout_s = 1.5 s").all()
-    assert (sleeping["seconds"] == 1.5).all()
-    pid = int(pid_file.read_text())
-    with pytest.raises(ProcessLookupError):  # the process running the cell was killed
-        os.kill(pid, 0)
-    assert "2 cell(s) failed and are left out" in result.scorecard_text
+    assert by_detector(result.cells) == {"blocking": ["timeout"] * seeds, "utilization": ["ok"] * seeds}
+    blocking = result.cells[result.cells["detector"] == "blocking"]
+    assert blocking["error"].str.contains(f"exceeded executor.cell_timeout_s = {TIMEOUT_S} s").all()
+    assert (blocking["seconds"] == TIMEOUT_S).all()
+    assert lock.exists(), f"the blocking detector did not start within {TIMEOUT_S} s"
+    assert lock_is_free(lock)  # the processes running the cells were killed
+    assert f"{seeds} cell(s) failed and are left out" in result.scorecard_text
 
 
 def test_simulation_timeout_fails_the_jobs_cells(tmp_path):

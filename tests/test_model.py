@@ -159,6 +159,10 @@ def test_ring_graph_has_hop_distances_and_mean_length():
     [
         ({"n_units": 0}, "org.n_units"),
         ({"staff_per_unit": -1}, "org.staff_per_unit"),
+        ({"staff_per_unit": 0}, "org.staff_per_unit"),
+        ({"dt_h": 1e9}, "org.dt_h"),
+        ({"dt_h": 1e-3}, "org.dt_h"),
+        ({"rebalance_interval_h": 1e-9}, "org.rebalance_interval_h"),
         ({"graph": "star"}, "org.graph"),
         ({"dt_h": 0}, "org.dt_h"),
         ({"rebalance_capacity_per_h": float("nan")}, "org.rebalance_capacity_per_h"),
@@ -177,8 +181,8 @@ def test_unknown_scenario_lists_the_catalogue():
         scenarios.simulate("tsunami", seed=0)
 
 
-def test_empty_units_and_zero_staff_simulate():
-    trace = scenarios.simulate("steady", seed=0, staff_per_unit=0, **SHORT)
+def test_unloaded_organisation_simulates():
+    trace = scenarios.simulate("steady", seed=0, rho=0.0, **SHORT)
     assert trace.arrivals.sum() == 0 and trace.busy.sum() == 0
 
 

@@ -51,10 +51,10 @@ def test_demand_and_busy_bases_over_a_trailing_hour():
     assert demand.update(observation([0, 0], [0, 0], [2, 2])).score == pytest.approx(3 / 4)
 
 
-def test_no_staff_and_work_is_infinite_load():
+def test_no_staff_on_duty_and_work_is_infinite_load():
     detector = UtilizationDetector()
-    detector.reset(OrgConfig(n_units=1, staff_per_unit=0).layout())
+    detector.reset(OrgConfig(n_units=1, staff_per_unit=1).layout())  # nobody on duty
     reading = detector.update(observation([2], [0], [0]))
     assert reading.score == np.inf and BANDS[reading.level] == "BLACK"
-    detector.reset(OrgConfig(n_units=1, staff_per_unit=0).layout())
+    detector.reset(OrgConfig(n_units=1, staff_per_unit=1).layout())  # nobody on duty
     assert detector.update(observation([0], [0], [0])).score == 0.0

@@ -468,9 +468,22 @@ class CalibrationSpec:
                 )
             values["detectors"] = tuple(names)
         if "detector" in fp:
-            values["fp_detector"] = str(fp["detector"])
+            values["fp_detector"] = fp["detector"]
+            if fp["detector"] != cls.fp_detector and fp["detector"] not in selected:
+                raise InputError(
+                    "calibrate.fp_analysis.detector",
+                    f"names no selected detector ({fp['detector']!r}); selected: {', '.join(selected)}",
+                )
         if "thresholds" in fp:
-            values["fp_thresholds"] = tuple(fp["thresholds"] or ())
+            grid = fp["thresholds"] or ()
+            if not isinstance(grid, list | tuple) or not all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in grid
+            ):
+                raise InputError(
+                    "calibrate.fp_analysis.thresholds",
+                    f"must be a list of numbers, e.g. [0.8, 1.0]; got {grid!r}",
+                )
+            values["fp_thresholds"] = tuple(grid)
         return cls(**values)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from joblib import Parallel, cpu_count, delayed, parallel_config
+from joblib import Parallel, delayed, parallel_config
 
 from harness.config import ExecutorSpec
 from harness.run.isolation import run_isolated
@@ -25,11 +25,6 @@ def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:
     if spec.cell_timeout_s is None:
         return run_job
     return partial(run_isolated, timeout_s=float(spec.cell_timeout_s))
-
-
-def n_workers(spec: ExecutorSpec) -> int:
-    """Worker processes to start: ``n_jobs``, or with -1 every core (-2 all but one, ...)."""
-    return spec.n_jobs if spec.n_jobs > 0 else max(1, cpu_count() + 1 + spec.n_jobs)
 
 
 def execute(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
@@ -65,7 +60,7 @@ def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iter
     cluster = None
     if spec.address is None:
         cluster = LocalCluster(
-            n_workers=n_workers(spec), threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
     client = Client(cluster if cluster is not None else spec.address, set_as_default=False)
     try:
@@ -84,7 +79,7 @@ def _ray(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Itera
     started = not ray.is_initialized()
     if started:
         if spec.address is None:
-            ray.init(num_cpus=n_workers(spec), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=spec.workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=spec.address, log_to_driver=False)
     try:

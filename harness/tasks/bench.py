@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from harness.run.files import write_text
 from scenarios.errors import InputError
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
+TESTS = Path(__file__).resolve().parents[2] / "tests"
 
 
 def validate(cfg: DictConfig) -> None:

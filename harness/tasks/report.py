@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -89,10 +91,22 @@ def selected_keys(ledger: Ledger, study: StudyConfig) -> set[str]:
     return set(chosen["key"])
 
 
+@contextlib.contextmanager
+def reading(run_dir: Path) -> Iterator[None]:
+    """Any failure to read the run folder (a corrupt or unreadable table) is one InputError line."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as error:
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError("run_dir", f"cannot read the run folder {str(run_dir)!r}: {text}") from None
+
+
 def validate(cfg: DictConfig) -> None:
     run_dir = run_folder(cfg)
     check_free(run_dir)
-    with Ledger.open_existing(run_dir) as ledger:
+    with reading(run_dir), Ledger.open_existing(run_dir) as ledger:
         selected_keys(ledger, saved_study(run_dir))
     load_study(cfg)  # this command's own settings (the executor that draws the figures)
 

@@ -1,0 +1,178 @@
+"""Nothing silently ignored, and fail fast: every bad input of issue 9 is one line on stderr, exit
+code 2, before anything is written; the real settings that look like them keep working."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from studies import SMALL, TDBENCH
+
+from harness import cli
+from harness.tasks import study as study_task
+
+NO_PLUS_HINT = "+"  # the error for a key tdbench does not read never suggests adding it
+
+
+def run_cli(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["tdbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+def search_dir(root: Path, body: str) -> Path:
+    """A folder for hydra.searchpath / --config-dir holding detector/mine.yaml."""
+    (root / "detector").mkdir(parents=True)
+    (root / "detector" / "mine.yaml").write_text(body)
+    return root
+
+
+MINE = "mine:\n  _target_: detectors.utilization.UtilizationDetector\n  window_h: 2.0\n"
+BAD_MINE = "mine:\n  _target_: detectors.utilization.UtilizationDetector\n  windw_h: 2.0\n"
+
+CASES = [
+    (["+sedes=3"], "sedes: no such setting; did you mean seeds?"),
+    (["sedes=3"], "sedes: no such setting; did you mean seeds?"),
+    (["+foo.bar=1"], "foo: no such setting"),
+    (["+report.foo=1"], "report.foo: no such setting; settings here: enabled"),
+    (["+historical.foo=1"], "historical.foo: no such setting"),
+    (["org.n_unit=3"], "org.n_unit: no such setting; did you mean org.n_units?"),
+    (["statistics.reference=nosuch"], "statistics.reference: names no selected detector ('nosuch')"),
+    (["statistics.baseline=nosuch"], "statistics.baseline: names no selected detector ('nosuch')"),
+    (
+        ["scoring.criteria.lead_scenarios=[nope]"],
+        "scoring.criteria.lead_scenarios: names no selected scenario",
+    ),
+    (["+scoring.thresholds.nosuch=1"], "scoring.thresholds.nosuch: names no selected detector"),
+    (["detector=[utilization]", "+scoring.thresholds.transport=1"], "scoring.thresholds.transport: names no"),
+    (["task=calibrate", "calibrate.fp_analysis.detector=nosuch"], "calibrate.fp_analysis.detector: names no"),
+    (["task=calibrate", "calibrate.detectors=[nosuch]"], "calibrate.detectors: must list selected detectors"),
+    (["task=calibrate", "calibrate.target=nosuch"], "calibrate.target: must be one of"),
+    (
+        ["task=calibrate", "calibrate.fp_analysis.thresholds=[a,b]"],
+        "calibrate.fp_analysis.thresholds: must be a",
+    ),
+    (["progress=maybe"], "progress: must be true or false; got 'maybe'"),
+    (["report.enabled=maybe"], "report.enabled: must be true or false"),
+    (["seeds=${nope}"], "seeds: cannot resolve: Interpolation key 'nope' not found"),
+    (
+        ["+detector.x._target_=collections.OrderedDict"],
+        "detector.x._target_: 'collections.OrderedDict' is not a",
+    ),
+    (["+detector.x._target_=collections.Counter"], "builds a Counter, not a detectors.base.Detector"),
+    (["+detector.x._target_=nowhere.Nothing"], "detector.x._target_: cannot import 'nowhere.Nothing'"),
+    (["org.staff_per_unit=0"], "org.staff_per_unit: must be an integer >= 1; got 0"),
+    (["org.dt_h=1e9"], "org.dt_h: must be <= the run's length"),
+    (["org.dt_h=1e-6"], "org.dt_h: must be >= 1/60 h"),
+    (["org.n_units=10000000"], "org.n_units=10000000"),
+    (["seeds=100000000"], "seeds=100000000: the study's"),
+    (["org.scenario_days=1e6"], "org.scenario_days=1000000.0"),
+    (["scenario.steady.rho=1e6"], "scenario.steady.rho=1000000.0"),
+    (["executor.max_job_memory_gb=0.001"], "one job's observations would need about"),
+    (["executor.max_job_memory_gb=-1"], "executor.max_job_memory_gb: must be a number of GB > 0, or null"),
+    (["--no-such-flag"], "command line: unrecognized arguments: --no-such-flag"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    code, err = run_cli(monkeypatch, capsys, [*SMALL, *args, f"hydra.run.dir={run}"])
+    assert code == 2
+    assert err.startswith("tdbench: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert NO_PLUS_HINT + "sedes" not in err and "+foo" not in err
+    assert not run.exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("how", ["searchpath", "config-dir"])
+def test_detectors_on_the_search_path_are_validated_like_the_built_in_ones(
+    monkeypatch, capsys, tmp_path, how
+):
+    folder = search_dir(tmp_path / "mine", BAD_MINE)
+    where = [f"hydra.searchpath=[file://{folder}]"] if how == "searchpath" else ["--config-dir", str(folder)]
+    args = [*where, "detector=[mine]", *SMALL, f"hydra.run.dir={tmp_path / 'run'}"]
+    code, err = run_cli(monkeypatch, capsys, args)
+    assert code == 2 and err.count("\n") == 1
+    assert "detector.mine.windw_h: unknown parameter; allowed: window_h" in err
+    code, err = run_cli(monkeypatch, capsys, [*where, "detector=[nosuch]", *SMALL])
+    assert code == 2 and "detector: unknown option 'nosuch'; allowed: burnout" in err and "mine" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["+scoring.thresholds.transport=1.3"],
+        ["+experiment=quick"],
+        ["detector=[utilization]"],  # statistics.reference keeps its default: no tests, no error
+        ["seeds=${first_seed}", "first_seed=2"],
+        ["executor.max_job_memory_gb=2"],
+    ],
+)
+def test_real_settings_that_look_alike_are_accepted(args):
+    cli.check(cli.hydra_args([*args, *SMALL]))
+
+
+def test_a_search_path_detector_runs_in_a_study(tmp_path):
+    folder = search_dir(tmp_path / "mine", MINE)
+    args = ["detector=[mine]", "scenario=[steady]", "seeds=1", "executor=serial", "report.enabled=false"]
+    command = [TDBENCH, "--config-dir", str(folder), *SMALL, *args, f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    cells = pd.read_parquet(tmp_path / "run" / "cells.parquet")
+    assert cells["detector"].tolist() == ["mine"] and cells["status"].tolist() == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"), [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")]
+)
+def test_a_full_disk_or_read_only_folder_is_one_line_exit_74(monkeypatch, capsys, tmp_path, number, reason):
+    target = tmp_path / "run" / "cells.parquet"
+
+    def full(cfg, out_dir):
+        raise OSError(number, reason, str(target))
+
+    monkeypatch.setattr(study_task, "run", full)
+    code, err = run_cli(monkeypatch, capsys, ["seeds=1", *SMALL, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == cli.STORAGE_EXIT
+    assert err == f"tdbench: error: {target}: {reason}\n"
+
+
+def test_an_output_folder_that_cannot_be_created_is_one_line_exit_74(monkeypatch, capsys, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    run = tmp_path / "file" / "run"
+    code, err = run_cli(monkeypatch, capsys, ["seeds=1", *SMALL, f"hydra.run.dir={run}"])
+    assert code == cli.STORAGE_EXIT
+    assert err.count("\n") == 1 and "Not a directory" in err and str(tmp_path / "file") in err
+
+
+def test_a_corrupt_table_given_to_the_report_is_one_line(monkeypatch, capsys, tmp_path):
+    run = tmp_path / "run"
+    assert (
+        run_cli(
+            monkeypatch,
+            capsys,
+            [
+                "seeds=1",
+                "scenario=[steady]",
+                "detector=[utilization]",
+                "executor=serial",
+                "report.enabled=false",
+                *SMALL,
+                f"hydra.run.dir={run}",
+            ],
+        )[0]
+        == 0
+    )
+    (run / "cells.parquet").write_bytes(b"PAR1 this is not parquet")
+    code, err = run_cli(
+        monkeypatch, capsys, ["task=report", f"run_dir={run}", f"hydra.run.dir={tmp_path / 'r'}"]
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"tdbench: error: run_dir: cannot read the run folder '{run}'")
