@@ -257,6 +257,8 @@ class SweepExitCode(Callback):
 
 def main() -> None:
     """Entry point of the ``tdbench`` console script."""
+    global _exit_code
+    _exit_code = 0
     args = normalise(sys.argv[1:])
     try:
         parsed = hydra_args(args)
