@@ -11,6 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from harness.analysis.calibrate import CalibrationSpec
+from harness.analysis.headline import HeadlineSpec
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
@@ -81,6 +83,8 @@ class StudyConfig:
     criteria: Criteria
     executor: ExecutorSpec
     stats: StatisticsSpec = StatisticsSpec()
+    headline: HeadlineSpec = HeadlineSpec()
+    calibrate: CalibrationSpec = CalibrationSpec()  # also the headline's seed split
     progress: bool = True
 
 
@@ -173,5 +177,7 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         criteria=criteria,
         executor=executor,
         stats=StatisticsSpec.from_config(raw),
+        headline=HeadlineSpec.from_config(raw.get("headline")),
+        calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
         progress=bool(raw.get("progress", True)),
     )

@@ -232,13 +232,13 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
             FigureJob(
                 "operating_curves.png",
                 "Operating curves",
-                "Median lead time against FP rate as each detector's score threshold sweeps its range "
-                "(from calibration); stars mark the calibrated thresholds.",
+                "Recall and median lead against the share of quiet time spent alerting as each detector's "
+                "score threshold sweeps its range (from calibration); stars mark the calibrated thresholds.",
                 figures.operating_curves,
                 (curve, out / "operating_curves.png"),
                 {
                     "chosen": chosen,
-                    "fp_limit": study.criteria.fp_rate,
+                    "budget": study.headline.quiet_alert_fraction,
                     "lead_h": study.criteria.lead_h,
                     "grace_h": scoring.grace_h,
                     "colors": colors,
