@@ -105,7 +105,7 @@ class HeadlineSpec:
     @property
     def label(self) -> str:
         return (
-            f"quiet alerting <= {self.quiet_alert_fraction:.2%} and <= {self.false_per_quiet_week:g} "
+            f"quiet alerting <= {100 * self.quiet_alert_fraction:g}% and <= {self.false_per_quiet_week:g} "
             "false episode(s) per quiet week"
         )
 

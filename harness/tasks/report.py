@@ -1,5 +1,6 @@
-"""``tdbench task=report run_dir=FOLDER``: rebuild summary.csv, scorecard.md, report.md and figures/
-of a finished run from its saved tables and config.yaml, without simulating anything.
+"""``tdbench task=report run_dir=FOLDER``: rebuild summary.csv, scorecard.md, the headline, report.md
+and figures/ of a finished run from its saved tables and config.yaml, without simulating anything
+(the headline's per-step scores come from the run's scores.parquet).
 
 The report lands in ``run_dir``; Hydra's own folder for this command (which would only hold this
 command's config and log) is removed afterwards, so results/runs/ keeps one folder per run.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,6 +20,7 @@ from harness.config import StudyConfig, load_study
 from harness.report.document import write_report
 from harness.run.store import ResultStore
 from harness.run.study import summarise_run
+from harness.tasks.calibrate import collect_scores, load_runs
 from scenarios.errors import InputError
 
 HYDRA_ONLY = {".hydra", "config.yaml", "cli.log"}
@@ -47,6 +50,10 @@ def saved_study(run_dir: Path) -> StudyConfig:
 
         return evaluation_study(saved)
     return load_study(saved)
+
+
+def saved_task(run_dir: Path) -> str:
+    return str(OmegaConf.load(run_dir / "config.yaml").get("task", "study"))
 
 
 def intro_of(run_dir: Path) -> str:
@@ -91,7 +98,10 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     run_dir = run_folder(cfg)
     study = saved_study(run_dir)
     store = ResultStore(run_dir)
-    result = summarise_run(store, selected_keys(store, study), study)
+    runs = None
+    if saved_task(run_dir) != "evaluate" and len(study.seeds) >= 2:
+        runs = load_runs(collect_scores(replace(study, progress=False), run_dir))
+    result = summarise_run(store, selected_keys(store, study), study, runs)
     path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir))
     print(result.scorecard_text)
     print(f"\nreport: {path}")
