@@ -97,7 +97,7 @@ class Detector(ABC):
         """Forget all state and prepare for an organisation with this layout."""
         self.layout = layout
 
-    def use_stream(self, stream: int) -> None:
+    def use_stream(self, stream: int) -> None:  # noqa: B027 (a hook: most detectors draw nothing)
         """Take the random stream of the run about to start (after ``reset``). The harness derives
         it from the cell's (scenario, seed) (``Trace.stream``), so a detector that draws random
         numbers differs from run to run yet stays deterministic. Detectors that draw none ignore it.
