@@ -117,11 +117,11 @@ def test_test_seeds_never_influence_selection(seed, scale):
     the calibration seeds) moves."""
     runs = {"seer": runs_of(lambda s: foresight(s, 4.0)), "flat": runs_of(noise)}
     rng = np.random.default_rng(seed)
-    noisy = {
-        d: {k: (Run(r.time_h, scale * rng.random(r.time_h.size), r.dt_h, r.warmup_h, r.events) if k[1] in TEST else r)
-            for k, r in mine.items()}
-        for d, mine in runs.items()
-    }  # fmt: skip
+
+    def scrambled(r: Run) -> Run:
+        return Run(r.time_h, scale * rng.random(r.time_h.size), r.dt_h, r.warmup_h, r.events)
+
+    noisy = {d: {k: scrambled(r) if k[1] in TEST else r for k, r in mine.items()} for d, mine in runs.items()}
     chosen = [
         "detector",
         "threshold",
