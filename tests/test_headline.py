@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
+from studies import SMALL, run_task, tdbench
 
 from harness.analysis.calibrate import Run, Sweep, split_seeds
 from harness.analysis.headline import (
@@ -220,3 +221,53 @@ def test_headline_spec_rejects_bad_settings():
         HeadlineSpec.from_config({"target": "meltdown"})
     with pytest.raises(InputError, match="headline.colour"):
         HeadlineSpec.from_config({"colour": 1})
+
+
+REQUIRED = ["rank", "detector", "threshold", "feasible", "recall", "recall_lo", "recall_hi", "median_lead_h",
+            "median_lead_h_lo", "median_lead_h_hi", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate",
+            "partial_auc"]  # fmt: skip
+
+
+def test_the_study_prints_the_headline_first_and_writes_headline_csv(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = [*SMALL, "seeds=2", "scenario=[ramp,steady]", "detector=[transport,utilization]",
+            "executor=serial", "report.enabled=false", "statistics.n_resamples=100"]  # fmt: skip
+    assert run_task(out, *args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# Headline\n")
+    assert printed.index("# Headline") < printed.index("# Scorecard as shipped")
+    assert printed.index("# Scorecard as shipped") < printed.index("# Scorecard at the headline's thresholds")
+    table = pd.read_csv(out / "headline.csv")
+    assert [c for c in table.columns if c in REQUIRED] == REQUIRED
+    assert set(table["detector"]) == {"transport", "utilization"}
+    ranked = table[table["feasible"]]
+    assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert (ranked["budget_use"] <= 1).all() and table.loc[~table["feasible"], "rank"].isna().all()
+
+
+def test_a_single_seed_study_says_why_there_is_no_headline(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = [
+        *SMALL,
+        "seeds=1",
+        "scenario=[spike]",
+        "detector=[utilization]",
+        "executor=serial",
+        "report.enabled=false",
+    ]
+    assert run_task(out, *args) == 0
+    printed = capsys.readouterr().out
+    (line,) = [t for t in printed.splitlines() if t.startswith("No headline")]
+    assert "at least 2 seeds" in line and "this study has 1" in line
+    assert "# Scorecard as shipped" in printed and "headline's thresholds" not in printed
+    assert not (out / "headline.csv").exists() and not (out / "scores.parquet").exists()
+
+
+def test_a_bad_headline_setting_exits_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "never"
+    done = tdbench("headline.budget.quiet_alert_fraction=2", f"hydra.run.dir={out}", cwd=tmp_path)
+    _, stderr = done.communicate(timeout=300)
+    assert done.returncode == 2
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("tdbench: error: headline.budget.quiet_alert_fraction: must be a number in [0, 1]")
+    assert not out.exists()
