@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 from harness.config import load_study
 from harness.report.document import finish_study, report_settings
 from harness.run.study import StudyResult, run_study
-from harness.tasks.calibrate import collect_scores, load_runs
 
 
 def validate(cfg: DictConfig) -> None:
@@ -27,8 +26,7 @@ def printed(result: StudyResult) -> str:
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
     study = load_study(cfg)
-    runs = load_runs(collect_scores(study, Path(out_dir))) if len(study.seeds) >= 2 else None
-    result = run_study(study, out_dir, runs)
+    result = run_study(study, out_dir)
     report = finish_study(study, result, report_settings(cfg, study.seeds))
     print(printed(result))
     print(
