@@ -464,7 +464,7 @@ HEADLINE_COLUMNS = [
     "partial_auc",
     "partial_auc_lo",
     "partial_auc_hi",
-    *[f"{m}_{t}{s}" for t in TARGETS for m in ("recall",) for s in ("", "_lo", "_hi")],
+    *[f"recall_{t}{s}" for t in TARGETS for s in ("", "_lo", "_hi")],
     *[f"lead_coverage_{h}h{s}" for h in (2, 8) for s in ("", "_lo", "_hi")],
     "reset_km_median_h",
     "reset_km_median_h_lo",
