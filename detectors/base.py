@@ -86,7 +86,8 @@ class Readings:
 class Detector(ABC):
     """Base class. Subclasses take every parameter as an explicit keyword in ``__init__``,
     extend ``reset`` to clear their state, and implement ``step``: one causal health check on a
-    validated observation. ``update`` validates, then steps; ``run`` validates once, then steps.
+    validated observation. ``update`` validates, then steps; ``run`` resets, takes the trace's
+    random stream (``use_stream``), validates once, then steps.
     """
 
     name: ClassVar[str] = ""
@@ -95,6 +96,12 @@ class Detector(ABC):
     def reset(self, layout: Layout) -> None:
         """Forget all state and prepare for an organisation with this layout."""
         self.layout = layout
+
+    def use_stream(self, stream: int) -> None:  # noqa: B027 (a hook: most detectors draw nothing)
+        """Take the random stream of the run about to start (after ``reset``). The harness derives
+        it from the cell's (scenario, seed) (``Trace.stream``), so a detector that draws random
+        numbers differs from run to run yet stays deterministic. Detectors that draw none ignore it.
+        """
 
     @abstractmethod
     def step(self, obs: Observation) -> Reading:
@@ -108,6 +115,7 @@ class Detector(ABC):
     def run(self, trace: Trace) -> Readings:
         """Readings over a whole trace; equal to reset plus looping ``update`` over the steps."""
         self.reset(trace.layout)
+        self.use_stream(trace.stream)
         check_values(trace.values, f"{self.name}.run")
         readings = [self.step(trace.observation(k)) for k in range(len(trace))]
         return Readings.from_list(trace.time_h, readings, trace.layout.n_units)

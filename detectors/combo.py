@@ -90,6 +90,10 @@ class ComboDetector(Detector):
         self._recent: list[list[tuple[float, int]]] = [[] for _ in range(n)]  # (time, level) in window
         self._units: list[tuple[int, ...]] = [()] * n  # units of each member's latest alert
 
+    def use_stream(self, stream: int) -> None:
+        for member in self._members:
+            member.use_stream(stream)
+
     def step(self, obs: Observation) -> Reading:
         t = obs.time_h
         peaks = np.zeros(len(self._members), dtype=int)

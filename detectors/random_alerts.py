@@ -17,15 +17,19 @@ class RandomDetector(Detector):
 
     While not alerting, each health check starts an episode with probability
     1 - exp(-rate_per_day * dt / 24); an episode holds WARNING (score 1) for ``duration_h``. The draws
-    come from ``numpy.random.default_rng(seed)``, restarted by ``reset``: the alert times depend on the
-    seed and the step count only, never on the observations (so they are the same in every cell of
-    a study; the events they are scored against are not).
+    come from ``numpy.random.default_rng([seed, stream])``: ``reset`` restarts them from ``seed``
+    alone, and the harness then hands over the run's stream (``use_stream``, derived from the cell's
+    (scenario, seed)), so every cell of a study gets its own schedule, the same on every rerun. The
+    alert times never depend on the observations.
 
     >>> from scenarios import simulate
     >>> trace = simulate("steady", seed=0, n_units=3, warmup_days=1, scenario_days=1)
+    >>> other = simulate("steady", seed=1, n_units=3, warmup_days=1, scenario_days=1)
     >>> readings = RandomDetector(rate_per_day=4.0).run(trace)
     >>> bool(readings.level.max() == 2), readings.equals(RandomDetector(rate_per_day=4.0).run(trace))
     (True, True)
+    >>> readings.equals(RandomDetector(rate_per_day=4.0).run(other))
+    False
     """
 
     name = "random"
@@ -45,6 +49,9 @@ class RandomDetector(Detector):
         self._start = -math.expm1(-self.rate_per_day * layout.dt_h / 24.0)
         self._steps = steps_of(self.duration_h, layout.dt_h)
         self._left = 0  # health checks left in the current episode
+
+    def use_stream(self, stream: int) -> None:
+        self._rng = np.random.default_rng([self.seed, stream])
 
     def step(self, obs: Observation) -> Reading:
         draw = self._rng.random()

@@ -13,6 +13,8 @@ from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
 
 from detectors.base import Detector
+from harness.analysis.calibrate import CalibrationSpec
+from harness.analysis.headline import HeadlineSpec
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
 from harness.run.budget import GB, Limits, check_budget, machine_memory
@@ -108,6 +110,8 @@ class StudyConfig:
     criteria: Criteria
     executor: ExecutorSpec
     stats: StatisticsSpec = StatisticsSpec()
+    headline: HeadlineSpec = HeadlineSpec()
+    calibrate: CalibrationSpec = CalibrationSpec()  # also the headline's seed split
     progress: bool = True
 
 
@@ -247,5 +251,7 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         criteria=criteria,
         executor=executor,
         stats=stats,
+        headline=HeadlineSpec.from_config(raw.get("headline")),
+        calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
         progress=progress,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -165,6 +166,13 @@ class Trace:
     def scored(self) -> np.ndarray:
         """Boolean mask of the steps after warm-up."""
         return self.time_h > self.layout.warmup_h
+
+    @property
+    def stream(self) -> int:
+        """A random stream of this run for detectors that draw random numbers: a stable hash of
+        its (scenario, seed), the same on every machine and executor."""
+        text = f"{self.meta.get('scenario', '')}/{self.meta.get('seed', 0)}"
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
     def permuted(self, order: np.ndarray) -> Trace:
         """The same run with units relabelled (new unit j is old unit order[j])."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -78,18 +79,56 @@ def steps(hours: float, dt_h: float) -> int:
     return max(1, int(round(hours / dt_h)))
 
 
+def utilization_ratio(busy: np.ndarray, staff_on_duty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """System utilization per step as (numerator, denominator): sum(busy) / sum(staff_on_duty), and
+    1 / 1 when nobody is on duty but work is in service (0 / 1 when idle)."""
+    busy_sum, duty_sum = busy.sum(axis=1), staff_on_duty.sum(axis=1)
+    empty = duty_sum <= 0
+    return np.where(empty, (busy_sum > 0).astype(float), busy_sum), np.where(empty, 1.0, duty_sum)
+
+
 def system_utilization(busy: np.ndarray, staff_on_duty: np.ndarray) -> np.ndarray:
     """sum(busy) / sum(staff_on_duty) per step; 1 when nobody is on duty but work is in service."""
-    busy_sum, duty_sum = busy.sum(axis=1), staff_on_duty.sum(axis=1)
-    return np.divide(busy_sum, duty_sum, out=(busy_sum > 0).astype(float), where=duty_sum > 0)
+    num, den = utilization_ratio(busy, staff_on_duty)
+    return num / den
+
+
+def _window_sums(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of the last ``window`` values (fewer at the start), each summed directly (never as a
+    difference of a long cumulative sum), and how many values each holds."""
+    padded = np.concatenate((np.zeros(window - 1), np.asarray(x, float)))
+    sums = np.lib.stride_tricks.sliding_window_view(padded, window).sum(axis=1)
+    return sums, np.minimum(np.arange(1, len(x) + 1), window)
 
 
 def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Mean of the last ``window`` values (fewer at the start)."""
-    c = np.concatenate(([0.0], np.cumsum(x)))
-    k = np.arange(1, len(x) + 1)
-    lo = np.maximum(0, k - window)
-    return (c[k] - c[lo]) / (k - lo)
+    sums, counts = _window_sums(x, window)
+    return sums / counts
+
+
+def trailing_mean_at_least(num: np.ndarray, den: np.ndarray, window: int, level: float) -> np.ndarray:
+    """Whether the trailing mean of the ratios num / den is >= ``level``, exactly: busy and staff
+    are small integers, so a window mean of exactly 0.75 or 0.80 is common. Windows within 1e-9 of
+    the level are decided in rational arithmetic (``level`` read as its decimal text, 0.8 = 4/5).
+
+    >>> num, den = np.array([3.0, 5, 4, 4]), np.array([5.0, 5, 5, 5])  # 0.6, 1.0, 0.8, 0.8
+    >>> trailing_mean_at_least(num, den, 2, 0.8).tolist()
+    [False, True, True, True]
+    """
+    mean = trailing_mean(num / den, window)
+    out = mean >= level
+    near = np.flatnonzero(np.abs(mean - level) <= 1e-9)
+    if near.size:
+        exact_level = Fraction(repr(float(level)))
+        for k in near.tolist():
+            lo = max(0, k - window + 1)
+            total = sum(
+                Fraction(float(n)) / Fraction(float(d))
+                for n, d in zip(num[lo : k + 1], den[lo : k + 1], strict=True)
+            )
+            out[k] = total >= exact_level * (k + 1 - lo)
+    return out
 
 
 def backlog_hours(queue: np.ndarray, staff_on_duty: np.ndarray, service_rate: np.ndarray) -> np.ndarray:
@@ -110,11 +149,12 @@ def derive_events(
     """Both targets' events, from the state arrays (each (T, N))."""
     dt = layout.dt_h
     events: list[Event] = []
-    util = trailing_mean(system_utilization(busy, staff_on_duty), steps(spec.utilization_window_h, dt))
+    num, den = utilization_ratio(busy, staff_on_duty)
+    window = steps(spec.utilization_window_h, dt)
     all_units = tuple(range(layout.n_units))
     for onset, end, ended in hysteresis(
-        util >= spec.utilization_on,
-        util < spec.utilization_off,
+        trailing_mean_at_least(num, den, window, spec.utilization_on),
+        ~trailing_mean_at_least(num, den, window, spec.utilization_off),
         steps(spec.utilization_sustain_h, dt),
         steps(spec.utilization_clear_h, dt),
     ):

@@ -12,7 +12,8 @@ from joblib import Parallel, delayed
 
 import detectors
 import scenarios
-from harness.analysis.calibrate import CalibrationSpec, Run, calibrate_detector
+from harness.analysis.calibrate import Run, calibrate_detector
+from harness.analysis.headline import HeadlineSpec, budget_rule
 from harness.analysis.scoring import ScoringSpec, score_run
 
 N_SEEDS = 25  # x 8 scenarios = 200 runs of the default organisation (12 units, 7 + 14 days)
@@ -44,14 +45,14 @@ def test_calibration_costs_at_most_3x_scoring_at_one_threshold(benchmark, runs):
     one = ScoringSpec(thresholds={"transport": 1.0})
     swept = [Run.from_trace(trace, readings.score) for trace, readings in runs]
     half = len(swept) // 2
-    spec, cal = ScoringSpec(), CalibrationSpec()
+    spec, rule = ScoringSpec(), budget_rule(HeadlineSpec())
 
     def score_once():
         for trace, readings in runs:
             score_run(trace, readings, one, "transport")
 
     def calibrate():
-        return calibrate_detector(swept[:half], swept[half:], spec, cal)
+        return calibrate_detector(swept[:half], swept[half:], spec, "utilization_breach", rule)
 
     scoring_s = best_of(score_once)
     curves, _ = benchmark.pedantic(calibrate, rounds=5, iterations=1)

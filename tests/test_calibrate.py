@@ -21,6 +21,7 @@ from harness.analysis.calibrate import (
     calibrate_detector,
     candidate_thresholds,
     choose,
+    lead_rule,
     operating_curve,
     split_seeds,
 )
@@ -193,10 +194,11 @@ def test_test_seeds_never_influence_the_calibrated_threshold():
     test_a = simulated_runs("spike", [3, 4])
     rng = np.random.default_rng(0)
     test_b = [Run(r.time_h, rng.permutation(r.score) * 1.7, r.dt_h, r.warmup_h, r.events) for r in test_a]
-    cal = CalibrationSpec(max_fp_rate=0.5, min_recall=0.5)
+    cal = CalibrationSpec(rule="lead", max_fp_rate=0.5, min_recall=0.5)
     spec = ScoringSpec()
-    curves_a, choices_a = calibrate_detector(calibration, test_a, spec, cal)
-    curves_b, choices_b = calibrate_detector(calibration, test_b, spec, cal)
+    rule = lead_rule(cal.max_fp_rate, cal.min_recall)
+    curves_a, choices_a = calibrate_detector(calibration, test_a, spec, cal.target, rule)
+    curves_b, choices_b = calibrate_detector(calibration, test_b, spec, cal.target, rule)
     held_out_a, held_out_b = choices_a.iloc[0], choices_b.iloc[0]
     assert held_out_a["choice"] == "calibrated" and held_out_a["feasible"]
     assert held_out_a["threshold"] == held_out_b["threshold"]
@@ -223,6 +225,10 @@ def test_calibration_spec_rejects_bad_settings():
         CalibrationSpec.from_config({"detectors": ["nope"]}, ["transport"])
     with pytest.raises(InputError, match="calibrate.fp_analysis.colour"):
         CalibrationSpec.from_config({"fp_analysis": {"colour": 1}}, ["transport"])
+    with pytest.raises(InputError, match="calibrate.rule"):
+        CalibrationSpec(rule="magic")
+    with pytest.raises(InputError, match="calibrate.max_quiet_alert_fraction"):
+        CalibrationSpec(rule="budget", max_quiet_alert_fraction=0.05)  # a lead-rule setting: not ignored
 
 
 def tdbench(*args: str) -> subprocess.CompletedProcess:
@@ -233,7 +239,8 @@ def test_calibrate_task_end_to_end(tmp_path):
     out = tmp_path / "cal"
     args = ["task=calibrate", "seeds=3", "scenario=[spike,steady]", "detector=[transport,utilization]",
             *SMALL_ORG, "executor=serial", "progress=false", "statistics.n_resamples=100",
-            "calibrate.min_recall=0.5", "calibrate.max_fp_rate=0.5", f"hydra.run.dir={out}"]  # fmt: skip
+            "calibrate.rule=lead", "calibrate.min_recall=0.5", "calibrate.max_fp_rate=0.5",
+            f"hydra.run.dir={out}"]  # fmt: skip
     done = tdbench(*args)
     assert done.returncode == 0, done.stderr
     assert "oracle (tuned on test)" in done.stdout and "not followed by an event" in done.stdout
@@ -304,7 +311,7 @@ def test_render_warns_about_always_on_thresholds():
                 "threshold": 1.0, **metrics, "test_quiet_alert_fraction": quiet}  # fmt: skip
 
     quiet_enough = pd.DataFrame([choice("a", 0.02)])
-    assert "WARNING" not in render(quiet_enough, CalibrationSpec(), [0], [1])
+    assert "WARNING" not in render(quiet_enough, CalibrationSpec(rule="lead"), [0], [1])
     always_on = pd.DataFrame([choice("a", 0.02), choice("b", 0.9)])
-    text = render(always_on, CalibrationSpec(), [0], [1])
+    text = render(always_on, CalibrationSpec(rule="lead"), [0], [1])
     assert "WARNING: the calibrated thresholds of b alert more than 50% of quiet time" in text

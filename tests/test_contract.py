@@ -63,6 +63,7 @@ def fresh(name: str, params: dict) -> Detector:
 
 def streamed(detector: Detector, trace: Trace) -> Readings:
     detector.reset(trace.layout)
+    detector.use_stream(trace.stream)
     readings = [detector.update(trace.observation(k)) for k in range(len(trace))]
     return Readings.from_list(trace.time_h, readings, trace.layout.n_units)
 

@@ -142,6 +142,7 @@ def operating_curve(split: bool) -> pd.DataFrame:
                 "threshold": threshold,
                 "recall": 1 - fp / 2,
                 "fp_rate": fp,
+                "quiet_alert_fraction": np.clip(1.6 - threshold - shift, 0, 1) / 1.2,
                 "median_lead_h": lead,
             }
         )

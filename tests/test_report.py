@@ -26,7 +26,16 @@ from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-REBUILT = ("summary.csv", "scorecard.md", "report.md", "wilcoxon.csv", "first_alert.csv")
+REBUILT = (
+    "summary.csv",
+    "scorecard.md",
+    "report.md",
+    "wilcoxon.csv",
+    "first_alert.csv",
+    "headline.csv",
+    "headline_pairs.csv",
+    "headline.md",
+)
 TABLES = ("cells.parquet", "events.parquet", "episodes.parquet", "overhead.parquet", "timeline.parquet")
 
 
@@ -47,15 +56,23 @@ def test_study_writes_report_with_every_figure(run_dir):
         "figures/lead_coverage.png",
         "figures/overhead.png",
         "figures/recovery.png",
+        "figures/amoc.png",
     }
     assert set(links) == expected
+    assert (
+        report.index("## Headline")
+        < report.index("figures/amoc.png")
+        < report.index("## Scorecard as shipped")
+    )
     for link in links:
         assert (run_dir / link).stat().st_size > 10_000
     assert "Not drawn" not in report
     assert "operating curves (calibration did not run" in report
     for section in ("## Scorecard", "## Detection: utilization breach", "## False alarms", "## Overhead"):
         assert section in report
-    assert (run_dir / "scorecard.md").read_text().split("\n", 2)[2].strip() in report
+    assert (run_dir / "headline.md").read_text().split("\n", 2)[2].strip() in report
+    for card in (run_dir / "scorecard.md").read_text().split("# Scorecard ")[1:]:
+        assert card.split("\n", 2)[2].strip() in report  # as shipped, and at the headline's thresholds
     assert "```yaml\norg:\n  n_units: 4" in report  # the config
     assert re.search(r"\| matplotlib \| \d+\.\d+", report)  # package versions
     for table in ("timeline.parquet", "timeline_marks.parquet"):

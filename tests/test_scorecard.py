@@ -17,6 +17,7 @@ from harness.config import Criteria
 TDBENCH = str(Path(sys.executable).parent / "tdbench")
 SPEC = StatisticsSpec(n_resamples=400)
 SEEDS = range(4)
+FAMILIES = {"a": "utilization", "b": "spc", "c": "seismic"}  # three of the existing modules
 
 
 def synthetic_study() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -75,7 +76,7 @@ def synthetic_study() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_scorecard_values_verdicts_and_intervals():
     cells, events, overhead = synthetic_study()
-    card = build_scorecard(cells, events, overhead, Criteria(), combos=set(), stats=SPEC).set_index(
+    card = build_scorecard(cells, events, overhead, Criteria(), families=FAMILIES, stats=SPEC).set_index(
         "detector"
     )
     assert card.loc["a", "lead_h"] == 5.0 and card.loc["a", "lead_pass"]  # 2 of 3 events caught, 5 h
@@ -93,6 +94,7 @@ def test_scorecard_values_verdicts_and_intervals():
         events[events.detector != "c"],
         overhead[overhead.detector != "c"],
         Criteria(),
+        families=FAMILIES,
         stats=SPEC,
     ).set_index("detector")
     assert card2.loc["a", "unique_scenarios"] == "ramp" and card2.loc["b", "unique_scenarios"] == "spike"
@@ -102,9 +104,51 @@ def test_scorecard_values_verdicts_and_intervals():
     assert "| a | 5.00 h [" in text and "PASS" in text and "FAIL" in text and "bootstrap CI" in text
 
 
+def with_copy(tables, source: str, name: str, **changes):
+    """The study's tables plus a copy of detector ``source``'s rows as detector ``name``."""
+    out = []
+    for frame in tables:
+        copy = frame[frame["detector"] == source].assign(detector=name, key=lambda f: name + f["key"])
+        if "detected" in frame:
+            copy = copy.assign(**changes)
+        out.append(pd.concat([frame, copy], ignore_index=True))
+    return out
+
+
+def unique_of(tables, families) -> dict[str, str]:
+    card = build_scorecard(*tables, Criteria(), families=families, stats=SPEC)
+    return card.set_index("detector")["unique_scenarios"].to_dict()
+
+
+def test_unique_detection_is_judged_against_the_existing_modules_only():
+    tables = [frame[frame["detector"] != "c"] for frame in synthetic_study()]
+    assert unique_of(tables, FAMILIES) == {"a": "ramp", "b": "spike"}
+    # a new detector (not one of the four modules) that catches everything changes nobody's verdict
+    more = with_copy(tables, "a", "t", detected=True, lead_h=4.0)
+    assert unique_of(more, {**FAMILIES, "t": "transport"}) == {"a": "ramp", "b": "spike", "t": ""}
+    # a second variant of a's module that catches what b catches: b loses, a keeps its own
+    variant = with_copy(tables, "b", "a2")
+    assert unique_of(variant, {**FAMILIES, "a2": "utilization"}) == {"a": "ramp", "a2": "", "b": ""}
+
+
+def test_scorecard_names_only_the_lead_scenarios_that_ran_and_skips_absent_intervals():
+    cells, events, overhead = synthetic_study()
+    ramp = cells["scenario"] == "ramp"
+    one_seed = (cells["seed"] == 0) & ramp
+    card = build_scorecard(
+        cells[one_seed], events[(events.seed == 0) & (events.scenario == "ramp")],
+        overhead[overhead.seed == 0], Criteria(), families=FAMILIES, stats=SPEC,
+    )  # fmt: skip
+    text = render_scorecard(card, Criteria(), stats=SPEC)
+    assert "utilization_breach; ramp)" in text and "spike" not in text.splitlines()[0]
+    assert "Brackets" not in text and "No confidence intervals" in text
+
+
 def test_verdict_is_marked_when_the_interval_crosses_the_bar():
     cells, events, overhead = synthetic_study()
-    card = build_scorecard(cells, events, overhead, Criteria(fp_rate=0.2), stats=SPEC).set_index("detector")
+    card = build_scorecard(
+        cells, events, overhead, Criteria(fp_rate=0.2), families=FAMILIES, stats=SPEC
+    ).set_index("detector")
     assert card.loc["c", "fp_rate"] == 0.125 and card.loc["c", "fp_lo"] < 0.2 <= card.loc["c", "fp_hi"]
     text = render_scorecard(card.reset_index(), Criteria(fp_rate=0.2), stats=SPEC)
     row = next(line for line in text.splitlines() if line.startswith("| c |"))

@@ -1,9 +1,11 @@
 """Ground-truth targets from hand-built state sequences."""
 
+from fractions import Fraction
+
 import numpy as np
 
 from scenarios.org import OrgConfig
-from scenarios.truth import TruthSpec, derive_events, hysteresis
+from scenarios.truth import TruthSpec, derive_events, hysteresis, trailing_mean_at_least
 
 DT = 0.25
 
@@ -66,3 +68,39 @@ def test_unit_without_staff_but_with_queue_is_saturated():
     staff[:, 0] = 0
     (event,) = [e for e in events_from(np.zeros((10, 2)), queue, staff) if e.target == "unit_saturation"]
     assert event.units == (0,)
+
+
+def exact_mean(num, den, k, window):
+    lo = max(0, k - window + 1)
+    pairs = zip(num[lo : k + 1], den[lo : k + 1], strict=True)
+    return sum(Fraction(int(a), int(b)) for a, b in pairs) / (k + 1 - lo)
+
+
+def test_trailing_mean_ties_are_exact_after_a_long_history():
+    # utilization is a ratio of small integers, so window means of exactly 0.75 and 0.80 are common;
+    # after thousands of steps a difference of a floating cumulative sum puts some on the wrong side
+    rng = np.random.default_rng(3)
+    n, window = 4000, 4
+    den = rng.choice([44.0, 45.0, 47.0, 48.0], n)
+    num = np.round(den * rng.choice([0.6, 0.75, 0.8, 0.85, 0.9, 1.0], n))
+    num[-8:], den[-8:] = [36, 40, 40, 44, 36, 45, 44, 43], [48, 50, 50, 55, 45, 45, 55, 43]
+    means = [exact_mean(num, den, k, window) for k in range(n)]
+    for level in (Fraction(3, 4), Fraction(4, 5)):
+        assert level in means  # the series holds exact ties
+        assert trailing_mean_at_least(num, den, window, float(level)).tolist() == [m >= level for m in means]
+
+
+def test_breach_onset_and_end_on_exact_ties():
+    # one unit of 5 staff (ratios k / 5) after a long quiet history: the 1 h (4-step) mean reaches
+    # exactly 0.80 at p + 3 and stays there; on the way down it reads exactly 0.75 (not < 0.75)
+    p = 3000
+    busy = [3] * p + [3, 5, 4, 4, 4, 4, 4, 4, 4, 3] + [3] * 12
+    n = len(busy)
+    (event,) = [
+        e
+        for e in events_from(np.array(busy)[:, None], np.zeros((n, 1)), np.full((n, 1), 5))
+        if e.target == "utilization_breach"
+    ]
+    assert event.onset_h == (p + 3 + 1) * DT  # step k is at (k + 1) * DT
+    # p + 9 holds (4, 4, 4, 3) = 0.75, still on; p + 10 holds (4, 4, 3, 3) = 0.70 < 0.75
+    assert event.end_h == (p + 10 + 1) * DT and event.ended

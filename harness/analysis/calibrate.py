@@ -30,15 +30,16 @@ every threshold (tests/test_calibrate.py checks this on random readings and even
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis.scoring import ScoringSpec
+from detectors.base import Readings
+from harness.analysis.scoring import RunScore, ScoringSpec, score_run
 from scenarios.errors import InputError
-from scenarios.trace import Event, Trace
+from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS
 
 CURVE_COLUMNS = [
@@ -75,6 +76,18 @@ class Run:
             trace.layout.warmup_h,
             tuple(trace.truth.events),
         )
+
+    def scored_at(self, threshold: float, spec: ScoringSpec) -> RunScore:
+        """:func:`harness.analysis.scoring.score_run` of this run at ``score >= threshold`` (no unit
+        is implicated: root-cause overlap is not defined here)."""
+        n = len(self.time_h)
+        layout = Layout(np.ones(1), np.ones(1), np.zeros((1, 1)), dt_h=self.dt_h, warmup_h=self.warmup_h)
+        trace = Trace(
+            self.time_h, np.zeros((n, len(FIELDS), 1)), layout, {}, Truth(np.zeros((n, 1)), list(self.events))
+        )
+        readings = Readings(self.time_h, self.score, np.zeros(n, np.int8), np.zeros((n, 1), bool), {})
+        at = ScoringSpec(**{**spec.to_dict(), "thresholds": {"run": float(threshold)}})
+        return score_run(trace, readings, at, "run")
 
 
 # ---------------------------------------------------------------- range extremes (sparse tables)
@@ -360,6 +373,14 @@ class Sweep:
         for p in parts:
             self.quiet[p.dt_h] = np.concatenate((self.quiet.get(p.dt_h, np.zeros(0)), p.quiet_scores))
 
+    def covered(self, lead_h: float, thresholds: np.ndarray) -> np.ndarray:
+        """Number of target events warned at least ``lead_h`` ahead at each (increasing) threshold:
+        an event's lead at theta is its longest lead piece still reached at theta."""
+        best = np.full(len(self.detect), -np.inf)
+        reach = self.piece_lead >= lead_h
+        np.maximum.at(best, self.piece_event[reach], self.piece_bound[reach])
+        return len(best) - np.searchsorted(np.sort(best), np.asarray(thresholds, float), side="left")
+
     def curve(self, thresholds: np.ndarray | Sequence[float] | None = None) -> pd.DataFrame:
         """Pooled metrics at each threshold (default: every distinct score value), as CURVE_COLUMNS;
         counts add up over runs before any ratio is taken, as in summary.csv."""
@@ -408,10 +429,14 @@ def operating_curve(
 # ---------------------------------------------------------------- held-out selection
 
 
+RULES = ("budget", "lead")
+
+
 @dataclass(frozen=True)
 class CalibrationSpec:
     """What ``tdbench task=calibrate`` tunes (config section ``calibrate``)."""
 
+    rule: str = "budget"  # budget: the headline's rule (headline.budget); lead: the former rule
     target: str = "utilization_breach"
     calibration_fraction: float = 0.5
     split_seed: int = 0
@@ -423,6 +448,13 @@ class CalibrationSpec:
     fp_thresholds: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
 
     def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise InputError("calibrate.rule", f"must be one of {', '.join(RULES)}; got {self.rule!r}")
+        if self.rule == "budget" and self.max_quiet_alert_fraction is not None:
+            raise InputError(
+                "calibrate.max_quiet_alert_fraction",
+                "applies to calibrate.rule=lead only (rule budget limits quiet alerting by headline.budget)",
+            )
         if self.target not in TARGETS:
             raise InputError("calibrate.target", f"must be one of {', '.join(TARGETS)}; got {self.target!r}")
         for name in ("calibration_fraction",):
@@ -533,31 +565,47 @@ METRICS = [
 ]
 
 
+Pick = Callable[[pd.DataFrame], tuple[pd.Series | None, dict]]
+"""A selection rule: an operating curve -> (the chosen row or None, extra columns for the choice)."""
+
+
+def lead_rule(max_fp_rate: float, min_recall: float, max_quiet_alert_fraction: float | None = None) -> Pick:
+    """The former rule (``calibrate.rule: lead``): :func:`choose`; when nothing is feasible, how far
+    the constraints are out of reach."""
+
+    def pick(curve: pd.DataFrame) -> tuple[pd.Series | None, dict]:
+        best = choose(curve, max_fp_rate, min_recall, max_quiet_alert_fraction)
+        if best is not None:
+            return best, {}
+        fp = curve["fp_rate"].fillna(0.0)
+        quiet = curve["quiet_alert_fraction"].fillna(0.0) <= (max_quiet_alert_fraction or np.inf)
+        return None, {
+            "best_fp_at_min_recall": float(fp[quiet & (curve["recall"] >= min_recall)].min()),
+            "best_recall_at_max_fp": float(curve["recall"][quiet & (fp <= max_fp_rate)].max()),
+        }
+
+    return pick
+
+
 def calibrate_detector(
-    calibration: Sequence[Run], test: Sequence[Run], spec: ScoringSpec, cal: CalibrationSpec
+    calibration: Sequence[Run], test: Sequence[Run], spec: ScoringSpec, target: str, pick: Pick
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Operating curves on both seed sets, the held-out choice and the oracle.
+    """Operating curves on both seed sets, the held-out choice and the oracle, by the rule ``pick``.
 
     Returns (curves with a ``split`` column, choices): one choice row ``calibrated`` (tuned on the
     calibration runs, reported on the test runs) and one ``oracle (tuned on test)``.
     """
-    sweeps = {"calibration": Sweep(calibration, spec, cal.target), "test": Sweep(test, spec, cal.target)}
+    sweeps = {"calibration": Sweep(calibration, spec, target), "test": Sweep(test, spec, target)}
     curves = {split: sweep.curve() for split, sweep in sweeps.items()}
     rows = []
     for choice, tuned_on in (("calibrated", "calibration"), ("oracle (tuned on test)", "test")):
-        best = choose(curves[tuned_on], cal.max_fp_rate, cal.min_recall, cal.max_quiet_alert_fraction)
-        row: dict = {"choice": choice, "tuned_on": tuned_on, "feasible": best is not None}
+        best, extra = pick(curves[tuned_on])
+        row: dict = {"choice": choice, "tuned_on": tuned_on, "feasible": best is not None, **extra}
         if best is not None:
             row["threshold"] = float(best["threshold"])
             for split, sweep in sweeps.items():
                 point = sweep.curve([row["threshold"]]).iloc[0]
                 row.update({f"{split}_{m}": point[m] for m in METRICS if m != "threshold"})
-        else:  # say how far the constraints are out of reach
-            curve = curves[tuned_on]
-            fp = curve["fp_rate"].fillna(0.0)
-            quiet = curve["quiet_alert_fraction"].fillna(0.0) <= (cal.max_quiet_alert_fraction or np.inf)
-            row["best_fp_at_min_recall"] = float(fp[quiet & (curve["recall"] >= cal.min_recall)].min())
-            row["best_recall_at_max_fp"] = float(curve["recall"][quiet & (fp <= cal.max_fp_rate)].max())
         rows.append(row)
     frame = pd.concat([c.assign(split=name) for name, c in curves.items()], ignore_index=True)
     return frame, pd.DataFrame(rows)

@@ -21,19 +21,27 @@ from harness.analysis.statistics import (
 )
 from harness.config import Criteria
 
+MODULES = ("utilization", "spc", "seismic", "burnout")  # the roadmap's "other modules"
+
+
+def rivals(detector: str, detectors: list[str], families: dict[str, str]) -> list[str]:
+    """The detectors ``detector``'s unique detection is judged against: every selected variant of
+    the four existing modules, except its own module's (a variant does not compete with itself)."""
+    own = families.get(detector)
+    return [d for d in detectors if d != detector and families.get(d) in MODULES and families.get(d) != own]
+
 
 def unique_detections(
-    events: pd.DataFrame, detectors: list[str], combos: set[str], min_recall: float
+    events: pd.DataFrame, detectors: list[str], families: dict[str, str], min_recall: float
 ) -> dict[str, list[str]]:
-    """Scenarios each detector catches (recall >= min_recall) while every other non-combination
-    detector misses them (recall < min_recall)."""
-    singles = [d for d in detectors if d not in combos]
+    """Scenarios each detector catches (recall >= min_recall) while every rival (:func:`rivals`)
+    misses them (recall < min_recall). ``families``: detector -> its module (class ``name``)."""
     recall = events.groupby(["scenario", "detector"])["detected"].mean().unstack("detector")
     found: dict[str, list[str]] = {d: [] for d in detectors}
     for scenario, row in recall.iterrows():
         for detector in detectors:
-            others = [d for d in singles if d != detector]
             mine = row.get(detector, np.nan)
+            others = rivals(detector, detectors, families)
             if mine >= min_recall and all(not (row.get(o, 0.0) >= min_recall) for o in others):
                 found[detector].append(str(scenario))
     return found
@@ -42,7 +50,7 @@ def unique_detections(
 def unique_detection_cis(
     events: pd.DataFrame,
     detectors: list[str],
-    combos: set[str],
+    families: dict[str, str],
     min_recall: float,
     seeds: list[int],
     stats: StatisticsSpec,
@@ -63,11 +71,9 @@ def unique_detection_cis(
         if seed in where[0] and detector in where[2]:
             at = (where[0][seed], where[1][scenario], where[2][detector])
             detected[at], counts[at] = row["sum"], row["count"]
-    singles = np.array([d not in combos for d in detectors])
 
     def count_for(d: int):
-        others = singles.copy()
-        others[d] = False
+        others = np.isin(detectors, rivals(detectors[d], detectors, families))
 
         def statistic(idx: np.ndarray) -> np.ndarray:
             n = counts[idx].sum(axis=-3)
@@ -85,12 +91,14 @@ def build_scorecard(
     events: pd.DataFrame,
     overhead: pd.DataFrame,
     criteria: Criteria,
-    combos: set[str] = frozenset(),
+    families: dict[str, str] | None = None,
     stats: StatisticsSpec | None = None,
     grace_h: float = 1.0,
 ) -> pd.DataFrame:
     """One row per detector: each criterion's measured value, its CI (``*_lo``, ``*_hi``), and
-    whether it passes. ``grace_h`` is the scoring's G: lead times below -G mean "missed"."""
+    whether it passes. ``families``: detector -> module (class ``name``; default: the detector's
+    own name), for unique detection. ``grace_h`` is the scoring's G: lead times below -G mean
+    "missed"."""
     stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
     keys = set(ok["key"])
@@ -98,15 +106,18 @@ def build_scorecard(
     overhead = overhead[overhead["key"].isin(keys)]
     detectors = sorted(ok["detector"].unique())
     seeds = sorted(set(ok["seed"]))
-    unique = unique_detections(events, detectors, combos, criteria.unique_recall)
-    unique_ci = unique_detection_cis(events, detectors, combos, criteria.unique_recall, seeds, stats)
+    families = {d: (families or {}).get(d, d) for d in detectors}
+    unique = unique_detections(events, detectors, families, criteria.unique_recall)
+    unique_ci = unique_detection_cis(events, detectors, families, criteria.unique_recall, seeds, stats)
+    run = set(ok["scenario"])
+    lead_scenarios = [s for s in criteria.lead_scenarios if s in run]
     rows = []
     for detector in detectors:
         mine = ok[ok["detector"] == detector]
         lead_events = events[
             (events["detector"] == detector)
             & (events["target"] == criteria.lead_target)
-            & events["scenario"].isin(criteria.lead_scenarios)
+            & events["scenario"].isin(lead_scenarios)
         ]
         lead = median_lead(lead_events["lead_h"].to_numpy(float))
         lead_ci = median_lead_ci(by_seed(lead_events, seeds, "lead_h"), -grace_h, stats)
@@ -125,6 +136,7 @@ def build_scorecard(
                 "lead_lo": lead_ci[0],
                 "lead_hi": lead_ci[1],
                 "lead_events": len(lead_events),
+                "lead_scenarios": ", ".join(lead_scenarios),
                 "lead_pass": bool(lead >= criteria.lead_h),
                 "fp_rate": fp,
                 "fp_lo": fp_ci[0],
@@ -170,11 +182,12 @@ def render_scorecard(
 ) -> str:
     """The scorecard as a markdown table: value [CI] verdict per criterion."""
     stats = stats or StatisticsSpec()
+    scenarios = card["lead_scenarios"].iloc[0] if len(card) else ""
     head = (
         f"| detector | lead >= {criteria.lead_h:g} h ({criteria.lead_target}; "
-        f"{', '.join(criteria.lead_scenarios)}) | FP rate < {criteria.fp_rate:.0%} | "
-        f"unique detection >= 1 scenario | p99 update < {criteria.overhead_ms:g} ms | passed "
-        "| alerting in quiet time |"
+        f"{scenarios or 'none of ' + ', '.join(criteria.lead_scenarios) + ' run'}) | "
+        f"FP rate < {criteria.fp_rate:.0%} | unique detection >= 1 scenario | "
+        f"p99 update < {criteria.overhead_ms:g} ms | passed | alerting in quiet time |"
     )
     lines = [head, "|---|---|---|---|---|---|---|"]
     hours = lambda x: _hours(x).removesuffix(" h")  # noqa: E731
@@ -196,12 +209,25 @@ def render_scorecard(
             f"{_verdict(r.overhead_pass, r.overhead_lo, r.overhead_hi, criteria.overhead_ms)} "
             f"| {r.passed}/4 | {_share(r.quiet_alert_fraction)} |"
         )
-    lines.append(
-        f"\nBrackets: {stats.label}. Verdicts compare the point estimate with the bar; "
-        "† marks a verdict whose CI crosses the bar. The last column is not a criterion: the share "
-        "of quiet time (outside every event window and critical period) spent alerting. A detector "
-        "that alerts most of the time can pass the episode-based FP rate with a few long episodes."
+    bounds = [c for c in card.columns if c.endswith(("_lo", "_hi"))]
+    has_ci = bool(len(card)) and card[bounds].notna().to_numpy().any()
+    notes = [
+        f"Brackets: {stats.label}. Verdicts compare the point estimate with the bar; † marks a verdict "
+        "whose CI crosses the bar."
+        if has_ci
+        else "No confidence intervals (fewer than two seeds): verdicts compare point estimates with the bars."
+    ]
+    notes.append(
+        "Unique detection: recall >= "
+        f"{criteria.unique_recall:g} in a scenario where every variant of the other existing modules "
+        f"({', '.join(MODULES)}) selected in this study has less."
     )
+    notes.append(
+        "The last column is not a criterion: the share of quiet time (outside every event window and "
+        "critical period) spent alerting. A detector that alerts most of the time can pass the "
+        "episode-based FP rate with a few long episodes."
+    )
+    lines.append("\n" + " ".join(notes))
     if failed_cells:
         lines.append(f"\n{failed_cells} cell(s) failed and are left out; see cells.parquet (status, error).")
     return "\n".join(lines)

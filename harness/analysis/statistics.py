@@ -11,6 +11,7 @@
   the lowest possible lead time comes back as -inf ("missed").
 * Paired Wilcoxon signed-rank tests (``scipy.stats.wilcoxon``) of per-event lead times against a
   reference detector, Holm-corrected over the whole table.
+* Kaplan-Meier medians of right-censored durations (reset times), vectorised over resamples.
 """
 
 from __future__ import annotations
@@ -81,12 +82,15 @@ class StatisticsSpec:
 
 
 def seed_bootstrap(
-    n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec
+    n_seeds: int,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    spec: StatisticsSpec,
+    batch: int | None = None,
 ) -> tuple[float, float]:
     """Confidence interval of ``statistic(idx)``, where ``idx`` (..., n) holds resampled seed indices.
 
-    The statistic must be vectorised over leading axes and return finite numbers. Fewer than two
-    seeds give no interval (NaN, NaN).
+    The statistic must be vectorised over leading axes and return finite numbers; ``batch`` bounds
+    how many resamples it gets at once (memory). Fewer than two seeds give no interval (NaN, NaN).
     """
     if n_seeds < 2:
         return np.nan, np.nan
@@ -100,6 +104,7 @@ def seed_bootstrap(
             confidence_level=spec.confidence,
             method="BCa" if spec.method == "bca" else spec.method,
             rng=np.random.default_rng(spec.seed),
+            batch=batch,
         )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
@@ -137,6 +142,64 @@ def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsS
     lo, hi = median_ci(coded, spec)
     decode = lambda x: -np.inf if x < floor else x  # noqa: E731
     return (decode(lo), decode(hi)) if np.isfinite(lo) else (lo, hi)
+
+
+def seed_weights(idx: np.ndarray, n_seeds: int) -> np.ndarray:
+    """How often each seed occurs in each resample: (..., n) indices -> (..., n_seeds) counts."""
+    return (np.asarray(idx)[..., None] == np.arange(n_seeds)).sum(axis=-2).astype(float)
+
+
+def km_median(times: np.ndarray, censored: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Kaplan-Meier median of right-censored durations: the smallest time at which the estimated
+    survival S(t) = prod over event times t_i <= t of (1 - d_i / n_i) is <= 1/2 (a censored value
+    is a lower bound: it stays at risk up to its time, events at the same time come first).
+    ``weights`` (..., m) counts each value that many times (bootstrap resamples along leading
+    axes). inf when S never reaches 1/2 (the median exceeds every time observed); NaN without values.
+
+    >>> float(km_median(np.array([1.0, 2, 3, 4, 5]), np.array([0, 1, 0, 1, 0], bool)))
+    5.0
+    >>> float(km_median(np.array([1.0, 2, 3, 4]), np.zeros(4, bool)))
+    2.0
+    """
+    times = np.asarray(times, float)
+    censored = np.asarray(censored, bool)
+    w = np.ones(times.shape) if weights is None else np.asarray(weights, float)
+    if times.size == 0:
+        return np.full(w.shape[:-1], np.nan)
+    unique, where = np.unique(times, return_inverse=True)
+    onehot = np.zeros((times.size, unique.size))
+    onehot[np.arange(times.size), where] = 1.0
+    deaths = (w * ~censored) @ onehot
+    at_risk = np.flip(np.cumsum(np.flip(w @ onehot, -1), -1), -1)
+    factor = 1.0 - np.divide(deaths, at_risk, out=np.zeros_like(deaths), where=at_risk > 0)
+    survival = np.cumprod(factor, axis=-1)
+    below = survival <= 0.5 + 1e-12
+    first = np.argmax(below, axis=-1)
+    out = np.where(below.any(axis=-1), unique[first], np.inf)
+    return np.where(w.sum(axis=-1) > 0, out, np.nan)
+
+
+def km_median_ci(
+    groups: Sequence[tuple[np.ndarray, np.ndarray]], spec: StatisticsSpec
+) -> tuple[float, float]:
+    """CI of the Kaplan-Meier median, given each seed's (times, censored); seeds without values are
+    left out. A bound beyond every observed time reads inf."""
+    groups = [(np.asarray(t, float), np.asarray(c, bool)) for t, c in groups if len(t)]
+    if not groups:
+        return np.nan, np.nan
+    times = np.concatenate([t for t, _ in groups])
+    censored = np.concatenate([c for _, c in groups])
+    owner = np.concatenate([np.full(len(t), i) for i, (t, _) in enumerate(groups)])
+    beyond = float(times.max()) + 1.0  # a finite stand-in for "not reached" inside the bootstrap
+
+    def statistic(idx: np.ndarray) -> np.ndarray:
+        weights = seed_weights(idx, len(groups))[..., owner]
+        value = km_median(times, censored, weights)
+        return np.where(np.isinf(value), beyond, value)
+
+    lo, hi = seed_bootstrap(len(groups), statistic, spec, batch=500)
+    decode = lambda x: np.inf if x >= beyond else x  # noqa: E731
+    return decode(lo), decode(hi)
 
 
 def by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> list[np.ndarray]:

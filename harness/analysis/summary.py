@@ -1,4 +1,9 @@
-"""Pooled metrics per detector and scenario (summary.csv), with bootstrap CIs over seeds."""
+"""Pooled metrics per detector and scenario (summary.csv), with bootstrap CIs over seeds.
+
+Reset times are right-censored (the alert still on at the run's end), so their median is the
+Kaplan-Meier median over the events with a reset time (detected and ended), and
+``reset_censored_share`` is the censored share of those.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from harness.analysis.scoring import median_lead
 from harness.analysis.statistics import (
     StatisticsSpec,
     by_seed,
+    km_median,
     median_lead_ci,
     ratio_ci,
     sums_by_seed,
@@ -61,10 +67,11 @@ def pooled(
         out[f"median_lead_h_{target}_lo"], out[f"median_lead_h_{target}_hi"] = lead_ci
         for h in stats.coverage_h:
             out[f"lead_coverage_{h:g}h_{target}"] = float((leads >= h).mean()) if n else np.nan
-        resets = of_target["reset_h"].dropna() if n else pd.Series(dtype=float)
-        out[f"median_reset_h_{target}"] = float(resets.median()) if len(resets) else np.nan
-        censored = of_target["reset_censored"].astype(bool) if n else pd.Series(dtype=bool)
-        out[f"reset_censored_share_{target}"] = float(censored.mean()) if n else np.nan
+        resets = of_target[of_target["reset_h"].notna()] if n else of_target
+        censored = resets["reset_censored"].to_numpy(bool) if len(resets) else np.zeros(0, bool)
+        times = resets["reset_h"].to_numpy(float) if len(resets) else np.zeros(0)
+        out[f"median_reset_h_{target}"] = float(km_median(times, censored))
+        out[f"reset_censored_share_{target}"] = float(censored.mean()) if len(censored) else np.nan
         jac = of_target["jaccard"].dropna() if n else pd.Series(dtype=float)
         out[f"mean_jaccard_{target}"] = float(jac.mean()) if len(jac) else np.nan
     return pd.Series(out)

@@ -36,6 +36,7 @@ from scenarios.errors import InputError
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
+AMOC = "amoc.png"  # drawn under the headline, at the top of the report
 #: Written by calibration (issue 4) when it ran: the sweep and the chosen thresholds.
 OPERATING_CURVE = "operating_curve.parquet"
 CALIBRATED = "calibrated.parquet"
@@ -162,6 +163,25 @@ def plan_figures(
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
     planned: list[FigureJob] = []
+    headline = result.headline
+    if headline is not None and len(headline.amoc):
+        planned.append(
+            FigureJob(
+                AMOC,
+                "Recall against quiet-time alerting",
+                "Threshold-free view on the test seeds: for every threshold of each detector, the recall "
+                "counting only warnings at least 0, 2 and 8 h ahead (and any detection, grey) against the "
+                "share of quiet time spent alerting. Shaded: the partial AUC's range; dotted: the budget; "
+                "dot: the headline threshold (hollow: infeasible, its nearest point).",
+                figures.amoc,
+                (headline.amoc, headline.table, out / AMOC),
+                {
+                    "budget": headline.spec.quiet_alert_fraction,
+                    "area_to": headline.spec.partial_auc_to,
+                    "colors": colors,
+                },
+            )
+        )
 
     evaluation = is_evaluation(study)
     thresholds = score_thresholds(timeline, scoring)
@@ -225,13 +245,13 @@ def plan_figures(
             FigureJob(
                 "operating_curves.png",
                 "Operating curves",
-                "Median lead time against FP rate as each detector's score threshold sweeps its range "
-                "(from calibration); stars mark the calibrated thresholds.",
+                "Recall and median lead against the share of quiet time spent alerting as each detector's "
+                "score threshold sweeps its range (from calibration); stars mark the calibrated thresholds.",
                 figures.operating_curves,
                 (curve, out / "operating_curves.png"),
                 {
                     "chosen": chosen,
-                    "fp_limit": study.criteria.fp_rate,
+                    "budget": study.headline.quiet_alert_fraction,
                     "lead_h": study.criteria.lead_h,
                     "grace_h": scoring.grace_h,
                     "colors": colors,
@@ -349,11 +369,15 @@ def render_markdown(
         f"Scenarios: {', '.join(study.scenarios)}. Detectors: {', '.join(study.detectors)}. "
         f"Seeds: {_seed_text(study.seeds)}.",
         "",
-        "## Scorecard",
-        "",
-        result.scorecard_text,
-        "",
     ]
+    if result.headline_text:
+        lines += ["## Headline", "", result.headline_text, ""]
+    for figure in figures:
+        if figure.file == AMOC:
+            lines += _figure_lines(figure)
+    lines += ["## Scorecard as shipped", "", result.scorecard_text, ""]
+    if result.matched_scorecard_text:
+        lines += ["## Scorecard at the headline's thresholds", "", result.matched_scorecard_text, ""]
     summary = result.summary
     for target in TARGETS:
         lines += [
@@ -374,7 +398,9 @@ def render_markdown(
         "",
         "## Reset time after utilization breaches",
         "",
-        "Median hours from a breach's end to the end of the last alert over it (0: the alert ended first).",
+        "Kaplan-Meier median hours from a breach's end to the end of the last alert over it (0: the alert "
+        "ended first; an alert still on at the run's end is a censored value; 'not reached': fewer than "
+        "half the resets are known to have ended by the longest time observed).",
         "",
         pivot_table(
             summary,
@@ -390,11 +416,8 @@ def render_markdown(
         "",
     ]
     for figure in figures:
-        lines += [f"### {figure.title}", "", figure.caption, ""]
-        if figure.error:
-            lines += [f"*Not drawn: {figure.error}*", ""]
-        else:
-            lines += [f"![{figure.title}]({FIGURES}/{figure.file})", ""]
+        if figure.file != AMOC:
+            lines += _figure_lines(figure)
     missing = missing_figures(run_dir, study, figures)
     if missing:
         lines += ["Not in this report: " + "; ".join(missing) + ".", ""]
@@ -406,6 +429,13 @@ def render_markdown(
         lines += ["(no config.yaml in the run folder)", ""]
     lines += ["## Environment of this report's build", "", environment_table(), ""]
     return "\n".join(lines)
+
+
+def _figure_lines(figure: FigureJob) -> list[str]:
+    lines = [f"### {figure.title}", "", figure.caption, ""]
+    if figure.error:
+        return [*lines, f"*Not drawn: {figure.error}*", ""]
+    return [*lines, f"![{figure.title}]({FIGURES}/{figure.file})", ""]
 
 
 def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob]) -> list[str]:
@@ -454,6 +484,8 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def _hours(x: float) -> str:
     if x == -np.inf:
         return "missed"
+    if x == np.inf:
+        return "not reached"
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f} h"
 
 

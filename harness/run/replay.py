@@ -13,6 +13,7 @@ from scenarios.trace import Trace
 def replay(detector: Detector, trace: Trace) -> tuple[Readings, np.ndarray, np.ndarray]:
     """Readings plus per-update wall and CPU time in milliseconds, as a deployment would call it."""
     detector.reset(trace.layout)
+    detector.use_stream(trace.stream)
     n = len(trace)
     wall = np.empty(n)
     cpu = np.empty(n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from harness.analysis.alerts import first_alert_comparison
+from harness.analysis.calibrate import Run, split_seeds
+from harness.analysis.headline import Headline, build_headline, render_headline
 from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
@@ -42,6 +45,9 @@ class StudyResult:
     scorecard_text: str
     wilcoxon: pd.DataFrame = field(default_factory=pd.DataFrame)
     first_alert: pd.DataFrame = field(default_factory=pd.DataFrame)
+    headline: Headline | None = None
+    headline_text: str = ""  # headline.md, or the line saying why there is none
+    matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (test seeds)
 
     @property
     def failed(self) -> int:
@@ -100,8 +106,9 @@ def export_tables(ledger: Ledger) -> None:
 
 
 def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyResult:
-    """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv and
-    first_alert.csv from its rows in the ledger."""
+    """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
+    first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
+    stored readings) from its rows in the ledger."""
     export_tables(ledger)
     run_dir = ledger.run_dir
     stats = study.stats
@@ -113,22 +120,91 @@ def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyRe
     overhead = ledger.load("overhead", keys)
     summary = summarize(cells, events, stats, study.scoring.grace_h)
     write_text(run_dir / "summary.csv", summary.to_csv(index=False))
-    combos = {
-        name
-        for name, spec in study.detectors.items()
-        if getattr(resolve(spec["_target_"], f"detector.{name}"), "is_combination", False)
+    families = {
+        name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
     }
     failed = int((cells["status"] != "ok").sum())
     if failed == len(cells):  # nothing to score
         card = pd.DataFrame()
         text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
     else:
-        card = build_scorecard(cells, events, overhead, study.criteria, combos, stats, study.scoring.grace_h)
+        grace = study.scoring.grace_h
+        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
         text = render_scorecard(card, study.criteria, failed, stats)
-    write_text(run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
+    ok = set(cells.loc[cells["status"] == "ok", "key"]) if len(cells) else set()
+    headline, headline_text = study_headline(study, ledger.runs(ok) if len(study.seeds) >= 2 else None)
+    matched = matched_scorecard(headline, overhead, study, families) if headline is not None else ""
+    sections = [f"# Scorecard as shipped\n\n{text}\n"]
+    if matched:
+        sections.append(f"# Scorecard at the headline's thresholds\n\n{matched}\n")
+    write_text(run_dir / "scorecard.md", "\n".join(sections))
+    for name in HEADLINE_FILES:
+        (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
+    if headline is not None:
+        write_text(run_dir / "headline.csv", headline.table.to_csv(index=False))
+        write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
+        write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
     ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
     tests = wilcoxon_table(ok_events, stats.reference)
     write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
-    return StudyResult(run_dir, cells, events, episodes, overhead, summary, card, text, tests, firsts)
+    return StudyResult(
+        run_dir,
+        cells,
+        events,
+        episodes,
+        overhead,
+        summary,
+        card,
+        text,
+        tests,
+        firsts,
+        headline,
+        headline_text,
+        matched,
+    )
+
+
+HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline.md")
+
+
+def study_headline(
+    study: StudyConfig, runs: Mapping[str, Mapping[tuple[str, int], Run]] | None
+) -> tuple[Headline | None, str]:
+    """The headline of the study's ok cells and its markdown, or (None, why there is none)."""
+    if len(study.seeds) < 2:
+        return None, (
+            f"No headline: it needs at least 2 seeds (calibration and test) and this study has "
+            f"{len(study.seeds)}; the scorecard below is at the shipped thresholds."
+        )
+    if not runs:
+        return None, "No headline: no cell succeeded."
+    cal = study.calibrate
+    calibration, test = split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
+    headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats)
+    return headline, render_headline(headline, study.stats)
+
+
+def matched_scorecard(
+    headline: Headline, overhead: pd.DataFrame, study: StudyConfig, families: dict[str, str]
+) -> str:
+    """The roadmap's scorecard at the headline's thresholds, scored on the test seeds (the
+    thresholds were chosen on the calibration seeds); infeasible detectors are left out."""
+    feasible = headline.table.loc[headline.table["feasible"].astype(bool), "detector"].tolist()
+    left_out = sorted(set(headline.table["detector"]) - set(feasible))
+    note = (
+        f"Each detector at its headline threshold ({study.headline.label} on the calibration seeds "
+        f"{headline.calibration_seeds}), scored on the test seeds {headline.test_seeds}; "
+        "overhead as shipped (a threshold does not change it)."
+    )
+    if left_out:
+        note += f" Left out, no threshold within the budget: {', '.join(left_out)}."
+    if not feasible:
+        return note
+    key = lambda f: f["detector"] + "|" + f["scenario"] + "|" + f["seed"].astype(str)  # noqa: E731
+    cells = headline.cells[headline.cells["detector"].isin(feasible)].assign(status="ok", key=key)
+    events = headline.events[headline.events["detector"].isin(feasible)].assign(key=key)
+    costs = overhead.assign(key=key) if len(overhead) else overhead
+    card = build_scorecard(cells, events, costs, study.criteria, families, study.stats, study.scoring.grace_h)
+    return render_scorecard(card, study.criteria, 0, study.stats) + "\n\n" + note

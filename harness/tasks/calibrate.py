@@ -14,10 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from harness.analysis.alerts import false_alarm_analysis
-from harness.analysis.calibrate import METRICS, CalibrationSpec, calibrate_detector, split_seeds
+from harness.analysis.calibrate import (
+    METRICS,
+    CalibrationSpec,
+    Pick,
+    calibrate_detector,
+    lead_rule,
+    split_seeds,
+)
+from harness.analysis.headline import HeadlineSpec, budget_rule
 from harness.analysis.statistics import StatisticsSpec
 from harness.config import StudyConfig, load_study
 from harness.report import figures
@@ -32,10 +40,17 @@ SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_aler
 
 def _specs(cfg: DictConfig) -> tuple[StudyConfig, CalibrationSpec, StatisticsSpec]:
     study = load_study(cfg)
-    raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    cal = CalibrationSpec.from_config(raw.get("calibrate") or {}, list(study.detectors))
+    cal = study.calibrate
     split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)  # at least two seeds
     return study, cal, study.stats
+
+
+def rule(study: StudyConfig) -> Pick:
+    """The selection rule ``calibrate.rule`` names."""
+    cal = study.calibrate
+    if cal.rule == "budget":
+        return budget_rule(study.headline)
+    return lead_rule(cal.max_fp_rate, cal.min_recall, cal.max_quiet_alert_fraction)
 
 
 def validate(cfg: DictConfig) -> None:
@@ -53,20 +68,44 @@ def _fmt(x: float, kind: str) -> str:
 ALWAYS_ON = 0.5  # quiet-time alerting above which a calibrated threshold is flagged
 
 
-def render(choices: pd.DataFrame, cal: CalibrationSpec, calib: list[int], test: list[int]) -> str:
-    """The calibration result as markdown."""
+def render(
+    choices: pd.DataFrame,
+    cal: CalibrationSpec,
+    calib: list[int],
+    test: list[int],
+    budget: HeadlineSpec | None = None,
+) -> str:
+    """The calibration result as markdown (``budget``: the headline's, for rule budget)."""
     quiet = cal.max_quiet_alert_fraction
     extra = "" if quiet is None else f" and quiet alerting <= {quiet:.0%}"
+    budget = budget or HeadlineSpec()
+    if cal.rule == "budget":
+        how = (
+            f"Target {cal.target}; rule budget: within {budget.label} on the calibration seeds {calib}, "
+            f"the highest recall (then median lead, then threshold); reported on the test seeds {test}."
+        )
+    else:
+        how = (
+            f"Target {cal.target}; rule lead: FP rate <= {cal.max_fp_rate:.0%} and recall >= "
+            f"{cal.min_recall:.0%}{extra} on the calibration seeds {calib}, then the highest median lead; "
+            f"reported on the test seeds {test}."
+        )
     lines = [
-        f"Target {cal.target}; constraints FP rate <= {cal.max_fp_rate:.0%} and recall >= "
-        f"{cal.min_recall:.0%}{extra} on the calibration seeds {calib}, then the highest median lead; "
-        f"reported on the test seeds {test}.",
+        how,
         "",
         "| detector | choice | threshold | calibration: FP, recall, median lead, quiet alerting "
         "| test: FP, recall, median lead, quiet alerting |",
         "|---|---|---|---|---|",
     ]
     for r in choices.to_dict("records"):
+        if not r["feasible"] and cal.rule == "budget":
+            nearest = r.get("nearest_threshold", np.nan)
+            lines.append(
+                f"| {r['detector']} | {r['choice']} | none within budget | nearest threshold "
+                f"{_fmt(nearest, 'g')} uses x{_fmt(r.get('budget_use', np.nan), 'g')} the budget "
+                f"(on {r['tuned_on']} seeds) | |"
+            )
+            continue
         if not r["feasible"]:
             lines.append(
                 f"| {r['detector']} | {r['choice']} | none feasible | best FP at recall >= "
@@ -86,8 +125,8 @@ def render(choices: pd.DataFrame, cal: CalibrationSpec, calib: list[int], test: 
             "",
             f"WARNING: the calibrated thresholds of {', '.join(always_on)} alert more than "
             f"{ALWAYS_ON:.0%} of quiet time. The FP rate counts episodes, so a threshold that never "
-            "stops alerting meets it with one long episode per run. Add a limit, e.g. "
-            "calibrate.max_quiet_alert_fraction=0.05.",
+            "stops alerting meets it with one long episode per run. Use calibrate.rule=budget, or add a "
+            "limit, e.g. calibrate.max_quiet_alert_fraction=0.05.",
         ]
     lines += [
         "",
@@ -131,12 +170,16 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         sets = [[r for (_, seed), r in sorted(mine.items()) if seed in seeds] for seeds in (calib, test)]
         if not all(sets):
             continue
-        curve, choice = calibrate_detector(sets[0], sets[1], study.scoring, cal)
+        curve, choice = calibrate_detector(sets[0], sets[1], study.scoring, cal.target, rule(study))
         curves.append(curve.assign(detector=detector))
         choices.append(choice.assign(detector=detector))
     columns = ["detector", "choice", "tuned_on", "feasible", "threshold"]
     columns += [f"{s}_{m}" for s in ("calibration", "test") for m in METRICS if m != "threshold"]
-    columns += ["best_fp_at_min_recall", "best_recall_at_max_fp"]
+    columns += (
+        ["budget_use", "nearest_threshold"]
+        if cal.rule == "budget"
+        else ["best_fp_at_min_recall", "best_recall_at_max_fp"]
+    )
     choice_table = (
         pd.concat(choices, ignore_index=True).reindex(columns=columns)
         if choices
@@ -156,11 +199,11 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             curve_table,
             out_dir / "figures" / "operating_curves.png",
             chosen=chosen,
-            fp_limit=cal.max_fp_rate,
+            budget=study.headline.quiet_alert_fraction,
             lead_h=study.criteria.lead_h,
             grace_h=study.scoring.grace_h,
         )
-    text = render(choice_table, cal, calib, test)
+    text = render(choice_table, cal, calib, test, study.headline)
     sections = [f"# Threshold calibration\n\n{text}\n"]
     if cal.fp_detector in runs and cal.fp_thresholds:
         fp = false_alarm_analysis(

@@ -1,5 +1,6 @@
 """``tdbench task=report run_dir=FOLDER``: rebuild the exported tables, summary.csv, scorecard.md,
-report.md and figures/ of a run from its ledger and config.yaml, without simulating anything.
+the headline, report.md and figures/ of a run from its ledger and config.yaml, without simulating
+anything.
 
 The report lands in ``run_dir``; Hydra's own folder for this command (which would only hold this
 command's config and log) is removed afterwards, so results/runs/ keeps one folder per run.
@@ -21,6 +22,7 @@ from harness.report.document import report_settings, write_report
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
 from harness.run.study import summarise_run
+from harness.tasks.study import printed
 from scenarios.errors import InputError
 
 HYDRA_ONLY = {".hydra", "config.yaml", "cli.log", LOCK_FILE}
@@ -118,7 +120,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         result = summarise_run(ledger, selected_keys(ledger, study), study)
         seed = timeline_seed_of(run_dir, study)
         path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir), seed)
-    print(result.scorecard_text)
+    print(printed(result))
     print(f"\nreport: {path}")
     out_dir = Path(out_dir)
     if out_dir.resolve() != run_dir.resolve() and {p.name for p in out_dir.iterdir()} <= HYDRA_ONLY:

@@ -1,4 +1,5 @@
-"""``tdbench`` / ``tdbench task=study``: run the study, write its report, print the scorecard."""
+"""``tdbench`` / ``tdbench task=study``: run the study, write its report, print the headline first,
+then the scorecard as shipped and at the headline's thresholds."""
 
 from __future__ import annotations
 
@@ -8,19 +9,30 @@ from omegaconf import DictConfig
 
 from harness.config import load_study
 from harness.report.document import finish_study, report_settings
-from harness.run.study import run_study
+from harness.run.study import StudyResult, run_study
 
 
 def validate(cfg: DictConfig) -> None:
     report_settings(cfg, load_study(cfg).seeds)
 
 
+def printed(result: StudyResult) -> str:
+    """What the study prints: the headline, then both scorecards."""
+    parts = ["# Headline", "", result.headline_text, "", "# Scorecard as shipped", "", result.scorecard_text]
+    if result.matched_scorecard_text:
+        parts += ["", "# Scorecard at the headline's thresholds", "", result.matched_scorecard_text]
+    return "\n".join(parts)
+
+
 def run(cfg: DictConfig, out_dir: Path) -> int:
     study = load_study(cfg)
     result = run_study(study, out_dir)
     report = finish_study(study, result, report_settings(cfg, study.seeds))
-    print(result.scorecard_text)
-    print(f"\nresults: {result.run_dir} (summary.csv, wilcoxon.csv, first_alert.csv: see README)")
+    print(printed(result))
+    print(
+        f"\nresults: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
+        "first_alert.csv: see README)"
+    )
     if report is not None:
         print(f"report: {report}")
     if result.failed:

@@ -3,6 +3,7 @@
 Each function takes tables of a run folder (pandas frames), writes one PNG and returns its path.
 """
 
+from harness.report.figures.amoc import amoc
 from harness.report.figures.coverage import lead_coverage
 from harness.report.figures.lead_times import lead_times
 from harness.report.figures.operating_curve import operating_curves
@@ -11,4 +12,13 @@ from harness.report.figures.recovery import recovery
 from harness.report.figures.style import palette
 from harness.report.figures.timeline import timeline
 
-__all__ = ["lead_coverage", "lead_times", "operating_curves", "overhead", "palette", "recovery", "timeline"]
+__all__ = [
+    "amoc",
+    "lead_coverage",
+    "lead_times",
+    "operating_curves",
+    "overhead",
+    "palette",
+    "recovery",
+    "timeline",
+]
