@@ -25,7 +25,7 @@ CONF = Path(__file__).resolve().parent.parent / "conf" / "detector"
 SHORT = {  # extra parameter sets whose windows fit in a few days
     "spc": [
         {"variant": "textbook", "period_h": 2.0},
-        {"variant": "faithful", "period_h": 2.0, "hours": "absolute"},
+        {"variant": "textbook", "period_h": 2.0, "hours": "absolute", "sigma_estimator": "stdev"},
     ],
     "seismic": [
         {"variant": "textbook", "nsta": 2, "nlta": 6, "signal": "absences"},
