@@ -2,8 +2,9 @@
 check_estimator: causality, batch == streaming, determinism, unit-permutation invariance, zero
 capacity and empty units, rejection of bad input, and instantiation from each Hydra config.
 
-Every name in ``detectors.available()`` runs with its defaults; detectors whose windows outlast the
-small test traces also run with short windows, and variants run too.
+Every name in ``detectors.available()`` runs with its defaults, and every configuration in
+conf/detector with its own parameters; detectors whose windows outlast the small test traces also
+run with short windows, and variants run too.
 """
 
 from __future__ import annotations
@@ -41,10 +42,32 @@ SHORT = {  # extra parameter sets whose windows fit in a few days
         {"members": ["transport", "random", "csd"], "member_params": {"random": {"rate_per_day": 8.0}}},
     ],
 }
-CASES = [(name, {}) for name in detectors.available()] + [
-    (name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets
-]
-IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+CONFIGS = sorted(CONF.glob("*.yaml"))
+
+
+def config_case(path: Path) -> tuple[str, dict]:
+    """A config file as (registry name of its ``_target_`` class, its parameters)."""
+    spec = OmegaConf.to_container(OmegaConf.load(path))[path.stem]
+    cls = hydra.utils.get_class(spec.pop("_target_"))
+    names = [name for name in detectors.available() if detectors.detector_class(name) is cls]
+    assert names, f"{path.name}: its class is not registered"
+    return names[0], spec
+
+
+def at_defaults(name: str, params: dict) -> bool:
+    defaults = detectors.params_of(name)
+    return all(_same(value, defaults[key]) for key, value in params.items())
+
+
+def _same(value, default) -> bool:
+    return list(value) == list(default) if isinstance(default, tuple) else value == default
+
+
+DEFAULTS = [(name, {}) for name in detectors.available()]
+SHORTS = [(name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets]
+FROM_CONFIGS = [(path.stem, case) for path in CONFIGS if not at_defaults(*(case := config_case(path)))]
+CASES = DEFAULTS + SHORTS + [case for _, case in FROM_CONFIGS]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(DEFAULTS + SHORTS)] + [stem for stem, _ in FROM_CONFIGS]
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +218,6 @@ def test_rejects_bad_input(name, params, trace):
         detector.update(Observation(0.25, np.zeros((len(FIELD_INDEX), trace.layout.n_units + 1))))
 
 
-CONFIGS = sorted(CONF.glob("*.yaml"))
-
-
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_instantiates_with_hydra(path, trace):
     cfg = OmegaConf.load(path)
@@ -222,10 +242,6 @@ def test_every_detector_has_a_config_with_its_defaults(name):
         set(c) - {"_target_"} == set(defaults) and all(_same(c[k], defaults[k]) for k in defaults)
         for c in mine
     ), f"no config of {name} lists every parameter at its default"
-
-
-def _same(value, default) -> bool:
-    return list(value) == list(default) if isinstance(default, tuple) else value == default
 
 
 @pytest.mark.bench
