@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -82,6 +82,7 @@ class StudyConfig:
     executor: ExecutorSpec
     stats: StatisticsSpec = StatisticsSpec()
     progress: bool = True
+    searches: dict[str, dict] = field(default_factory=dict)  # detector -> its YAML's ``search:``
 
 
 def resolve(target: str, where: str) -> Any:
@@ -141,6 +142,8 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         raise InputError("detector", "select at least one detector, e.g. detector=[transport]")
     for name, spec in scenarios.items():
         build(spec, f"scenario.{name}")
+    searches = {name: spec["search"] for name, spec in detectors.items() if "search" in spec}
+    detectors = {name: {k: v for k, v in spec.items() if k != "search"} for name, spec in detectors.items()}
     for name, spec in detectors.items():
         build(spec, f"detector.{name}")
 
@@ -174,4 +177,5 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         executor=executor,
         stats=StatisticsSpec.from_config(raw),
         progress=bool(raw.get("progress", True)),
+        searches=searches,
     )
