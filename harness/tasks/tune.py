@@ -26,9 +26,9 @@ from harness.analysis.calibrate import CalibrationSpec, Run, split_seeds
 from harness.analysis.tuning import Budget, at_threshold, configurations, select
 from harness.config import StudyConfig, build, load_study, resolve
 from harness.run.executors import execute
+from harness.run.files import write_text
 from harness.run.jobs import Job, simulate_job
 from harness.run.plan import plan_jobs
-from harness.run.store import write_text
 from scenarios.errors import InputError
 from scenarios.truth import TARGETS
 
