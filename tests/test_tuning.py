@@ -144,3 +144,18 @@ def test_a_bad_search_value_is_refused_before_any_work():
     with pytest.raises(InputError, match="pe_critical") as error:
         tune_task.validate(cfg)
     assert error.value.field.startswith("detector.transport.search")
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("+tune.colour=1", "tune.colour"),
+        ("tune.quiet_alert_fraction=-1", "tune.quiet_alert_fraction"),
+        ("tune.announce_above=0", "tune.announce_above"),
+        ("executor.cell_timeout_s=10", "executor.cell_timeout_s"),
+    ],
+)
+def test_bad_tune_settings_are_named(override, field):
+    with pytest.raises(InputError) as error:
+        tune_task.validate(compose_config(*TINY, override))
+    assert error.value.field == field

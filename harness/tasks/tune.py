@@ -73,6 +73,8 @@ def config_name(detector: str, label: str) -> str:
 
 def _plan(cfg: DictConfig) -> Plan:
     study = load_study(cfg)
+    if study.executor.cell_timeout_s is not None:
+        raise InputError("executor.cell_timeout_s", "task=tune runs without a time limit; leave it null")
     raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
     values = dict(raw.get("tune") or {})
     allowed = list(TuneSpec.__dataclass_fields__)
