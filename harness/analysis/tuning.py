@@ -91,19 +91,13 @@ def best_threshold(curve: pd.DataFrame, budget: Budget) -> pd.Series | None:
     return ranked.iloc[0]
 
 
-def select(
-    runs_by_config: Mapping[str, Sequence[Run]],
-    budget: Budget,
-    spec: ScoringSpec | None = None,
-    target: str = "utilization_breach",
-) -> tuple[str, float] | None:
-    """The (configuration, threshold) the budget rule chooses on these runs, or None if no
-    configuration has a threshold within the budget. Configurations are tried in their order."""
-    spec = spec or ScoringSpec()
+def choose(curves_by_config: Mapping[str, pd.DataFrame], budget: Budget) -> tuple[str, float] | None:
+    """The (configuration, threshold) of the budget rule from each configuration's operating curve,
+    or None if no configuration has a threshold within the budget. Configurations keep their order."""
     best: tuple[str, float] | None = None
     best_key = (-np.inf, -np.inf)
-    for label, runs in runs_by_config.items():
-        row = best_threshold(Sweep(runs, spec, target).curve(), budget)
+    for label, curve in curves_by_config.items():
+        row = best_threshold(curve, budget)
         if row is None:
             continue
         key = (float(row["recall"]), float(row["median_lead_h"]))
@@ -112,9 +106,21 @@ def select(
     return best
 
 
-def at_threshold(runs: Sequence[Run], threshold: float, spec: ScoringSpec, target: str) -> dict[str, float]:
-    """Pooled metrics of ``runs`` alerting at score >= ``threshold``."""
-    row = Sweep(runs, spec, target).curve([threshold]).iloc[0]
+def select(
+    runs_by_config: Mapping[str, Sequence[Run]],
+    budget: Budget,
+    spec: ScoringSpec | None = None,
+    target: str = "utilization_breach",
+) -> tuple[str, float] | None:
+    """The (configuration, threshold) the budget rule chooses on these runs (see ``choose``)."""
+    spec = spec or ScoringSpec()
+    curves = {label: Sweep(runs, spec, target).curve() for label, runs in runs_by_config.items()}
+    return choose(curves, budget)
+
+
+def at_threshold(sweep: Sweep, threshold: float) -> dict[str, float]:
+    """Pooled metrics of a sweep's runs alerting at score >= ``threshold``."""
+    row = sweep.curve([threshold]).iloc[0]
     false_week = row["n_false"] / row["quiet_h"] * HOURS_PER_WEEK if row["quiet_h"] > 0 else np.nan
     return {
         "recall": float(row["recall"]),

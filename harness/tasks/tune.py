@@ -3,7 +3,7 @@
 Every (scenario, seed) of the study is simulated once, and every configuration of every selected
 detector runs in batch on that one trace (``Detector.run``). Seeds split into calibration and test
 sets as for ``task=calibrate`` (``calibrate.calibration_fraction``, ``calibrate.split_seed``). On
-the calibration seeds, harness.analysis.tuning's ``select`` chooses a configuration and threshold
+the calibration seeds, harness.analysis.tuning's budget rule chooses a configuration and threshold
 under the ``tune`` budget; the test seeds only report it, beside the shipped configuration (its
 threshold chosen the same way) and, apart and labelled, the oracle chosen on the test seeds.
 Detectors without ``search:`` take part with their shipped configuration only.
@@ -22,8 +22,8 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness.analysis.calibrate import CalibrationSpec, Run, split_seeds
-from harness.analysis.tuning import Budget, at_threshold, configurations, select
+from harness.analysis.calibrate import CalibrationSpec, Run, Sweep, split_seeds
+from harness.analysis.tuning import Budget, at_threshold, choose, configurations
 from harness.config import StudyConfig, build, load_study, resolve
 from harness.run.executors import execute
 from harness.run.files import write_text
@@ -152,18 +152,20 @@ def tune_detector(
     spec, tune = plan.study.scoring, plan.tune
     names = [n for n, _, _ in plan.configs[detector]]
     entries = [(n, label) for n, label, _ in plan.configs[detector] if n not in errors and n in runs]
-    pooled = {  # runs in (scenario, seed) order, whatever order the executor returned them in
-        split: {n: [run for key, run in sorted(runs[n].items()) if key[1] in seeds] for n, _ in entries}
+    sweeps = {  # runs in (scenario, seed) order, whatever order the executor returned them in
+        split: {
+            n: Sweep([run for key, run in sorted(runs[n].items()) if key[1] in seeds], spec, tune.target)
+            for n, _ in entries
+        }
         for split, seeds in (("calibration", plan.calibration), ("test", plan.test))
     }
+    curves = {split: {n: sweep.curve() for n, sweep in mine.items()} for split, mine in sweeps.items()}
     labels = dict(entries)
-    shipped = detector if detector in labels else None
+    shipped = {detector: curves["calibration"][detector]} if detector in labels else {}
     picks = {
-        "shipped": select({shipped: pooled["calibration"][shipped]}, tune.budget, spec, tune.target)
-        if shipped
-        else None,
-        "tuned": select(pooled["calibration"], tune.budget, spec, tune.target),
-        "oracle (tuned on test)": select(pooled["test"], tune.budget, spec, tune.target),
+        "shipped": choose(shipped, tune.budget),
+        "tuned": choose(curves["calibration"], tune.budget),
+        "oracle (tuned on test)": choose(curves["test"], tune.budget),
     }
     rows = []
     for choice, pick in picks.items():
@@ -172,15 +174,15 @@ def tune_detector(
             name, threshold = pick
             row.update(config=labels[name], threshold=threshold)
             for split in ("calibration", "test"):
-                metrics = at_threshold(pooled[split][name], threshold, spec, tune.target)
+                metrics = at_threshold(sweeps[split][name], threshold)
                 row.update({f"{split}_{k}": metrics[k] for k in REPORTED})
         rows.append(row)
     search = []
     for name, label in entries:
-        pick = select({name: pooled["calibration"][name]}, tune.budget, spec, tune.target)
+        pick = choose({name: curves["calibration"][name]}, tune.budget)
         row = {"detector": detector, "config": label, "feasible": pick is not None}
         if pick is not None:
-            metrics = at_threshold(pooled["calibration"][name], pick[1], spec, tune.target)
+            metrics = at_threshold(sweeps["calibration"][name], pick[1])
             row.update(threshold=pick[1], **{f"calibration_{k}": metrics[k] for k in REPORTED})
         search.append(row)
     for name in names:
