@@ -15,6 +15,7 @@ from harness.analysis.calibrate import Run, Sweep
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.tuning import Budget, best_threshold, configurations, select
 from harness.cli import CONF_DIR
+from harness.run.files import file_mode
 from harness.tasks import tune as tune_task
 from scenarios.errors import InputError
 
@@ -115,6 +116,8 @@ def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeyp
     search = pd.read_csv(tmp_path / "search.csv")
     assert len(search[search["detector"] == "transport"]) == 10
     assert (tmp_path / "tuning.md").read_text().count("oracle (tuned on test)") >= 2
+    for name in ("tuning.csv", "search.csv", "tuning.md"):  # written honouring the umask
+        assert (tmp_path / name).stat().st_mode & 0o777 == file_mode()
 
 
 def test_test_seeds_never_influence_the_tuned_choice(monkeypatch):
