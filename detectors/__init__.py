@@ -2,8 +2,8 @@
 
 >>> "transport" in available()
 True
->>> make("utilization", basis="busy")
-UtilizationDetector(window_h=1.0, basis='busy')
+>>> make("utilization", basis="busy", window_h=2.0)  # doctest: +ELLIPSIS
+UtilizationDetector(window_h=2.0, basis='busy', warning_threshold=0.7, ...)
 """
 
 from __future__ import annotations

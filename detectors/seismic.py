@@ -4,15 +4,20 @@ Each unit's precursor counts (``swap_requests`` by default, or ``absences``) are
 of ``sample_h`` hours; every completed sample updates the characteristic function (the STA/LTA
 ratio of the squared samples) and the trigger state. The level holds until the next sample.
 
+Both variants trigger alike: on at a ratio >= trigger_on, on while the ratio stays >= trigger_off,
+off at the first sample below it. They differ in the ratio and in what they report:
+
 ``variant='faithful'`` is the module: recursive averages with alpha = 2 / (n + 1), both starting at
 0 and counting the first sample, no start-up zeroing (so the first non-zero sample reads
-(nlta + 1) / (nsta + 1)); a ratio 0 while LTA <= 1e-10; trigger on at ratio >= trigger_on, off at
-the first sample < trigger_off; no alert while fewer than nlta samples exist. Its ``classic``
-method is the module's own (full windows from sample nlta on, zero before).
-``variant='textbook'`` is ObsPy: recursive STA/LTA with 1/n coefficients from the second sample
-(STA 0, LTA 1e-99) and classic STA/LTA over full windows, the first nlta (recursive) or nlta - 1
-(classic) samples zeroed; a trigger starts at a sample > trigger_on and lasts to the last sample
-> trigger_off.
+(nlta + 1) / (nsta + 1)); a ratio 0 while LTA <= 1e-10; its ``classic`` method is the module's own
+(full windows from sample nlta on, zero before). The module skips a series shorter than nlta
+samples, so until nlta samples exist the detector reports score 0 and no trigger; a trigger that
+began earlier (the start-up transient) is reported from then on. The module's trigger_onset gives
+the first sample below trigger_off as a trigger's end.
+``variant='textbook'`` is ObsPy 1.5: ``recursive_sta_lta`` with 1/n coefficients from the second
+sample (STA 0, LTA 1e-99) and ``classic_sta_lta`` over full windows, the first nlta (recursive) or
+nlta - 1 (classic) samples zeroed; ``trigger_onset`` gives the last sample >= trigger_off as a
+trigger's end. The tests compare it with obspy itself.
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ VARIANTS = ("faithful", "textbook")
 METHODS = ("recursive", "classic")
 SIGNALS = ("swap_requests", "absences")
 MODULE_TINY_LTA = 1e-10  # the module reads 0 while LTA is below this
-OBSPY_LTA_START = 1e-99  # ObsPy's recursive LTA starts here to avoid dividing by zero
 SEVERITY = ((10.0, Level.EMERGENCY), (5.0, Level.CRITICAL))  # critical, high; medium and low: WARNING
 
 
 class StaLta:
-    """The STA/LTA characteristic function of many series at once, one sample at a time."""
+    """The STA/LTA characteristic function of many series at once, one sample at a time.
+
+    Textbook ratios follow ObsPy's arithmetic to the last bit: the recursive averages start at 0
+    (so 0 / 0, before any non-zero sample, is NaN, as in ObsPy), and the classic ratio is
+    (STA sum / LTA sum) x (nlta / nsta) of running sums, each updated by (new square - square
+    leaving the window).
+    """
 
     def __init__(self, n: int, nsta: int, nlta: int, variant: str, method: str) -> None:
         self.nsta, self.nlta, self.variant, self.method = nsta, nlta, variant, method
@@ -41,9 +51,8 @@ class StaLta:
             self.c_sta, self.c_lta = 2.0 / (nsta + 1), 2.0 / (nlta + 1)
         else:
             self.c_sta, self.c_lta = 1.0 / nsta, 1.0 / nlta
-        self.floor = MODULE_TINY_LTA if variant == "faithful" else 0.0
-        self.sta = np.zeros(n)
-        self.lta = np.zeros(n) if variant == "faithful" else np.full(n, OBSPY_LTA_START)
+        self.sta = np.zeros(n)  # recursive: the averages; textbook classic: the running sums
+        self.lta = np.zeros(n)
         self.squares = np.zeros((nlta, n))  # classic: the latest nlta squared samples, as a ring
         self.i = -1  # index of the latest sample
 
@@ -51,45 +60,61 @@ class StaLta:
         """Take one sample per series; return the ratio at it."""
         self.i += 1
         square = x * x
-        return self._classic(square) if self.method == "classic" else self._recursive(square)
+        if self.method == "recursive":
+            return self._recursive(square)
+        return self._classic(square) if self.variant == "faithful" else self._running(square)
 
     def _recursive(self, square: np.ndarray) -> np.ndarray:
-        if self.variant == "textbook" and self.i == 0:  # ObsPy's recursion starts at the second sample
+        textbook = self.variant == "textbook"
+        if textbook and self.i == 0:  # ObsPy's recursion starts at the second sample
             return np.zeros(square.shape)
         self.sta = self.c_sta * square + (1.0 - self.c_sta) * self.sta
         self.lta = self.c_lta * square + (1.0 - self.c_lta) * self.lta
-        if self.variant == "textbook" and self.i < self.nlta:
+        if not textbook:
+            return np.divide(self.sta, self.lta, out=np.zeros(square.shape), where=self.lta > MODULE_TINY_LTA)
+        if self.i < self.nlta:
             return np.zeros(square.shape)
-        return np.divide(self.sta, self.lta, out=np.zeros(square.shape), where=self.lta > self.floor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.sta / self.lta
 
     def _classic(self, square: np.ndarray) -> np.ndarray:
+        """The module's: means of the full windows from sample nlta on, 0 while LTA <= 1e-10."""
         self.squares[self.i % self.nlta] = square
-        if self.i < (self.nlta if self.variant == "faithful" else self.nlta - 1):
+        if self.i < self.nlta:
             return np.zeros(square.shape)
         sta = self.squares[np.arange(self.i - self.nsta + 1, self.i + 1) % self.nlta].mean(axis=0)
         lta = self.squares.mean(axis=0)
-        return np.divide(sta, lta, out=np.zeros(square.shape), where=lta > self.floor)
+        return np.divide(sta, lta, out=np.zeros(square.shape), where=lta > MODULE_TINY_LTA)
+
+    def _running(self, square: np.ndarray) -> np.ndarray:
+        """ObsPy's classic_sta_lta: running window sums, the first nlta - 1 samples zeroed."""
+        ring = self.squares
+        leaving_sta = ring[(self.i - self.nsta) % self.nlta] if self.i >= self.nsta else 0.0
+        leaving_lta = ring[self.i % self.nlta] if self.i >= self.nlta else 0.0
+        self.sta = self.sta + (square - leaving_sta)
+        self.lta = self.lta + (square - leaving_lta)
+        ring[self.i % self.nlta] = square
+        if self.i < self.nlta - 1:
+            return np.zeros(square.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.sta / self.lta * (self.nlta / self.nsta)
 
 
 class Trigger:
     """Trigger state of many series from their characteristic functions, one sample at a time.
 
-    Faithful (the module): on at ratio >= on, off at the first ratio < off. Textbook (ObsPy): on at
-    ratio > on, held while ratio > off. ``peak`` is the highest ratio of each active trigger so far.
+    On at a ratio >= on, held while the ratio is >= off (the module's and ObsPy's convention alike).
+    ``peak`` is the highest ratio of each active trigger so far.
     """
 
-    def __init__(self, n: int, on: float, off: float, variant: str) -> None:
-        self.on, self.off, self.strict = on, off, variant == "textbook"
+    def __init__(self, n: int, on: float, off: float) -> None:
+        self.on, self.off = on, off
         self.active = np.zeros(n, dtype=bool)
         self.peak = np.zeros(n)
 
     def push(self, ratio: np.ndarray) -> np.ndarray:
-        if self.strict:
-            start, hold = ratio > self.on, ratio > self.off
-        else:
-            start, hold = ratio >= self.on, ratio >= self.off
-        begins = ~self.active & start
-        self.active = (self.active & hold) | begins
+        begins = ~self.active & (ratio >= self.on)
+        self.active = (self.active & (ratio >= self.off)) | begins
         self.peak = np.where(self.active, np.maximum(np.where(begins, ratio, self.peak), ratio), 0.0)
         return self.active
 
@@ -111,15 +136,18 @@ def trigger_onset(
 ) -> list[tuple[int, int]]:
     """Triggers of a characteristic function as (start, end) sample indices, in the variant's convention.
 
-    Faithful (the module's trigger_onset): end is the first sample below ``off``, or the last sample
-    if still on. Textbook (ObsPy's trigger_onset): end is the last sample above ``off``.
+    A trigger starts at a sample >= ``on``. Faithful (the module's trigger_onset): its end is the
+    first sample below ``off``, or the last sample if still on. Textbook (ObsPy's trigger_onset):
+    its end is the last sample >= ``off``.
 
     >>> trigger_onset(characteristic([1.0] * 30 + [5.0] * 10))
     [(0, 39)]
-    >>> trigger_onset([0.0, 3.0, 3.0, 0.5, 0.0, 3.0, 1.5, 0.8], 2.0, 1.0, "textbook")
-    [(1, 2), (5, 6)]
+    >>> trigger_onset([0.0, 2.5, 3.0, 1.0, 0.5], 2.5, 1.0, "textbook")
+    [(1, 3)]
+    >>> trigger_onset([0.0, 2.5, 3.0, 1.0, 0.5], 2.5, 1.0, "faithful")
+    [(1, 4)]
     """
-    trigger = Trigger(1, on, off, variant)
+    trigger = Trigger(1, on, off)
     triggers, start = [], None
     for i, ratio in enumerate(charfct):
         active = trigger.push(np.array([ratio], dtype=float))[0]
@@ -201,7 +229,7 @@ class SeismicDetector(Detector):
         self._counts = np.zeros(n)
         self._k = 0
         self._stalta = StaLta(n, self.nsta, self.nlta, self.variant, self.method)
-        self._trigger = Trigger(n, self.trigger_on, self.trigger_off, self.variant)
+        self._trigger = Trigger(n, self.trigger_on, self.trigger_off)
         self._reading = Reading(0.0, int(Level.OK), (), {"ratio": 0.0, "triggered": 0.0})
 
     def step(self, obs: Observation) -> Reading:
@@ -214,7 +242,9 @@ class SeismicDetector(Detector):
         active = self._trigger.push(ratio)
         if self.variant == "faithful" and self._stalta.i + 1 < self.nlta:  # the module skips short series
             active = np.zeros_like(active)
+            ratio = np.zeros_like(ratio)
         levels = severity_levels(active, self._trigger.peak)
+        ratio = np.where(np.isnan(ratio), 0.0, ratio)  # ObsPy's 0 / 0 reads 0 here; it never triggers
         score = float(ratio.max()) if ratio.size else 0.0
         detail = {"ratio": score, "triggered": float(active.sum())}
         self._reading = Reading(

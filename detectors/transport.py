@@ -12,6 +12,13 @@ layer a service would call. Each unit dict may carry:
 ``staff``              staff on duty
 
 Underneath, ``TransportDetector`` works on arrays over units.
+
+Choosing the stress layer as the top quartile of noisy rate estimates and measuring its Pe on the
+same estimates inflates Pe (the winner's curse). ``layer='plain'`` is the roadmap's estimator, as
+DESIGN specifies it. ``layer='split'`` cross-fits: health checks alternate between two halves with
+their own EWMAs; the layer chosen on one half is measured on the other, both ways, and the two Pe
+values are averaged. Arrivals in disjoint intervals are independent, so the choice no longer
+selects the measurement's noise.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_param, ewma_alpha
+from detectors.base import Detector, Level, Reading, check_choice, check_param, ewma_alpha
 from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 PE_WARNING_THRESHOLD = 0.8
@@ -33,6 +40,7 @@ CHARACTERISTIC_LENGTH = 1.0
 WARNING_MESSAGE = "WARNING: Pe trending toward unstable"
 CRITICAL_MESSAGE = "CRITICAL: Task arrival outpacing rebalancing"
 RATE_FIELDS = [FIELD_INDEX[f] for f in ("arrivals", "transfers_out", "transfers_in", "completions")]
+LAYERS = ("plain", "split")
 
 
 def peclet_number(
@@ -82,6 +90,44 @@ def layer_peclet(
     layer = stress_layer(arrival, capacity, outflow)
     pe = peclet_number(float(arrival[layer].sum()), float((capacity + outflow)[layer].sum()), length)
     return pe, layer
+
+
+def layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
+    """Membership of each unit in the stress layer: 1 inside, 0 outside; units tied with the layer's
+    last place (same offered load, arrival and capacity + outflow) share its remaining places equally.
+
+    Totals over the layer of other data than it was chosen on then do not depend on unit numbering.
+
+    >>> arrival = np.array([3.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # two places: unit 0 and a third of 1-3
+    >>> layer_weights(arrival, np.full(8, 4.0), np.zeros(8)).round(3).tolist()
+    [1.0, 0.333, 0.333, 0.333, 0.0, 0.0, 0.0, 0.0]
+    """
+    layer = stress_layer(arrival, capacity, outflow)
+    load, cost = offered_load(arrival, capacity), capacity + outflow
+    last = layer[np.lexsort((-cost[layer], arrival[layer], load[layer]))[0]]
+    tied = (load == load[last]) & (arrival == arrival[last]) & (cost == cost[last])
+    weights = np.zeros(arrival.size)
+    weights[layer] = 1.0
+    weights[tied] = np.count_nonzero(weights[tied]) / np.count_nonzero(tied)
+    return weights
+
+
+def split_layer_peclet(halves: np.ndarray, capacity: np.ndarray, length: float) -> float:
+    """Cross-fitted Pe of the stress layer from two independent halves of the rate estimates.
+
+    ``halves`` is (2, 2, N): per half, arrival and outflow rates. The layer chosen on each half
+    (``layer_weights``) is measured on the other; the result is the mean of the two Pe values.
+
+    >>> halves = np.array([[[4.0, 1.0, 1.0, 1.0], [0.0] * 4], [[2.0, 1.0, 1.0, 1.0], [0.0] * 4]])
+    >>> split_layer_peclet(halves, np.full(4, 4.0), 1.0)  # unit 0 chosen on each half: (2/4 + 4/4) / 2
+    0.75
+    """
+    total = 0.0
+    for select, measure in ((0, 1), (1, 0)):
+        weights = layer_weights(halves[select, 0], capacity, halves[select, 1])
+        arrival, outflow = halves[measure]
+        total += peclet_number(float(weights @ arrival), float(weights @ (capacity + outflow)), length)
+    return total / 2
 
 
 def gradient_of(utilization: np.ndarray, length: float = 1.0) -> float:
@@ -278,6 +324,11 @@ class TransportDetector(Detector):
 
     score = Pe. Rates are EWMAs with time constant ``tau_h`` (initialised at the first
     observation); utilization is the EWMA of busy staff-hours over staff-hours on duty.
+    ``layer='split'`` measures Pe cross-fitted on alternate health checks (``split_layer_peclet``):
+    each half keeps EWMAs of arrivals and outflow with the same time constant, updated on its own
+    checks and initialised at the first observation. Everything else (gradient, boundary layer,
+    D_eff, implicated units) reads the EWMAs of all checks, so with ``split`` a Pe alert can
+    implicate no unit when no unit's own Pe reaches the warning level.
 
     >>> from scenarios import simulate
     >>> trace = simulate("steady", seed=0, n_units=4, warmup_days=0.25, scenario_days=0.25)
@@ -297,6 +348,7 @@ class TransportDetector(Detector):
         boundary_warning: float = BOUNDARY_LAYER_WARNING_THRESHOLD,
         saturation_level: float = SATURATION_LEVEL,
         characteristic_length: float | None = None,
+        layer: str = "plain",
     ) -> None:
         check_param(self.name, "tau_h", tau_h, 0.0)
         check_param(self.name, "pe_warning", pe_warning, 0.0)
@@ -306,6 +358,7 @@ class TransportDetector(Detector):
         check_param(self.name, "saturation_level", saturation_level, 0.0, 1.0)
         if characteristic_length is not None:
             check_param(self.name, "characteristic_length", characteristic_length, 0.0, strict=True)
+        check_choice(self.name, "layer", layer, LAYERS)
         self.tau_h = tau_h
         self.pe_warning = pe_warning
         self.pe_critical = pe_critical
@@ -313,12 +366,16 @@ class TransportDetector(Detector):
         self.boundary_warning = boundary_warning
         self.saturation_level = saturation_level
         self.characteristic_length = characteristic_length
+        self.layer = layer
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)
         self._alpha = ewma_alpha(layout.dt_h, self.tau_h)
         self._length = self.characteristic_length or layout.characteristic_length
         self._rates: np.ndarray | None = None  # (5, N): arrival, out, in, completion, utilization
+        self._half_alpha = ewma_alpha(2 * layout.dt_h, self.tau_h)  # each half sees every other check
+        self._halves: np.ndarray | None = None  # split: (2, 2, N): per half, arrival and outflow
+        self._k = 0
 
     def step(self, obs: Observation) -> Reading:
         dt = self.layout.dt_h
@@ -339,9 +396,10 @@ class TransportDetector(Detector):
         else:
             self._rates = self._rates + self._alpha * (raw - self._rates)
         arrival, outflow, inflow, completion, utilization = self._rates
+        capacity = staff * self.layout.service_rate
         metrics = transport_metrics(
             arrival,
-            staff * self.layout.service_rate,
+            capacity,
             outflow,
             inflow,
             completion,
@@ -350,6 +408,8 @@ class TransportDetector(Detector):
             self._length,
             self.saturation_level,
         )
+        if self.layer == "split":
+            metrics["pe"] = split_layer_peclet(self._split_rates(raw[:2]), capacity, self._length)
         level, _, units = alert_rules(
             metrics, self.pe_warning, self.pe_critical, self.gradient_warning, self.boundary_warning
         )
@@ -361,3 +421,13 @@ class TransportDetector(Detector):
             "time_to_saturation_h": metrics["time_to_saturation_h"],
         }
         return Reading(metrics["pe"], level, tuple(units.tolist()), detail)
+
+    def _split_rates(self, raw: np.ndarray) -> np.ndarray:
+        """Update the half of this health check (even or odd) with its arrival and outflow rates."""
+        if self._halves is None:
+            self._halves = np.stack((raw, raw))
+        else:
+            half = self._halves[self._k % 2]
+            half += self._half_alpha * (raw - half)
+        self._k += 1
+        return self._halves

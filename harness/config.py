@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from joblib import cpu_count
@@ -113,6 +113,7 @@ class StudyConfig:
     headline: HeadlineSpec = HeadlineSpec()
     calibrate: CalibrationSpec = CalibrationSpec()  # also the headline's seed split
     progress: bool = True
+    searches: dict[str, dict] = field(default_factory=dict)  # detector -> its YAML's ``search:``
 
 
 def resolve(target: str, where: str) -> Any:
@@ -204,6 +205,8 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         raise InputError("scenario", "select at least one scenario, e.g. scenario=[ramp,spike]")
     if not detectors:
         raise InputError("detector", "select at least one detector, e.g. detector=[transport]")
+    searches = {name: spec["search"] for name, spec in detectors.items() if "search" in spec}
+    detectors = {name: {k: v for k, v in spec.items() if k != "search"} for name, spec in detectors.items()}
     built_scenarios = {name: build_as(Scenario, spec, f"scenario.{name}") for name, spec in scenarios.items()}
     built_detectors = {name: build_as(Detector, spec, f"detector.{name}") for name, spec in detectors.items()}
 
@@ -254,4 +257,5 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         headline=HeadlineSpec.from_config(raw.get("headline")),
         calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
         progress=progress,
+        searches=searches,
     )

@@ -2,8 +2,9 @@
 check_estimator: causality, batch == streaming, determinism, unit-permutation invariance, zero
 capacity and empty units, rejection of bad input, and instantiation from each Hydra config.
 
-Every name in ``detectors.available()`` runs with its defaults; detectors whose windows outlast the
-small test traces also run with short windows, and variants run too.
+Every name in ``detectors.available()`` runs with its defaults, and every configuration in
+conf/detector with its own parameters; detectors whose windows outlast the small test traces also
+run with short windows, and variants run too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ CONF = Path(__file__).resolve().parent.parent / "conf" / "detector"
 SHORT = {  # extra parameter sets whose windows fit in a few days
     "spc": [
         {"variant": "textbook", "period_h": 2.0},
-        {"variant": "faithful", "period_h": 2.0, "hours": "absolute"},
+        {"variant": "textbook", "period_h": 2.0, "hours": "absolute", "sigma_estimator": "stdev"},
     ],
     "seismic": [
         {"variant": "textbook", "nsta": 2, "nlta": 6, "signal": "absences"},
@@ -41,10 +42,33 @@ SHORT = {  # extra parameter sets whose windows fit in a few days
         {"members": ["transport", "random", "csd"], "member_params": {"random": {"rate_per_day": 8.0}}},
     ],
 }
-CASES = [(name, {}) for name in detectors.available()] + [
-    (name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets
-]
-IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+CONFIGS = sorted(CONF.glob("*.yaml"))
+
+
+def config_case(path: Path) -> tuple[str, dict]:
+    """A config file as (registry name of its ``_target_`` class, its parameters)."""
+    spec = OmegaConf.to_container(OmegaConf.load(path))[path.stem]
+    spec.pop("search", None)  # task=tune's search space, never a parameter
+    cls = hydra.utils.get_class(spec.pop("_target_"))
+    names = [name for name in detectors.available() if detectors.detector_class(name) is cls]
+    assert names, f"{path.name}: its class is not registered"
+    return names[0], spec
+
+
+def at_defaults(name: str, params: dict) -> bool:
+    defaults = detectors.params_of(name)
+    return all(_same(value, defaults[key]) for key, value in params.items())
+
+
+def _same(value, default) -> bool:
+    return list(value) == list(default) if isinstance(default, tuple) else value == default
+
+
+DEFAULTS = [(name, {}) for name in detectors.available()]
+SHORTS = [(name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets]
+FROM_CONFIGS = [(path.stem, case) for path in CONFIGS if not at_defaults(*(case := config_case(path)))]
+CASES = DEFAULTS + SHORTS + [case for _, case in FROM_CONFIGS]
+IDS = [f"{name}-{i}" for i, (name, _) in enumerate(DEFAULTS + SHORTS)] + [stem for stem, _ in FROM_CONFIGS]
 
 
 @pytest.fixture(scope="module")
@@ -196,14 +220,12 @@ def test_rejects_bad_input(name, params, trace):
         detector.update(Observation(0.25, np.zeros((len(FIELD_INDEX), trace.layout.n_units + 1))))
 
 
-CONFIGS = sorted(CONF.glob("*.yaml"))
-
-
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_instantiates_with_hydra(path, trace):
     cfg = OmegaConf.load(path)
     assert list(cfg) == [path.stem], "a config file nests its content under its own name"
-    detector = hydra.utils.instantiate(cfg[path.stem])
+    node = OmegaConf.masked_copy(cfg[path.stem], [k for k in cfg[path.stem] if k != "search"])
+    detector = hydra.utils.instantiate(node)
     assert isinstance(detector, Detector)
     assert type(detector) is detectors.detector_class(detector.name), "the config's class is registered"
     check_readings(detector.run(trace), trace)
@@ -216,6 +238,7 @@ def test_every_detector_has_a_config_with_its_defaults(name):
     cls = detectors.detector_class(name)
     target = f"{cls.__module__}.{cls.__name__}"
     configs = [OmegaConf.to_container(OmegaConf.load(p))[p.stem] for p in CONFIGS]
+    configs = [{k: v for k, v in c.items() if k != "search"} for c in configs]
     mine = [c for c in configs if c["_target_"] == target]
     assert mine, f"no config in conf/detector has _target_ {target}"
     defaults = detectors.params_of(name)
@@ -223,10 +246,6 @@ def test_every_detector_has_a_config_with_its_defaults(name):
         set(c) - {"_target_"} == set(defaults) and all(_same(c[k], defaults[k]) for k in defaults)
         for c in mine
     ), f"no config of {name} lists every parameter at its default"
-
-
-def _same(value, default) -> bool:
-    return list(value) == list(default) if isinstance(default, tuple) else value == default
 
 
 @pytest.mark.bench

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.base import Level
+from detectors.base import Level, Readings
 from detectors.spc import SpcDetector, rule_levels, western_electric
+from scenarios import simulate
 from scenarios.errors import InputError
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Trace, Truth
 
@@ -76,10 +77,14 @@ def test_rules_run_per_chart_and_map_to_levels():
     assert rule_levels(rules).tolist() == [Level.CRITICAL, Level.WARNING, Level.WATCH, Level.OK]
 
 
+WEEK = 672  # health checks of 15 minutes in a 168 h week
+SHIFT = 32  # ... in an 8 h period
+
+
 def hours_trace(
-    weekly: list[list[float]], period_steps: int = 32, staff: float = 4.0, warmup_h=16.0
+    weekly: list[list[float]], period_steps: int = SHIFT, staff: float = 4.0, warmup_h=16.0
 ) -> Trace:
-    """A trace whose units work the given weekly-equivalent hours, one value per 8 h period."""
+    """A trace whose units work the given weekly-equivalent hours, one value per period."""
     dt = 0.25
     weekly_arr = np.array(weekly, dtype=float)  # (periods, N)
     n_periods, n = weekly_arr.shape
@@ -91,32 +96,62 @@ def hours_trace(
     return Trace(dt * np.arange(1, t + 1), values, layout, {}, Truth(np.zeros((t, n))))
 
 
-def test_faithful_detector_charts_the_module_limits_and_holds_the_level():
-    # two baseline periods, then unit 1 jumps beyond 3 sigma for one period
-    trace = hours_trace([[60, 60], [60, 60], [61, 62], [59, 80], [60, 60]])
+def week_end(w: int) -> int:
+    """Index of the last health check of week w (1-based)."""
+    return WEEK * w - 1
+
+
+def test_faithful_charts_weeks_against_the_module_limits_and_holds_the_level():
+    # one baseline week (the warm-up), then unit 1 works 80 h (beyond 75 h = 60 + 3 x 5) in week 3
+    trace = hours_trace([[60, 60], [61, 62], [59, 80], [60, 60]], period_steps=WEEK, warmup_h=168.0)
     readings = SpcDetector(variant="faithful", hours="absolute").run(trace)
-    period = 32
-    assert (readings.level[: 2 * period] == Level.OK).all()  # baseline
-    assert (readings.level[3 * period - 1 : 4 * period - 1] == Level.OK).all()
-    assert (readings.level[4 * period - 1 : 5 * period - 1] == Level.CRITICAL).all()  # held between checks
-    assert readings.units[4 * period - 1].tolist() == [False, True]
-    assert readings.score[4 * period - 1] == pytest.approx(4.0)  # (80 - 60) / 5
-    assert readings.detail["rule1"][4 * period - 1] == 1.0
-    assert readings.detail["hours"][4 * period - 1] == pytest.approx(80.0)
+    assert (readings.level[: week_end(3)] == Level.OK).all()
+    assert (readings.level[week_end(3) : week_end(4)] == Level.CRITICAL).all()  # held all week
+    assert readings.units[week_end(3)].tolist() == [False, True]
+    assert readings.score[week_end(3)] == pytest.approx(4.0)  # (80 - 60) / 5
+    assert readings.detail["rule1"][week_end(3)] == 1.0
+    assert readings.detail["hours"][week_end(3)] == pytest.approx(80.0)
     assert readings.level[-1] == Level.OK
+    changes = np.flatnonzero(np.diff(readings.score)) + 1
+    assert set(changes) <= {week_end(w) for w in (1, 2, 3, 4)}  # a weekly chart moves once a week
+
+
+def test_faithful_never_applies_its_weekly_sigma_to_shorter_points():
+    with pytest.raises(InputError, match="168 h weeks") as error:
+        SpcDetector(variant="faithful", period_h=8.0)
+    assert error.value.field == "detector.spc.period_h"
+    assert SpcDetector(variant="faithful", period_h=168.0).period_h == 168.0
 
 
 def test_scaled_hours_put_the_baseline_mean_on_the_target():
-    # busy fraction 0.5 in the baseline (= 60 h after scaling); 0.55 (= 66 h, beyond 1 sigma) after
+    # busy fraction 0.5 in the baseline week (= 60 h after scaling); 0.55 (= 66 h, beyond 1 sigma) after
     f = 0.5 * 168.0
-    trace = hours_trace([[f]] * 2 + [[1.1 * f]] * 8)
+    trace = hours_trace([[f]] + [[1.1 * f]] * 8, period_steps=WEEK, warmup_h=168.0)
     readings = SpcDetector(variant="faithful", hours="scaled").run(trace)
-    at = lambda p: 32 * p - 1  # noqa: E731 - last step of period p (1-based)
-    assert readings.detail["hours"][at(3)] == pytest.approx(66.0)
-    assert readings.level[at(5)] == Level.OK  # 3 of 5 beyond 1 sigma
-    assert readings.level[at(6)] == Level.WARNING  # rule 3: 4 of 5 beyond 1 sigma
-    assert readings.detail["rule4"][at(9)] == 0.0  # 2 baseline points on the centre line break rule 4
-    assert readings.detail["rule4"][at(10)] == 1.0  # 8 in a row above the centre line
+    assert readings.detail["hours"][week_end(2)] == pytest.approx(66.0)
+    assert readings.level[week_end(4)] == Level.OK  # 3 of 5 beyond 1 sigma
+    assert readings.level[week_end(5)] == Level.WARNING  # rule 3: 4 of 5 beyond 1 sigma
+    assert readings.detail["rule4"][week_end(8)] == 0.0  # the baseline point on the centre line breaks rule 4
+    assert readings.detail["rule4"][week_end(9)] == 1.0  # 8 in a row above the centre line
+
+
+def test_faithful_refuses_a_week_outside_0_to_168_hours_and_holds_the_level():
+    # baseline busy fraction 0.25 -> scale 240: a week at fraction 0.75 reads 180 h, which the module refuses
+    trace = hours_trace(
+        [[42.0, 42.0], [42.0, 56.0], [42.0, 126.0], [42.0, 42.0]], period_steps=WEEK, warmup_h=168.0
+    )
+    readings = SpcDetector(variant="faithful", hours="scaled").run(trace)
+    assert readings.detail["hours"][week_end(2)] == pytest.approx(80.0)  # 56 h x 60 / 42
+    assert readings.level[week_end(2)] == Level.CRITICAL
+    assert readings.detail["refused"][week_end(2)] == 0.0
+    # week 3 (180 h) is refused: unit 1 keeps its chart (80 h, CRITICAL) and the count says so
+    assert readings.detail["refused"][week_end(3)] == 1.0
+    assert readings.level[week_end(3)] == Level.CRITICAL
+    assert readings.detail["hours"][week_end(3)] == pytest.approx(80.0)
+    assert readings.level[week_end(4)] == Level.OK  # week 4 charts 60 h again
+    assert readings.detail["refused"][-1] == 1.0
+    textbook = SpcDetector(variant="textbook", hours="scaled", period_h=168.0).run(trace)
+    assert textbook.detail["refused"].max() == 0.0  # the textbook chart has no weekly input check
 
 
 def test_textbook_estimates_centre_and_moving_range_sigma_from_the_baseline():
@@ -134,6 +169,32 @@ def test_textbook_estimates_centre_and_moving_range_sigma_from_the_baseline():
     np.testing.assert_allclose(scaled.score, readings.score, rtol=1e-9, atol=1e-9)
 
 
+def test_textbook_sample_standard_deviation_option():
+    baseline = [58.0, 62.0, 60.0, 64.0]  # centre 61, sample standard deviation sqrt(20 / 3)
+    sigma = np.sqrt(20.0 / 3.0)
+    trace = hours_trace([[h] for h in baseline] + [[61.0 + 2.5 * sigma]], warmup_h=32.0)
+    readings = SpcDetector(variant="textbook", hours="absolute", sigma_estimator="stdev").run(trace)
+    assert readings.score[-1] == pytest.approx(2.5)
+    moving = SpcDetector(variant="textbook", hours="absolute").run(trace)
+    assert moving.score[-1] == pytest.approx(2.5 * sigma / ((10.0 / 3.0) / 1.128))
+
+
+def test_faithful_weekly_chart_is_causal_and_streams_like_the_batch():
+    """The contract suite's traces are shorter than a week; the weekly chart gets its own check."""
+    trace = simulate("ramp", seed=2, n_units=5)
+    batch = SpcDetector().run(trace)
+    detector = SpcDetector()
+    detector.reset(trace.layout)
+    streamed = [detector.update(trace.observation(k)) for k in range(len(trace))]
+    assert batch.equals(Readings.from_list(trace.time_h, streamed, trace.layout.n_units))
+    k = week_end(2) + 1
+    values = trace.values.copy()
+    values[k:, FIELD_INDEX["busy_hours"]] *= 1.3
+    changed = SpcDetector().run(Trace(trace.time_h, values, trace.layout, {}, trace.truth))
+    assert changed.head(k).equals(batch.head(k))
+    assert not changed.equals(batch)
+
+
 def test_units_without_staff_are_not_charted():
     trace = hours_trace([[60, 60], [60, 60], [60, 80]])
     layout = trace.layout
@@ -149,6 +210,9 @@ def test_units_without_staff_are_not_charted():
         ({"variant": "classic"}, "variant"),
         ({"period_h": 0.0}, "period_h"),
         ({"sigma_hours": -1.0}, "sigma_hours"),
+        ({"variant": "textbook", "sigma_hours": 5.0}, "sigma_hours"),
+        ({"variant": "textbook", "sigma_estimator": "range"}, "sigma_estimator"),
+        ({"sigma_estimator": "stdev"}, "sigma_estimator"),
         ({"hours": "relative"}, "hours"),
         ({"baseline_h": 0.0}, "baseline_h"),
     ],

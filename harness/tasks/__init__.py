@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "evaluate": "harness.tasks.evaluate",
     "bench": "harness.tasks.bench",
     "overhead": "harness.tasks.overhead",
+    "tune": "harness.tasks.tune",
 }
 
 
