@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scenarios.errors import InputError
+from scenarios.graph import Graph, MatrixGraph
 
 #: Observation fields, in storage order. All are counts except ``busy_hours``.
 FIELDS: tuple[str, ...] = (
@@ -37,9 +38,13 @@ class Layout:
 
     staff: np.ndarray  # (N,) nominal staff per unit
     service_rate: np.ndarray  # (N,) tasks per staff-hour (mu)
-    distance: np.ndarray  # (N, N) hop distances, 0 on the diagonal
+    graph: Graph  # hop distances (implicit for complete and ring); an (N, N) array becomes a MatrixGraph
     dt_h: float = 0.25
     warmup_h: float = 0.0  # leading period a detector may use as baseline; never scored
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.graph, Graph):
+            object.__setattr__(self, "graph", MatrixGraph(self.graph))
 
     @property
     def n_units(self) -> int:
@@ -48,17 +53,14 @@ class Layout:
     @property
     def characteristic_length(self) -> float:
         """Mean hop distance between distinct units (1.0 for a complete graph)."""
-        n = self.n_units
-        if n < 2:
-            return 1.0
-        return float(self.distance.sum() / (n * (n - 1)))
+        return self.graph.characteristic_length
 
     def permuted(self, order: np.ndarray) -> Layout:
         """The same organisation with units relabelled so that new unit j is old unit order[j]."""
         return Layout(
             staff=self.staff[order],
             service_rate=self.service_rate[order],
-            distance=self.distance[np.ix_(order, order)],
+            graph=self.graph.permuted(order),
             dt_h=self.dt_h,
             warmup_h=self.warmup_h,
         )
@@ -67,7 +69,7 @@ class Layout:
         return {
             "staff": self.staff.tolist(),
             "service_rate": self.service_rate.tolist(),
-            "distance": self.distance.tolist(),
+            "graph": self.graph.to_dict(),
             "dt_h": self.dt_h,
             "warmup_h": self.warmup_h,
         }
@@ -77,7 +79,7 @@ class Layout:
         return cls(
             staff=np.asarray(d["staff"], dtype=float),
             service_rate=np.asarray(d["service_rate"], dtype=float),
-            distance=np.asarray(d["distance"], dtype=float),
+            graph=Graph.from_dict(d["graph"]),
             dt_h=float(d["dt_h"]),
             warmup_h=float(d["warmup_h"]),
         )

@@ -19,6 +19,7 @@ import yaml
 import detectors
 import scenarios
 from harness.config import build
+from scenarios.graph import CompleteGraph
 from scenarios.trace import Layout, Observation
 
 pytestmark = pytest.mark.bench
@@ -39,12 +40,10 @@ def observations(n_units: int) -> tuple[Layout, np.ndarray, np.ndarray]:
     trace = simulated(min(n_units, SIMULATED_UNITS))
     if n_units == trace.layout.n_units:
         return trace.layout, trace.time_h, trace.values
-    distance = np.ones((n_units, n_units))
-    np.fill_diagonal(distance, 0.0)
     layout = Layout(
         staff=np.resize(trace.layout.staff, n_units),
         service_rate=np.resize(trace.layout.service_rate, n_units),
-        distance=distance,
+        graph=CompleteGraph(n_units),
         dt_h=trace.layout.dt_h,
         warmup_h=trace.layout.warmup_h,
     )

@@ -8,6 +8,7 @@ import pytest
 from detectors.base import Level
 from detectors.spc import SpcDetector, rule_levels, western_electric
 from scenarios.errors import InputError
+from scenarios.graph import CompleteGraph
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Trace, Truth
 
 CENTRE, SIGMA = 60.0, 5.0  # limits: 65 / 70 / 75 above, 55 / 50 / 45 below
@@ -137,7 +138,7 @@ def test_textbook_estimates_centre_and_moving_range_sigma_from_the_baseline():
 def test_units_without_staff_are_not_charted():
     trace = hours_trace([[60, 60], [60, 60], [60, 80]])
     layout = trace.layout
-    empty = Layout(np.array([4.0, 0.0]), layout.service_rate, layout.distance, layout.dt_h, layout.warmup_h)
+    empty = Layout(np.array([4.0, 0.0]), layout.service_rate, CompleteGraph(2), layout.dt_h, layout.warmup_h)
     readings = SpcDetector(hours="absolute").run(Trace(trace.time_h, trace.values, empty, {}, trace.truth))
     assert readings.level.max() == Level.OK
     assert not readings.units.any()
