@@ -107,10 +107,21 @@ class Observation:
 
 
 def check_values(values: np.ndarray, where: str) -> None:
-    """Raise InputError if observation values hold NaN, infinities or negative numbers."""
-    if not np.isfinite(values).all():
+    """Raise InputError if observation values hold NaN, infinities or negative numbers.
+
+    Two reductions and no temporary arrays: NaN propagates into both the minimum and the maximum.
+
+    >>> check_values(np.array([[0.0, 2.5]]), "x")
+    >>> check_values(np.array([[np.nan, 1.0]]), "x")
+    Traceback (most recent call last):
+    scenarios.errors.InputError: x: observations must be finite numbers (found NaN or inf)
+    """
+    if not values.size:
+        return
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError(where, "observations must be finite numbers (found NaN or inf)")
-    if (values < 0).any():
+    if low < 0:
         raise InputError(where, "observations must be >= 0 (found a negative value)")
 
 
