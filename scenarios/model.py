@@ -119,7 +119,7 @@ class Organisation:
         self.counts = [[0] * n for _ in range(6)]  # interval counters, ARRIVALS ... ABSENCES
         self.busy_hours = [0.0] * n  # staff-hours served in the current interval, up to `since`
         self.since = [0.0] * n
-        self.in_transit = np.zeros(n, dtype=int)  # tasks on their way to each unit
+        self.in_transit = [0] * n  # tasks on their way to each unit
         self.n_steps = int(round(org.duration_h / org.dt_h))
         self.record = np.zeros((self.n_steps, len(FIELDS), n))
         # running totals of busy and of on-duty staff-hours since the start, for the trailing busy
@@ -177,7 +177,8 @@ class Organisation:
     def next_arrival(self, event: simpy.Event | None) -> None:
         """Tasks arrive at their units at pre-drawn times (a non-homogeneous Poisson stream)."""
         if event is not None:
-            self.receive(event.value[0], event.value[1], ARRIVALS)
+            unit, task_h = event.value
+            self.receive(unit, task_h, ARRIVALS)
         arrival = next(self.tasks, None)
         if arrival is not None:
             t, unit, task_h = arrival
@@ -274,17 +275,16 @@ class Organisation:
         total_duty = sum(staffed)
         if total_duty == 0:
             return 0
-        mean = (sum(waiting) + int(self.in_transit.sum())) / total_duty
+        mean = (sum(waiting) + sum(self.in_transit)) / total_duty
         bar = mean + self.org.rebalance_margin
-        in_transit = self.in_transit.tolist()
         if not any(  # the usual case: nobody is backed up, nothing to move
             q > 0 and (d == 0 or (q + t) / d > bar)
-            for q, d, t in zip(waiting, staffed, in_transit, strict=True)
+            for q, d, t in zip(waiting, staffed, self.in_transit, strict=True)
         ):
             return 0
         queue = np.array(waiting, dtype=float)
         on_duty = np.array(staffed, dtype=float)
-        load = queue + self.in_transit
+        load = queue + np.array(self.in_transit)
         per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=on_duty > 0)
         candidates = np.flatnonzero(on_duty > 0)
         moves = 0
