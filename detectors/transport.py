@@ -61,15 +61,21 @@ def peclet_number(
 def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
     """Indices of the top quartile (at least one unit) by offered load arrival/capacity.
 
-    Ties break on higher arrival, then lower capacity + outflow, so the chosen set's totals do
-    not depend on how units are numbered.
+    Ties break on higher arrival, then lower capacity + outflow, then the lower index, so the
+    chosen set's totals do not depend on how units are numbered. The layer comes in that order:
+    the first k of a full lexsort, found by partial selection (O(N)) and sorting only the units at
+    or above the k-th largest load.
 
     >>> stress_layer(np.array([1.0, 3.0, 2.0, 0.0]), np.full(4, 4.0), np.zeros(4)).tolist()
     [1]
     """
     load = offered_load(arrival, capacity)
-    order = np.lexsort((capacity + outflow, -arrival, -load))
-    return order[: quartile_size(len(arrival))]
+    n = len(load)
+    k = quartile_size(n)
+    kth = np.partition(load, n - k)[n - k]  # the k-th largest load
+    top = np.flatnonzero(load >= kth)  # every unit that can be in the layer, ties at the edge included
+    order = np.lexsort(((capacity + outflow)[top], -arrival[top], -load[top]))
+    return top[order[:k]]
 
 
 def quartile_size(n: int) -> int:

@@ -30,12 +30,48 @@ class StaffShock:
     duration_h: float
 
 
+@dataclass(frozen=True, eq=False)
+class Routing:
+    """Shares of the arrivals routed to each unit: ``before`` until ``switch_h``, ``after`` from then on.
+
+    >>> routing = Routing(np.array([0.5, 0.5]), np.array([0.9, 0.1]), switch_h=2.0)
+    >>> routing.shares(np.array([1.0, 3.0])).tolist()
+    [[0.5, 0.5], [0.9, 0.1]]
+    >>> routing.shares_of(np.array([3.0]), np.array([1])).tolist()
+    [0.1]
+    """
+
+    before: np.ndarray  # (N,)
+    after: np.ndarray  # (N,)
+    switch_h: float = np.inf
+
+    @classmethod
+    def fixed(cls, shares: np.ndarray) -> Routing:
+        return cls(shares, shares)
+
+    def shares(self, t: np.ndarray) -> np.ndarray:
+        """(len(t), N) shares at each time."""
+        return np.where(np.asarray(t)[:, None] >= self.switch_h, self.after[None, :], self.before[None, :])
+
+    def shares_of(self, t: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Share of unit units[k] at time t[k], without building a (len(t), N) array."""
+        return np.where(np.asarray(t) >= self.switch_h, self.after[units], self.before[units])
+
+    def peak_rates(self, t: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """max over t of total(t) * share_i(t) per unit, from the total rates at times t."""
+        peak = np.zeros(len(self.before))
+        for chosen, shares in ((t < self.switch_h, self.before), (t >= self.switch_h, self.after)):
+            if chosen.any():
+                peak = np.maximum(peak, total[chosen].max() * shares)
+        return peak
+
+
 @dataclass(frozen=True)
 class Plan:
     """One seed's realisation of a scenario, in absolute hours since the run started."""
 
     rho: Profile  # system offered load rho(t)
-    weights: Profile | None = None  # (len(t), N) routing weights; None routes by staff share
+    routing: Routing | None = None  # None routes by staff share
     rebalance_factor: Callable[[float], float] = lambda t: 1.0
     shocks: tuple[StaffShock, ...] = ()
     onsets_h: dict[str, float] = field(default_factory=dict)
@@ -95,10 +131,10 @@ def hot_weights(org: OrgConfig, hot: tuple[int, ...], hot_rho: float, rho: float
     return rate / total if total > 0 else np.full(org.n_units, 1.0 / org.n_units)
 
 
-def switch_weights(org: OrgConfig, at_h: float, after: np.ndarray) -> Profile:
+def switch_routing(org: OrgConfig, at_h: float, after: np.ndarray) -> Routing:
     """Staff-share routing before ``at_h``, ``after`` from then on."""
     before = org.staff / org.staff.sum() if org.staff.sum() > 0 else np.full(org.n_units, 1 / org.n_units)
-    return lambda t: np.where(np.asarray(t)[:, None] >= at_h, after[None, :], before[None, :])
+    return Routing(before, after, at_h)
 
 
 class Steady(Scenario):
@@ -224,7 +260,7 @@ class Uneven(Scenario):
         after = hot_weights(org, hot, self.hot_rho, self.rho)
         return Plan(
             rho=constant(self.rho),
-            weights=switch_weights(org, on, after),
+            routing=switch_routing(org, on, after),
             onsets_h={"uneven": on},
             units=hot,
         )
@@ -299,7 +335,7 @@ class RebalancingFailure(Scenario):
         remaining = self.remaining_capacity
         return Plan(
             rho=constant(self.rho),
-            weights=lambda t: np.broadcast_to(weights, (len(np.atleast_1d(t)), org.n_units)),
+            routing=Routing.fixed(weights),
             rebalance_factor=lambda t: remaining if t >= failure else 1.0,
             onsets_h={"failure": failure},
             units=hot,

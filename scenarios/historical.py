@@ -31,7 +31,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from scenarios.errors import InputError
-from scenarios.org import GRAPHS, OrgConfig
+from scenarios.graph import GRAPHS, make_graph
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS, TruthSpec, derive_events
 
@@ -229,8 +229,8 @@ def layout_of(
         )
     if rate is None:
         rate = np.full(len(units), spec.service_rate_per_h or estimated_rate(time_h, values, warmup_end))
-    distance = OrgConfig(n_units=len(units), graph=spec.graph).distance()
-    return Layout(staff=staff, service_rate=rate, distance=distance, dt_h=dt, warmup_h=warmup_end)
+    graph = make_graph(spec.graph, len(units))
+    return Layout(staff=staff, service_rate=rate, graph=graph, dt_h=dt, warmup_h=warmup_end)
 
 
 def per_unit(

@@ -4,297 +4,394 @@ Tasks arrive at units, wait in the unit's queue and are served one at a time by 
 A coordinator moves waiting tasks from backed-up units to quieter ones; staff call in sick more
 often when their unit has been busy; units file swap requests when their backlog grows. Every
 ``dt_h`` the health check records what a scheduler could observe.
+
+The state of the units lives in one list per quantity, indexed by unit (queues, idle staff, staff
+on duty, busy staff, interval counters), so the health check reads and resets every unit in one
+go, as arrays. Staff, arrivals, transfers and the periodic processes are SimPy events with
+callbacks; an absence is a SimPy process (it starts at the moment of the sick call, as an
+interrupt would, and ends when the member returns).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Iterator
 
 import numpy as np
 import simpy
 
-from scenarios.catalogue import Plan, StaffShock
+from scenarios.catalogue import Plan, Routing, StaffShock
 from scenarios.org import OrgConfig
-from scenarios.trace import FIELD_INDEX, FIELDS
+from scenarios.trace import FIELDS
 
 ARRIVALS, COMPLETIONS, TRANSFERS_OUT, TRANSFERS_IN, SWAP_REQUESTS, ABSENCES = range(6)
+QUEUE, BUSY, STAFF_ON_DUTY, BUSY_HOURS = range(6, 10)
 FATIGUE_ONSET, FATIGUE_SPAN = 0.7, 0.3  # busy fraction where absences start to rise, and its scale
 TRAILING_H = 24.0  # window of the busy fraction that drives absences
-
-
-class Unit:
-    """A work unit: tasks waiting (as remaining service hours) and the staff who serve them."""
-
-    def __init__(self, env: simpy.Environment, index: int, n_staff: int) -> None:
-        self.env = env
-        self.index = index
-        self.waiting: deque[float] = deque()
-        self.idle: list[StaffMember] = []
-        self.on_duty = n_staff
-        self.busy = 0
-        self.busy_hours = 0.0  # staff-hours served in the current interval
-        self._since = 0.0
-        self.counts = [0] * 6  # interval counters, indexed by ARRIVALS ... ABSENCES
-        self.staff = [StaffMember(env, self) for _ in range(n_staff)]
-
-    def receive(self, task_h: float, counter: int = ARRIVALS) -> None:
-        """A task joins the back of the queue; an idle staff member is called to it."""
-        self.counts[counter] += 1
-        self.waiting.append(task_h)
-        self.call_idle_member()
-
-    def hand_back(self, task_h: float) -> None:
-        """An interrupted task returns to the head of the queue."""
-        self.waiting.appendleft(task_h)
-        self.call_idle_member()
-
-    def call_idle_member(self) -> None:
-        if self.idle:
-            self.idle.pop().wake_up()
-
-    def set_busy(self, delta: int) -> None:
-        now = self.env.now
-        self.busy_hours += self.busy * (now - self._since)
-        self._since = now
-        self.busy += delta
-
-    def close_interval(self) -> tuple[list[int], float]:
-        """Return and reset the interval counters and busy staff-hours."""
-        self.set_busy(0)
-        counts, hours = self.counts, self.busy_hours
-        self.counts, self.busy_hours = [0] * 6, 0.0
-        return counts, hours
+CHUNK = 1 << 16  # arrivals converted to Python numbers at a time
 
 
 class StaffMember:
-    """Serves the unit's queue one task at a time; goes home when called in sick."""
+    """Serves its unit's queue one task at a time; goes home when called in sick.
 
-    def __init__(self, env: simpy.Environment, unit: Unit) -> None:
-        self.env = env
-        self.unit = unit
-        self.state = "idle"  # idle (waiting for work), called, serving, home
+    ``state`` is idle (waiting for work), called (woken, starting at this instant), serving or home.
+    ``pending`` is the event the member waits for; a callback of any other event is stale.
+    """
+
+    __slots__ = ("org", "unit", "state", "task_h", "started", "pending")
+
+    def __init__(self, org: Organisation, unit: int) -> None:
+        self.org, self.unit = org, unit
+        self.state = "idle"
         self.task_h = 0.0
         self.started = 0.0
-        self.wake: simpy.Event | None = None
-        self.process = env.process(self.work())
-
-    def work(self) -> Generator[simpy.Event, None, None]:
-        unit, env = self.unit, self.env
-        while True:
-            try:
-                while not unit.waiting:
-                    self.state = "idle"
-                    self.wake = env.event()
-                    unit.idle.append(self)
-                    yield self.wake
-                self.state = "serving"
-                self.task_h = unit.waiting.popleft()
-                self.started = env.now
-                unit.set_busy(+1)
-                yield env.timeout(self.task_h)
-                unit.set_busy(-1)
-                unit.counts[COMPLETIONS] += 1
-            except simpy.Interrupt as call:
-                yield env.timeout(call.cause)
-                self.state = "called"
-                unit.on_duty += 1
+        self.pending: simpy.Event | None = None
 
     def wake_up(self) -> None:
+        """Called to the queue: starts at this instant, after the events already due now."""
         self.state = "called"
-        self.wake.succeed()
+        self.pending = self.org.env.timeout(0)
+        self.pending.callbacks.append(self._woken)
+
+    def _woken(self, event: simpy.Event) -> None:
+        if event is self.pending:
+            self.seek_work()
+
+    def seek_work(self) -> None:
+        """Serve the task at the head of the queue, or wait among the idle staff."""
+        org, unit = self.org, self.unit
+        queue = org.waiting[unit]
+        if not queue:
+            self.state = "idle"
+            self.pending = None
+            org.idle[unit].append(self)
+            return
+        self.state = "serving"
+        self.task_h = queue.popleft()
+        self.started = org.env.now
+        org.set_busy(unit, +1)
+        self.pending = org.env.timeout(self.task_h)
+        self.pending.callbacks.append(self._done)
+
+    def _done(self, event: simpy.Event) -> None:
+        if event is self.pending:
+            org = self.org
+            org.set_busy(self.unit, -1)
+            org.counts[COMPLETIONS][self.unit] += 1
+            self.seek_work()
 
     def call_in_sick(self, hours: float) -> None:
         """Leave now for ``hours``: the current task goes back to the head of the queue."""
-        unit = self.unit
+        org, unit = self.org, self.unit
         if self.state == "serving":
-            unit.set_busy(-1)
-            unit.hand_back(self.task_h - (self.env.now - self.started))
+            org.set_busy(unit, -1)
+            org.hand_back(unit, self.task_h - (org.env.now - self.started))
         elif self.state == "idle":
-            unit.idle.remove(self)
+            org.idle[unit].remove(self)
         else:  # called to a task it has not started: someone else must take it
-            unit.call_idle_member()
+            org.call_idle_member(unit)
         self.state = "home"
-        unit.on_duty -= 1
-        unit.counts[ABSENCES] += 1
-        self.process.interrupt(hours)
+        self.pending = None
+        org.on_duty[unit] -= 1
+        org.counts[ABSENCES][unit] += 1
+        org.env.process(self._absence(hours))
+
+    def _absence(self, hours: float) -> Iterator[simpy.Event]:
+        yield self.org.env.timeout(hours)
+        self.state = "called"
+        self.org.on_duty[self.unit] += 1
+        self.seek_work()
 
 
 class Organisation:
-    """The units, their graph, the coordinator's transfers in transit and the health-check record."""
+    """The units' state, their graph, the coordinator's transfers in transit and the record."""
 
     def __init__(self, org: OrgConfig, plan: Plan, rng: np.random.Generator) -> None:
         self.org, self.plan, self.rng = org, plan, rng
         self.env = simpy.Environment()
-        self.units = [Unit(self.env, i, org.staff_per_unit) for i in range(org.n_units)]
-        self.distance = org.distance()
-        self.in_transit = np.zeros(org.n_units, dtype=int)  # tasks on their way to each unit
+        n = org.n_units
+        self.graph = org.org_graph()
+        self.waiting: list[deque[float]] = [deque() for _ in range(n)]  # remaining service hours
+        self.staff = [[StaffMember(self, u) for _ in range(org.staff_per_unit)] for u in range(n)]
+        self.idle = [list(members) for members in self.staff]  # the last one is called first
+        self.on_duty = [org.staff_per_unit] * n
+        self.busy = [0] * n
+        self.counts = [[0] * n for _ in range(6)]  # interval counters, ARRIVALS ... ABSENCES
+        self.busy_hours = [0.0] * n  # staff-hours served in the current interval, up to `since`
+        self.since = [0.0] * n
+        self.in_transit = [0] * n  # tasks on their way to each unit
         self.n_steps = int(round(org.duration_h / org.dt_h))
-        self.record = np.zeros((self.n_steps, len(FIELDS), org.n_units))
-        # running totals of busy and on-duty staff-hours, for the trailing busy fraction
-        self.served_total = np.zeros((self.n_steps + 1, org.n_units))
-        self.duty_total = np.zeros((self.n_steps + 1, org.n_units))
+        self.record = np.zeros((self.n_steps, len(FIELDS), n))
+        # running totals of busy and of on-duty staff-hours since the start, for the trailing busy
+        # fraction: a ring holding the last `window` + 1 steps' totals
         self.window = max(1, int(round(TRAILING_H / org.dt_h)))
+        self.totals = np.zeros((self.window + 1, 2, n))
         self.step = 0
+        self.budget = 0.0  # the coordinator's transfer allowance
+        # what the hazard and swap-request formulas give for a unit neither tired nor backed up
+        self.base_absence_p = float(-np.expm1(-org.absence_hazard_per_h * (1.0 + 0.0) * org.dt_h))
+        self.base_swap_lam = (org.swap_base_rate_per_h + org.swap_kappa * 0.0) * org.dt_h
 
-    # --- the processes -------------------------------------------------------------------------
+    # --- the units -------------------------------------------------------------------------------
 
-    def arrivals(self, times: np.ndarray, units: np.ndarray, service_h: np.ndarray):
-        """Tasks arrive at their units at pre-drawn times (a non-homogeneous Poisson stream)."""
+    def receive(self, unit: int, task_h: float, counter: int) -> None:
+        """A task joins the back of the unit's queue and an idle staff member is called to it."""
+        self.counts[counter][unit] += 1
+        self.waiting[unit].append(task_h)
+        self.call_idle_member(unit)
+
+    def hand_back(self, unit: int, task_h: float) -> None:
+        """An interrupted task returns to the head of the queue."""
+        self.waiting[unit].appendleft(task_h)
+        self.call_idle_member(unit)
+
+    def call_idle_member(self, unit: int) -> None:
+        """The idle member called starts after every other event due at this instant; when there is
+        none (as for an arrival at a random time), that is at once, without an event of its own."""
+        idle = self.idle[unit]
+        if idle:
+            if self.env.peek() > self.env.now:
+                idle.pop().seek_work()
+            else:
+                idle.pop().wake_up()
+
+    def set_busy(self, unit: int, delta: int) -> None:
+        now = self.env.now
+        self.busy_hours[unit] += self.busy[unit] * (now - self.since[unit])
+        self.since[unit] = now
+        self.busy[unit] += delta
+
+    # --- the processes ---------------------------------------------------------------------------
+
+    def start(self, times: np.ndarray, units: np.ndarray, service_h: np.ndarray) -> None:
+        """Schedule the first arrival, health check, coordinator round and staff shocks."""
         env = self.env
-        for t, unit, task_h in zip(times.tolist(), units.tolist(), service_h.tolist(), strict=True):
-            yield env.timeout(t - env.now)
-            self.units[unit].receive(task_h)
+        self.tasks = pre_drawn(times, units, service_h)
+        self.next_arrival(None)
+        if self.n_steps:
+            env.timeout(self.org.dt_h).callbacks.append(self.health_check)
+        env.timeout(self.org.rebalance_interval_h).callbacks.append(self.coordinator)
+        for shock in self.plan.shocks:
+            env.timeout(shock.time_h - env.now).callbacks.append(lambda _, s=shock: self.staff_shock(s))
 
-    def health_check(self):
+    def next_arrival(self, event: simpy.Event | None) -> None:
+        """Tasks arrive at their units at pre-drawn times (a non-homogeneous Poisson stream)."""
+        if event is not None:
+            unit, task_h = event.value
+            self.receive(unit, task_h, ARRIVALS)
+        arrival = next(self.tasks, None)
+        if arrival is not None:
+            t, unit, task_h = arrival
+            self.env.timeout(t - self.env.now, (unit, task_h)).callbacks.append(self.next_arrival)
+
+    def health_check(self, event: simpy.Event) -> None:
         """Every dt: sick calls and swap requests are filed, then the scheduler records the state."""
-        dt = self.org.dt_h
-        while self.step < self.n_steps:
-            yield self.env.timeout(dt)
-            self.sick_calls()
-            self.swap_requests()
-            self.observe()
+        on_duty = self.sick_calls()
+        queue = np.fromiter(map(len, self.waiting), dtype=np.int64, count=len(self.waiting))
+        self.observe(queue, on_duty, self.swap_requests(queue, on_duty))
+        if self.step < self.n_steps:
+            self.env.timeout(self.org.dt_h).callbacks.append(self.health_check)
 
-    def coordinator(self):
+    def coordinator(self, event: simpy.Event) -> None:
         """Every interval the coordinator moves waiting tasks from backed-up to quieter units."""
         org, env = self.org, self.env
-        budget = 0.0
-        while True:
-            yield env.timeout(org.rebalance_interval_h)
-            allowance = org.rebalance_capacity_per_h * self.plan.rebalance_factor(env.now)
-            per_round = allowance * org.rebalance_interval_h
-            budget = min(budget + per_round, max(per_round, 1.0)) if per_round > 0 else 0.0
-            budget -= self.rebalance(int(budget))
+        env.timeout(org.rebalance_interval_h).callbacks.append(self.coordinator)
+        allowance = org.rebalance_capacity_per_h * self.plan.rebalance_factor(env.now)
+        per_round = allowance * org.rebalance_interval_h
+        budget = min(self.budget + per_round, max(per_round, 1.0)) if per_round > 0 else 0.0
+        self.budget = budget - self.rebalance(int(budget))
 
-    def transfer(self, source: int, target: int, task_h: float):
+    def transfer(self, source: int, target: int, task_h: float) -> None:
         """A task travels between units for ``transfer_delay_h`` per hop."""
-        yield self.env.timeout(self.org.transfer_delay_h * self.distance[source, target])
-        self.in_transit[target] -= 1
-        self.units[target].receive(task_h, TRANSFERS_IN)
+        delay = self.org.transfer_delay_h * self.graph.distance(source, target)
+        self.env.timeout(delay, (target, task_h)).callbacks.append(self.transfer_arrives)
 
-    def staff_shock(self, shock: StaffShock):
+    def transfer_arrives(self, event: simpy.Event) -> None:
+        target, task_h = event.value
+        self.in_transit[target] -= 1
+        self.receive(target, task_h, TRANSFERS_IN)
+
+    def staff_shock(self, shock: StaffShock) -> None:
         """Part of a unit's staff leaves at once (the staff_loss scenario)."""
-        yield self.env.timeout(shock.time_h - self.env.now)
-        present = [m for m in self.units[shock.unit].staff if m.state != "home"]
+        present = [m for m in self.staff[shock.unit] if m.state != "home"]
         for member in present[: shock.n_staff]:
             member.call_in_sick(shock.duration_h)
 
-    # --- what happens at each health check -------------------------------------------------------
+    # --- what happens at each health check, for every unit at once --------------------------------
 
-    def sick_calls(self) -> None:
-        org = self.org
-        lo = max(0, self.step - self.window)
-        served = self.served_total[self.step] - self.served_total[lo]
-        on_duty = self.duty_total[self.step] - self.duty_total[lo]
-        busy_fraction = np.divide(served, on_duty, out=np.zeros_like(served), where=on_duty > 0)
-        fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
-        hazard = org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue)
-        on_duty_now = np.array([u.on_duty for u in self.units])
-        calls = self.rng.binomial(on_duty_now, -np.expm1(-hazard * org.dt_h))
-        for unit, n_calls in zip(self.units, calls.tolist(), strict=True):
-            if n_calls:
-                present = [m for m in unit.staff if m.state != "home"]
-                chosen = self.rng.choice(len(present), size=n_calls, replace=False)
+    def sick_calls(self) -> np.ndarray:
+        """Each member on duty calls in sick with the unit's fatigue hazard; return staff on duty."""
+        org, k, ring = self.org, self.step, len(self.totals)
+        served, duty = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
+        busy_fraction = np.divide(served, duty, out=np.zeros_like(served), where=duty > 0)
+        if (busy_fraction > FATIGUE_ONSET).any():
+            fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
+            hazard = org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue)
+            p = -np.expm1(-hazard * org.dt_h)
+        else:  # nobody is tired: every unit has the base hazard
+            p = self.base_absence_p
+        calls = draw_binomial(self.rng, self.on_duty, p)
+        if calls.any():
+            for unit in np.flatnonzero(calls).tolist():
+                present = [m for m in self.staff[unit] if m.state != "home"]
+                chosen = self.rng.choice(len(present), size=int(calls[unit]), replace=False)
                 for j in sorted(chosen.tolist()):
                     present[j].call_in_sick(org.absence_duration_h)
+        return np.array(self.on_duty)
 
-    def swap_requests(self) -> None:
+    def swap_requests(self, queue: np.ndarray, on_duty: np.ndarray) -> np.ndarray:
+        """Swap requests of the interval: Poisson, faster as the backlog per staff member grows."""
         org = self.org
-        queue = np.array([len(u.waiting) for u in self.units], dtype=float)
-        on_duty = np.array([max(u.on_duty, 1) for u in self.units], dtype=float)
-        rate = org.swap_base_rate_per_h + org.swap_kappa * np.maximum(0.0, queue / on_duty - 1.0)
-        for unit, n in zip(self.units, self.rng.poisson(rate * org.dt_h).tolist(), strict=True):
-            unit.counts[SWAP_REQUESTS] += n
+        excess = queue / np.maximum(on_duty, 1) - 1.0
+        if excess.max() > 0:
+            rate = org.swap_base_rate_per_h + org.swap_kappa * np.maximum(0.0, excess)
+            return self.rng.poisson(rate * org.dt_h)
+        return draw_poisson(self.rng, self.base_swap_lam, len(queue))  # nobody is backed up
 
-    def observe(self) -> None:
-        counts, state = [], []
-        for unit in self.units:
-            interval, hours = unit.close_interval()
-            counts.append(interval)
-            state.append((len(unit.waiting), unit.busy, unit.on_duty, hours))
-        row = self.record[self.step]
-        row[:6] = np.array(counts).T
-        row[6:] = np.array(state).T
-        k = self.step
-        self.served_total[k + 1] = self.served_total[k] + row[FIELD_INDEX["busy_hours"]]
-        self.duty_total[k + 1] = self.duty_total[k] + row[FIELD_INDEX["staff_on_duty"]] * self.org.dt_h
+    def observe(self, queue: np.ndarray, on_duty: np.ndarray, swaps: np.ndarray) -> None:
+        """Record the interval's counters and the state, and start the next interval."""
+        now, k, n = self.env.now, self.step, self.org.n_units
+        row = self.record[k]
+        for field in (ARRIVALS, COMPLETIONS, TRANSFERS_OUT, TRANSFERS_IN, ABSENCES):
+            row[field] = self.counts[field]
+        busy = np.array(self.busy)
+        row[SWAP_REQUESTS], row[QUEUE], row[BUSY], row[STAFF_ON_DUTY] = swaps, queue, busy, on_duty
+        row[BUSY_HOURS] = np.array(self.busy_hours) + busy * (now - np.array(self.since))
+        self.counts = [[0] * n for _ in range(6)]
+        self.busy_hours = [0.0] * n
+        self.since = [now] * n
+        ring = len(self.totals)
+        total = self.totals[(k + 1) % ring]
+        np.add(self.totals[k % ring, 0], row[BUSY_HOURS], out=total[0])
+        np.add(self.totals[k % ring, 1], on_duty * self.org.dt_h, out=total[1])
         self.step += 1
 
     def rebalance(self, allowance: int) -> int:
         """Move up to ``allowance`` tasks, each from the most to the least loaded unit; return moves."""
         if allowance <= 0:
             return 0
-        waiting = [len(u.waiting) for u in self.units]
-        staffed = [u.on_duty for u in self.units]
+        waiting = list(map(len, self.waiting))
+        staffed = self.on_duty
         total_duty = sum(staffed)
         if total_duty == 0:
             return 0
-        mean = (sum(waiting) + int(self.in_transit.sum())) / total_duty
+        mean = (sum(waiting) + sum(self.in_transit)) / total_duty
         bar = mean + self.org.rebalance_margin
-        in_transit = self.in_transit.tolist()
         if not any(  # the usual case: nobody is backed up, nothing to move
             q > 0 and (d == 0 or (q + t) / d > bar)
-            for q, d, t in zip(waiting, staffed, in_transit, strict=True)
+            for q, d, t in zip(waiting, staffed, self.in_transit, strict=True)
         ):
             return 0
         queue = np.array(waiting, dtype=float)
         on_duty = np.array(staffed, dtype=float)
-        load = queue + self.in_transit
+        load = queue + np.array(self.in_transit)
+        per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=on_duty > 0)
+        candidates = np.flatnonzero(on_duty > 0)
         moves = 0
         while moves < allowance:
-            per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=on_duty > 0)
             donors = np.flatnonzero(queue > 0)
             if donors.size == 0:
                 break
-            source = donors[np.argmax(per_staff[donors])]
+            source = int(donors[np.argmax(per_staff[donors])])
             if per_staff[source] <= bar:
                 break
-            candidates = np.flatnonzero(on_duty > 0)
-            nearest = np.lexsort((self.distance[source, candidates], per_staff[candidates]))
-            target = candidates[nearest[0]]
+            target = self.least_loaded(source, per_staff, candidates)
             if target == source or per_staff[target] >= mean:
                 break
-            task_h = self.units[source].waiting.pop()
-            self.units[source].counts[TRANSFERS_OUT] += 1
+            self.counts[TRANSFERS_OUT][source] += 1
             queue[source] -= 1
-            load[source] -= 1
-            load[target] += 1
+            for unit, change in ((source, -1), (target, +1)):
+                load[unit] += change
+                per_staff[unit] = (
+                    load[unit] / on_duty[unit] if on_duty[unit] > 0 else (np.inf if load[unit] > 0 else 0.0)
+                )
             self.in_transit[target] += 1
-            self.env.process(self.transfer(source, target, task_h))
+            self.transfer(source, target, self.waiting[source].pop())
             moves += 1
         return moves
+
+    def least_loaded(self, source: int, per_staff: np.ndarray, candidates: np.ndarray) -> int:
+        """The candidate with the least load per staff member; ties: nearest to ``source``, then the
+        lowest index."""
+        loads = per_staff[candidates]
+        tied = candidates[loads == loads.min()]
+        return int(tied[np.argmin(self.graph.distances(source, tied))])
+
+
+def draw_binomial(rng: np.random.Generator, n: list[int], p: np.ndarray | float) -> np.ndarray:
+    """``rng.binomial(n, p)`` per unit. With one ``p`` and the same ``n`` for every unit the call
+    takes scalars: numpy draws the same numbers either way, and skips its checks of the arrays.
+
+    >>> same = lambda n, p: (draw_binomial(np.random.default_rng(1), n, p)
+    ...                      == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all()
+    >>> bool(same([4, 4, 4], 0.3)), bool(same([4, 3, 4], 0.3)), bool(same([4, 4], np.array([0.3, 0.5])))
+    (True, True, True)
+    """
+    if isinstance(p, float) and n and min(n) == max(n):
+        return rng.binomial(n[0], p, size=len(n))
+    return rng.binomial(np.array(n), p)
+
+
+def draw_poisson(rng: np.random.Generator, lam: float, size: int) -> np.ndarray:
+    """``size`` Poisson counts of mean ``lam``: the same numbers as ``rng.poisson(np.full(size, lam))``.
+
+    >>> a = draw_poisson(np.random.default_rng(1), 0.7, 4)
+    >>> a.tolist() == np.random.default_rng(1).poisson(np.full(4, 0.7)).tolist()
+    True
+    """
+    return rng.poisson(lam, size=size)
+
+
+def pre_drawn(times: np.ndarray, units: np.ndarray, service_h: np.ndarray) -> Iterator[tuple]:
+    """(time, unit, service hours) of each task as Python numbers, converted a chunk at a time."""
+    for lo in range(0, len(times), CHUNK):
+        hi = lo + CHUNK
+        yield from zip(times[lo:hi].tolist(), units[lo:hi].tolist(), service_h[lo:hi].tolist(), strict=True)
+
+
+def routing(plan: Plan, org: OrgConfig) -> Routing:
+    """The plan's routing, or routing by each unit's share of the capacity."""
+    if plan.routing is not None:
+        return plan.routing
+    capacity = org.staff * org.service_rate
+    share = capacity / capacity.sum() if capacity.sum() > 0 else np.zeros_like(capacity)
+    return Routing.fixed(share)
 
 
 def draw_arrivals(
     plan: Plan, org: OrgConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arrival times, target units and service times, by thinning a bounding Poisson stream."""
-    capacity = float((org.staff * org.service_rate).sum())
+    """Arrival times, target units and service times, by thinning a bounding Poisson stream.
+
+    Each candidate is tested against its own unit's rate only, so memory grows with the number of
+    tasks, never with tasks x units.
+    """
+    capacity_total = float((org.staff * org.service_rate).sum())
     horizon = org.duration_h
+    route = routing(plan, org)
     grid = np.linspace(0.0, horizon, int(horizon * 60) + 1)
-    rates = unit_rates(plan, org, grid)
-    bound = rates.max(axis=0) * 1.05 + 1e-12  # per unit; profiles vary slowly between grid points
-    counts = rng.poisson(bound * horizon) if capacity > 0 else np.zeros(org.n_units, dtype=int)
+    peak = route.peak_rates(grid, total_rate(plan, org, grid))
+    bound = peak * 1.05 + 1e-12  # per unit; profiles vary slowly between grid points
+    counts = rng.poisson(bound * horizon) if capacity_total > 0 else np.zeros(org.n_units, dtype=int)
     units = np.repeat(np.arange(org.n_units), counts)
     times = rng.uniform(0.0, horizon, size=units.size)
     order = np.argsort(times, kind="stable")
     times, units = times[order], units[order]
-    accept = (
-        rng.uniform(size=times.size) * bound[units]
-        < unit_rates(plan, org, times)[np.arange(times.size), units]
+    accept = rng.uniform(size=times.size) * bound[units] < total_rate(plan, org, times) * route.shares_of(
+        times, units
     )
     times, units = times[accept], units[accept]
     return times, units, draw_service(org, rng, times.size)
 
 
+def total_rate(plan: Plan, org: OrgConfig, t: np.ndarray) -> np.ndarray:
+    """System arrival rate rho(t) * capacity, tasks per hour."""
+    return plan.rho(t) * (org.staff * org.service_rate).sum()
+
+
 def unit_rates(plan: Plan, org: OrgConfig, t: np.ndarray) -> np.ndarray:
     """True arrival rate lambda_i(t) (tasks per hour), shape (len(t), N)."""
-    capacity = org.staff * org.service_rate
-    total = plan.rho(t) * capacity.sum()
-    if plan.weights is None:
-        share = capacity / capacity.sum() if capacity.sum() > 0 else np.zeros_like(capacity)
-        return total[:, None] * share[None, :]
-    return total[:, None] * plan.weights(t)
+    return total_rate(plan, org, t)[:, None] * routing(plan, org).shares(t)
 
 
 def draw_service(org: OrgConfig, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -316,48 +413,42 @@ CANDIDATE_BYTES = 8 * FLOAT  # times, units, sort order, sorted copies, uniforms
 
 def expected_tasks(org: OrgConfig, plan: Plan) -> tuple[float, float]:
     """Expected thinning candidates and accepted tasks of one run (draw_arrivals), from the load
-    profile sampled on up to 4,097 points (and the routing weights on up to 65)."""
+    profile sampled on up to 4,097 points and each unit's peak routing share."""
     horizon = org.duration_h
     capacity = float((org.staff * org.service_rate).sum())
     t = np.linspace(0.0, horizon, min(int(horizon * ARRIVAL_GRID_PER_H) + 1, 4097))
     rho = np.asarray(plan.rho(t), dtype=float)
     peak_share = 1.0
-    if plan.weights is not None:
-        peak_share = float(np.asarray(plan.weights(t[:: max(1, t.size // 64)])).max(axis=0).sum())
+    if plan.routing is not None:
+        peak_share = float(np.maximum(plan.routing.before, plan.routing.after).sum())
     candidates = THINNING_MARGIN * float(rho.max(initial=0.0)) * capacity * peak_share * horizon
     return candidates, float(rho.mean()) * capacity * horizon
 
 
 def simulation_bytes(org: OrgConfig, plan: Plan) -> float:
     """Estimated peak bytes of one simulation (arrivals, model, truth), counting the arrays each
-    phase holds at once: N units, T health checks, G grid minutes, C thinning candidates, A tasks."""
+    phase holds at once: N units, T health checks, G grid minutes, C thinning candidates, A tasks.
+    The org graphs (complete, ring) are implicit: no N x N matrix."""
     n, steps = org.n_units, int(round(org.duration_h / org.dt_h))
     grid = int(org.duration_h * ARRIVAL_GRID_PER_H) + 1
     candidates, tasks = expected_tasks(org, plan)
-    per_rate = 2 if plan.weights is not None else 1  # the weights, and the rates computed from them
-    arrivals = FLOAT * n * (grid + per_rate * candidates) + CANDIDATE_BYTES * candidates
+    arrivals = 2 * FLOAT * n * grid + CANDIDATE_BYTES * candidates  # peak rates on the grid, bounds
     record = FLOAT * len(FIELDS) * steps * n
-    model = record + 2 * FLOAT * steps * n + 3 * FLOAT * n * n + TASK_BYTES * tasks
-    model += STAFF_OBJECT_BYTES * n * org.staff_per_unit
-    truth = record + (3 + per_rate) * FLOAT * steps * n + 3 * FLOAT * n * n  # backlog, rates, layout
+    model = record + TASK_BYTES * tasks + STAFF_OBJECT_BYTES * n * org.staff_per_unit
+    truth = record + 5 * FLOAT * steps * n  # backlog, shares and rates of every unit per step
     return max(arrivals, model, truth)
 
 
 def trace_bytes(org: OrgConfig) -> float:
-    """Bytes a finished trace holds: observations, true rates and the layout's distances."""
+    """Bytes a finished trace holds: observations and true rates."""
     n, steps = org.n_units, int(round(org.duration_h / org.dt_h))
-    return FLOAT * (len(FIELDS) + 1) * steps * n + FLOAT * n * n
+    return FLOAT * (len(FIELDS) + 1) * steps * n
 
 
 def run_model(org: OrgConfig, plan: Plan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one run; return the health-check times (T,) and observations (T, F, N)."""
     model = Organisation(org, plan, rng)
-    env = model.env
-    env.process(model.arrivals(*draw_arrivals(plan, org, rng)))
-    env.process(model.health_check())
-    env.process(model.coordinator())
-    for shock in plan.shocks:
-        env.process(model.staff_shock(shock))
-    env.run(until=org.duration_h + org.dt_h / 2)
+    model.start(*draw_arrivals(plan, org, rng))
+    model.env.run(until=org.duration_h + org.dt_h / 2)
     time_h = org.dt_h * np.arange(1, model.n_steps + 1)
     return time_h, model.record

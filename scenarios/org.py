@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from scenarios.errors import InputError
+from scenarios.graph import GRAPHS, Graph, make_graph
 from scenarios.trace import Layout
 
-GRAPHS = ("complete", "ring")
 MIN_STEP_H = 1 / 60  # health checks and rebalancing rounds at most once a minute (the arrival grid)
 
 
@@ -105,19 +105,15 @@ class OrgConfig:
     def service_rate(self) -> float:
         return 1.0 / self.service_mean_h
 
-    def distance(self) -> np.ndarray:
-        """Hop distances of the org graph."""
-        idx = np.arange(self.n_units)
-        gap = np.abs(idx[:, None] - idx[None, :])
-        if self.graph == "ring":
-            return np.minimum(gap, self.n_units - gap).astype(float)
-        return (gap > 0).astype(float)
+    def org_graph(self) -> Graph:
+        """The org graph, with implicit hop distances."""
+        return make_graph(self.graph, self.n_units)
 
     def layout(self) -> Layout:
         return Layout(
             staff=self.staff,
             service_rate=np.full(self.n_units, self.service_rate),
-            distance=self.distance(),
+            graph=self.org_graph(),
             dt_h=self.dt_h,
             warmup_h=self.warmup_h,
         )

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scenarios.errors import InputError
+from scenarios.graph import Graph, MatrixGraph
 
 #: Observation fields, in storage order. All are counts except ``busy_hours``.
 FIELDS: tuple[str, ...] = (
@@ -38,9 +39,13 @@ class Layout:
 
     staff: np.ndarray  # (N,) nominal staff per unit
     service_rate: np.ndarray  # (N,) tasks per staff-hour (mu)
-    distance: np.ndarray  # (N, N) hop distances, 0 on the diagonal
+    graph: Graph  # hop distances (implicit for complete and ring); an (N, N) array becomes a MatrixGraph
     dt_h: float = 0.25
     warmup_h: float = 0.0  # leading period a detector may use as baseline; never scored
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.graph, Graph):
+            object.__setattr__(self, "graph", MatrixGraph(self.graph))
 
     @property
     def n_units(self) -> int:
@@ -49,17 +54,14 @@ class Layout:
     @property
     def characteristic_length(self) -> float:
         """Mean hop distance between distinct units (1.0 for a complete graph)."""
-        n = self.n_units
-        if n < 2:
-            return 1.0
-        return float(self.distance.sum() / (n * (n - 1)))
+        return self.graph.characteristic_length
 
     def permuted(self, order: np.ndarray) -> Layout:
         """The same organisation with units relabelled so that new unit j is old unit order[j]."""
         return Layout(
             staff=self.staff[order],
             service_rate=self.service_rate[order],
-            distance=self.distance[np.ix_(order, order)],
+            graph=self.graph.permuted(order),
             dt_h=self.dt_h,
             warmup_h=self.warmup_h,
         )
@@ -68,7 +70,7 @@ class Layout:
         return {
             "staff": self.staff.tolist(),
             "service_rate": self.service_rate.tolist(),
-            "distance": self.distance.tolist(),
+            "graph": self.graph.to_dict(),
             "dt_h": self.dt_h,
             "warmup_h": self.warmup_h,
         }
@@ -78,7 +80,7 @@ class Layout:
         return cls(
             staff=np.asarray(d["staff"], dtype=float),
             service_rate=np.asarray(d["service_rate"], dtype=float),
-            distance=np.asarray(d["distance"], dtype=float),
+            graph=Graph.from_dict(d["graph"]),
             dt_h=float(d["dt_h"]),
             warmup_h=float(d["warmup_h"]),
         )
@@ -106,10 +108,21 @@ class Observation:
 
 
 def check_values(values: np.ndarray, where: str) -> None:
-    """Raise InputError if observation values hold NaN, infinities or negative numbers."""
-    if not np.isfinite(values).all():
+    """Raise InputError if observation values hold NaN, infinities or negative numbers.
+
+    Two reductions and no temporary arrays: NaN propagates into both the minimum and the maximum.
+
+    >>> check_values(np.array([[0.0, 2.5]]), "x")
+    >>> check_values(np.array([[np.nan, 1.0]]), "x")
+    Traceback (most recent call last):
+    scenarios.errors.InputError: x: observations must be finite numbers (found NaN or inf)
+    """
+    if not values.size:
+        return
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError(where, "observations must be finite numbers (found NaN or inf)")
-    if (values < 0).any():
+    if low < 0:
         raise InputError(where, "observations must be >= 0 (found a negative value)")
 
 

@@ -1,101 +1,126 @@
-"""Simulation cost per SimPy event: the organisation model against a bare SimPy M/M/c model.
+"""The organisation model against the yardstick (tests/yardstick.py, a bare SimPy M/M/c).
 
-The organisation model runs one default cell (12 units of 4 staff, 21 days) end to end through
-``scenarios.simulate``: arrivals drawn, SimPy run, health checks recorded, ground truth derived. The
-bare model is the textbook M/M/c queue (one ``simpy.Resource`` of c = 48 servers, a process per
-customer, times drawn up front) at the same arrival and service rates, run for as many customers
-as it takes to process the same number of SimPy events. Events are counted by the environment.
+- CPU per task of one default job's simulation (12 units x 4 staff, 7 + 14 days, end to end through
+  ``scenarios.simulate``: arrivals drawn, SimPy run, health checks recorded, ground truth derived).
+- Replaying and scoring every default detector on that job against the job's simulation.
+- A 21-day job (simulation, every default detector, scoring) at 100, 1,000 and 10,000 units, each in
+  its own process: peak memory and the exponent of CPU time against N.
 Run with: .venv/bin/python -m pytest -m bench tests/bench_simulation.py
 """
 
 from __future__ import annotations
 
-import time
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-import simpy
+import yaml
+from yardstick import cpu_seconds, yardstick_cpu_per_task
 
 import scenarios
-from scenarios.org import OrgConfig
+from harness.analysis.scoring import ScoringSpec, score_run
+from harness.config import build
+from harness.run.replay import replay
 
 pytestmark = pytest.mark.bench
-TARGET_RATIO = 1.5  # cost per event, organisation model / bare M/M/c
-ROUNDS = 5
+PER_TASK_TARGET = 1.0  # simulation CPU per task / the yardstick's
+REPLAY_TARGET = 1.0  # replay + scoring of every default detector / the job's simulation
+SCALING_EXPONENT = 1.1  # CPU time of a job ~ N^exponent from 100 to 10,000 units
+MEMORY_GB = 4.0  # peak memory of the 10,000-unit job
+ROUNDS = 3
+ROOT = Path(__file__).resolve().parent.parent
 
 
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that remembers itself, so its event count can be read after a run."""
-
-    last: CountingEnvironment | None = None
-
-    def __init__(self, initial_time: float = 0) -> None:
-        super().__init__(initial_time)
-        CountingEnvironment.last = self
-
-    def processed(self) -> int:
-        """Events scheduled so far (a SimPy event id counter) less those still queued."""
-        return next(self._eid) - len(self._queue)
+def default_detectors() -> dict[str, dict]:
+    """The default study's detector configurations (conf/config.yaml's list)."""
+    config = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
+    names = next(d["detector"] for d in config["defaults"] if isinstance(d, dict) and "detector" in d)
+    return {n: yaml.safe_load((ROOT / "conf" / "detector" / f"{n}.yaml").read_text())[n] for n in names}
 
 
-def bare_mmc(n_customers: int, arrival_rate: float, service_rate: float, servers: int, seed: int) -> int:
-    """Run an M/M/c queue for ``n_customers``; return the number of events processed."""
-    rng = np.random.default_rng(seed)
-    gaps = rng.exponential(1.0 / arrival_rate, n_customers).tolist()
-    service = rng.exponential(1.0 / service_rate, n_customers).tolist()
-    env = CountingEnvironment()
-    staff = simpy.Resource(env, capacity=servers)
-
-    def customer(service_h: float):
-        with staff.request() as request:
-            yield request
-            yield env.timeout(service_h)
-
-    def source():
-        for gap, service_h in zip(gaps, service, strict=True):
-            yield env.timeout(gap)
-            env.process(customer(service_h))
-
-    env.process(source())
-    env.run()
-    return env.processed()
-
-
-def best_of(rounds: int, fn, *args) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        out = fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best, out
+def replay_and_score(trace: scenarios.Trace) -> None:
+    spec = ScoringSpec()
+    for name, detector_spec in default_detectors().items():
+        readings, _, _ = replay(build(detector_spec, f"detector.{name}"), trace)
+        score_run(trace, readings, spec, name)
 
 
 @pytest.mark.parametrize("scenario", ["steady", "ramp"])
-def test_simulation_cost_per_event(benchmark, monkeypatch, scenario):
-    monkeypatch.setattr(simpy, "Environment", CountingEnvironment)
+def test_simulation_cpu_per_task(benchmark, scenario):
     benchmark.group = "simulation"
-    trace = benchmark.pedantic(scenarios.simulate, args=(scenario, 0), rounds=ROUNDS, iterations=1)
-    events = CountingEnvironment.last.processed()
-    ours_s = benchmark.stats.stats.min
+    load = os.getloadavg()[0]
+    yard = yardstick_cpu_per_task()
+    ours, trace = cpu_seconds(ROUNDS, scenarios.simulate, scenario, 0)
+    benchmark.pedantic(scenarios.simulate, args=(scenario, 0), rounds=1, iterations=1)
     tasks = int(trace.arrivals.sum())
-
-    org = OrgConfig()
-    rate = tasks / org.duration_h
-    servers = org.n_units * org.staff_per_unit
-    pilot = bare_mmc(10_000, rate, org.service_rate, servers, seed=1) / 10_000  # events per customer
-    customers = round(events / pilot)
-    bare_s, bare_events = best_of(ROUNDS, bare_mmc, customers, rate, org.service_rate, servers, 0)
-
-    per_event = (ours_s / events) / (bare_s / bare_events)
+    ratio = (ours / tasks) / yard
     benchmark.extra_info.update(
-        events=events,
         tasks=tasks,
-        us_per_event=round(1e6 * ours_s / events, 3),
-        bare_events=bare_events,
-        bare_customers=customers,
-        bare_us_per_event=round(1e6 * bare_s / bare_events, 3),
-        ratio_per_event=round(per_event, 3),
-        ratio_per_task=round((ours_s / tasks) / (bare_s / customers), 3),
-        target=f"ratio_per_event <= {TARGET_RATIO}",
+        cpu_s=round(ours, 3),
+        us_per_task=round(1e6 * ours / tasks, 2),
+        yardstick_us_per_task=round(1e6 * yard, 2),
+        ratio_per_task=round(ratio, 3),
+        load_before=round(load, 2),
+        target=f"ratio_per_task <= {PER_TASK_TARGET}",
     )
-    assert per_event <= TARGET_RATIO, f"{per_event:.2f}x the cost per event of a bare SimPy M/M/c model"
+    assert ratio <= PER_TASK_TARGET, f"simulation costs {ratio:.2f}x the yardstick per task"
+
+
+@pytest.mark.parametrize("scenario", ["steady", "ramp"])
+def test_replay_and_scoring_against_simulation(benchmark, scenario):
+    benchmark.group = "job"
+    sim, trace = cpu_seconds(ROUNDS, scenarios.simulate, scenario, 0)
+    detectors, _ = cpu_seconds(ROUNDS, replay_and_score, trace)
+    benchmark.pedantic(replay_and_score, args=(trace,), rounds=1, iterations=1)
+    ratio = detectors / sim
+    benchmark.extra_info.update(
+        simulation_cpu_s=round(sim, 3),
+        replay_and_scoring_cpu_s=round(detectors, 3),
+        ratio=round(ratio, 3),
+        target=f"ratio <= {REPLAY_TARGET}",
+    )
+    assert ratio <= REPLAY_TARGET, f"replay and scoring cost {ratio:.2f}x the job's simulation"
+
+
+#: One job in a fresh process: CPU seconds and peak memory (VmHWM) as JSON on stdout.
+JOB = """
+import json, sys, time
+import scenarios
+from bench_simulation import replay_and_score
+start = time.process_time()
+trace = scenarios.simulate("ramp", 0, n_units=int(sys.argv[1]))
+simulated = time.process_time() - start
+replay_and_score(trace)
+hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]
+print(json.dumps({"cpu_s": time.process_time() - start, "sim_cpu_s": simulated,
+                  "tasks": int(trace.arrivals.sum()), "peak_gb": int(hwm) / 2**20}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_job_scales_to_10000_units(benchmark):
+    benchmark.group = "scaling"
+    sizes = (100, 1_000, 10_000)
+
+    def jobs() -> list[dict]:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+        return [
+            json.loads(subprocess.check_output([sys.executable, "-c", JOB, str(n)], cwd=ROOT, env=env))
+            for n in sizes
+        ]
+
+    runs = benchmark.pedantic(jobs, rounds=1, iterations=1)
+    exponent = float(np.polyfit(np.log(sizes), np.log([r["cpu_s"] for r in runs]), 1)[0])
+    for n, run in zip(sizes, runs, strict=True):
+        benchmark.extra_info[f"cpu_s_{n}"] = round(run["cpu_s"], 1)
+        benchmark.extra_info[f"sim_cpu_s_{n}"] = round(run["sim_cpu_s"], 1)
+        benchmark.extra_info[f"peak_gb_{n}"] = round(run["peak_gb"], 2)
+    benchmark.extra_info.update(
+        exponent=round(exponent, 3), target=f"exponent <= {SCALING_EXPONENT}, peak < {MEMORY_GB} GB"
+    )
+    assert runs[-1]["peak_gb"] < MEMORY_GB, f"10,000 units peak at {runs[-1]['peak_gb']:.2f} GB"
+    assert exponent <= SCALING_EXPONENT, f"CPU time grows as N^{exponent:.2f}"

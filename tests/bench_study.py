@@ -1,5 +1,6 @@
-"""Whole studies through the ``tdbench`` command: the default study's wall time and its scaling from
-one to two workers, and the peak memory of a 1,000-cell study against a 10-cell one.
+"""Whole studies through the ``tdbench`` command: the CPU time of a two-seed study against the
+yardstick (tests/yardstick.py), the default study's scaling from one to two workers, and the peak
+memory of a 1,000-cell study against a 10-cell one.
 
 Wall times are only meaningful on an otherwise idle machine: each run also records the CPU time
 its processes used, so ``cpu_per_wall`` shows how many cores it actually got.
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 from joblib import cpu_count
+from yardstick import TASKS, yardstick_cpu_per_task
 
 pytestmark = pytest.mark.bench
+STUDY_CPU_TARGET = 2.7  # CPU of `tdbench seeds=2 report.enabled=false executor=serial` / the yardstick's
 SCALING_TARGET = 1.7  # wall time with 1 worker / with 2 workers
 MEMORY_TARGET = 1.5  # peak RSS of the 1,000-cell study / the 10-cell study
 #: Small cells for the memory comparison: 3 units, 12 hours, one detector, serial (one process).
@@ -67,6 +70,23 @@ def tdbench(run_dir: Path, *overrides: str) -> dict[str, float]:
     proc.stderr.close()
     cpu = usage.ru_utime + usage.ru_stime  # this process and the workers it waited for
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": int(peak_file.read_text()) / 1024}
+
+
+def test_two_seed_study_cpu_against_yardstick(benchmark, tmp_path):
+    benchmark.group = "study cpu"
+    load = os.getloadavg()[0]
+    yard = yardstick_cpu_per_task() * TASKS
+    study = ("seeds=2", "report.enabled=false", "executor=serial")
+    run = benchmark.pedantic(tdbench, args=(tmp_path / "two", *study), rounds=1, iterations=1)
+    ratio = run["cpu_s"] / yard
+    benchmark.extra_info.update(
+        study_cpu_s=round(run["cpu_s"], 1),
+        yardstick_cpu_s=round(yard, 2),
+        ratio=round(ratio, 2),
+        load_before=round(load, 2),
+        target=f"ratio <= {STUDY_CPU_TARGET}",
+    )
+    assert ratio <= STUDY_CPU_TARGET, f"the two-seed study costs {ratio:.2f}x the yardstick's CPU"
 
 
 @pytest.mark.skipif(cpu_count() < 2, reason="needs two cores")

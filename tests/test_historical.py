@@ -61,7 +61,7 @@ def test_round_trip_is_exact(trace, tmp_path, suffix):
         assert back.layout.warmup_h == trace.layout.warmup_h
         assert np.array_equal(back.layout.staff, trace.layout.staff)
         assert np.array_equal(back.layout.service_rate, trace.layout.service_rate)
-        assert np.array_equal(back.layout.distance, trace.layout.distance)
+        assert back.layout.graph.to_dict() == trace.layout.graph.to_dict()
         assert back.truth.events == trace.truth.events
     assert any(e.target == "utilization_breach" for e in trace.truth.events)  # the comparison is not vacuous
 
@@ -107,7 +107,7 @@ def test_ring_graph_and_time_origin(frame, tmp_path):
     shifted = frame.assign(time_h=frame["time_h"] + 1000.0)
     back = load_trace(write(shifted, tmp_path), spec=HistoricalSpec(warmup_h=24.0, graph="ring"))
     assert back.layout.warmup_h == 1024.0  # warm-up counts from the start of the data
-    assert back.layout.distance.tolist() == [[0, 1, 1], [1, 0, 1], [1, 1, 0]]
+    assert back.layout.graph.matrix().tolist() == [[0, 1, 1], [1, 0, 1], [1, 1, 0]]
     assert back.scored().sum() == len(back) - 96  # 24 h of 0.25 h steps are warm-up
 
 

@@ -149,7 +149,7 @@ def test_lognormal_service_has_the_configured_mean():
 
 def test_ring_graph_has_hop_distances_and_mean_length():
     layout = OrgConfig(n_units=6, graph="ring").layout()
-    assert layout.distance[0].tolist() == [0, 1, 2, 3, 2, 1]
+    assert layout.graph.distances(0, np.arange(6)).tolist() == [0, 1, 2, 3, 2, 1]
     assert layout.characteristic_length == pytest.approx(9 / 5)
     assert OrgConfig().layout().characteristic_length == 1.0
 

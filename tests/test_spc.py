@@ -9,6 +9,7 @@ from detectors.base import Level, Readings
 from detectors.spc import SpcDetector, rule_levels, western_electric
 from scenarios import simulate
 from scenarios.errors import InputError
+from scenarios.graph import CompleteGraph
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Trace, Truth
 
 CENTRE, SIGMA = 60.0, 5.0  # limits: 65 / 70 / 75 above, 55 / 50 / 45 below
@@ -198,7 +199,7 @@ def test_faithful_weekly_chart_is_causal_and_streams_like_the_batch():
 def test_units_without_staff_are_not_charted():
     trace = hours_trace([[60, 60], [60, 60], [60, 80]])
     layout = trace.layout
-    empty = Layout(np.array([4.0, 0.0]), layout.service_rate, layout.distance, layout.dt_h, layout.warmup_h)
+    empty = Layout(np.array([4.0, 0.0]), layout.service_rate, CompleteGraph(2), layout.dt_h, layout.warmup_h)
     readings = SpcDetector(hours="absolute").run(Trace(trace.time_h, trace.values, empty, {}, trace.truth))
     assert readings.level.max() == Level.OK
     assert not readings.units.any()

@@ -29,6 +29,7 @@ from harness.run.files import write_parquet, write_text
 from harness.run.replay import overhead_row, replay
 from scenarios import simulate
 from scenarios.errors import InputError
+from scenarios.graph import CompleteGraph
 from scenarios.trace import Layout, Trace, Truth
 
 SCAN_SCENARIO = "steady"
@@ -48,7 +49,7 @@ def resized(trace: Trace, n: int) -> Trace:
     layout = Layout(
         staff=trace.layout.staff[take],
         service_rate=trace.layout.service_rate[take],
-        distance=1.0 - np.eye(n),
+        graph=CompleteGraph(n),
         dt_h=trace.layout.dt_h,
         warmup_h=trace.layout.warmup_h,
     )
