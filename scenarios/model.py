@@ -123,9 +123,11 @@ class StaffMember:
 class Organisation:
     """The units, their graph, the coordinator's transfers in transit and the health-check record."""
 
-    def __init__(self, org: OrgConfig, plan: Plan, rng: np.random.Generator) -> None:
+    def __init__(
+        self, org: OrgConfig, plan: Plan, rng: np.random.Generator, env: simpy.Environment | None = None
+    ) -> None:
         self.org, self.plan, self.rng = org, plan, rng
-        self.env = simpy.Environment()
+        self.env = env if env is not None else simpy.Environment()
         self.units = [Unit(self.env, i, org.staff_per_unit) for i in range(org.n_units)]
         self.distance = org.distance()
         self.in_transit = np.zeros(org.n_units, dtype=int)  # tasks on their way to each unit
@@ -306,15 +308,28 @@ def draw_service(org: OrgConfig, rng: np.random.Generator, n: int) -> np.ndarray
     return rng.lognormal(np.log(mean) - sigma2 / 2.0, np.sqrt(sigma2), size=n)
 
 
-def run_model(org: OrgConfig, plan: Plan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate one run; return the health-check times (T,) and observations (T, F, N)."""
-    model = Organisation(org, plan, rng)
+def start_model(
+    org: OrgConfig, plan: Plan, rng: np.random.Generator, env: simpy.Environment | None = None
+) -> Organisation:
+    """The organisation with its processes started in ``env`` (default: a new simulation clock).
+
+    Advance it with ``env.run(until=...)``; health check k (time ``(k + 1) * dt_h``) is
+    ``model.record[k]`` once ``model.step > k``. Any environment gives the same observations, a
+    ``simpy.rt.RealtimeEnvironment`` only paces them.
+    """
+    model = Organisation(org, plan, rng, env)
     env = model.env
     env.process(model.arrivals(*draw_arrivals(plan, org, rng)))
     env.process(model.health_check())
     env.process(model.coordinator())
     for shock in plan.shocks:
         env.process(model.staff_shock(shock))
-    env.run(until=org.duration_h + org.dt_h / 2)
+    return model
+
+
+def run_model(org: OrgConfig, plan: Plan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate one run; return the health-check times (T,) and observations (T, F, N)."""
+    model = start_model(org, plan, rng)
+    model.env.run(until=org.duration_h + org.dt_h / 2)
     time_h = org.dt_h * np.arange(1, model.n_steps + 1)
     return time_h, model.record

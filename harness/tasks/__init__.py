@@ -17,6 +17,7 @@ TASKS: dict[str, str] = {
     "report": "harness.tasks.report",
     "evaluate": "harness.tasks.evaluate",
     "bench": "harness.tasks.bench",
+    "monitor": "harness.tasks.monitor",
 }
 
 
