@@ -16,10 +16,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from harness.live.service import HealthCheck, transport_metrics
+
+disable_created_metrics()  # no *_created series: the endpoint holds exactly the metrics below
 
 #: roadmap metric -> (key of the transport metrics, help text)
 TRANSPORT_GAUGES = {

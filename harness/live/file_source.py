@@ -257,20 +257,21 @@ class FileSource:
             return self._bad(
                 f"data.unit: unknown unit {unit!r} in row {number}; units of the first step: {shown}"
             )
-        for column, value, known in (
-            ("staff", staff, self.layout.staff),
-            ("service_rate", rate, self.layout.service_rate),
-        ):
-            if column in self.tail.columns and value != known[index]:
-                return self._bad(
-                    f"data.{column}: unit {unit!r} has {value:g} in row {number} but {known[index]:g} in the "
-                    "first step; give one value per unit"
-                )
         self._advance(k)
         if k < self._step:
             return self._bad(self._before(t, self._time(self._step), number))
         if index in self._buffer:
             return self._bad(f"data.time_h: duplicate time_h {t:g} for unit {unit!r} in row {number}")
+        for column, value, known in (
+            ("staff", staff, self.layout.staff),
+            ("service_rate", rate, self.layout.service_rate),
+        ):
+            if column in self.tail.columns and value != known[index]:
+                self._excused.add(unit)
+                return self._bad(
+                    f"data.{column}: unit {unit!r} has {value:g} in row {number} but {known[index]:g} in the "
+                    "first step; give one value per unit"
+                )
         self._buffer[index] = values
         return self._complete()
 
