@@ -1,128 +1,44 @@
-"""``tdbench task=monitor`` end to end: the command on a free loopback port, scraped over HTTP.
-
-Deadlines are generous (the machine may be loaded): every wait polls for its condition.
-"""
+"""``tdbench task=monitor`` end to end: the command on a free loopback port, scraped over HTTP."""
 
 import json
 import os
 import re
 import signal
 import subprocess
-import time
-import urllib.request
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
-import yaml
-from prometheus_client.parser import text_string_to_metric_families
-from studies import ROOT, TDBENCH, RaisingDetector, compose_config, target
+from monitoring import DEADLINE_S, SPIKE, Monitor, gauge, spike_trace, transport_readings, wait_for
+from studies import TDBENCH, RaisingDetector, compose_config, target
 
 import scenarios
 from detectors.base import Level
 from harness.cli import check
-from harness.config import build
 from harness.tasks import monitor as monitor_task
 from scenarios.historical import load_trace, observations_frame
 
-DEADLINE_S = 90.0
+
+@pytest.fixture
+def started(tmp_path):
+    """Start monitors in tmp_path; each is killed at the end of the test if still running."""
+    with ExitStack() as stack:
+
+        def start(*overrides: str, environ: dict | None = None) -> Monitor:
+            return stack.enter_context(Monitor(tmp_path, *overrides, environ=environ))
+
+        yield start
+
+
 PHASE3 = {
     "WARNING: Pe trending toward unstable",
     "CRITICAL: Task arrival outpacing rebalancing",
     "Increase inter-unit communication",
     "Risk of cascade failure",
 }
-#: a spike 6 simulated hours in, on a small organisation: 2 simulated hours per wall second
-SPIKE = (
-    "monitor.scenario=spike",
-    "scenario.spike.onset_day=0.0",
-    "scenario.spike.jitter_h=0",
-    "org.n_units=4",
-    "org.warmup_days=0.25",
-    "org.scenario_days=10",
-)
-
-
-def wait_for(condition, what: str, process: "Monitor"):
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        if process.proc.poll() is not None:
-            pytest.fail(f"the monitor exited ({process.proc.returncode}) before {what}:\n{process.stderr()}")
-        time.sleep(0.1)
-    pytest.fail(f"no {what} within {DEADLINE_S:g} s:\n{process.stderr()}")
-
-
-class Monitor:
-    """A running ``tdbench task=monitor``, its output in files (no pipe can fill up)."""
-
-    def __init__(self, tmp_path: Path, *overrides: str, environ: dict | None = None) -> None:
-        self.tmp_path = tmp_path
-        self._err = (tmp_path / "stderr.txt").open("w")
-        self._out = (tmp_path / "stdout.txt").open("w")
-        env = {**os.environ, **(environ or {})}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), str(ROOT)])
-        self.proc = subprocess.Popen(
-            [TDBENCH, "task=monitor", "monitor.port=0", f"hydra.run.dir={tmp_path / 'run'}", *overrides],
-            cwd=tmp_path,
-            env=env,
-            stdout=self._out,
-            stderr=self._err,
-        )
-        self.url = wait_for(self._url, "endpoint", self)
-
-    def stderr(self) -> str:
-        return (self.tmp_path / "stderr.txt").read_text()
-
-    def _url(self) -> str | None:
-        found = re.search(r"serving (http://\S+/metrics)", self.stderr())
-        return found and found.group(1)
-
-    def scrape(self) -> dict:
-        with urllib.request.urlopen(self.url, timeout=30) as response:
-            text = response.read().decode()
-        return {f.name: f for f in text_string_to_metric_families(text)}
-
-    def stop(self, sig: int) -> int:
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=DEADLINE_S)
-        finally:
-            self._err.close()
-            self._out.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def started(tmp_path):
-    running = []
-
-    def start(*overrides, environ=None):
-        running.append(Monitor(tmp_path, *overrides, environ=environ))
-        return running[-1]
-
-    yield start
-    for monitor in running:
-        monitor.kill()
-
-
-def gauge(families, name, **labels):
-    samples = [s.value for s in families[name].samples if s.labels == labels]
-    return samples[0] if samples else None
 
 
 def scenarios_level(level: int) -> str:
     return Level(level).name
-
-
-def transport_readings(trace):
-    spec = yaml.safe_load((ROOT / "conf" / "detector" / "transport.yaml").read_text())["transport"]
-    return build(spec, "detector.transport").run(trace)
 
 
 def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_path, started):
@@ -134,9 +50,7 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
         "detector=[transport,utilization,spc_faithful]",
         f"+detector.raising._target_={target(RaisingDetector)}",
     )
-    trace = scenarios.simulate(
-        "spike", 0, n_units=4, warmup_days=0.25, scenario_days=10, onset_day=0.0, jitter_h=0.0
-    )
+    trace = spike_trace()
     expected = transport_readings(trace)
     step = {t: k for k, t in enumerate(trace.time_h.tolist())}
 
