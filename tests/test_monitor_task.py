@@ -188,6 +188,11 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
         (["+monitor.colour=red"], {}, "monitor.colour: unknown setting"),
         (["monitor.webhook=ftp://x"], {}, "monitor.webhook: must be an http:// or https:// URL"),
         (["monitor.max_checks=0"], {}, "monitor.max_checks: must be an integer >= 1"),
+        (
+            ["detector=[utilization]", f"+detector.transport._target_={target(RaisingDetector)}"],
+            {},
+            "detector.transport._target_: task=monitor reads the roadmap's gauges from this detector",
+        ),
         (["monitor.alert_log=/no/such/dir/alerts.jsonl"], {}, "monitor.alert_log: no such folder"),
         ([], {"PE_WARNING_THRESHOLD": "x"}, "PE_WARNING_THRESHOLD: must be a number; got 'x'"),
         (

@@ -207,6 +207,7 @@ class FileSource:
         self._t0: float | None = None
         self._step = 0  # index of the step being assembled
         self._buffer: dict[int, np.ndarray] = {}  # unit index -> values (F,) of that step
+        self._step_time = 0.0  # its time_h as the file writes it
         self._excused: set[str] = set()  # units whose row for that step was bad (already reported)
 
     def poll(self) -> list[Observation]:
@@ -272,6 +273,8 @@ class FileSource:
                     f"data.{column}: unit {unit!r} has {value:g} in row {number} but {known[index]:g} in the "
                     "first step; give one value per unit"
                 )
+        if not self._buffer:
+            self._step_time = t  # the file's own time of the step, for the observation
         self._buffer[index] = values
         return self._complete()
 
@@ -339,7 +342,7 @@ class FileSource:
         if len(self._buffer) < len(self._units):
             return []
         values = np.stack([self._buffer[i] for i in range(len(self._units))], axis=1)
-        obs = Observation(self._time(self._step), values)
+        obs = Observation(self._step_time, values)
         self._step, self._buffer, self._excused = self._step + 1, {}, set()
         return [obs]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from detectors.transport import TransportDetector
 from harness.config import build, load_study
 from harness.live.alerts import AlertSink
 from harness.live.file_source import FileSource
@@ -80,6 +81,11 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
         params = {PARAMETER_OF[k]: v for k, v in from_env.items() if k in PARAMETER_OF}
         detectors[TRANSPORT] = {**detectors[TRANSPORT], **params}
         build(detectors[TRANSPORT], f"detector.{TRANSPORT}")
+    if TRANSPORT in detectors and not isinstance(build(detectors[TRANSPORT], TRANSPORT), TransportDetector):
+        raise InputError(
+            f"detector.{TRANSPORT}._target_",
+            "task=monitor reads the roadmap's gauges from this detector: it must be a TransportDetector",
+        )
     org = scenario = historical = None
     if settings.simulated:
         if settings.scenario not in study.scenarios:
@@ -132,15 +138,19 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
 
         source = open_source(plan, report)
         try:
+            sink = AlertSink(settings.alert_log, settings.webhook)
+        except OSError as error:
+            raise InputError("monitor.alert_log", f"cannot write to it: {error.strerror or error}") from None
+        try:
             url = exporter.start()
         except OSError as error:
+            sink.close()
             where = f"{settings.host}:{settings.port}"
             raise InputError("monitor.port", f"cannot listen on {where}: {error.strerror or error}") from None
     except InputError as error:
         stopper.restore()
         print(f"tdbench: error: {error}", file=sys.stderr)
         return 2
-    sink = AlertSink(settings.alert_log, settings.webhook)
     for name, value in plan.from_env.items():
         log(f"{name}={value} from the environment")
     if service.transport is None:
