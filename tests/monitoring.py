@@ -93,6 +93,12 @@ def gauge(families, name, **labels):
     return samples[0] if samples else None
 
 
+def health_checks(families) -> int:
+    """The number of health checks so far: the duration histogram's count."""
+    samples = families["resilience_health_check_duration_seconds"].samples
+    return int(next(s.value for s in samples if s.name.endswith("_count")))
+
+
 def spike_trace():
     """The run SPIKE simulates (seed 0), for batch references."""
     return scenarios.simulate(

@@ -88,13 +88,18 @@ class Monitor:
         self.max_checks = max_checks
         self.checks = 0
         self.last_time_h: float | None = None
+        self._failing: set[str] = set()
 
     def health_check(self, obs: Observation) -> HealthCheck:
         """Check one observation, export the result and write its alerts."""
         result = self.service.check(obs)
         self.exporter.publish(result)
         for name, error in result.errors.items():
-            self.log(f"detector {name} failed at time_h {obs.time_h:g}: {error}")
+            if name not in self._failing:  # once until it answers again; the counter counts every check
+                self.log(f"detector {name} failed at time_h {obs.time_h:g}: {error}")
+        for name in self._failing - result.errors.keys():
+            self.log(f"detector {name} answers again at time_h {obs.time_h:g}")
+        self._failing = set(result.errors)
         for problem in self.sink.emit(alert_lines(result, self.service.transport)):
             self.log(problem)
         self.checks += 1
