@@ -106,9 +106,11 @@ class StaffMember:
 class Organisation:
     """The units' state, their graph, the coordinator's transfers in transit and the record."""
 
-    def __init__(self, org: OrgConfig, plan: Plan, rng: np.random.Generator) -> None:
+    def __init__(
+        self, org: OrgConfig, plan: Plan, rng: np.random.Generator, env: simpy.Environment | None = None
+    ) -> None:
         self.org, self.plan, self.rng = org, plan, rng
-        self.env = simpy.Environment()
+        self.env = env if env is not None else simpy.Environment()
         n = org.n_units
         self.graph = org.org_graph()
         self.waiting: list[deque[float]] = [deque() for _ in range(n)]  # remaining service hours
@@ -445,10 +447,24 @@ def trace_bytes(org: OrgConfig) -> float:
     return FLOAT * (len(FIELDS) + 1) * steps * n
 
 
+def start_model(
+    org: OrgConfig, plan: Plan, rng: np.random.Generator, env: simpy.Environment | None = None
+) -> Organisation:
+    """The organisation with its arrivals, staff and health checks started in ``env`` (default: a
+    new simulation clock).
+
+    Advance it with ``env.run(until=...)``; health check k (time ``(k + 1) * dt_h``) is
+    ``model.record[k]`` once ``model.step > k``. Any environment gives the same observations, a
+    ``simpy.rt.RealtimeEnvironment`` only paces them.
+    """
+    model = Organisation(org, plan, rng, env)
+    model.start(*draw_arrivals(plan, org, rng))
+    return model
+
+
 def run_model(org: OrgConfig, plan: Plan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one run; return the health-check times (T,) and observations (T, F, N)."""
-    model = Organisation(org, plan, rng)
-    model.start(*draw_arrivals(plan, org, rng))
+    model = start_model(org, plan, rng)
     model.env.run(until=org.duration_h + org.dt_h / 2)
     time_h = org.dt_h * np.arange(1, model.n_steps + 1)
     return time_h, model.record

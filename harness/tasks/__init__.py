@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "bench": "harness.tasks.bench",
     "overhead": "harness.tasks.overhead",
     "tune": "harness.tasks.tune",
+    "monitor": "harness.tasks.monitor",
 }
 
 

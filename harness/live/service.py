@@ -1,0 +1,392 @@
+"""The roadmap's service layer (phase 2): a service that keeps detector state between health checks.
+
+``ResilienceTransportConfig`` holds the roadmap's configuration names with its defaults, readable
+from environment variables; ``ResilienceService`` runs detectors on each health check and answers
+the roadmap's ``check_transport_dynamics()`` with the phase-3 alert dict.
+
+>>> service = ResilienceService.from_config(ResilienceTransportConfig())
+>>> hot = {"utilization": 0.95, "arrival_rate": 4.0, "completion_rate": 3.0, "service_capacity": 4.0,
+...        "staff": 4}
+>>> calm = {"utilization": 0.5, "arrival_rate": 2.0, "completion_rate": 2.0, "service_capacity": 4.0,
+...         "staff": 4}
+>>> alert = service.check_transport_dynamics([hot, calm, calm, calm])
+>>> alert["level"], alert["messages"]
+('WARNING', ['WARNING: Pe trending toward unstable', 'Increase inter-unit communication'])
+>>> alert["metrics"]["peclet_number"], round(alert["metrics"]["time_to_saturation_minutes"], 6)
+(1.0, 12.0)
+>>> alert = service.check_transport_dynamics([dict(hot, arrival_rate=8.0), calm, calm, calm])
+>>> alert["level"], round(alert["metrics"]["peclet_number"], 4)  # the rates are EWMAs over checks
+('CRITICAL', 1.2212)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading
+from detectors.transport import (
+    BOUNDARY_LAYER_WARNING_THRESHOLD,
+    CHARACTERISTIC_LENGTH,
+    GRADIENT_WARNING_THRESHOLD,
+    PE_CRITICAL_THRESHOLD,
+    PE_WARNING_THRESHOLD,
+    TransportDetector,
+    alert_rules,
+)
+from scenarios.errors import InputError
+from scenarios.graph import make_graph
+from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation, check_values
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+#: Keys of a per-unit dict: rates per hour, utilization 0..1, staff on duty, optional state.
+UNIT_KEYS = (
+    "arrival_rate",
+    "completion_rate",
+    "transfer_out_rate",
+    "transfer_in_rate",
+    "swap_request_rate",
+    "absence_rate",
+    "utilization",
+    "staff",
+    "queue",
+    "service_capacity",
+    "service_rate",
+)
+RATE_KEYS = {  # dict key -> observation field counted over the interval
+    "arrival_rate": "arrivals",
+    "completion_rate": "completions",
+    "transfer_out_rate": "transfers_out",
+    "transfer_in_rate": "transfers_in",
+    "swap_request_rate": "swap_requests",
+    "absence_rate": "absences",
+}
+
+
+@dataclass(frozen=True)
+class ResilienceTransportConfig:
+    """The roadmap's transport configuration, with its names and defaults.
+
+    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "0.9"}).transport_params()["pe_warning"]
+    0.9
+    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "high"})
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.InputError: PE_WARNING_THRESHOLD: must be a number; got 'high' (environment variable)
+    """
+
+    TRANSPORT_ENABLED: bool = True
+    PE_WARNING_THRESHOLD: float = PE_WARNING_THRESHOLD
+    PE_CRITICAL_THRESHOLD: float = PE_CRITICAL_THRESHOLD
+    GRADIENT_WARNING_THRESHOLD: float = GRADIENT_WARNING_THRESHOLD
+    BOUNDARY_LAYER_WARNING_THRESHOLD: float = BOUNDARY_LAYER_WARNING_THRESHOLD
+    CHARACTERISTIC_LENGTH: float = CHARACTERISTIC_LENGTH  # org unit distance
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.TRANSPORT_ENABLED, bool):
+            raise InputError("TRANSPORT_ENABLED", f"must be true or false; got {self.TRANSPORT_ENABLED!r}")
+        pe_warning = self.PE_WARNING_THRESHOLD
+        for name, low, high in (
+            ("PE_WARNING_THRESHOLD", 0.0, None),
+            ("PE_CRITICAL_THRESHOLD", pe_warning, None),
+            ("GRADIENT_WARNING_THRESHOLD", 0.0, None),
+            ("BOUNDARY_LAYER_WARNING_THRESHOLD", 0.0, 1.0),
+        ):
+            value = getattr(self, name)
+            if not _finite(value) or value < low or (high is not None and value > high):
+                bound = f">= {low:g}" + ("" if high is None else f" and <= {high:g}")
+                if name == "PE_CRITICAL_THRESHOLD":
+                    bound += " (PE_WARNING_THRESHOLD)"
+                raise InputError(name, f"must be a number {bound}; got {value!r}")
+        if not _finite(self.CHARACTERISTIC_LENGTH) or self.CHARACTERISTIC_LENGTH <= 0:
+            raise InputError(
+                "CHARACTERISTIC_LENGTH", f"must be a number > 0; got {self.CHARACTERISTIC_LENGTH!r}"
+            )
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResilienceTransportConfig:
+        """The defaults, with every variable set in ``environ`` (default: ``os.environ``) applied."""
+        return cls(**env_values(os.environ if environ is None else environ))
+
+    def transport_params(self) -> dict[str, float]:
+        """The matching ``TransportDetector`` parameters."""
+        return {
+            "pe_warning": self.PE_WARNING_THRESHOLD,
+            "pe_critical": self.PE_CRITICAL_THRESHOLD,
+            "gradient_warning": self.GRADIENT_WARNING_THRESHOLD,
+            "boundary_warning": self.BOUNDARY_LAYER_WARNING_THRESHOLD,
+            "characteristic_length": self.CHARACTERISTIC_LENGTH,
+        }
+
+
+#: roadmap name -> TransportDetector parameter
+PARAMETER_OF = {
+    "PE_WARNING_THRESHOLD": "pe_warning",
+    "PE_CRITICAL_THRESHOLD": "pe_critical",
+    "GRADIENT_WARNING_THRESHOLD": "gradient_warning",
+    "BOUNDARY_LAYER_WARNING_THRESHOLD": "boundary_warning",
+    "CHARACTERISTIC_LENGTH": "characteristic_length",
+}
+
+
+def env_values(environ: Mapping[str, str]) -> dict[str, bool | float]:
+    """The roadmap variables set in ``environ``, parsed; a bad value names its variable."""
+    values: dict[str, bool | float] = {}
+    for name in ResilienceTransportConfig.names():
+        text = environ.get(name)
+        if text is None:
+            continue
+        word = text.strip().lower()
+        if name == "TRANSPORT_ENABLED":
+            if word not in TRUE_WORDS + FALSE_WORDS:
+                allowed = "/".join(TRUE_WORDS + FALSE_WORDS)
+                raise InputError(name, f"must be one of {allowed}; got {text!r} (environment variable)")
+            values[name] = word in TRUE_WORDS
+            continue
+        try:
+            values[name] = float(word)
+        except ValueError:
+            raise InputError(name, f"must be a number; got {text!r} (environment variable)") from None
+    return values
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """What one health check found: every detector's reading (or its error) and the level changes."""
+
+    time_h: float
+    readings: dict[str, Reading]
+    errors: dict[str, str] = field(default_factory=dict)  # detector -> one-line error
+    changes: dict[str, tuple[int, int]] = field(default_factory=dict)  # detector -> (before, now)
+    seconds: float = 0.0  # wall time of the whole check
+    transport: dict | None = None  # the phase-3 alert dict, when a transport detector answered
+
+
+class ResilienceService:
+    """Runs ``detectors`` on each health check, keeping their state between checks.
+
+    ``transport`` names the ``TransportDetector`` among them whose reading answers
+    ``check_transport_dynamics`` (None: no transport check). ``interval_s`` is the time between
+    health checks, used when the organisation's layout comes from the first list of unit dicts.
+    """
+
+    def __init__(
+        self,
+        detectors: Mapping[str, Detector],
+        transport: str | None = "transport",
+        interval_s: float = 900.0,
+    ) -> None:
+        if transport is not None and not isinstance(detectors.get(transport), TransportDetector):
+            raise InputError(
+                "transport", f"names no TransportDetector among {', '.join(detectors) or 'none'}"
+            )
+        if not _finite(interval_s) or interval_s <= 0:
+            raise InputError("interval_s", f"must be a number of seconds > 0; got {interval_s!r}")
+        self.detectors = dict(detectors)
+        self.transport = transport
+        self.interval_s = interval_s
+        self.reset(None)
+
+    @classmethod
+    def from_config(
+        cls, config: ResilienceTransportConfig, tau_h: float = 1.0, interval_s: float = 900.0
+    ) -> ResilienceService:
+        """The roadmap's service: one transport detector configured by ``config`` (none when disabled)."""
+        if not config.TRANSPORT_ENABLED:
+            return cls({}, transport=None, interval_s=interval_s)
+        detector = TransportDetector(tau_h=tau_h, **config.transport_params())
+        return cls({"transport": detector}, interval_s=interval_s)
+
+    def reset(self, layout: Layout | None) -> None:
+        """Forget every detector's state; None: take the layout from the next list of unit dicts."""
+        self.layout = layout
+        self._levels = dict.fromkeys(self.detectors, int(Level.OK))
+        self._last_time_h = 0.0
+        if layout is not None:
+            for detector in self.detectors.values():
+                detector.reset(layout)
+
+    def check(self, obs: Observation) -> HealthCheck:
+        """One health check of every detector. A bad observation raises InputError; a detector
+        that raises is reported in ``errors`` (its level is kept) and the others still answer."""
+        start = time.perf_counter()
+        if self.layout is None:
+            raise InputError("layout", "call reset(layout) before the first health check")
+        shape = (len(FIELDS), self.layout.n_units)
+        if obs.values.shape != shape:
+            raise InputError("observation", f"must have shape {shape}; got {obs.values.shape}")
+        check_values(obs.values, "observation")
+        readings, errors, changes = {}, {}, {}
+        for name, detector in self.detectors.items():
+            try:
+                reading = detector.step(obs)
+            except Exception as error:  # a failing detector must not stop the others
+                errors[name] = f"{type(error).__name__}: {error}".splitlines()[0]
+                continue
+            readings[name] = reading
+            if reading.level != self._levels[name]:
+                changes[name] = (self._levels[name], int(reading.level))
+                self._levels[name] = int(reading.level)
+        transport = None
+        if self.transport in readings:
+            transport = transport_alert(self.detectors[self.transport], readings[self.transport], obs.time_h)
+        self._last_time_h = obs.time_h
+        seconds = time.perf_counter() - start
+        return HealthCheck(obs.time_h, readings, errors, changes, seconds, transport)
+
+    def check_transport_dynamics(self, units: Sequence[Mapping[str, float]] | Observation) -> dict | None:
+        """The roadmap's health-check method: the phase-3 alert dict (time_h, level, messages,
+        metrics, units) of this check, or None when the service has no transport detector.
+
+        ``units`` is an Observation, or the roadmap's list of per-unit dicts (keys: ``UNIT_KEYS``;
+        rates per hour, ``utilization`` 0..1, ``staff`` on duty; ``service_capacity`` = staff x
+        tasks per staff-hour, or ``service_rate``, fixes each unit's service rate at the first check).
+        """
+        if isinstance(units, Observation):
+            obs = units
+        else:
+            if self.layout is None:
+                self.reset(layout_from_units(units, self.interval_s / 3600.0))
+            obs = observation_from_units(units, self.layout, self._last_time_h + self.layout.dt_h)
+        result = self.check(obs)
+        if self.transport is not None and self.transport in result.errors:
+            raise RuntimeError(f"detector {self.transport!r} failed: {result.errors[self.transport]}")
+        return result.transport
+
+
+def transport_alert(detector: TransportDetector, reading: Reading, time_h: float) -> dict:
+    """The phase-3 alert dict of a transport reading: its level and the roadmap's messages."""
+    detail = reading.detail
+    # The rules' level and messages depend only on these three scalars; the per-unit arrays
+    # alert_rules also takes only choose the implicated units, which the reading already holds.
+    scalars = {
+        "pe": detail["pe"],
+        "gradient": detail["gradient"],
+        "thickness": detail["boundary_layer"],
+        "utilization": np.zeros(1),
+        "unit_pe": np.zeros(1),
+        "saturated": np.zeros(0, dtype=int),
+        "length": 1.0,
+    }
+    _, messages, _ = alert_rules(
+        scalars,
+        detector.pe_warning,
+        detector.pe_critical,
+        detector.gradient_warning,
+        detector.boundary_warning,
+    )
+    return {
+        "time_h": time_h,
+        "level": Level(reading.level).name,
+        "messages": messages,
+        "metrics": transport_metrics(reading),
+        "units": list(reading.units),
+    }
+
+
+def transport_metrics(reading: Reading) -> dict[str, float]:
+    """The roadmap's metric names (time to saturation in minutes) from a transport reading."""
+    detail = reading.detail
+    return {
+        "peclet_number": detail["pe"],
+        "saturation_gradient": detail["gradient"],
+        "boundary_layer_thickness": detail["boundary_layer"],
+        "effective_diffusion": detail["d_eff"],
+        "time_to_saturation_minutes": detail["time_to_saturation_h"] * 60.0,
+    }
+
+
+def _unit_value(units: Sequence[Mapping[str, float]], i: int, key: str, default: float | None) -> float:
+    unit = units[i]
+    if key not in unit:
+        if default is None:
+            raise InputError(f"units[{i}].{key}", "missing; every unit needs it")
+        return default
+    value = unit[key]
+    if not _finite(value) or value < 0:
+        raise InputError(f"units[{i}].{key}", f"must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+def _check_keys(units: Sequence[Mapping[str, float]]) -> None:
+    if not units:
+        raise InputError("units", "give at least one unit")
+    for i, unit in enumerate(units):
+        for key in unit:
+            if key not in UNIT_KEYS:
+                raise InputError(f"units[{i}].{key}", f"unknown key; allowed: {', '.join(UNIT_KEYS)}")
+
+
+def unit_service_rate(units: Sequence[Mapping[str, float]], i: int) -> float:
+    """Tasks per staff-hour of unit i: ``service_rate``, else ``service_capacity / staff``."""
+    if "service_rate" in units[i]:
+        return _unit_value(units, i, "service_rate", None)
+    staff = _unit_value(units, i, "staff", None)
+    capacity = _unit_value(units, i, "service_capacity", None)
+    if staff == 0:
+        raise InputError(
+            f"units[{i}].service_rate",
+            "the unit has no staff on duty, so give its service_rate (tasks per staff-hour)",
+        )
+    return capacity / staff
+
+
+def layout_from_units(units: Sequence[Mapping[str, float]], dt_h: float) -> Layout:
+    """The organisation of a first list of unit dicts: nominal staff = staff on duty now, the unit's
+    service rate, every unit one hop from every other."""
+    _check_keys(units)
+    n = len(units)
+    return Layout(
+        staff=np.array([_unit_value(units, i, "staff", None) for i in range(n)]),
+        service_rate=np.array([unit_service_rate(units, i) for i in range(n)]),
+        graph=make_graph("complete", n),
+        dt_h=dt_h,
+    )
+
+
+def observation_from_units(
+    units: Sequence[Mapping[str, float]], layout: Layout, time_h: float
+) -> Observation:
+    """One observation from per-unit rates: counts = rate x dt, busy hours = utilization x staff x dt."""
+    _check_keys(units)
+    if len(units) != layout.n_units:
+        raise InputError(
+            "units", f"the organisation has {layout.n_units} units; got {len(units)} (reset for a new one)"
+        )
+    dt = layout.dt_h
+    values = np.zeros((len(FIELDS), layout.n_units))
+    for i in range(layout.n_units):
+        staff = _unit_value(units, i, "staff", None)
+        utilization = _unit_value(units, i, "utilization", None)
+        if utilization > 1:
+            raise InputError(f"units[{i}].utilization", f"must be in [0, 1]; got {utilization!r}")
+        if "service_rate" in units[i] or "service_capacity" in units[i]:
+            rate = unit_service_rate(units, i) if staff > 0 or "service_rate" in units[i] else None
+            if rate is not None and not math.isclose(rate, layout.service_rate[i], rel_tol=1e-9):
+                raise InputError(
+                    f"units[{i}].service_capacity",
+                    f"implies {rate:g} tasks per staff-hour; the unit served {layout.service_rate[i]:g} "
+                    "at the first check (reset for a changed organisation)",
+                )
+        for key, name in RATE_KEYS.items():
+            default = None if key == "arrival_rate" else 0.0
+            values[FIELD_INDEX[name], i] = _unit_value(units, i, key, default) * dt
+        values[FIELD_INDEX["queue"], i] = _unit_value(units, i, "queue", 0.0)
+        values[FIELD_INDEX["staff_on_duty"], i] = staff
+        values[FIELD_INDEX["busy"], i] = utilization * staff
+        values[FIELD_INDEX["busy_hours"], i] = utilization * staff * dt
+    return Observation(time_h, values)

@@ -1,0 +1,93 @@
+"""One health check of every default detector at 1,000 units through the monitor's own path.
+
+``Monitor.health_check`` is what ``tdbench task=monitor`` runs per observation: validation, every
+detector's update, the phase-3 alert dict, the Prometheus snapshot and histogram, alert lines. The
+roadmap's criterion is p99 < 50 ms. The yardstick, timed on the same observations, is the bare
+detectors' ``step()`` calls alone: their ratio is the monitor's own overhead.
+Run with: .venv/bin/python -m pytest -m bench tests/bench_monitor.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from bench_detectors import WARMUP_STEPS, observations
+from studies import compose_config
+
+from harness.config import build
+from harness.live.alerts import AlertSink
+from harness.live.exporter import PrometheusExporter
+from harness.live.runner import Monitor
+from harness.live.service import ResilienceService
+from scenarios.trace import Observation
+
+pytestmark = pytest.mark.bench
+N_UNITS = 1_000
+P99_MS = 50.0  # the roadmap's criterion
+OVERHEAD_RATIO = 1.5  # the monitor's path at most 1.5 x the bare detectors' p50
+
+
+def default_detectors() -> dict:
+    return {name: build(spec, f"detector.{name}") for name, spec in compose_config().detector.items()}
+
+
+class Idle:
+    """A source the benchmark feeds by hand."""
+
+    layout = None
+    description = "benchmark"
+
+    def poll(self):
+        return []
+
+
+def test_health_check_of_every_default_detector(benchmark, tmp_path):
+    layout, time_h, values = observations(N_UNITS)
+    stream = [Observation(float(t), v) for t, v in zip(time_h, values, strict=True)]
+    detectors = default_detectors()
+    service = ResilienceService(detectors, transport="transport")
+    monitor = Monitor(
+        service,
+        Idle(),
+        PrometheusExporter(list(detectors), "transport"),
+        AlertSink(tmp_path / "alerts.jsonl"),
+        log=print,
+    )
+    service.reset(layout)
+    feed = iter(stream)
+    benchmark.group = f"monitor health check at {N_UNITS} units"
+    benchmark.pedantic(
+        monitor.health_check,
+        setup=lambda: ((next(feed),), {}),
+        rounds=len(stream) - WARMUP_STEPS,
+        warmup_rounds=WARMUP_STEPS,
+        iterations=1,
+    )
+    monitor.sink.close()
+    times_ms = np.asarray(benchmark.stats.stats.data) * 1e3
+    p50, p99 = np.percentile(times_ms, [50, 99])
+
+    bare = default_detectors()  # the yardstick: the same detectors' step() alone, same observations
+    for detector in bare.values():
+        detector.reset(layout)
+    bare_ms = []
+    for k, obs in enumerate(stream):
+        start = time.perf_counter()
+        for detector in bare.values():
+            detector.step(obs)
+        if k >= WARMUP_STEPS:
+            bare_ms.append((time.perf_counter() - start) * 1e3)
+    bare_p50 = float(np.percentile(bare_ms, 50))
+    benchmark.extra_info.update(
+        n_units=N_UNITS,
+        detectors=len(detectors),
+        p50_ms=round(p50, 3),
+        p99_ms=round(p99, 3),
+        bare_detectors_p50_ms=round(bare_p50, 3),
+        overhead_ratio=round(p50 / bare_p50, 3),
+        target=f"p99 < {P99_MS} ms, p50 <= {OVERHEAD_RATIO} x bare detectors",
+    )
+    assert p99 < P99_MS, f"monitor health check p99 {p99:.2f} ms at {N_UNITS} units (target {P99_MS} ms)"
+    assert p50 <= OVERHEAD_RATIO * bare_p50, f"monitor p50 {p50:.2f} ms vs bare detectors {bare_p50:.2f} ms"
