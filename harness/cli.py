@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from harness.tasks import task_module
+from harness.tasks import task_module, tasks_help
 from scenarios.errors import InputError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -30,6 +30,7 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 _exit_code = 0
+OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
 
 
 def groups() -> dict[str, list[str]]:

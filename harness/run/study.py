@@ -19,6 +19,7 @@ from harness.run.plan import pending, plan_jobs
 from harness.run.store import ResultStore, write_text
 
 CONSOLIDATE_EVERY = 100  # jobs
+STATUSES = ("ok", "error", "timeout")
 
 
 @dataclass
@@ -37,6 +38,12 @@ class StudyResult:
     @property
     def failed(self) -> int:
         return int((self.cells["status"] != "ok").sum())
+
+    @property
+    def status_line(self) -> str:
+        """Cells by status, e.g. ``cells: 96 ok, 0 error, 0 timeout``."""
+        counts = self.cells["status"].value_counts()
+        return "cells: " + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES)
 
     @property
     def failures(self) -> dict[str, int]:

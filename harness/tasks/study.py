@@ -20,7 +20,8 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     result = run_study(study, out_dir)
     report = finish_study(study, result, report_settings(cfg, study.seeds))
     print(result.scorecard_text)
-    print(f"\nresults: {result.run_dir} (summary.csv, wilcoxon.csv, first_alert.csv: see README)")
+    print(f"\n{result.status_line}")
+    print(f"results: {result.run_dir} (summary.csv, wilcoxon.csv, first_alert.csv: see README)")
     if report is not None:
         print(f"report: {report}")
     if result.failed:
