@@ -109,28 +109,42 @@ def composition_error(error: Exception) -> InputError:
     return InputError("config", text.splitlines()[0] if text else type(error).__name__)
 
 
-def check(args: list[str]) -> None:
-    """Compose and validate the config for every combination the command line asks for."""
+def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictConfig]:
+    """The composed config of every combination the command line asks for (not yet validated by
+    its task). ``hydra_config`` keeps Hydra's own node (``hydra.run.dir`` and the rest)."""
     overrides = [a for a in args if a not in MULTIRUN_FLAGS]
     try:
         combos = combinations(overrides)
     except HydraException as error:
         raise composition_error(error) from None
+    composed = []
     for combo in combos:
         try:
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-                cfg = compose("config", overrides=combo)
+                composed.append(compose("config", overrides=combo, return_hydra_config=hydra_config))
         except (HydraException, OmegaConfBaseException) as error:
             raise composition_error(error) from None
+    return composed
+
+
+def check(args: list[str]) -> None:
+    """Compose and validate the config for every combination the command line asks for."""
+    for cfg in compose_checked(args):
         task_module(cfg.get("task", "study")).validate(cfg)
+
+
+def run_task(cfg: DictConfig, out_dir: Path) -> int:
+    """Save the resolved config into the output folder and run its task there; the exit code."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    return task_module(cfg.task).run(cfg, out_dir)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    code = task_module(cfg.task).run(cfg, out_dir)
+    code = run_task(cfg, out_dir)
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
     _exit_code = max(_exit_code, code)
