@@ -13,6 +13,7 @@ from pathlib import Path
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
@@ -21,7 +22,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+import detectors
+import scenarios
 from harness.tasks import task_module, tasks_help
+from scenarios import plugins
 from scenarios.errors import InputError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -34,12 +38,35 @@ OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # fo
 
 
 def groups() -> dict[str, list[str]]:
-    """Config groups and their options, from the conf folder."""
-    return {
+    """Config groups and their options: the conf folder's files and the installed plugins."""
+    found = {
         d.name: sorted(p.stem for p in d.glob("*.yaml"))
         for d in sorted(CONF_DIR.iterdir())
         if d.is_dir() and not d.name.startswith((".", "_"))
     }
+    for group, names in plugin_names().items():
+        found[group] = sorted({*found.get(group, []), *names})
+    return found
+
+
+def plugin_names() -> dict[str, list[str]]:
+    """Group -> names of the plugin detectors and scenarios (entry points, scenarios.plugins)."""
+    return {
+        "detector": [n for n in detectors.available() if detectors.is_plugin(n)],
+        "scenario": [n for n in scenarios.available() if scenarios.is_plugin(n)],
+    }
+
+
+def store_plugin_configs() -> None:
+    """Give each plugin a config in its group (``detector=[mine]``): its class at its defaults,
+    nested under its name like the conf folder's files. A broken plugin is an InputError."""
+    classes = {"detector": detectors.detector_class, "scenario": scenarios.scenario_class}
+    store = ConfigStore.instance()
+    for group, names in plugin_names().items():
+        for name in names:
+            if (CONF_DIR / group / f"{name}.yaml").exists():
+                raise InputError(f"{group}.{name}", "a plugin's name is taken by a file in conf/")
+            store.store(group=group, name=name, node={name: plugins.config_node(classes[group](name))})
 
 
 def normalise(args: list[str]) -> list[str]:
@@ -113,6 +140,7 @@ def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictCon
     """The composed config of every combination the command line asks for (not yet validated by
     its task). ``hydra_config`` keeps Hydra's own node (``hydra.run.dir`` and the rest)."""
     overrides = [a for a in args if a not in MULTIRUN_FLAGS]
+    store_plugin_configs()
     try:
         combos = combinations(overrides)
     except HydraException as error:
@@ -162,14 +190,14 @@ class SweepExitCode(Callback):
 
 def main() -> None:
     """Entry point of the ``tdbench`` console script."""
-    args = normalise(sys.argv[1:])
-    hydra_flag = any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args)
-    if not hydra_flag:  # --help, --cfg and friends go straight to Hydra
-        try:
-            check(args)
-        except InputError as error:
-            print(f"tdbench: error: {error}", file=sys.stderr)
-            sys.exit(2)
+    try:
+        store_plugin_configs()
+        args = normalise(sys.argv[1:])
+        if not any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args):
+            check(args)  # --help, --cfg and friends go straight to Hydra
+    except InputError as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        sys.exit(2)
     sys.argv = [sys.argv[0], *args]
     hydra_entry()
     sys.exit(_exit_code)
