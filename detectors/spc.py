@@ -95,6 +95,7 @@ class SpcDetector(Detector):
     """
 
     name = "spc"
+    score_label = "max |z| of the latest point (σ)"
 
     def __init__(
         self,

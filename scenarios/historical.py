@@ -49,8 +49,17 @@ class HistoricalSpec:
     warmup_h: float = 168.0  # leading hours observed by detectors but never scored
     service_rate_per_h: float | None = None  # None: the service_rate column, else estimated
     graph: str = "complete"  # org graph over units in order of first appearance: complete | ring
+    origin: str | None = None  # the date and time of time_h = 0, for dated figure axes; None: hours
 
     def __post_init__(self) -> None:
+        if self.origin is not None:
+            try:
+                pd.Timestamp(str(self.origin))
+            except ValueError:
+                raise InputError(
+                    "historical.origin",
+                    f"must be a date-time such as 2025-01-31T00:00 or null; got {self.origin!r}",
+                ) from None
         if not _number(self.warmup_h) or self.warmup_h < 0:
             raise InputError("historical.warmup_h", f"must be a number of hours >= 0; got {self.warmup_h!r}")
         rate = self.service_rate_per_h

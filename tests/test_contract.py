@@ -202,6 +202,15 @@ def test_rejects_bad_input(name, params, trace):
         detector.update(Observation(0.25, np.zeros((len(FIELD_INDEX), trace.layout.n_units + 1))))
 
 
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_score_label_names_the_quantity_and_unit(name, params):
+    """Figure axes read ``score_label``: built-ins name the quantity and its unit, "Pe (...)"."""
+    label = fresh(name, params).score_label
+    assert isinstance(label, str) and label
+    if not detectors.is_plugin(name):
+        assert label != "score" and label.endswith(")"), label
+
+
 CONFIGS = sorted(CONF.glob("*.yaml"))
 
 

@@ -213,3 +213,12 @@ def test_threshold_inference():
     noisy = (score >= 0.8) | (rng.uniform(size=500) < 0.02)  # another rule alerts at low scores too
     theta, agreement = best_threshold(score, noisy)
     assert theta == 0.8 and 0.95 < agreement < 1.0
+
+
+def test_detectors_with_identical_alerts_are_flagged(tmp_path):
+    twin = "+detector.twin._target_=detectors.utilization.UtilizationDetector"
+    assert run_task(tmp_path, *SMALL_STUDY, "seeds=1", "report.overhead_units=[]", twin) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "**Identical alerts.**" in report
+    assert re.search(r"same for them: `twin` = `utilization`\.\n", report), report.split("## Detection")[0]
+    assert "`transport` = " not in report  # different alerts are not flagged

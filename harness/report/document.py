@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from harness.analysis.identical import identical_detectors
 from harness.analysis.summary import ALL
-from harness.config import ExecutorSpec, StudyConfig
+from harness.config import ExecutorSpec, StudyConfig, build
 from harness.report import figures
 from harness.report.overhead_scan import overhead_scan
 from harness.report.timelines import plan_timelines, representative_seed, run_timeline, score_thresholds
@@ -164,6 +165,7 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
         result.overhead[result.overhead["key"].isin(ok_keys)] if len(result.overhead) else result.overhead
     )
     colors = figures.palette(study.detectors)
+    labels = score_labels(study)
     scenarios = list(study.scenarios)
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
@@ -203,6 +205,8 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
                             else "offered load ρ (work arriving / capacity)"
                         ),
                         "colors": colors,
+                        "score_labels": labels,
+                        "origin": study.scenarios[scenario].get("origin") if evaluation else None,
                     },
                 )
             )
@@ -250,10 +254,15 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
             "lead_coverage.png",
             "Lead-time coverage W(h)",
             "W(h) = share of events warned at least h hours before onset, pooled over every scenario "
-            "and seed; missed events count in the denominator, so W(-G) is the recall.",
+            "and seed; missed events count in the denominator, so W(-G) is the recall. Right: what that "
+            "coverage costs, the share of quiet time each detector spends alerting and its FP rate (a "
+            "detector that always alerts covers every event). The colours name the detectors there.",
             figures.lead_coverage,
             (events, out / "lead_coverage.png"),
             {
+                "false_alarms": result.summary[result.summary["scenario"] == ALL]
+                if len(result.summary)
+                else None,
                 "horizon_h": scoring.horizon_h,
                 "grace_h": scoring.grace_h,
                 "criterion_h": study.criteria.lead_h,
@@ -300,6 +309,11 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
             )
         )
     return planned
+
+
+def score_labels(study: StudyConfig) -> dict[str, str]:
+    """What each detector's score measures, with its unit (the class's ``score_label``)."""
+    return {name: build(spec, f"detector.{name}").score_label for name, spec in study.detectors.items()}
 
 
 def _relief(marks: pd.DataFrame | None) -> tuple[str, int, float] | None:
@@ -364,6 +378,7 @@ def render_markdown(
         "",
         result.scorecard_text,
         "",
+        *identical_note(result, study),
     ]
     summary = result.summary
     for target in TARGETS:
@@ -417,6 +432,32 @@ def render_markdown(
         lines += ["(no config.yaml in the run folder)", ""]
     lines += ["## Environment of this report's build", "", environment_table(), ""]
     return "\n".join(lines)
+
+
+def identical_note(result: StudyResult, study: StudyConfig) -> list[str]:
+    """A paragraph naming the detectors whose alerts are identical in every cell (if any)."""
+    groups = identical_detectors(result.cells, result.episodes)
+    if not groups:
+        return []
+    combos = {
+        name for name, spec in study.detectors.items() if getattr(build(spec, name), "is_combination", False)
+    }
+    alerting = set(result.episodes["detector"]) if len(result.episodes) else set()
+    parts = []
+    for group in groups:
+        text = " = ".join(f"`{name}`" for name in group)
+        members = [name for name in group if name not in combos]
+        if not alerting & set(group):
+            text += " (none of them ever alerts)"
+        elif members and combos & set(group):
+            added = ", ".join(f"`{c}`" for c in group if c in combos)
+            text += f" (the combination {added} adds nothing to `{members[0]}` here)"
+        parts.append(text)
+    return [
+        "**Identical alerts.** These detectors raise the same alert episodes in every cell, so every "
+        "number in this report is the same for them: " + "; ".join(parts) + ".",
+        "",
+    ]
 
 
 def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob]) -> list[str]:
