@@ -29,6 +29,7 @@ from harness.report import figures
 from harness.report.overhead_scan import overhead_scan
 from harness.report.timelines import plan_timelines, representative_seed, run_timeline, score_thresholds
 from harness.run.executors import execute
+from harness.run.stopping import STOPPING, stopping_text
 from harness.run.store import sort_rows, write_parquet, write_text
 from harness.run.study import StudyResult
 from harness.run.version import code_version
@@ -379,6 +380,7 @@ def render_markdown(
         result.scorecard_text,
         "",
         *identical_note(result, study),
+        *stopping_section(run_dir),
     ]
     summary = result.summary
     for target in TARGETS:
@@ -432,6 +434,14 @@ def render_markdown(
         lines += ["(no config.yaml in the run folder)", ""]
     lines += ["## Environment of this report's build", "", environment_table(), ""]
     return "\n".join(lines)
+
+
+def stopping_section(run_dir: Path) -> list[str]:
+    """Why a study with a stopping rule stopped (from stopping.csv), if it had one."""
+    path = run_dir / STOPPING
+    if not path.is_file():
+        return []
+    return ["## Stopping rule", "", stopping_text(pd.read_csv(path)), ""]
 
 
 def identical_note(result: StudyResult, study: StudyConfig) -> list[str]:
