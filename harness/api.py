@@ -116,7 +116,7 @@ def evaluate(
     data's scenario name in the tables; ``overrides`` set anything else (``historical.warmup_h=24``,
     ``detector=[transport]``)."""
     from harness.cli import compose_checked, run_task
-    from harness.run.store import write_parquet
+    from harness.run.files import write_parquet
     from harness.tasks.evaluate import evaluation_study, historical_spec
     from scenarios.historical import load_trace
     from scenarios.truth import TruthSpec

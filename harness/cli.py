@@ -24,6 +24,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 import detectors
 import scenarios
+from harness.run.files import StorageError, write_text
+from harness.run.lock import FolderBusy, check_free, hold
 from harness.tasks import task_module, tasks_help
 from scenarios import plugins
 from scenarios.errors import InputError
@@ -33,6 +35,8 @@ ALIASES = {"scenarios": "scenario", "detectors": "detector"}
 MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
+STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
+INTERRUPTED_EXIT = 130
 _exit_code = 0
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
 
@@ -159,20 +163,32 @@ def check(args: list[str]) -> None:
     """Compose and validate the config for every combination the command line asks for."""
     for cfg in compose_checked(args):
         task_module(cfg.get("task", "study")).validate(cfg)
+    if not any(a in MULTIRUN_FLAGS for a in args):
+        (cfg,) = compose_checked(args, hydra_config=True)
+        check_free(cfg.hydra.run.dir)  # before Hydra writes its files into it
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
-    """Save the resolved config into the output folder and run its task there; the exit code."""
+    """Hold the output folder, save the resolved config into it and run its task there; the exit
+    code. Raises InputError, FolderBusy (another study holds the folder) and StorageError."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    return task_module(cfg.task).run(cfg, out_dir)
+    with hold(out_dir):
+        write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        return task_module(cfg.task).run(cfg, out_dir)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    code = run_task(cfg, out_dir)
+    try:
+        code = run_task(cfg, out_dir)
+    except (InputError, FolderBusy) as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        code = 2
+    except StorageError as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
     _exit_code = max(_exit_code, code)
@@ -195,9 +211,16 @@ def main() -> None:
         args = normalise(sys.argv[1:])
         if not any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args):
             check(args)  # --help, --cfg and friends go straight to Hydra
-    except InputError as error:
+    except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except StorageError as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        sys.exit(STORAGE_EXIT)
     sys.argv = [sys.argv[0], *args]
-    hydra_entry()
+    try:
+        hydra_entry()
+    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
+        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     sys.exit(_exit_code)

@@ -177,7 +177,7 @@ def test_missing_data_argument_and_bad_settings_exit_2(monkeypatch, capsys, tmp_
 
 def test_an_origin_dates_the_timeline_without_changing_the_numbers(tmp_path):
     data = Path(__file__).resolve().parent.parent / "examples" / "historical.csv"
-    args = ["task=evaluate", f"data={data}", "detector=[utilization]", "report.overhead_units=[]"]
+    args = ["task=evaluate", f"data={data}", "detector=[utilization]"]
     assert run_task(tmp_path / "hours", *args) == 0
     assert run_task(tmp_path / "dated", *args, "historical.origin=2025-01-31T00:00") == 0
     hours, dated = (pd.read_parquet(tmp_path / d / "cells.parquet") for d in ("hours", "dated"))

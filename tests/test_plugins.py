@@ -108,7 +108,6 @@ def test_a_study_runs_the_plugins_by_name(plugin, tmp_path):
         "scenario=[surge,steady]",
         "seeds=2",
         "executor=serial",
-        "report.overhead_units=[2]",
         f"hydra.run.dir={tmp_path / 'run'}",
         cwd=tmp_path,
     )

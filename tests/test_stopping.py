@@ -17,7 +17,6 @@ STUDY = (
     "scenario=[ramp,spike]",
     "detector=[transport,utilization]",
     "executor=serial",
-    "report.overhead_units=[]",
 )
 RULE = ("stop.compare=[transport,utilization]", "stop.metric=lead", "stop.batch=2", "stop.max_seeds=6")
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from harness.analysis.paired import METRICS, paired_difference
 from harness.config import StudyConfig
-from harness.run.store import write_text
+from harness.run.files import write_text
 from harness.run.study import StudyResult, run_study
 from scenarios.errors import InputError
 from scenarios.truth import TARGETS

@@ -13,8 +13,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness.config import load_study
 from harness.report.document import finish_study, report_settings
+from harness.run.files import write_text
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
-from harness.run.store import write_text
 from harness.run.study import run_study
 
 
