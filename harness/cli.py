@@ -204,6 +204,19 @@ class SweepExitCode(Callback):
             _exit_code = max(_exit_code, int(path.read_text()))
 
 
+class SweepCompare(Callback):
+    """After a multirun, compare its jobs (``task=compare``: sweep.csv, figures, sweep.md). A sweep
+    whose jobs wrote no headline.csv (another task, or every job failed) says so and is left as is."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from harness.report.sweep import write_sweep
+
+        try:
+            print(f"sweep: {write_sweep(config.hydra.sweep.dir)}")
+        except InputError as error:
+            print(f"sweep: not compared: {error}")
+
+
 def main() -> None:
     """Entry point of the ``tdbench`` console script."""
     try:

@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "evaluate": "harness.tasks.evaluate",
     "bench": "harness.tasks.bench",
     "overhead": "harness.tasks.overhead",
+    "compare": "harness.tasks.compare",
 }
 
 
