@@ -13,9 +13,21 @@ import inspect
 from typing import Any
 
 from detectors.base import Detector, Level, Reading, Readings
+from scenarios import plugins
 from scenarios.errors import InputError
 
-__all__ = ["Detector", "Level", "Reading", "Readings", "available", "make", "params_of", "register"]
+__all__ = [
+    "Detector",
+    "Level",
+    "Reading",
+    "Readings",
+    "available",
+    "is_plugin",
+    "make",
+    "params_of",
+    "register",
+    "registry",
+]
 
 #: name -> "module:Class". Modules import lazily so a broken optional detector cannot break others.
 _REGISTRY: dict[str, str] = {
@@ -37,15 +49,28 @@ def register(name: str, target: str) -> None:
     _REGISTRY[name] = target
 
 
+def registry() -> dict[str, str]:
+    """name -> ``"module:Class"``: the registered detectors and the installed plugins (entry-point
+    group ``tdbench.detectors``, ``scenarios.plugins``)."""
+    return plugins.merged(plugins.DETECTORS, _REGISTRY)
+
+
 def available() -> list[str]:
-    """Names of the registered detectors."""
-    return list(_REGISTRY)
+    """Names of the registered detectors, plugins included."""
+    return list(registry())
+
+
+def is_plugin(name: str) -> bool:
+    return name not in _REGISTRY and name in registry()
 
 
 def detector_class(name: str) -> type[Detector]:
+    targets = registry()
+    if name not in targets:
+        raise InputError("detector", f"unknown detector {name!r}; allowed: {', '.join(targets)}")
     if name not in _REGISTRY:
-        raise InputError("detector", f"unknown detector {name!r}; allowed: {', '.join(_REGISTRY)}")
-    module, cls = _REGISTRY[name].split(":")
+        return plugins.load_class(plugins.DETECTORS, name, targets[name], Detector)
+    module, cls = targets[name].split(":")
     return getattr(importlib.import_module(module), cls)
 
 

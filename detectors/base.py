@@ -91,6 +91,7 @@ class Detector(ABC):
     """
 
     name: ClassVar[str] = ""
+    score_label: ClassVar[str] = "score"  # what the score measures and its unit, for figure axes
     is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
 
     def reset(self, layout: Layout) -> None:

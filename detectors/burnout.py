@@ -103,6 +103,7 @@ class BurnoutDetector(Detector):
     """
 
     name = "burnout"
+    score_label = "max FWI over units (index)"
 
     def __init__(
         self,

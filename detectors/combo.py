@@ -35,6 +35,7 @@ class ComboDetector(Detector):
     """
 
     name = "combo"
+    score_label = "members at WARNING+ (count)"
     is_combination = True
 
     def __init__(

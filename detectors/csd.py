@@ -68,6 +68,7 @@ class CsdDetector(Detector):
     """
 
     name = "csd"
+    score_label = "Kendall τ, min of variance and AR(1) trends (-1..1)"
 
     def __init__(self, window_h: float = 24.0, trend_h: float = 24.0, tau_warning: float = 0.7) -> None:
         check_param(self.name, "window_h", window_h, 0.0, strict=True)

@@ -27,6 +27,7 @@ class CusumDetector(Detector):
     """
 
     name = "cusum"
+    score_label = "CUSUM S (baseline σ)"
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ class NullDetector(Detector):
     """
 
     name = "null"
+    score_label = "constant 0 (never alerts)"
 
     def __init__(self) -> None:
         pass

@@ -33,6 +33,7 @@ class RandomDetector(Detector):
     """
 
     name = "random"
+    score_label = "1 while alerting (ignores the data)"
 
     def __init__(self, rate_per_day: float = 1.0, duration_h: float = 2.0, seed: int = 0) -> None:
         check_param(self.name, "rate_per_day", rate_per_day, 0.0)

@@ -187,6 +187,7 @@ class SeismicDetector(Detector):
     """
 
     name = "seismic"
+    score_label = "max STA/LTA ratio (dimensionless)"
 
     def __init__(
         self,

@@ -130,6 +130,7 @@ class SpcDetector(Detector):
     """
 
     name = "spc"
+    score_label = "max |z| of the latest point (σ)"
 
     def __init__(
         self,

@@ -344,6 +344,7 @@ class TransportDetector(Detector):
     """
 
     name = "transport"
+    score_label = "Pe of the stress layer (dimensionless)"
 
     def __init__(
         self,

@@ -78,6 +78,12 @@ class UtilizationDetector(Detector):
         self.critical_threshold = critical_threshold
         self.emergency_threshold = emergency_threshold
 
+    @property
+    def score_label(self) -> str:
+        if self.basis == "busy":
+            return "ρ: busy hours / staff-hours on duty (fraction)"
+        return "ρ: arrived work / capacity (fraction)"
+
     def reset(self, layout: Layout) -> None:
         super().reset(layout)
         steps = max(1, int(round(self.window_h / layout.dt_h)))

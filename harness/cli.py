@@ -18,6 +18,7 @@ from typing import Any
 import hydra
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -27,19 +28,24 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+import detectors
+import scenarios
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
-from harness.tasks import task_module
+from harness.tasks import task_module, tasks_help
+from scenarios import plugins
 from scenarios.errors import InputError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 ALIASES = {"scenarios": "scenario", "detectors": "detector"}
+MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
 INTERRUPTED_EXIT = 130
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
+OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
 
 
 def groups(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
@@ -48,6 +54,26 @@ def groups(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
     loader = GlobalHydra.instance().config_loader()
     names = [g for g in loader.list_groups("") if g != "hydra"]
     return {name: sorted(loader.get_group_options(name, overrides=list(overrides))) for name in sorted(names)}
+
+
+def plugin_names() -> dict[str, list[str]]:
+    """Group -> names of the plugin detectors and scenarios (entry points, scenarios.plugins)."""
+    return {
+        "detector": [n for n in detectors.available() if detectors.is_plugin(n)],
+        "scenario": [n for n in scenarios.available() if scenarios.is_plugin(n)],
+    }
+
+
+def store_plugin_configs() -> None:
+    """Give each plugin a config in its group (``detector=[mine]``): its class at its defaults,
+    nested under its name like the conf folder's files. A broken plugin is an InputError."""
+    classes = {"detector": detectors.detector_class, "scenario": scenarios.scenario_class}
+    store = ConfigStore.instance()
+    for group, names in plugin_names().items():
+        for name in names:
+            if (CONF_DIR / group / f"{name}.yaml").exists():
+                raise InputError(f"{group}.{name}", "a plugin's name is taken by a file in conf/")
+            store.store(group=group, name=name, node={name: plugins.config_node(classes[group](name))})
 
 
 def normalise(args: list[str]) -> list[str]:
@@ -191,10 +217,14 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     return primary, args.config_name or "config", overrides
 
 
-def check(args: argparse.Namespace) -> None:
-    """Compose and validate the config for every combination the command line asks for."""
-    primary, name, overrides = config_source(args)
+def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictConfig]:
+    """The composed config of every combination the command line asks for, each checked for
+    unknown keys and broken interpolations (each task's own validation aside). ``hydra_config``
+    keeps Hydra's own node (``hydra.run.dir`` and the rest)."""
+    primary, name, overrides = config_source(hydra_args(args))
+    store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
+    composed = []
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
             options = groups(overrides)
@@ -210,11 +240,29 @@ def check(args: argparse.Namespace) -> None:
                     raise composition_error(error, base) from None
                 resolved(cfg)
                 check_keys(cfg, base, options)
-                task_module(cfg.get("task", "study")).validate(cfg)
-            if not args.multirun:  # before Hydra writes its files into the run folder
-                check_free(compose(name, overrides=combos[0], return_hydra_config=True).hydra.run.dir)
+                composed.append(
+                    compose(name, overrides=combo, return_hydra_config=True) if hydra_config else cfg
+                )
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
+    return composed
+
+
+def check(args: list[str]) -> None:
+    """Compose and validate the config for every combination the command line asks for."""
+    for cfg in compose_checked(args):
+        task_module(cfg.get("task", "study")).validate(cfg)
+    if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
+        check_free(compose_checked(args, hydra_config=True)[0].hydra.run.dir)
+
+
+def run_task(cfg: DictConfig, out_dir: Path) -> int:
+    """Hold the output folder, save the resolved config into it and run its task there; the exit
+    code. Raises InputError, FolderBusy (another study holds the folder) and StorageError."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with hold(out_dir):
+        write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        return task_module(cfg.task).run(cfg, out_dir)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -222,9 +270,7 @@ def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        with hold(out_dir):
-            write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-            code = task_module(cfg.task).run(cfg, out_dir)
+        code = run_task(cfg, out_dir)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         code = 2
@@ -255,15 +301,28 @@ class SweepExitCode(Callback):
             _exit_code = max(_exit_code, int(path.read_text()))
 
 
+class SweepCompare(Callback):
+    """After a multirun, compare its jobs (``task=compare``: sweep.csv, figures, sweep.md). A sweep
+    whose jobs wrote no headline.csv (another task, or every job failed) says so and is left as is."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from harness.report.sweep import write_sweep
+
+        try:
+            print(f"sweep: {write_sweep(config.hydra.sweep.dir)}")
+        except InputError as error:
+            print(f"sweep: not compared: {error}")
+
+
 def main() -> None:
     """Entry point of the ``tdbench`` console script."""
     global _exit_code
     _exit_code = 0
     args = normalise(sys.argv[1:])
     try:
-        parsed = hydra_args(args)
-        if not only_informs(parsed):
-            check(parsed)
+        store_plugin_configs()
+        if not only_informs(hydra_args(args)):
+            check(args)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)

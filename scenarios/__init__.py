@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from scenarios import plugins
 from scenarios.catalogue import CATALOGUE, Scenario
 from scenarios.errors import InputError
 from scenarios.model import run_model, unit_rates
@@ -33,21 +34,36 @@ __all__ = [
     "Truth",
     "TruthSpec",
     "available",
+    "is_plugin",
     "make",
+    "scenario_class",
     "simulate",
 ]
 
 
 def available() -> list[str]:
-    """Names of the catalogue's scenarios."""
-    return list(CATALOGUE)
+    """Names of the catalogue's scenarios and of the installed plugins (entry-point group
+    ``tdbench.scenarios``, ``scenarios.plugins``)."""
+    return list(plugins.merged(plugins.SCENARIOS, CATALOGUE))
+
+
+def is_plugin(name: str) -> bool:
+    return name not in CATALOGUE and name in available()
+
+
+def scenario_class(name: str) -> type[Scenario]:
+    """The class of a catalogue or plugin scenario."""
+    known = plugins.merged(plugins.SCENARIOS, CATALOGUE)
+    if name not in known:
+        raise InputError("scenario", f"unknown scenario {name!r}; allowed: {', '.join(known)}")
+    if name in CATALOGUE:
+        return CATALOGUE[name]
+    return plugins.load_class(plugins.SCENARIOS, name, known[name], Scenario)
 
 
 def make(name: str, **params: Any) -> Scenario:
-    """Build a catalogue scenario by name, with keyword parameters."""
-    if name not in CATALOGUE:
-        raise InputError("scenario", f"unknown scenario {name!r}; allowed: {', '.join(CATALOGUE)}")
-    cls = CATALOGUE[name]
+    """Build a catalogue or plugin scenario by name, with keyword parameters."""
+    cls = scenario_class(name)
     allowed = scenario_params(cls)
     for key in params:
         if key not in allowed:

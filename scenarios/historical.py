@@ -49,8 +49,17 @@ class HistoricalSpec:
     warmup_h: float = 168.0  # leading hours observed by detectors but never scored
     service_rate_per_h: float | None = None  # None: the service_rate column, else estimated
     graph: str = "complete"  # org graph over units in order of first appearance: complete | ring
+    origin: str | None = None  # the date and time of time_h = 0, for dated figure axes; None: hours
 
     def __post_init__(self) -> None:
+        if self.origin is not None:
+            try:
+                pd.Timestamp(str(self.origin))
+            except ValueError:
+                raise InputError(
+                    "historical.origin",
+                    f"must be a date-time such as 2025-01-31T00:00 or null; got {self.origin!r}",
+                ) from None
         if not _number(self.warmup_h) or self.warmup_h < 0:
             raise InputError("historical.warmup_h", f"must be a number of hours >= 0; got {self.warmup_h!r}")
         rate = self.service_rate_per_h
@@ -83,19 +92,23 @@ def read_table(path: str | Path, where: str) -> pd.DataFrame:
 
 
 def load_trace(
-    data: str | Path,
-    labels: str | Path | None = None,
+    data: str | Path | pd.DataFrame,
+    labels: str | Path | pd.DataFrame | None = None,
     spec: HistoricalSpec | None = None,
     truth: TruthSpec | None = None,
     name: str | None = None,
 ) -> Trace:
-    """Read, validate and assemble a Trace; ``name`` (default: the file's stem) is its scenario."""
+    """Read (a file, or a frame in the same schema), validate and assemble a Trace; ``name``
+    (default: the file's stem; required for a frame) is its scenario."""
     spec, truth = spec or HistoricalSpec(), truth or TruthSpec()
-    frame = read_table(data, "data")
+    if name is None and isinstance(data, pd.DataFrame):
+        raise InputError("name", "a frame of observations needs a name (its scenario name)")
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data, "data")
     time_h, values, units = observations(frame)
     layout = layout_of(frame, time_h, values, units, spec)
     if labels is not None:
-        events = read_labels(read_table(labels, "labels"), time_h, layout.dt_h, units)
+        table = labels if isinstance(labels, pd.DataFrame) else read_table(labels, "labels")
+        events = read_labels(table, time_h, layout.dt_h, units)
     else:
         at = lambda f: values[:, FIELDS.index(f), :]  # noqa: E731
         events = derive_events(time_h, at("busy"), at("queue"), at("staff_on_duty"), layout, truth)
@@ -104,7 +117,7 @@ def load_trace(
         "seed": 0,
         "null_control": False,
         "warmup_h": layout.warmup_h,
-        "params": {"historical": {"data": str(data), "labels": None if labels is None else str(labels)}},
+        "params": {"historical": {"data": _source(data), "labels": _source(labels)}},
         "onsets_h": {},
         "scenario_units": [],
         "unit_labels": units,
@@ -112,6 +125,12 @@ def load_trace(
     }
     observed_rate = values[:, FIELDS.index("arrivals"), :] / layout.dt_h
     return Trace(time_h, values, layout, meta, Truth(observed_rate, events))
+
+
+def _source(table: str | Path | pd.DataFrame | None) -> str | None:
+    if table is None:
+        return None
+    return "(frame)" if isinstance(table, pd.DataFrame) else str(table)
 
 
 def observations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:

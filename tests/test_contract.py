@@ -1,14 +1,16 @@
 """The detector contract (DESIGN section 4), checked on every registered detector like scikit-learn's
 check_estimator: causality, batch == streaming, determinism, unit-permutation invariance, zero
-capacity and empty units, rejection of bad input, and instantiation from each Hydra config.
+capacity and empty units, rejection of bad input, and instantiation from each Hydra config; and the
+scenario contract: named as registered, keyword defaults, deterministic per seed, valid traces.
 
-Every name in ``detectors.available()`` runs with its defaults, and every configuration in
-conf/detector with its own parameters; detectors whose windows outlast the small test traces also
-run with short windows, and variants run too.
+Every name in ``detectors.available()`` and ``scenarios.available()``, installed plugins included,
+runs with its defaults, and every configuration in conf/detector with its own parameters; detectors
+whose windows outlast the small test traces also run with short windows, and variants run too.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import hydra.utils
@@ -17,10 +19,14 @@ import pytest
 from omegaconf import OmegaConf
 
 import detectors
+import scenarios
 from detectors import Detector, Readings
+from harness.cli import compose_checked
+from harness.config import build
 from scenarios import simulate
+from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
-from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, Truth
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, Truth, check_values
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "detector"
 SHORT = {  # extra parameter sets whose windows fit in a few days
@@ -220,6 +226,15 @@ def test_rejects_bad_input(name, params, trace):
         detector.update(Observation(0.25, np.zeros((len(FIELD_INDEX), trace.layout.n_units + 1))))
 
 
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_score_label_names_the_quantity_and_unit(name, params):
+    """Figure axes read ``score_label``: built-ins name the quantity and its unit, "Pe (...)"."""
+    label = fresh(name, params).score_label
+    assert isinstance(label, str) and label
+    if not detectors.is_plugin(name):
+        assert label != "score" and label.endswith(")"), label
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_instantiates_with_hydra(path, trace):
     cfg = OmegaConf.load(path)
@@ -239,6 +254,9 @@ def test_every_detector_has_a_config_with_its_defaults(name):
     target = f"{cls.__module__}.{cls.__name__}"
     configs = [OmegaConf.to_container(OmegaConf.load(p))[p.stem] for p in CONFIGS]
     configs = [{k: v for k, v in c.items() if k != "search"} for c in configs]
+    if detectors.is_plugin(name):  # a plugin's config is the one tdbench composes for it
+        (cfg,) = compose_checked([f"detector=[{name}]"])
+        configs.append(OmegaConf.to_container(cfg.detector)[name])
     mine = [c for c in configs if c["_target_"] == target]
     assert mine, f"no config in conf/detector has _target_ {target}"
     defaults = detectors.params_of(name)
@@ -246,6 +264,35 @@ def test_every_detector_has_a_config_with_its_defaults(name):
         set(c) - {"_target_"} == set(defaults) and all(_same(c[k], defaults[k]) for k in defaults)
         for c in mine
     ), f"no config of {name} lists every parameter at its default"
+
+
+SMALL_ORG = {"n_units": 4, "warmup_days": 0.5, "scenario_days": 4.0}
+
+
+@pytest.mark.parametrize("name", scenarios.available())
+def test_scenario_contract(name):
+    """Registered under its own name, keyword parameters with defaults, one trace per seed."""
+    cls = scenarios.scenario_class(name)
+    assert issubclass(cls, Scenario) and cls.name == name and isinstance(cls.null_control, bool)
+    assert all(v is not inspect.Parameter.empty for v in scenarios.scenario_params(cls).values())
+    first = simulate(name, seed=2, **SMALL_ORG)
+    again = simulate(name, seed=2, **SMALL_ORG)
+    other = simulate(name, seed=3, **SMALL_ORG)
+    assert first.meta["scenario"] == name and first.meta["null_control"] == cls.null_control
+    assert np.array_equal(first.values, again.values) and first.truth.events == again.truth.events
+    assert not np.array_equal(first.values, other.values)
+    check_values(first.values, name)
+    assert first.values.shape == (len(first.time_h), len(FIELD_INDEX), SMALL_ORG["n_units"])
+
+
+@pytest.mark.parametrize("name", scenarios.available())
+def test_scenario_config_composes_and_builds(name):
+    """``scenario=[name]`` composes (a conf file, or a plugin's generated config) and builds."""
+    (cfg,) = compose_checked([f"scenario=[{name}]"])
+    spec = OmegaConf.to_container(cfg.scenario)[name]
+    built = build(spec, f"scenario.{name}")
+    assert type(built) is scenarios.scenario_class(name)
+    assert {k: v for k, v in spec.items() if k != "_target_"} == scenarios.scenario_params(type(built))
 
 
 @pytest.mark.bench

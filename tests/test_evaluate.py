@@ -170,3 +170,16 @@ def test_missing_data_argument_and_bad_settings_exit_2(monkeypatch, capsys, tmp_
     assert code == 2 and err.startswith("tdbench: error: historical.graph: must be one of complete, ring")
     code, err = run_cli(monkeypatch, capsys, ["task=evaluate", f"data={frame_path}"])
     assert code == 2 and err.startswith("tdbench: error: historical.warmup_h: 168 h leaves nothing to score")
+    origin = "historical.origin=soon"
+    code, err = run_cli(monkeypatch, capsys, ["task=evaluate", f"data={frame_path}", origin])
+    assert code == 2 and err.startswith("tdbench: error: historical.origin: must be a date-time")
+
+
+def test_an_origin_dates_the_timeline_without_changing_the_numbers(tmp_path):
+    data = Path(__file__).resolve().parent.parent / "examples" / "historical.csv"
+    args = ["task=evaluate", f"data={data}", "detector=[utilization]"]
+    assert run_task(tmp_path / "hours", *args) == 0
+    assert run_task(tmp_path / "dated", *args, "historical.origin=2025-01-31T00:00") == 0
+    hours, dated = (pd.read_parquet(tmp_path / d / "cells.parquet") for d in ("hours", "dated"))
+    assert hours["key"].equals(dated["key"])  # the origin only labels the axes
+    assert (tmp_path / "dated" / "figures" / "timeline_historical.png").is_file()

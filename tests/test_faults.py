@@ -175,6 +175,7 @@ def test_cli_exits_non_zero_when_a_cell_failed(tmp_path):
     out, err = failing.communicate(timeout=120)
     assert failing.returncode == 1, err
     assert "1 cell(s) failed (1 error)" in out
+    assert "cells: 1 ok, 1 error, 0 timeout" in out.splitlines()
     assert "1 cell(s) failed and are left out" in (tmp_path / "run" / "scorecard.md").read_text()
     fine = tdbench(*args, cwd=tmp_path)
     assert fine.wait(timeout=120) == 0

@@ -22,7 +22,7 @@ from studies import TDBENCH, RaisingDetector, compose_config, target
 
 import scenarios
 from detectors.base import Level
-from harness.cli import check, hydra_args
+from harness.cli import check
 from harness.tasks import monitor as monitor_task
 from scenarios.historical import load_trace, observations_frame
 
@@ -224,7 +224,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, overrides, environ, message,
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(scenarios.InputError) as caught:
-        check(hydra_args(["task=monitor", *overrides]))
+        check(["task=monitor", *overrides])
     assert str(caught.value).startswith(message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,98 @@ def test_operating_curves_need_their_columns(tmp_path):
 
 def test_palette_is_stable_across_figures():
     assert figures.palette(["b", "a", "c"]) == figures.palette(["c", "b", "a"])
+
+
+def test_palette_has_sixteen_colours_apart_for_colour_blind_viewers():
+    """Every pair of the 16 colours stays >= 10 CIELAB units apart for normal vision and the three
+    dichromacies (Machado et al. 2009 simulations), and every colour reads as a line on white."""
+    from harness.report.figures.style import PALETTE, lightness
+
+    machado = {
+        "normal": np.eye(3),
+        "deuteranopia": [
+            [0.367322, 0.860646, -0.227968],
+            [0.280085, 0.672501, 0.047413],
+            [-0.01182, 0.04294, 0.968881],
+        ],
+        "protanopia": [
+            [0.152286, 1.052583, -0.204868],
+            [0.114503, 0.786281, 0.099216],
+            [-0.003882, -0.048116, 1.051998],
+        ],
+        "tritanopia": [
+            [1.255528, -0.076749, -0.178779],
+            [-0.078411, 0.930809, 0.147602],
+            [0.004733, 0.691367, 0.3039],
+        ],
+    }
+    srgb = np.array([mpl_rgb(c) for c in PALETTE])
+    assert len(set(PALETTE)) == 16 and figures.palette(map(str, range(16))) == dict(
+        zip(sorted(map(str, range(16))), PALETTE, strict=True)
+    )
+    assert (lightness(srgb) <= 72).all()
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    for name, matrix in machado.items():
+        lab = cielab(np.clip(linear @ np.asarray(matrix).T, 0, 1))
+        distance = np.linalg.norm(lab[:, None] - lab[None, :], axis=-1) + np.eye(16) * 1e9
+        assert distance.min() >= 10.0, name
+
+
+def mpl_rgb(color: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(color)
+
+
+def cielab(linear: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of linear-light sRGB colours."""
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def test_alert_shading_is_equally_visible_in_every_colour():
+    from matplotlib.colors import to_rgb
+
+    from harness.report.figures.style import PALETTE, SHADE_LIGHTNESS, lightness, shade_alpha
+
+    for color in PALETTE:
+        alpha = shade_alpha(color)
+        shaded = lightness(alpha * np.array(to_rgb(color)) + (1 - alpha))
+        assert SHADE_LIGHTNESS - 2 <= shaded <= SHADE_LIGHTNESS, color
+
+
+def test_timeline_axes_in_hours_or_dates_with_score_labels(tables, tmp_path, monkeypatch):
+    module = sys.modules["harness.report.figures.timeline"]
+    drawn = []
+    monkeypatch.setattr(module, "save", lambda fig, path: drawn.append(fig) or Path(path))
+    timeline = tables["timeline"]
+    seed = int(timeline.loc[timeline["scenario"] == "ramp", "seed"].iloc[0])
+    kwargs = {
+        "events": of_run(tables["events"], "ramp", seed),
+        "episodes": of_run(tables["episodes"], "ramp", seed),
+        "marks": of_run(tables["timeline_marks"], "ramp", seed),
+        "thresholds": score_thresholds(timeline, ScoringSpec()),
+        "title": "ramp",
+        "score_labels": {"transport": "Pe of the stress layer (dimensionless)"},
+    }
+    figures.timeline(of_run(timeline, "ramp", seed), tmp_path / "h.png", **kwargs)
+    figures.timeline(of_run(timeline, "ramp", seed), tmp_path / "d.png", origin="2025-01-31T06:00", **kwargs)
+    hours, dates = drawn
+    assert hours.axes[-1].get_xlabel() == "time since run start (h)"
+    assert np.allclose(np.diff(hours.axes[-1].get_xticks()) % 24, 0)  # whole days, in hours
+    labels = [ax.get_ylabel() for ax in hours.axes]
+    assert any(label.startswith("transport\nPe of the stress") for label in labels)
+    assert any(label == "utilization\nscore" for label in labels)  # no label given: "score"
+    assert dates.axes[-1].get_xlabel() == "date (time_h 0 = 2025-01-31 06:00:00)"
+    dates.canvas.draw()
+    at_zero = [t.get_text() for t in dates.axes[-1].get_xticklabels() if t.get_position()[0] == 0]
+    assert at_zero == ["31 Jan\n06:00"]
+
+
+def test_lead_coverage_beside_the_false_alarm_cost(tables, tmp_path):
+    rates = pd.DataFrame(
+        {"detector": ["transport", "utilization"], "quiet_alert_fraction": [0.8, 0.05], "fp_rate": [0.6, 0.2]}
+    )
+    check_png(figures.lead_coverage(tables["events"], tmp_path / "coverage.png", false_alarms=rates))

@@ -260,3 +260,12 @@ def test_overhead_task_scans_every_size_and_records_failures(tmp_path):
     assert (scan.loc[scan["detector"] == "utilization", "wall_p99_ms"] > 0).all()
     assert (out / "figures" / "overhead.png").stat().st_size > 10_000
     assert "| utilization |" in (out / "overhead.md").read_text()
+
+
+def test_detectors_with_identical_alerts_are_flagged(tmp_path):
+    twin = "+detector.twin._target_=detectors.utilization.UtilizationDetector"
+    assert run_task(tmp_path, *SMALL_STUDY, "seeds=1", twin) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "**Identical alerts.**" in report
+    assert re.search(r"same for them: `twin` = `utilization`\.\n", report), report.split("## Detection")[0]
+    assert "`transport` = " not in report  # different alerts are not flagged

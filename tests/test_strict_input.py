@@ -116,7 +116,7 @@ def test_detectors_on_the_search_path_are_validated_like_the_built_in_ones(
     ],
 )
 def test_real_settings_that_look_alike_are_accepted(args):
-    cli.check(cli.hydra_args([*args, *SMALL]))
+    cli.check([*args, *SMALL])
 
 
 def test_a_search_path_detector_runs_in_a_study(tmp_path):

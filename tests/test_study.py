@@ -112,8 +112,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, override, mes
 def test_help_lists_the_config_groups(tmp_path):
     done = tdbench("--help", cwd=tmp_path)
     assert done.returncode == 0
+    out = done.stdout
     for group in ("scenario", "detector", "org", "scoring", "executor", "experiment"):
-        assert f"{group}:" in done.stdout
+        assert f"{group}:" in out
+
+
+def test_help_lists_every_task_with_its_summary(tmp_path):
+    from harness.tasks import TASKS, summary
+
+    out = tdbench("--help", cwd=tmp_path).stdout
+    for name in TASKS:
+        line = next(line for line in out.splitlines() if line.strip().startswith(f"task={name} "))
+        assert summary(name) in line and summary(name)
 
 
 def test_group_aliases_and_bare_null_in_lists():

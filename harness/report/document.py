@@ -23,13 +23,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from harness.analysis.identical import identical_detectors
 from harness.analysis.summary import ALL
-from harness.config import ExecutorSpec, StudyConfig
+from harness.config import ExecutorSpec, StudyConfig, build
 from harness.report import figures
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
 from harness.run.ledger import Ledger
+from harness.run.stopping import STOPPING, stopping_text
 from harness.run.study import StudyResult
 from harness.run.version import code_version
 from scenarios.errors import InputError
@@ -159,6 +161,7 @@ def plan_figures(
         result.overhead[result.overhead["key"].isin(ok_keys)] if len(result.overhead) else result.overhead
     )
     colors = figures.palette(study.detectors)
+    labels = score_labels(study)
     scenarios = list(study.scenarios)
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
@@ -216,6 +219,8 @@ def plan_figures(
                             else "offered load ρ (work arriving / capacity)"
                         ),
                         "colors": colors,
+                        "score_labels": labels,
+                        "origin": study.scenarios[scenario].get("origin") if evaluation else None,
                     },
                 )
             )
@@ -263,10 +268,15 @@ def plan_figures(
             "lead_coverage.png",
             "Lead-time coverage W(h)",
             "W(h) = share of events warned at least h hours before onset, pooled over every scenario "
-            "and seed; missed events count in the denominator, so W(-G) is the recall.",
+            "and seed; missed events count in the denominator, so W(-G) is the recall. Right: what that "
+            "coverage costs, the share of quiet time each detector spends alerting and its FP rate (a "
+            "detector that always alerts covers every event). The colours name the detectors there.",
             figures.lead_coverage,
             (events, out / "lead_coverage.png"),
             {
+                "false_alarms": result.summary[result.summary["scenario"] == ALL]
+                if len(result.summary)
+                else None,
                 "horizon_h": scoring.horizon_h,
                 "grace_h": scoring.grace_h,
                 "criterion_h": study.criteria.lead_h,
@@ -311,6 +321,11 @@ def plan_figures(
             )
         )
     return planned
+
+
+def score_labels(study: StudyConfig) -> dict[str, str]:
+    """What each detector's score measures, with its unit (the class's ``score_label``)."""
+    return {name: build(spec, f"detector.{name}").score_label for name, spec in study.detectors.items()}
 
 
 def _relief(marks: pd.DataFrame) -> tuple[str, int, float] | None:
@@ -369,6 +384,8 @@ def render_markdown(
         f"Scenarios: {', '.join(study.scenarios)}. Detectors: {', '.join(study.detectors)}. "
         f"Seeds: {_seed_text(study.seeds)}.",
         "",
+        *identical_note(result, study),
+        *stopping_section(run_dir),
     ]
     if result.headline_text:
         lines += ["## Headline", "", result.headline_text, ""]
@@ -436,6 +453,40 @@ def _figure_lines(figure: FigureJob) -> list[str]:
     if figure.error:
         return [*lines, f"*Not drawn: {figure.error}*", ""]
     return [*lines, f"![{figure.title}]({FIGURES}/{figure.file})", ""]
+
+
+def stopping_section(run_dir: Path) -> list[str]:
+    """Why a study with a stopping rule stopped (from stopping.csv), if it had one."""
+    path = run_dir / STOPPING
+    if not path.is_file():
+        return []
+    return ["## Stopping rule", "", stopping_text(pd.read_csv(path)), ""]
+
+
+def identical_note(result: StudyResult, study: StudyConfig) -> list[str]:
+    """A paragraph naming the detectors whose alerts are identical in every cell (if any)."""
+    groups = identical_detectors(result.cells, result.episodes)
+    if not groups:
+        return []
+    combos = {
+        name for name, spec in study.detectors.items() if getattr(build(spec, name), "is_combination", False)
+    }
+    alerting = set(result.episodes["detector"]) if len(result.episodes) else set()
+    parts = []
+    for group in groups:
+        text = " = ".join(f"`{name}`" for name in group)
+        members = [name for name in group if name not in combos]
+        if not alerting & set(group):
+            text += " (none of them ever alerts)"
+        elif members and combos & set(group):
+            added = ", ".join(f"`{c}`" for c in group if c in combos)
+            text += f" (the combination {added} adds nothing to `{members[0]}` here)"
+        parts.append(text)
+    return [
+        "**Identical alerts.** These detectors raise the same alert episodes in every cell, so every "
+        "number in this report is the same for them: " + "; ".join(parts) + ".",
+        "",
+    ]
 
 
 def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob]) -> list[str]:

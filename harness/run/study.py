@@ -23,6 +23,8 @@ from harness.run.jobs import Job
 from harness.run.ledger import ROW_TABLES, Ledger
 from harness.run.plan import pending, plan_jobs
 
+STATUSES = ("ok", "error", "timeout")
+
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a study: every job committed so far is kept."""
@@ -52,6 +54,12 @@ class StudyResult:
     @property
     def failed(self) -> int:
         return int((self.cells["status"] != "ok").sum())
+
+    @property
+    def status_line(self) -> str:
+        """Cells by status, e.g. ``cells: 96 ok, 0 error, 0 timeout``."""
+        counts = self.cells["status"].value_counts()
+        return "cells: " + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES)
 
     @property
     def failures(self) -> dict[str, int]:

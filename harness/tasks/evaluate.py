@@ -42,7 +42,7 @@ def paths(cfg: DictConfig) -> tuple[Path, Path | None]:
 def historical_spec(cfg: DictConfig) -> HistoricalSpec:
     raw = cfg.get("historical")
     raw = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
-    allowed = ("warmup_h", "service_rate_per_h", "graph")
+    allowed = ("warmup_h", "service_rate_per_h", "graph", "origin")
     for key in raw:
         if key not in allowed:
             raise InputError(f"historical.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
@@ -54,7 +54,8 @@ def evaluation_study(cfg: DictConfig) -> StudyConfig:
     The scorecard's lead-time criterion is measured on this data's events."""
     base = load_study(cfg)
     data, labels = paths(cfg)
-    scenario = {"data": str(data), "labels": None if labels is None else str(labels)}
+    origin = historical_spec(cfg).origin
+    scenario = {"data": str(data), "labels": None if labels is None else str(labels), "origin": origin}
     return replace(
         base,
         scenarios={data.stem: scenario},
@@ -113,7 +114,8 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     study, trace = load(cfg)
     load_seconds = time.perf_counter() - start
     data, labels = paths(cfg)
-    source = {"data": digest(data), "labels": digest(labels), "historical": vars(historical_spec(cfg))}
+    settings = {k: v for k, v in vars(historical_spec(cfg)).items() if k != "origin"}  # origin: axes only
+    source = {"data": digest(data), "labels": digest(labels), "historical": settings}
     tables, _ = score_trace(trace, study, source)
     tables["cells"]["sim_seconds"] = load_seconds  # for evaluations: reading and validating the data
     job = hashlib.sha256(json.dumps([source, study.truth], sort_keys=True).encode()).hexdigest()[:20]

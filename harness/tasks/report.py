@@ -122,9 +122,14 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir), seed)
     print(printed(result))
     print(f"\nreport: {path}")
-    out_dir = Path(out_dir)
-    if out_dir.resolve() != run_dir.resolve() and {p.name for p in out_dir.iterdir()} <= HYDRA_ONLY:
+    discard_own_folder(Path(out_dir), run_dir)
+    return 0
+
+
+def discard_own_folder(out_dir: Path, kept: Path) -> None:
+    """Remove Hydra's output folder of a command that wrote into another folder (``kept``), when it
+    holds only Hydra's files, so results/runs/ keeps one folder per run."""
+    if out_dir.resolve() != kept.resolve() and {p.name for p in out_dir.iterdir()} <= HYDRA_ONLY:
         shutil.rmtree(out_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             out_dir.parent.rmdir()  # the date folder, when this was its only run
-    return 0

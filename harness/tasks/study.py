@@ -1,19 +1,33 @@
 """``tdbench`` / ``tdbench task=study``: run the study, write its report, print the headline first,
-then the scorecard as shipped and at the headline's thresholds."""
+then the scorecard as shipped and at the headline's thresholds.
+
+With ``stop.compare`` set, the study adds seeds in batches until that comparison is decided
+(``harness.run.stopping``); the saved config.yaml then holds the final number of seeds.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness.config import load_study
 from harness.report.document import finish_study, report_settings
+from harness.run.files import write_text
+from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
 from harness.run.study import StudyResult, run_study
 
 
+def stop_settings(cfg: DictConfig) -> dict:
+    raw = cfg.get("stop")
+    return OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
+
+
 def validate(cfg: DictConfig) -> None:
-    report_settings(cfg, load_study(cfg).seeds)
+    study = load_study(cfg)
+    stop_spec(stop_settings(cfg), study)
+    report_settings(cfg, study.seeds)
 
 
 def printed(result: StudyResult) -> str:
@@ -26,11 +40,23 @@ def printed(result: StudyResult) -> str:
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
     study = load_study(cfg)
-    result = run_study(study, out_dir)
+    spec = stop_spec(stop_settings(cfg), study)
+    if spec.compare is None:
+        (Path(out_dir) / STOPPING).unlink(missing_ok=True)  # never leave another run's record behind
+        result = run_study(study, out_dir)
+    else:
+        study, result = run_until_decided(study, Path(out_dir), spec)
+        saved = OmegaConf.load(Path(out_dir) / "config.yaml")
+        with open_dict(saved):
+            saved.seeds = len(study.seeds)  # so task=report rebuilds this run's seeds
+        write_text(Path(out_dir) / "config.yaml", OmegaConf.to_yaml(saved))
     report = finish_study(study, result, report_settings(cfg, study.seeds))
     print(printed(result))
+    if spec.compare is not None:
+        print(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
+    print(f"\n{result.status_line}")
     print(
-        f"\nresults: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
+        f"results: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
         "first_alert.csv: see README)"
     )
     if report is not None:

@@ -30,26 +30,34 @@ def lead_coverage(
     events: pd.DataFrame,
     path: str | Path,
     *,
+    false_alarms: pd.DataFrame | None = None,
     horizon_h: float = 24.0,
     grace_h: float = 1.0,
     criterion_h: float | None = 2.0,
     colors: dict[str, Any] | None = None,
 ) -> Path:
-    """One panel per target, one line per detector, pooled over every scenario and seed."""
+    """One panel per target, one line per detector, pooled over every scenario and seed; beside
+    them, what that coverage costs: each detector's share of quiet time spent alerting and its FP
+    rate (``false_alarms``: one row per detector with ``quiet_alert_fraction`` and ``fp_rate``,
+    e.g. summary.csv's ALL rows). A detector that alerts all the time covers every event."""
     detectors = sorted(events["detector"].unique())
     colors = colors_for(detectors, colors)
-    fig = Figure(figsize=(13, 4.6))
-    axes = fig.subplots(1, len(TARGETS), sharey=True)
-    margins(fig, left=0.8, right=2.3, top=0.75, bottom=0.7, wspace=0.08)
+    fig = Figure(figsize=(15, 4.6 + 0.12 * max(0, len(detectors) - 8)))
+    label_in = 0.075 * max((len(d) for d in detectors), default=8) + 0.3  # room for the names
+    n = len(TARGETS)
+    grid = fig.add_gridspec(1, n + 2, width_ratios=[4.0] * n + [label_in * 1.15, 3.0], wspace=0.08)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(n)] + [fig.add_subplot(grid[0, n + 1])]
+    margins(fig, left=0.8, right=0.3, top=0.75, bottom=0.7, wspace=0.08)
     fig.suptitle(
-        f"Lead-time coverage W(h), pooled over all scenarios and seeds (W({-grace_h:g} h) is the recall)",
+        f"Lead-time coverage W(h), pooled over all scenarios and seeds (W({-grace_h:g} h) is the recall), "
+        "and what it costs in false alarms",
         x=0.01,
         ha="left",
         fontweight="bold",
         fontsize=11,
     )
     h = np.linspace(-grace_h, horizon_h, 600)
-    for ax, target in zip(axes, TARGETS, strict=True):
+    for ax, target in zip(axes, TARGETS, strict=False):
         rows = events[events["target"] == target]
         per_detector = rows.groupby("detector").size()
         count = f" ({per_detector.max()} events)" if len(per_detector) else ""
@@ -60,29 +68,57 @@ def lead_coverage(
         for detector in detectors:
             lead = rows.loc[rows["detector"] == detector, "lead_h"].to_numpy(float)
             if lead.size:
-                ax.plot(
-                    h,
-                    coverage_curve(lead, h),
-                    color=colors[detector],
-                    drawstyle="steps-post",
-                    label=detector,
-                )
+                ax.plot(h, coverage_curve(lead, h), color=colors[detector], drawstyle="steps-post")
         if criterion_h is not None:
-            ax.axvline(
-                criterion_h,
+            ax.axvline(criterion_h, color=CRITERION_COLOR, ls=":", lw=1.0)
+            ax.annotate(
+                f"criterion {criterion_h:g} h",
+                (criterion_h, 0.02),
+                xytext=(3, 0),
+                textcoords="offset points",
                 color=CRITERION_COLOR,
-                ls=":",
-                lw=1.0,
-                label=f"criterion: {criterion_h:g} h ahead",
+                fontsize=8,
             )
         ax.axvline(0.0, color="black", lw=0.8)
         ax.set_xlim(-grace_h, horizon_h)
         ax.set_ylim(0, 1.03)
         ax.set_xlabel("h: hours of warning before onset (negative: late)")
-    handles, labels = next(
-        (ax.get_legend_handles_labels() for ax in axes if ax.get_legend_handles_labels()[0]), ([], [])
-    )
-    if handles:
-        axes[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    axes[1].sharey(axes[0])
+    axes[1].tick_params(labelleft=False)
     axes[0].set_ylabel("W(h): share of events warned ≥ h ahead")
+    _false_alarm_panel(axes[-1], detectors, colors, false_alarms)
     return save(fig, path)
+
+
+def _false_alarm_panel(
+    ax: Any, detectors: list[str], colors: dict[str, Any], rates: pd.DataFrame | None
+) -> None:
+    """Per detector (the colour key of the coverage panels): quiet alerting as a bar, FP rate as text."""
+    ax.set_title("cost: share of quiet time alerting", loc="left")
+    y = np.arange(len(detectors))
+    rates = rates.set_index("detector") if rates is not None and len(rates) else pd.DataFrame()
+    quiet = np.array(
+        [rates["quiet_alert_fraction"].get(d, np.nan) if len(rates) else np.nan for d in detectors]
+    )
+    fp = np.array([rates["fp_rate"].get(d, np.nan) if len(rates) else np.nan for d in detectors])
+    ax.barh(y, np.nan_to_num(quiet) * 100, color=[colors[d] for d in detectors], height=0.65)
+    for i, (q, f) in enumerate(zip(quiet, fp, strict=True)):
+        text = "n/a" if not np.isfinite(q) else f"{q:.0%}"
+        text += "" if not np.isfinite(f) else f" · FP {f:.0%}"
+        ax.annotate(
+            text,
+            (min(np.nan_to_num(q), 1.0) * 100, i),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(y, detectors)
+    for tick, detector in zip(ax.get_yticklabels(), detectors, strict=True):
+        tick.set_color(colors[detector])
+        tick.set_fontweight("bold")
+    ax.set_ylim(len(detectors) - 0.5, -0.5)
+    ax.set_xlim(0, 135)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("quiet time alerting (%) · FP rate")
+    ax.grid(axis="y", visible=False)

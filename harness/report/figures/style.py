@@ -50,15 +50,68 @@ def styled(plot: Callable[..., Path]) -> Callable[..., Path]:
     return wrapper
 
 
-def palette(detectors: Iterable[str]) -> dict[str, Any]:
-    """A fixed colour per detector, by sorted name, so a detector looks the same in every figure.
+#: 16 colours that stay apart for normal vision and for deuteranopia, protanopia and tritanopia
+#: (every pair at least 10 CIELAB units apart in each, Machado et al. 2009 simulations), all dark
+#: enough (L* <= 72) to read as lines on white; picked from Okabe & Ito's and Paul Tol's
+#: colour-blind-safe sets by greedy max-min distance. Any first k of them are as far apart as
+#: possible, so small studies get the most distinct colours.
+PALETTE = (
+    "#77AADD",
+    "#D55E00",
+    "#000000",
+    "#225555",
+    "#666633",
+    "#AA4499",
+    "#222255",
+    "#EE8866",
+    "#CC79A7",
+    "#999933",
+    "#AA3377",
+    "#663333",
+    "#EE3377",
+    "#44BB99",
+    "#E69F00",
+    "#0077BB",
+)
+SHADE_LIGHTNESS = 90.0  # CIELAB L* of alert shading over white, whatever the detector's colour
+BAND = 0.06  # height of the solid alert band at the bottom of a panel (fraction of the panel)
 
-    >>> list(palette(["b", "a"]))
-    ['a', 'b']
+
+def palette(detectors: Iterable[str]) -> dict[str, str]:
+    """A fixed colour per detector, by sorted name, so a detector looks the same in every figure;
+    beyond 16 detectors the colours repeat.
+
+    >>> palette(["b", "a"])
+    {'a': '#77AADD', 'b': '#D55E00'}
     """
     names = sorted(set(detectors))
-    cmap = mpl.colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB L* (0 black .. 100 white) of sRGB colours in [0, 1], shape (..., 3).
+
+    >>> lightness(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])).round(1).tolist()
+    [100.0, 0.0]
+    """
+    rgb = np.asarray(rgb, float)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    y = linear @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(y > 216 / 24389, 116 * np.cbrt(y) - 16, y * 24389 / 27)
+
+
+def shade_alpha(color: Any) -> float:
+    """The opacity at which ``color`` over white has L* = SHADE_LIGHTNESS (at most 0.9): pale colours
+    get denser shading, dark ones lighter, so alert episodes are equally visible in every colour.
+
+    >>> round(shade_alpha("#000000"), 2) < 0.2 < round(shade_alpha("#E69F00"), 2)
+    True
+    """
+    alphas = np.linspace(0.02, 0.9, 89)
+    rgb = np.asarray(mpl.colors.to_rgb(color))
+    blended = lightness(alphas[:, None] * rgb + (1 - alphas[:, None]))
+    reached = np.flatnonzero(blended <= SHADE_LIGHTNESS)
+    return round(float(alphas[reached[0]] if reached.size else alphas[-1]), 2)
 
 
 def colors_for(names: Iterable[str], given: dict[str, Any] | None) -> dict[str, Any]:
@@ -108,12 +161,20 @@ def empty_panel(ax: Axes, text: str) -> None:
     ax.grid(False)
 
 
-def spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, **style: Any) -> None:
-    """Shade the x-intervals [starts, ends) over the panel's full height, as one collection."""
+def alert_spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, color: Any) -> None:
+    """Alert episodes: light shading (equally light in every colour, ``shade_alpha``) over the
+    panel's height, and a solid band of the colour along its bottom, visible for any colour."""
+    spans(ax, starts, ends, color=color, alpha=shade_alpha(color))
+    spans(ax, starts, ends, top=BAND, color=color)
+
+
+def spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float = 1.0, **style: Any) -> None:
+    """Shade the x-intervals [starts, ends) from the panel's bottom to ``top`` (a fraction of its
+    height), as one collection."""
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
     if starts.size == 0:
         return
-    boxes = [[(a, 0.0), (b, 0.0), (b, 1.0), (a, 1.0)] for a, b in zip(starts, ends, strict=True)]
+    boxes = [[(a, 0.0), (b, 0.0), (b, top), (a, top)] for a, b in zip(starts, ends, strict=True)]
     ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), lw=0, **style))
 
 

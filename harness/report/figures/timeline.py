@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MultipleLocator
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from harness.report.figures.style import (
     MUTED,
     TARGET_COLORS,
+    alert_spans,
     colors_for,
     margins,
     save,
+    shade_alpha,
     spans,
     styled,
     vlines,
@@ -24,6 +28,7 @@ from harness.report.figures.style import (
 from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
+LABEL_WIDTH = 24  # characters per line of a score axis label
 
 
 @styled
@@ -39,12 +44,16 @@ def timeline(
     breach_level: float = 0.8,
     load_label: str = "offered load ρ (work arriving / capacity)",
     colors: dict[str, Any] | None = None,
+    score_labels: dict[str, str] | None = None,
+    origin: str | None = None,
 ) -> Path:
-    """One panel of system load on top, then one panel per detector, sharing the time axis (days).
+    """One panel of system load on top, then one panel per detector, sharing the time axis (hours;
+    dates when ``origin``, the moment of time_h = 0, is given).
 
     ``readings`` are one run's rows of timeline.parquet; ``events`` and ``episodes`` that run's rows
     of events.parquet and episodes.parquet; ``marks`` its rows of timeline_marks.parquet;
-    ``thresholds`` the output of ``harness.timeline.score_thresholds``.
+    ``thresholds`` the output of ``harness.timeline.score_thresholds``; ``score_labels`` what each
+    detector's score measures (its class's ``score_label``).
     """
     detectors = sorted(readings["detector"].unique())
     colors = colors_for(detectors, colors)
@@ -57,12 +66,14 @@ def timeline(
     axes = np.atleast_1d(axes)
     margins(fig, left=1.1, right=4.1, top=0.4, bottom=0.6, hspace=0.12)
     system = readings[readings["detector"] == detectors[0]] if n else readings
-    days = system["time_h"].to_numpy() / DAY_H
-    start = days[0] - (days[1] - days[0]) if len(days) > 1 else 0.0  # the first interval's start
+    hours = system["time_h"].to_numpy(float)
+    start = hours[0] - (hours[1] - hours[0]) if len(hours) > 1 else 0.0  # the first interval's start
 
     top = axes[0]
-    top.plot(days, system["offered_load"], color="black", lw=1.2, label=load_label)
-    top.plot(days, system["utilization"], color="#2e86c1", lw=1.0, label="system utilization (trailing mean)")
+    top.plot(hours, system["offered_load"], color="black", lw=1.2, label=load_label)
+    top.plot(
+        hours, system["utilization"], color="#2e86c1", lw=1.0, label="system utilization (trailing mean)"
+    )
     top.axhline(
         breach_level,
         color=TARGET_COLORS["utilization_breach"],
@@ -72,7 +83,7 @@ def timeline(
     )
     for target, color in TARGET_COLORS.items():
         of_target = events[events["target"] == target]
-        spans(top, of_target["onset_h"] / DAY_H, of_target["end_h"] / DAY_H, color=color, alpha=0.13)
+        spans(top, of_target["onset_h"], of_target["end_h"], color=color, alpha=0.13)
     top.set_ylabel("load, utilization\n(fraction of capacity)")
     top.set_ylim(0, max(1.2, float(np.nanmax(system["offered_load"])) * 1.1) if len(system) else 1.2)
     _scenario_marks(top, marks)
@@ -91,30 +102,39 @@ def timeline(
         mine = readings[readings["detector"] == detector]
         color = colors[detector]
         score = mine["score"].to_numpy(float)
-        ax.plot(mine["time_h"] / DAY_H, score, color=color, lw=1.0, label="score")
-        ax.set_ylabel(f"{detector}\nscore")
+        ax.plot(mine["time_h"], score, color=color, lw=1.0, label="score")
+        label = (score_labels or {}).get(detector, "score")
+        ax.set_ylabel(f"{detector}\n" + "\n".join(textwrap.wrap(label, LABEL_WIDTH)), fontsize=9)
         row = theta.loc[detector] if detector in theta.index else None
         if row is not None and np.isfinite(row["threshold"]):
             ax.axhline(row["threshold"], color="black", ls="--", lw=1.0, label=_threshold_label(row))
         ep = episodes[episodes["detector"] == detector]
-        spans(ax, ep["start_h"] / DAY_H, ep["end_h"] / DAY_H, color=color, alpha=0.22)
+        alert_spans(ax, ep["start_h"], ep["end_h"], color)
         handles, labels = ax.get_legend_handles_labels()
-        handles.append(Patch(color=color, alpha=0.35))
+        handles.append(Patch(facecolor=mpl.colors.to_rgba(color, shade_alpha(color)), edgecolor=color, lw=2))
         labels.append(f"alert episodes ({len(ep)})")
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         _score_limits(ax, score, None if row is None else row["threshold"])
 
     for ax in axes:
         if warmup_h > 0:
-            spans(ax, [start], [warmup_h / DAY_H], color="#d5d8dc", alpha=0.5, zorder=0)
+            spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
         for target, color in TARGET_COLORS.items():
             of_target = events[events["target"] == target]
-            vlines(ax, of_target["onset_h"] / DAY_H, color=color, lw=0.9, alpha=0.8)
-            vlines(ax, of_target["end_h"] / DAY_H, color=color, lw=0.9, ls=":", alpha=0.8)
-    axes[-1].set_xlabel("time (days)" if start > 0 else "time since run start (days)")
-    if len(days):
-        axes[-1].set_xlim(start, days[-1])
-        axes[-1].xaxis.set_major_locator(MultipleLocator(max(1, int(np.ceil((days[-1] - start) / 12)))))
+            vlines(ax, of_target["onset_h"], color=color, lw=0.9, alpha=0.8)
+            vlines(ax, of_target["end_h"], color=color, lw=0.9, ls=":", alpha=0.8)
+    if len(hours):
+        axes[-1].set_xlim(start, hours[-1])
+        days_per_tick = max(1, int(np.ceil((hours[-1] - start) / DAY_H / 14)))
+        axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
+    if origin is None:
+        axes[-1].set_xlabel("time (h)" if start > 0 else "time since run start (h)")
+    else:
+        zero = pd.Timestamp(origin)
+        axes[-1].xaxis.set_major_formatter(
+            FuncFormatter(lambda h, _: (zero + pd.Timedelta(hours=h)).strftime("%d %b\n%H:%M"))
+        )
+        axes[-1].set_xlabel(f"date (time_h 0 = {zero.isoformat(sep=' ')})")
     for ax in axes:
         ax.yaxis.set_label_coords(-0.055, 0.5)
     return save(fig, path)
@@ -155,7 +175,7 @@ def _score_limits(ax: Any, score: np.ndarray, threshold: float | None) -> None:
 def _scenario_marks(ax: Any, marks: pd.DataFrame) -> None:
     """The scenario's own moments (onsets, relief) as labelled dashed lines."""
     for m in marks[marks["mark"] != WARMUP_END].itertuples():
-        x = m.time_h / DAY_H
+        x = m.time_h
         ax.axvline(x, color=MUTED, ls="--", lw=1.0)
         ax.annotate(
             str(m.mark).replace("_", " "),

@@ -1,0 +1,189 @@
+"""Plugins: a package outside the repository adds a detector and a scenario through the entry-point
+groups ``tdbench.detectors`` and ``tdbench.scenarios``. The test writes a tiny package, pip-installs
+it into this environment (offline: no dependencies, no build isolation) and uninstalls it after."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from studies import tdbench
+
+import detectors
+import scenarios
+from scenarios.errors import InputError
+from scenarios.plugins import DETECTORS, load_class, merged
+
+DIST = "tdbench-demo-plugin"
+CONTRACT = str(Path(__file__).with_name("test_contract.py"))
+PYPROJECT = f"""
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{DIST}"
+version = "0.1"
+
+[project.entry-points."tdbench.detectors"]
+queue_alarm = "tdbench_demo_plugin:QueueAlarm"
+
+[project.entry-points."tdbench.scenarios"]
+surge = "tdbench_demo_plugin:Surge"
+"""
+MODULE = '''
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_param
+from scenarios.catalogue import Plan, Scenario
+
+
+class QueueAlarm(Detector):
+    """WARNING while some unit's queue per staff member on duty reaches ``limit``."""
+
+    name = "queue_alarm"
+    score_label = "longest queue per staff member (tasks)"
+
+    def __init__(self, limit: float = 2.0) -> None:
+        check_param(self.name, "limit", limit, 0.0, strict=True)
+        self.limit = limit
+
+    def step(self, obs):
+        per_staff = obs.queue / np.maximum(obs.staff_on_duty, 1.0)
+        hot = per_staff >= self.limit
+        return Reading(float(per_staff.max()), Level.WARNING if hot.any() else Level.OK,
+                       tuple(np.flatnonzero(hot).tolist()))
+
+
+class Surge(Scenario):
+    """Load ``base``, then ``peak`` for ``hours`` from ``onset_day``."""
+
+    name = "surge"
+
+    def __init__(self, base: float = 0.6, peak: float = 1.25, onset_day: float = 1.0,
+                 hours: float = 8.0) -> None:
+        self.base, self.peak, self.onset_day, self.hours = base, peak, onset_day, hours
+        self._check(base=(0.0, None), peak=(0.0, None), onset_day=(0.0, None), hours=(0.0, None))
+
+    def plan(self, rng, org):
+        on = self._onset(rng, org, self.onset_day, 6.0)
+        off, base, peak = on + self.hours, self.base, self.peak
+        return Plan(rho=lambda t: np.where((np.asarray(t) >= on) & (np.asarray(t) < off), peak, base),
+                    onsets_h={"surge": on})
+'''
+
+
+def pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "-q", *args], check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plugin")
+    (folder / "pyproject.toml").write_text(PYPROJECT)
+    (folder / "tdbench_demo_plugin.py").write_text(textwrap.dedent(MODULE))
+    pip("install", "--no-deps", "--no-build-isolation", "--no-index", str(folder))
+    importlib.invalidate_caches()
+    yield folder
+    pip("uninstall", "-y", DIST)
+    importlib.invalidate_caches()
+
+
+def test_plugins_are_available_and_built_by_name(plugin):
+    assert "queue_alarm" in detectors.available() and detectors.is_plugin("queue_alarm")
+    assert "surge" in scenarios.available() and scenarios.is_plugin("surge")
+    assert detectors.make("queue_alarm", limit=3.0).limit == 3.0
+    trace = scenarios.simulate("surge", seed=1, n_units=3, warmup_days=0.5, scenario_days=2)
+    assert trace.meta["scenario"] == "surge" and "surge" in trace.meta["onsets_h"]
+
+
+def test_a_study_runs_the_plugins_by_name(plugin, tmp_path):
+    run = tdbench(
+        "detector=[queue_alarm,utilization]",
+        "scenario=[surge,steady]",
+        "seeds=2",
+        "executor=serial",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    cells = pd.read_parquet(tmp_path / "run" / "cells.parquet")
+    assert set(cells["detector"]) == {"queue_alarm", "utilization"}
+    assert set(cells["scenario"]) == {"surge", "steady"} and (cells["status"] == "ok").all()
+    assert "cells: 8 ok, 0 error, 0 timeout" in out
+    assert (tmp_path / "run" / "figures" / "timeline_surge.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("detector.queue_alarm.limit=0", "detector.queue_alarm.limit: must be a number > 0"),
+        ("detector.queue_alarm.nope=1", "detector.queue_alarm.nope: no such setting"),
+        ("scenario.surge.peak=-1", "scenario.surge.peak: must be >= 0.0"),
+    ],
+)
+def test_plugins_are_validated_like_built_ins(plugin, tmp_path, override, message):
+    run = tdbench("detector=[queue_alarm]", "scenario=[surge]", override, cwd=tmp_path)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_contract_suite_covers_the_plugins(plugin):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", CONTRACT, "-k", "queue_alarm or surge"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    passed = int(done.stdout.strip().splitlines()[-1].split(" passed")[0].split()[-1])
+    assert passed >= 10, done.stdout[-500:]
+
+
+class NotADetector:
+    name = "stray"
+
+
+class Misnamed(detectors.Detector):
+    name = "other"
+
+    def step(self, obs):  # pragma: no cover - never stepped
+        raise AssertionError
+
+
+class NoDefault(detectors.Detector):
+    name = "nodefault"
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def step(self, obs):  # pragma: no cover - never stepped
+        raise AssertionError
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "message"),
+    [
+        ("stray", f"{__name__}:NotADetector", "must be a subclass of detectors.base.Detector"),
+        ("mine", f"{__name__}:Misnamed", "name must be the entry point's name 'mine'"),
+        ("nodefault", f"{__name__}:NoDefault", "parameter 'limit' needs a default"),
+        ("gone", "no_such_module:Thing", "cannot import 'no_such_module:Thing'"),
+    ],
+)
+def test_a_broken_plugin_is_one_clear_error(name, target, message):
+    with pytest.raises(InputError, match=message) as raised:
+        load_class(DETECTORS, name, target, detectors.Detector)
+    assert raised.value.field == f"tdbench.detectors.{name}"
+
+
+def test_a_plugin_may_not_reuse_a_built_in_name(monkeypatch):
+    monkeypatch.setattr("scenarios.plugins.entry_point_targets", lambda group: {"transport": "x:Y"})
+    with pytest.raises(InputError, match="'transport' .* reuses the name of a built-in"):
+        merged(DETECTORS, {"transport": "detectors.transport:TransportDetector"})
