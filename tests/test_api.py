@@ -45,9 +45,11 @@ def test_tdbench_equals_the_command(tmp_path):
     cli = harness.load(tmp_path / "cli")
     assert without_timings(api.cells).equals(without_timings(cli.cells))
     assert api.summary.equals(cli.summary)
-    strip_ms = lambda text: re.sub(r"[\d.]+ \[[\d.]+, [\d.]+\] ms", "ms", text)  # noqa: E731 (timings)
+    strip_ms = lambda text: re.sub(r"[\d.]+( \[[\d.]+, [\d.]+\])? ms", "ms", text)  # noqa: E731 (timings)
     assert strip_ms(api.scorecard) == strip_ms(cli.scorecard) and "ms PASS" in strip_ms(api.scorecard)
-    assert api.headline is None  # no headline table in this run
+    assert (api.headline is None) == (cli.headline is None)
+    if api.headline is not None:
+        assert api.headline.equals(cli.headline)
     assert set(api.tables) >= {"cells", "events", "episodes", "overhead", "summary", "wilcoxon"}
     with pytest.raises(KeyError, match="no such table"):
         api["nothing"]
