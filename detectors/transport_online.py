@@ -35,7 +35,7 @@ from detectors.transport import (
     peclet_number,
     quartile_size,
 )
-from detectors.tuner import DynamicDiffusionTuner, river
+from detectors.tuner import EXTRA, DynamicDiffusionTuner, river
 from scenarios.trace import Layout, Observation
 
 PE_FEATURE_CAP = 10.0
@@ -61,6 +61,7 @@ class TransportOnlineDetector(Detector):
     """
 
     name = "transport_online"
+    requires = ("river", EXTRA)
 
     def __init__(
         self,

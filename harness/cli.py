@@ -6,6 +6,7 @@ stderr, exit code 2, and nothing written.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import sys
@@ -21,6 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from harness.config import resolve
 from harness.tasks import task_module
 from scenarios.errors import InputError
 
@@ -124,6 +126,33 @@ def check(args: list[str]) -> None:
         task_module(cfg.get("task", "study")).validate(cfg)
 
 
+def leave_out_missing_extras(args: list[str]) -> list[str]:
+    """The command line, plus a deletion of each composed detector whose optional extra is missing
+    (with a note on stderr) unless the command line names it; a named one fails validation, naming
+    the extra."""
+    overrides = [a for a in args if a not in MULTIRUN_FLAGS]
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=combinations(overrides)[0])
+        specs = OmegaConf.to_container(cfg.get("detector") or {})
+    except (HydraException, OmegaConfBaseException, InputError):
+        return args  # check() reports it
+    left_out = []
+    for name, spec in specs.items():
+        try:
+            needs = getattr(resolve(spec["_target_"], f"detector.{name}"), "requires", None)
+        except (InputError, KeyError, TypeError):
+            continue  # check() reports it
+        if needs and importlib.util.find_spec(needs[0]) is None and not any(name in a for a in args):
+            print(
+                f"tdbench: note: detector {name} left out: it needs the optional extra "
+                f"{needs[1]!r} (pip install -e '.[{needs[1]}]')",
+                file=sys.stderr,
+            )
+            left_out.append(f"~detector.{name}")
+    return [*args, *left_out]
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
@@ -150,6 +179,7 @@ def main() -> None:
     args = normalise(sys.argv[1:])
     hydra_flag = any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args)
     if not hydra_flag:  # --help, --cfg and friends go straight to Hydra
+        args = leave_out_missing_extras(args)
         try:
             check(args)
         except InputError as error:

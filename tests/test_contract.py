@@ -8,6 +8,7 @@ small test traces also run with short windows, and variants run too.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import hydra.utils
@@ -45,6 +46,18 @@ CASES = [(name, {}) for name in detectors.available()] + [
     (name, params) for name, sets in SHORT.items() if name in detectors.available() for params in sets
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+
+
+@pytest.fixture(autouse=True)
+def extra_installed(request) -> None:
+    """Skip (visibly) the cases of a detector whose optional extra is not installed."""
+    params = getattr(request.node, "callspec", None)
+    params = params.params if params else {}
+    name = params.get("name") or getattr(params.get("path"), "stem", None)
+    if name in detectors.available():
+        needs = detectors.detector_class(name).requires
+        if needs and importlib.util.find_spec(needs[0]) is None:
+            pytest.skip(f"{name} needs the optional extra {needs[1]!r}")
 
 
 @pytest.fixture(scope="module")
