@@ -32,10 +32,10 @@ relative to persistence's 0.77 with AdaGrad, 0.89 with a Hoeffding tree regresso
 from __future__ import annotations
 
 import importlib
+import math
 from collections import deque
 from types import ModuleType
 
-from detectors.base import check_param
 from scenarios.errors import InputError
 
 EXTRA = "online"
@@ -65,9 +65,12 @@ class DynamicDiffusionTuner:
 
     def __init__(self, horizon_steps: int = 16, learning_rate: float = 0.01, l2: float = 0.0) -> None:
         if isinstance(horizon_steps, bool) or not isinstance(horizon_steps, int) or horizon_steps < 1:
-            raise InputError("detector.transport_online.horizon_h", "must span at least one health check")
-        check_param("transport_online", "learning_rate", learning_rate, 0.0, strict=True)
-        check_param("transport_online", "l2", l2, 0.0)
+            raise InputError("tuner.horizon_steps", f"must be an integer >= 1; got {horizon_steps!r}")
+        for name, value, low_open in (("learning_rate", learning_rate, True), ("l2", l2, False)):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or value < 0 or (low_open and value == 0):
+                bound = "> 0" if low_open else ">= 0"
+                raise InputError(f"tuner.{name}", f"must be a number {bound}; got {value!r}")
         self.horizon_steps = horizon_steps
         self.learning_rate = learning_rate
         self.l2 = l2
