@@ -74,12 +74,12 @@ class DynamicDiffusionTuner:
         self.horizon_steps = horizon_steps
         self.learning_rate = learning_rate
         self.l2 = l2
-        self._river = river()
+        river()  # fail here, not at the first reset, when the extra is missing
         self.reset()
 
     def reset(self) -> None:
         """Forget the model and every pending row."""
-        r = self._river
+        r = river()
         regression = r.linear_model.LinearRegression(
             optimizer=r.optim.AdaGrad(self.learning_rate), intercept_lr=self.learning_rate, l2=self.l2
         )
