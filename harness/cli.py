@@ -23,6 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.config import resolve
+from harness.run.files import StorageError, write_text
+from harness.run.lock import FolderBusy, check_free, hold
 from harness.tasks import task_module
 from scenarios.errors import InputError
 
@@ -31,6 +33,8 @@ ALIASES = {"scenarios": "scenario", "detectors": "detector"}
 MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
+STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
+INTERRUPTED_EXIT = 130
 _exit_code = 0
 
 
@@ -124,6 +128,10 @@ def check(args: list[str]) -> None:
         except (HydraException, OmegaConfBaseException) as error:
             raise composition_error(error) from None
         task_module(cfg.get("task", "study")).validate(cfg)
+    if not any(a in MULTIRUN_FLAGS for a in args):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            run_dir = compose("config", overrides=combos[0], return_hydra_config=True).hydra.run.dir
+        check_free(run_dir)  # before Hydra writes its files into it
 
 
 def leave_out_missing_extras(args: list[str]) -> list[str]:
@@ -157,8 +165,16 @@ def leave_out_missing_extras(args: list[str]) -> list[str]:
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
-    code = task_module(cfg.task).run(cfg, out_dir)
+    try:
+        with hold(out_dir):
+            write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            code = task_module(cfg.task).run(cfg, out_dir)
+    except (InputError, FolderBusy) as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        code = 2
+    except StorageError as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
     _exit_code = max(_exit_code, code)
@@ -182,9 +198,16 @@ def main() -> None:
         args = leave_out_missing_extras(args)
         try:
             check(args)
-        except InputError as error:
+        except (InputError, FolderBusy) as error:
             print(f"tdbench: error: {error}", file=sys.stderr)
             sys.exit(2)
+        except StorageError as error:
+            print(f"tdbench: error: {error}", file=sys.stderr)
+            sys.exit(STORAGE_EXIT)
     sys.argv = [sys.argv[0], *args]
-    hydra_entry()
+    try:
+        hydra_entry()
+    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
+        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     sys.exit(_exit_code)

@@ -35,7 +35,6 @@ SMALL_STUDY = (
     "scenario.recovery.high_days=1",
     "executor=serial",
     "progress=false",
-    "report.overhead_units=[2,8]",
 )
 
 

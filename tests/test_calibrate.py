@@ -25,6 +25,9 @@ from harness.analysis.calibrate import (
     split_seeds,
 )
 from harness.analysis.scoring import ScoringSpec, median_lead, score_run
+from harness.config import load_study
+from harness.run.ledger import Ledger
+from harness.run.study import run_study
 from harness.tasks import calibrate as calibrate_task
 from scenarios.errors import InputError
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
@@ -241,30 +244,37 @@ def test_calibrate_task_end_to_end(tmp_path):
     assert set(curves["split"]) == {"calibration", "test"}
     fp = pd.read_csv(out / "fp_analysis.csv")
     assert set(fp["scenario"]) == {"spike", "steady", "ALL"} and len(fp) == 3 * 9
-    scores = pd.read_parquet(out / "scores.parquet")
-    assert len(scores) == 2 * 3 * 2 * (3 * 96)  # scenarios x seeds x detectors x steps
+    with Ledger.open_existing(out) as ledger:
+        readings = ledger.readings(ledger.ok_keys())
+    assert len(readings) == 2 * 3 * 2  # scenarios x seeds x detectors
+    assert {len(score) for _, score, _ in readings.values()} == {3 * 96}  # steps
     first = (out / "calibration.md").read_text()
     # rerun in the same folder: the stored scores are reused and the result is the same
     again = tdbench(*args)
     assert again.returncode == 0 and (out / "calibration.md").read_text() == first
 
 
-def test_rerun_reuses_stored_scores(tmp_path, monkeypatch):
+def test_calibrating_a_study_folder_reads_its_ledger(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
 
     from harness.cli import CONF_DIR
+    from harness.run import jobs
 
-    overrides = ["task=calibrate", "seeds=2", "scenario=[spike]", "detector=[transport]", *SMALL_ORG,
+    overrides = ["seeds=2", "scenario=[spike]", "detector=[transport]", *SMALL_ORG,
                  "executor=serial", "progress=false", "statistics.n_resamples=50"]  # fmt: skip
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
+        cal = compose("config", overrides=["task=calibrate", "seeds=3", *overrides[1:]])
     calls = []
-    real = calibrate_task.simulate_job
-    monkeypatch.setattr(calibrate_task, "simulate_job", lambda *a, **k: calls.append(a) or real(*a, **k))
-    assert calibrate_task.run(cfg, tmp_path) == 0
+    real = jobs.simulate_job
+    monkeypatch.setattr(jobs, "simulate_job", lambda *a, **k: calls.append(a) or real(*a, **k))
+    run_study(load_study(cfg), tmp_path)
     assert len(calls) == 2
-    assert calibrate_task.run(cfg, tmp_path) == 0
-    assert len(calls) == 2  # nothing simulated again
+    assert calibrate_task.run(cal, tmp_path) == 0
+    assert len(calls) == 3  # only the seed the study lacked
+    first = (tmp_path / "calibration.md").read_text()
+    assert calibrate_task.run(cal, tmp_path) == 0
+    assert len(calls) == 3 and (tmp_path / "calibration.md").read_text() == first
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from harness import config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
 from harness.run import executors
-from harness.run.store import TABLES
+from harness.run.ledger import ROW_TABLES as TABLES
 from harness.run.study import run_study
 from scenarios.errors import InputError
 

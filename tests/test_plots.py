@@ -20,8 +20,11 @@ from harness.report.timelines import score_thresholds
 def tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
     out = tmp_path_factory.mktemp("study")
     assert run_task(out, *SMALL_STUDY, "report.enabled=true") == 0
-    names = ("cells", "events", "episodes", "overhead", "timeline", "timeline_marks", "overhead_scan")
-    return {name: pd.read_parquet(out / f"{name}.parquet") for name in names}
+    names = ("cells", "events", "episodes", "overhead", "timeline", "timeline_marks")
+    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in names}
+    scan = tmp_path_factory.mktemp("scan")
+    assert run_task(scan, *SMALL_STUDY, "task=overhead", "overhead.units=[2,8]") == 0
+    return {**tables, "overhead_scan": pd.read_parquet(scan / "overhead_scan.parquet")}
 
 
 def check_png(path: Path, min_width: int = 600) -> None:

@@ -19,13 +19,15 @@ from harness.analysis.scoring import score_run
 from harness.config import build, load_study
 from harness.report.document import ReportSpec, report_spec
 from harness.report.timelines import best_threshold, representative_seed
+from harness.run.ledger import Ledger
 from scenarios import simulate
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
 from scenarios.truth import TruthSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-REBUILT = ("summary.csv", "scorecard.md", "report.md")
+REBUILT = ("summary.csv", "scorecard.md", "report.md", "wilcoxon.csv", "first_alert.csv")
+TABLES = ("cells.parquet", "events.parquet", "episodes.parquet", "overhead.parquet", "timeline.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,9 @@ def test_study_writes_report_with_every_figure(run_dir):
     assert (run_dir / "scorecard.md").read_text().split("\n", 2)[2].strip() in report
     assert "```yaml\norg:\n  n_units: 4" in report  # the config
     assert re.search(r"\| matplotlib \| \d+\.\d+", report)  # package versions
-    for table in ("timeline.parquet", "timeline_marks.parquet", "overhead_scan.parquet"):
+    for table in ("timeline.parquet", "timeline_marks.parquet"):
         assert (run_dir / table).is_file()
+    assert not (run_dir / "overhead_scan.parquet").exists()  # a task of its own (task=overhead)
 
 
 def test_tables_in_the_report_match_the_summary(run_dir):
@@ -73,7 +76,8 @@ def test_tables_in_the_report_match_the_summary(run_dir):
 
 
 def test_timeline_readings_are_the_ones_the_study_scored(run_dir):
-    """Re-simulating the representative seed reproduces the stored episodes exactly."""
+    """The timelines draw the ledger's readings: the detector's own scores (to float32) and levels,
+    which reproduce the stored episodes."""
     study = load_study(compose_config(*SMALL_STUDY))
     timeline = pd.read_parquet(run_dir / "timeline.parquet")
     episodes = pd.read_parquet(run_dir / "episodes.parquet")
@@ -89,7 +93,9 @@ def test_timeline_readings_are_the_ones_the_study_scored(run_dir):
         )
         for detector, rows in of_scenario.groupby("detector"):
             readings = build(study.detectors[detector], detector).run(trace)
-            assert np.array_equal(rows["score"].to_numpy(), readings.score, equal_nan=True)
+            expected = readings.score.astype(np.float32).astype(float)
+            assert np.array_equal(rows["score"].to_numpy(), expected, equal_nan=True)
+            assert np.array_equal(rows["level"].to_numpy(), readings.level)
             stored = episodes[
                 (episodes["scenario"] == scenario)
                 & (episodes["seed"] == seed)
@@ -100,18 +106,30 @@ def test_timeline_readings_are_the_ones_the_study_scored(run_dir):
             assert stored["end_h"].tolist() == scored["end_h"].tolist()
 
 
-def test_report_task_rebuilds_identical_tables(run_dir, tmp_path):
+def test_report_task_rebuilds_identical_files_without_simulating(run_dir, tmp_path, monkeypatch):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    original = {name: (copy / name).read_bytes() for name in REBUILT}
+    figures = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    names = [*REBUILT, *TABLES, *(f"figures/{f}" for f in figures)]
+    original = {name: (copy / name).read_bytes() for name in names}
     for name in REBUILT:
         (copy / name).unlink()
+    (copy / "cells.parquet").unlink()  # a missing export is rebuilt ...
+    (copy / "events.parquet").write_bytes(b"PAR1 torn")  # ... and so is a corrupt one
     shutil.rmtree(copy / "figures")
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the report simulated")
+
+    monkeypatch.setattr("harness.run.jobs.simulate", no_simulation)
+    monkeypatch.setattr("scenarios.simulate", no_simulation)
     assert run_task(tmp_path / "scratch", "task=report", f"run_dir={copy}", "executor=serial") == 0
-    for name in REBUILT:
-        assert (copy / name).read_bytes() == original[name], name
-    figures = sorted(p.name for p in (copy / "figures").glob("*.png"))
-    assert figures == sorted(p.name for p in (run_dir / "figures").glob("*.png"))
+    assert sorted(p.name for p in (copy / "figures").glob("*.png")) == figures
+    for name in names:
+        if name in TABLES:
+            pd.testing.assert_frame_equal(pd.read_parquet(copy / name), pd.read_parquet(run_dir / name))
+        else:
+            assert (copy / name).read_bytes() == original[name], name
     assert not (tmp_path / "scratch").exists()  # the command's own Hydra folder is removed
 
 
@@ -144,17 +162,23 @@ def test_report_task_refuses_what_is_not_a_run(monkeypatch, capsys, run_dir, tmp
     assert cli_error(monkeypatch, capsys, ["task=report"]).startswith(
         "tdbench: error: run_dir: give the run folder"
     )
-    assert "is not a run folder (no cells.parquet)" in cli_error(
+    assert "is not a run folder (no ledger.sqlite)" in cli_error(
         monkeypatch, capsys, ["task=report", f"run_dir={tmp_path}"]
     )
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    cells = pd.read_parquet(copy / "cells.parquet")
-    twice = pd.concat([cells, cells.iloc[:1].assign(key="other")], ignore_index=True)
-    twice.to_parquet(copy / "cells.parquet")
+    first = pd.read_parquet(copy / "cells.parquet").iloc[0]
+    other = {"key": "other", "status": "error", "error": "from a run with other settings"}
+    with Ledger(copy) as ledger:  # a cell of the same (scenario, seed, detector) under another key
+        row = first[["scenario", "seed", "detector"]].to_dict()
+        ledger.commit_job("other", {"cells": pd.DataFrame([{**row, **other}])})
     assert "holds more than one result for" in cli_error(
         monkeypatch, capsys, ["task=report", f"run_dir={copy}"]
     )
+    (copy / "ledger.sqlite").write_bytes(b"not a database" * 100)
+    err = cli_error(monkeypatch, capsys, ["task=report", f"run_dir={copy}"])
+    assert err.startswith(f"tdbench: error: {copy / 'ledger.sqlite'}: not a readable tdbench ledger")
+    assert "move it away and run the study again" in err
 
 
 def test_report_settings_are_validated(monkeypatch, capsys):
@@ -162,8 +186,8 @@ def test_report_settings_are_validated(monkeypatch, capsys):
     assert err.startswith(
         "tdbench: error: report.timeline_seed: must be null or one of the study's seeds (0..1)"
     )
-    err = cli_error(monkeypatch, capsys, ["report.overhead_units=[0]"])
-    assert err.startswith("tdbench: error: report.overhead_units: must be a list of integers >= 1")
+    err = cli_error(monkeypatch, capsys, ["task=overhead", "overhead.units=[0]"])
+    assert err.startswith("tdbench: error: overhead.units: must be a non-empty list of integers >= 1")
     with pytest.raises(InputError, match="report.colour"):
         report_spec({"colour": "red"})
     assert report_spec({"enabled": False, "timeline_seed": 1}, (0, 1)) == ReportSpec(False, 1)
@@ -175,12 +199,8 @@ def test_report_can_be_switched_off_and_seed_chosen(tmp_path):
     assert run_task(off, *small, "scenario=[steady]", "report.enabled=false") == 0
     assert not (off / "report.md").exists() and not (off / "figures").exists()
     chosen = tmp_path / "chosen"
-    assert (
-        run_task(chosen, *small, "scenario=[steady]", "report.timeline_seed=1", "report.overhead_units=[]")
-        == 0
-    )
+    assert run_task(chosen, *small, "scenario=[steady]", "report.timeline_seed=1") == 0
     assert set(pd.read_parquet(chosen / "timeline.parquet")["seed"]) == {1}
-    assert not (chosen / "overhead_scan.parquet").exists()
     assert "One run of `steady`, this seed." in (chosen / "report.md").read_text()
 
 
@@ -196,12 +216,6 @@ def test_a_failing_detector_is_reported_and_the_others_drawn(tmp_path):
         "utilization",
         "utilization_busy",
     }
-    scan = pd.read_parquet(out / "overhead_scan.parquet")
-    assert (
-        scan.loc[scan["detector"] == "broken", "error"]
-        .str.contains("deliberate failure in a test detector")
-        .all()
-    )
     overhead = report.split("## Overhead")[1].split("## Figures")[0]
     assert "| broken |" not in overhead  # no successful cell, no overhead row
 
@@ -213,3 +227,19 @@ def test_threshold_inference():
     noisy = (score >= 0.8) | (rng.uniform(size=500) < 0.02)  # another rule alerts at low scores too
     theta, agreement = best_threshold(score, noisy)
     assert theta == 0.8 and 0.95 < agreement < 1.0
+
+
+def test_overhead_task_scans_every_size_and_records_failures(tmp_path):
+    small = [a for a in SMALL_STUDY if not a.startswith("detector")]
+    out = tmp_path / "scan"
+    broken = "+detector.broken={_target_:studies.RaisingDetector}"
+    code = run_task(out, *small, "detector=[utilization]", broken, "task=overhead", "overhead.units=[2,8]")
+    assert code == 1  # one detector failed
+    scan = pd.read_parquet(out / "overhead_scan.parquet")
+    assert sorted(zip(scan["detector"], scan["n_units"], strict=True)) == [
+        ("broken", 2), ("broken", 8), ("utilization", 2), ("utilization", 8)
+    ]  # fmt: skip
+    assert scan.loc[scan["detector"] == "broken", "error"].str.contains("deliberate failure").all()
+    assert (scan.loc[scan["detector"] == "utilization", "wall_p99_ms"] > 0).all()
+    assert (out / "figures" / "overhead.png").stat().st_size > 10_000
+    assert "| utilization |" in (out / "overhead.md").read_text()

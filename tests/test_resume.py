@@ -1,23 +1,20 @@
-"""Resume: a study killed mid-way and rerun in the same folder ends with the results of an
-uninterrupted run, computing only what was missing or failed."""
+"""Resume: a study rerun in the same folder ends with the results of an uninterrupted run,
+computing only what the ledger lacks or holds as failed; the ledger stores each job whole, once."""
 
 from __future__ import annotations
 
-import os
-import signal
-import time
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from studies import study_config, target, tdbench, without_timings
+from studies import study_config, target, without_timings
 
 from detectors.base import Detector, Level, Reading
-from harness.run.store import TABLES, ResultStore
+from harness.run.ledger import ROW_TABLES as TABLES
+from harness.run.ledger import Ledger
 from harness.run.study import run_study
 from scenarios.catalogue import Steady
-
-STUDY = ("seeds=6", "scenario=[ramp,spike,steady]", "detector=[transport,utilization]")
 
 
 class FlakyDetector(Detector):
@@ -59,41 +56,6 @@ def assert_same_results(a: Path, b: Path) -> None:
         pd.testing.assert_frame_equal(without_timings(left[table]), without_timings(right[table]))
 
 
-def complete_parts(run_dir: Path) -> int:
-    folder = run_dir / "parts" / "cells"
-    return len(list(folder.glob("*.parquet"))) if folder.exists() else 0
-
-
-def test_study_killed_mid_way_resumes_to_the_same_results(tmp_path):
-    full, resumed = tmp_path / "full", tmp_path / "resumed"
-    assert tdbench(*STUDY, f"hydra.run.dir={full}", cwd=tmp_path).wait(timeout=300) == 0
-
-    study = tdbench(
-        *STUDY, "executor.n_jobs=2", f"hydra.run.dir={resumed}", cwd=tmp_path, start_new_session=True
-    )
-    deadline = time.monotonic() + 120
-    while complete_parts(resumed) < 2 and study.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.killpg(study.pid, signal.SIGKILL)  # the study and its worker processes, at once
-    assert study.wait() == -signal.SIGKILL
-    done_before = complete_parts(resumed)
-    assert 2 <= done_before < 18, "the kill should land mid-way through the 18 jobs"
-    assert not (resumed / "cells.parquet").exists()
-
-    store = ResultStore(resumed)
-    store.consolidate()  # what the rerun starts from: every job that finished before the kill
-    kept = store.load("cells")[["key", "seconds"]]
-    assert len(kept) == 2 * done_before
-
-    rerun = tdbench(*STUDY, f"hydra.run.dir={resumed}", cwd=tmp_path)
-    assert rerun.wait(timeout=300) == 0
-    assert_same_results(full, resumed)
-    after = pd.read_parquet(resumed / "cells.parquet").set_index("key")["seconds"]
-    assert after[kept["key"]].tolist() == kept["seconds"].tolist()  # not recomputed
-    assert not (resumed / "parts").exists()
-    assert not list(resumed.glob(".*.tmp"))
-
-
 def test_failed_cells_are_recomputed_on_rerun(tmp_path):
     marker = tmp_path / "failing"
     marker.touch()
@@ -127,41 +89,68 @@ def test_nothing_is_recomputed_when_the_study_is_complete(tmp_path):
     pd.testing.assert_frame_equal(first.cells, again.cells)  # same timings: nothing ran
 
 
-def test_consolidate_ignores_incomplete_parts_and_torn_writes(tmp_path):
-    store = ResultStore(tmp_path)
-    cells = pd.DataFrame({"key": ["a"], "scenario": ["s"], "seed": [0], "detector": ["d"], "status": ["ok"]})
-    events = pd.DataFrame({"key": ["a", "b"], "scenario": ["s", "s"], "seed": [0, 1], "detector": ["d", "d"]})
-    store.append({"cells": cells, "events": events.iloc[:1]})
-    (tmp_path / "parts" / "events").mkdir(exist_ok=True)
-    events.iloc[1:].to_parquet(tmp_path / "parts" / "events" / "orphan.parquet")  # its cells part never came
-    (tmp_path / ".cells.parquet.x1y2.tmp").write_bytes(b"PAR1 torn")  # a write killed before its rename
-    store.consolidate()
-    assert store.load("cells")["key"].tolist() == ["a"]
-    assert store.load("events")["key"].tolist() == ["a"]
-    assert not (tmp_path / "parts").exists() and not list(tmp_path.glob(".*.tmp"))
+def cell(key: str, status: str = "ok", seed: int = 0, **metrics) -> dict:
+    return {
+        "scenario": "s",
+        "seed": seed,
+        "key": key,
+        "detector": "d",
+        "status": status,
+        "error": "",
+        **metrics,
+    }
 
 
 @pytest.mark.parametrize("status", ["error", "timeout"])
 def test_only_ok_cells_count_as_done(tmp_path, status):
-    store = ResultStore(tmp_path)
-    cells = pd.DataFrame({"key": ["a", "b"], "status": ["ok", status], "seed": [0, 1]})
-    store.append({"cells": cells})
-    store.consolidate()
-    assert store.ok_keys() == {"a"}
+    with Ledger(tmp_path) as ledger:
+        ledger.commit_job("j", {"cells": pd.DataFrame([cell("a"), cell("b", status, seed=1)])})
+        assert ledger.ok_keys() == {"a"} and ledger.stored_keys() == {"a", "b"}
+
+
+def test_a_cell_cannot_be_stored_twice_but_a_failed_one_is_replaced(tmp_path):
+    with Ledger(tmp_path) as ledger:
+        ledger.commit_job("j", {"cells": pd.DataFrame([cell("a"), cell("b", "error")])})
+        with pytest.raises(sqlite3.IntegrityError):
+            ledger.commit_job("j", {"cells": pd.DataFrame([cell("a")])})
+        events = pd.DataFrame(
+            {"key": ["b", "b"], "scenario": "s", "seed": 0, "detector": "d", "onset_h": [2.0, 1.0]}
+        )
+        ledger.commit_job("j", {"cells": pd.DataFrame([cell("b", n=3)]), "events": events})
+        cells = ledger.load("cells")
+        assert cells["key"].tolist() == ["a", "b"] and cells["status"].tolist() == ["ok", "ok"]
+        assert ledger.load("events")["onset_h"].tolist() == [1.0, 2.0]  # canonical order
+
+
+def test_a_failed_commit_stores_nothing_of_its_job(tmp_path):
+    import numpy as np
+
+    arrays = {"score": np.zeros(3, np.float32), "level": np.zeros(3, np.int8)}
+    events = pd.DataFrame({"key": ["a"], "scenario": "s", "seed": 0, "detector": "d", "onset_h": [1.0]})
+    twice = pd.DataFrame([{"key": "a", **arrays}] * 2)  # the second readings row breaks the primary key
+    with Ledger(tmp_path) as ledger:
+        with pytest.raises(sqlite3.IntegrityError):
+            ledger.commit_job("j", {"cells": pd.DataFrame([cell("a")]), "events": events, "readings": twice})
+        assert ledger.stored_keys() == set()
+        assert all(ledger.load(table).empty for table in TABLES)
 
 
 @pytest.mark.parametrize("error_first", [True, False])
-def test_consolidated_columns_do_not_depend_on_part_order(tmp_path, monkeypatch, error_first):
-    ok = pd.DataFrame(
-        {"scenario": ["s"], "seed": [0], "n_units": [4], "key": ["a"], "status": ["ok"], "n": [3]}
-    )
-    failed = pd.DataFrame({"scenario": ["s"], "seed": [1], "key": ["b"], "status": ["error"]})
-    names = iter(["0", "1"])
-    monkeypatch.setattr("harness.run.store.uuid.uuid4", lambda: type("U", (), {"hex": next(names)}))
-    store = ResultStore(tmp_path)
-    for frame in (failed, ok) if error_first else (ok, failed):
-        store.append({"cells": frame})
-    store.consolidate()
-    cells = store.load("cells")
-    assert list(cells.columns) == ["scenario", "seed", "n_units", "key", "status", "n"]
+def test_loaded_columns_do_not_depend_on_commit_order(tmp_path, error_first):
+    ok = {
+        "scenario": "s",
+        "seed": 0,
+        "n_units": 4,
+        "key": "a",
+        "detector": "d",
+        "status": "ok",
+        "error": "",
+        "n": 3,
+    }
+    failed = {"scenario": "s", "seed": 1, "key": "b", "detector": "d", "status": "error", "error": "boom"}
+    with Ledger(tmp_path) as ledger:
+        for row in (failed, ok) if error_first else (ok, failed):
+            ledger.commit_job(str(row["seed"]), {"cells": pd.DataFrame([row])})
+        cells = ledger.load("cells")
+    assert list(cells.columns) == ["scenario", "seed", "n_units", "key", "detector", "status", "error", "n"]
     assert cells["key"].tolist() == ["a", "b"]

@@ -1,11 +1,12 @@
 """report.md and figures/ of a run folder: the scorecard, the main tables, every figure, the config
 and the package versions.
 
-At the end of a study, ``finish_study`` adds the two tables the figures need beyond the study's
-own (per-step readings of one seed per scenario, ``harness.report.timelines``; the overhead scan,
-``harness.report.overhead_scan``), then calls ``write_report``. ``write_report`` only reads the run
-folder's tables: it draws the figures (in parallel, through the executor) and writes the markdown.
-``task=report`` calls ``write_report`` alone, so a rebuilt report equals the original.
+``write_report`` is a pure function of the run folder's ledger (and its config.yaml): the tables,
+the per-step readings of one seed per scenario for the timelines (``harness.report.timelines``,
+exported as timeline.parquet and timeline_marks.parquet), the per-cell overhead. It never
+simulates. It draws the figures (in parallel, through the executor) and writes the markdown, at
+the end of a study (``finish_study``) and for ``task=report``, so a rebuilt report equals the
+original.
 """
 
 from __future__ import annotations
@@ -25,19 +26,16 @@ from omegaconf import OmegaConf
 from harness.analysis.summary import ALL
 from harness.config import ExecutorSpec, StudyConfig
 from harness.report import figures
-from harness.report.overhead_scan import overhead_scan
-from harness.report.timelines import plan_timelines, representative_seed, run_timeline, score_thresholds
+from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
-from harness.run.store import sort_rows, write_parquet, write_text
+from harness.run.files import write_parquet, write_text
+from harness.run.ledger import Ledger
 from harness.run.study import StudyResult
 from harness.run.version import code_version
 from scenarios.errors import InputError
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
-TIMELINE = "timeline.parquet"
-MARKS = "timeline_marks.parquet"
-SCAN = "overhead_scan.parquet"
 #: Written by calibration (issue 4) when it ran: the sweep and the chosen thresholds.
 OPERATING_CURVE = "operating_curve.parquet"
 CALIBRATED = "calibrated.parquet"
@@ -50,13 +48,12 @@ class ReportSpec:
 
     enabled: bool = True
     timeline_seed: int | None = None  # None: each scenario's most typical seed
-    overhead_units: tuple[int, ...] = (3, 12, 48, 192, 768)
 
 
 def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> ReportSpec:
     """Validate the ``report:`` block of the config."""
     raw = dict(raw or {})
-    allowed = ("enabled", "timeline_seed", "overhead_units")
+    allowed = ("enabled", "timeline_seed")
     for key in raw:
         if key not in allowed:
             raise InputError(f"report.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
@@ -71,12 +68,7 @@ def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> R
         raise InputError(
             "report.timeline_seed", f"must be null or one of the study's seeds ({shown}); got {seed!r}"
         )
-    units = raw.get("overhead_units", ReportSpec.overhead_units)
-    if not isinstance(units, list | tuple) or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in units
-    ):
-        raise InputError("report.overhead_units", f"must be a list of integers >= 1 (or []); got {units!r}")
-    return ReportSpec(enabled, seed, tuple(units))
+    return ReportSpec(enabled, seed)
 
 
 def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> ReportSpec:
@@ -89,21 +81,10 @@ def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> Repo
 
 
 def finish_study(study: StudyConfig, result: StudyResult, spec: ReportSpec) -> Path | None:
-    """After a study: store one timeline per scenario and the overhead scan, then write the report."""
+    """After a study: the report, unless ``report.enabled=false``."""
     if not spec.enabled:
         return None
-    run_dir = result.run_dir
-    jobs = plan_timelines(study, result.cells, spec.timeline_seed)
-    tables = list(execute(run_timeline, jobs, study.executor))
-    for name, path in (("timeline", TIMELINE), ("timeline_marks", MARKS)):
-        frames = [t[name] for t in tables if len(t[name])]
-        if frames:
-            write_parquet(run_dir / path, sort_rows(pd.concat(frames, ignore_index=True)))
-        else:
-            (run_dir / path).unlink(missing_ok=True)  # never leave another run's timeline behind
-    if spec.overhead_units:
-        write_parquet(run_dir / SCAN, overhead_scan(study.detectors, spec.overhead_units, study.org))
-    return write_report(result, study)
+    return write_report(result, study, timeline_seed=spec.timeline_seed)
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -137,12 +118,22 @@ def read_optional(path: Path) -> pd.DataFrame | None:
 
 
 def write_report(
-    result: StudyResult, study: StudyConfig, executor: ExecutorSpec | None = None, intro: str = ""
+    result: StudyResult,
+    study: StudyConfig,
+    executor: ExecutorSpec | None = None,
+    intro: str = "",
+    timeline_seed: int | None = None,
 ) -> Path:
-    """Draw every figure the run's tables allow and write report.md (``intro`` opens it); returns
-    its path."""
+    """Export the timelines from the ledger, draw every figure the run allows and write report.md
+    (``intro`` opens it); returns its path."""
     run_dir = result.run_dir
-    figures = plan_figures(result, study)
+    with Ledger.open_existing(run_dir) as ledger:
+        timelines = timeline_tables(
+            ledger, list(study.scenarios), list(study.detectors), result.cells, timeline_seed
+        )
+    for name, table in timelines.items():
+        write_parquet(run_dir / f"{name}.parquet", table)
+    figures = plan_figures(result, study, timelines["timeline"], timelines["timeline_marks"])
     done = {f.file: f for f in execute(draw_figure, figures, executor or study.executor)}
     figures = [done[f.file] for f in figures]
     text = render_markdown(result, study, figures, intro)
@@ -151,8 +142,11 @@ def write_report(
     return path
 
 
-def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
-    """The figures of this run, in report order, with their data."""
+def plan_figures(
+    result: StudyResult, study: StudyConfig, timeline: pd.DataFrame, marks: pd.DataFrame
+) -> list[FigureJob]:
+    """The figures of this run, in report order, with their data (``timeline`` and ``marks``: the
+    rows of timeline.parquet and timeline_marks.parquet)."""
     run_dir = result.run_dir
     out = run_dir / FIGURES
     ok_keys = set(result.cells.loc[result.cells["status"] == "ok", "key"])
@@ -170,12 +164,11 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
     planned: list[FigureJob] = []
 
     evaluation = is_evaluation(study)
-    timeline, marks = read_optional(run_dir / TIMELINE), read_optional(run_dir / MARKS)
-    thresholds = score_thresholds(timeline, scoring) if timeline is not None else None
-    runs = timeline[["scenario", "seed"]].drop_duplicates() if timeline is not None else pd.DataFrame()
+    thresholds = score_thresholds(timeline, scoring)
+    runs = timeline[["scenario", "seed"]].drop_duplicates()
     order = {name: i for i, name in enumerate(scenarios)}
     runs = runs.sort_values("scenario", key=lambda s: s.map(order).fillna(len(order))) if len(runs) else runs
-    if timeline is not None and marks is not None:
+    if len(runs):
         for scenario, seed in runs.itertuples(index=False):
             readings = timeline[(timeline["scenario"] == scenario) & (timeline["seed"] == seed)]
             of_run = lambda f, sc=scenario, se=seed: f[(f["scenario"] == sc) & (f["seed"] == se)]  # noqa: E731
@@ -262,22 +255,20 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
         )
     )
     if len(overhead):
-        scan = read_optional(run_dir / SCAN)
         planned.append(
             FigureJob(
                 "overhead.png",
                 "Overhead per health check",
-                "Wall time of one update() call in a streaming replay. Lines: a dedicated replay, one "
-                "detector at a time, of a 2-day steady run of the study's organisation resized to each "
-                "number of units in report.overhead_units (its units repeated); open circles: the study's "
-                "own cells (median over cells of each cell's p99).",
+                "Wall time of one update() call in the study's streaming replays: median over cells of "
+                "each cell's p99, at the study's organisation size. (The cost against the number of "
+                "units is `tdbench task=overhead`.)",
                 figures.overhead,
-                (scan, overhead, out / "overhead.png"),
+                (None, overhead, out / "overhead.png"),
                 {"limit_ms": study.criteria.overhead_ms, "colors": colors},
             )
         )
     relief = _relief(marks)
-    if timeline is not None and relief is not None:
+    if relief is not None:
         scenario, seed, relief_h = relief
         of_run = lambda f: f[(f["scenario"] == scenario) & (f["seed"] == seed)]  # noqa: E731
         planned.append(
@@ -302,10 +293,8 @@ def plan_figures(result: StudyResult, study: StudyConfig) -> list[FigureJob]:
     return planned
 
 
-def _relief(marks: pd.DataFrame | None) -> tuple[str, int, float] | None:
+def _relief(marks: pd.DataFrame) -> tuple[str, int, float] | None:
     """(scenario, seed, time) of the first stored run that marks a load removal."""
-    if marks is None:
-        return None
     rows = marks[marks["mark"] == "relief"]
     if rows.empty:
         return None
@@ -395,7 +384,7 @@ def render_markdown(
         "",
         "## Overhead",
         "",
-        overhead_table(result.overhead, read_optional(run_dir / SCAN)),
+        overhead_table(result.overhead),
         "",
         "## Figures",
         "",
@@ -423,7 +412,7 @@ def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob])
     names = {f.file for f in figures}
     out = []
     if not any(n.startswith("timeline_") for n in names):
-        out.append(f"timelines (no {TIMELINE} in the run folder)")
+        out.append("timelines (no cell succeeded)")
     if "operating_curves.png" not in names:
         out.append(f"operating curves (calibration did not run: no {OPERATING_CURVE})")
     if "recovery.png" not in names:
@@ -485,34 +474,27 @@ def _false_alarms(row: pd.Series) -> str:
     return f"{row['fp_rate']:.1%} of {episodes} · {rate}"
 
 
-def overhead_table(overhead: pd.DataFrame, scan: pd.DataFrame | None) -> str:
-    """Per detector: the study's per-update cost, and the scan's p99 at each size."""
+def overhead_table(overhead: pd.DataFrame) -> str:
+    """Per detector: the study's per-update cost."""
     if overhead.empty or "wall_p99_ms" not in overhead:
         return "(no overhead measured)"
-    sizes = sorted(scan["n_units"].unique()) if scan is not None and len(scan) else []
-    header = ["detector", "units", "p50 (ms)", "p99 (ms)", "max (ms)", *[f"p99 at N={n} (ms)" for n in sizes]]
+    header = ["detector", "units", "p50 (ms)", "p99 (ms)", "max (ms)"]
     rows = []
     for detector, mine in overhead.groupby("detector", sort=True):
-        row = [
-            detector,
-            ",".join(str(n) for n in sorted(mine["n_units"].unique())),
-            f"{mine['wall_p50_ms'].median():.3f}",
-            f"{mine['wall_p99_ms'].median():.3f}",
-            f"{mine['wall_max_ms'].max():.3f}",
-        ]
-        for n in sizes:
-            hit = scan[(scan["detector"] == detector) & (scan["n_units"] == n)]
-            if hit.empty:
-                row.append("n/a")
-            elif hit["error"].iloc[0]:
-                row.append("failed")
-            else:
-                row.append(f"{hit['wall_p99_ms'].iloc[0]:.3f}")
-        rows.append(row)
-    note = "Study cells: median over cells of each replay's p50 and p99, and the largest single update. " + (
-        "The scan columns come from the dedicated replay (see the overhead figure)." if sizes else ""
+        rows.append(
+            [
+                detector,
+                ",".join(str(n) for n in sorted(mine["n_units"].unique())),
+                f"{mine['wall_p50_ms'].median():.3f}",
+                f"{mine['wall_p99_ms'].median():.3f}",
+                f"{mine['wall_max_ms'].max():.3f}",
+            ]
+        )
+    note = (
+        "Study cells: median over cells of each replay's p50 and p99, and the largest single update. "
+        "The cost against the number of units: `tdbench task=overhead`."
     )
-    return markdown_table(header, rows) + "\n\n" + note.strip()
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 def environment_table() -> str:

@@ -1,41 +1,22 @@
 """Per-step readings of one representative seed per scenario, for the timeline and recovery figures.
 
-A study stores per-run summaries, not per-step readings. When its cells are done, each scenario's
-most typical seed (``representative_seed``) is simulated again and every detector re-run on it.
-Simulation and detectors are deterministic, so these are exactly the readings the study scored;
-they land in ``timeline.parquet`` (one row per scenario, seed, detector and step) and the
-scenario's own marks (warm-up end, onsets, relief) in ``timeline_marks.parquet``. The report
-reads both files and never simulates.
+Everything comes from the ledger: the readings the study stored for each cell, and the run's
+system series (offered load, trailing utilization) and onsets, stored by the job that simulated
+it. Nothing is simulated again. ``timeline_tables`` gives the rows of ``timeline.parquet`` (one
+per scenario, seed, detector and step) and ``timeline_marks.parquet`` (warm-up end, onsets).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from detectors.base import Readings
 from harness.analysis.scoring import ScoringSpec
-from harness.config import StudyConfig, build
-from scenarios import simulate
-from scenarios.org import OrgConfig
-from scenarios.trace import Trace
-from scenarios.truth import TruthSpec, steps, system_utilization, trailing_mean
+from harness.run.ledger import Ledger, sort_rows, stored_score
 
 TIMELINE_COLUMNS = ["scenario", "seed", "detector", "time_h", "score", "level", "offered_load", "utilization"]
 MARK_COLUMNS = ["scenario", "seed", "mark", "time_h"]
 WARMUP_END = "warm-up end"
-
-
-@dataclass(frozen=True)
-class TimelineJob:
-    scenario: str
-    scenario_spec: dict
-    seed: int
-    org: dict
-    truth: dict
-    detectors: tuple[tuple[str, dict], ...]
 
 
 def representative_seed(cells: pd.DataFrame) -> int | None:
@@ -63,66 +44,45 @@ def representative_seed(cells: pd.DataFrame) -> int | None:
     return int(distance.idxmin())
 
 
-def plan_timelines(study: StudyConfig, cells: pd.DataFrame, seed: int | None = None) -> list[TimelineJob]:
-    """One job per scenario: its representative seed (or ``seed`` when given) and every detector."""
-    jobs = []
-    for scenario, spec in study.scenarios.items():
-        chosen = seed if seed is not None else representative_seed(cells[cells["scenario"] == scenario])
-        if chosen is None:
+def timeline_tables(
+    ledger: Ledger, scenarios: list[str], detectors: list[str], cells: pd.DataFrame, seed: int | None = None
+) -> dict[str, pd.DataFrame]:
+    """The ``timeline`` and ``timeline_marks`` rows of each scenario's representative seed (or
+    ``seed``), from the ledger. Detectors whose cell failed are left out."""
+    frames, marks = [], []
+    for scenario in scenarios:
+        mine = cells[cells["scenario"] == scenario]
+        chosen = seed if seed is not None else representative_seed(mine)
+        ok = mine[(mine["seed"] == chosen) & (mine["status"] == "ok") & mine["detector"].isin(detectors)]
+        if ok.empty:
             continue
-        detectors = tuple(study.detectors.items())
-        jobs.append(TimelineJob(scenario, spec, chosen, study.org, study.truth, detectors))
-    return jobs
-
-
-def run_timeline(job: TimelineJob) -> dict[str, pd.DataFrame]:
-    """Simulate the job's run again and re-run every detector on it. A failing detector is left out
-    (its cell recorded the error); if the simulation fails, the tables are empty."""
-    truth = TruthSpec(**job.truth)
-    try:
-        scenario = build(job.scenario_spec, f"scenario.{job.scenario}")
-        trace = simulate(scenario, job.seed, org=OrgConfig(**job.org), truth=truth)
-    except Exception:
-        return {
-            "timeline": pd.DataFrame(columns=TIMELINE_COLUMNS),
-            "timeline_marks": pd.DataFrame(columns=MARK_COLUMNS),
-        }
-    readings = {}
-    for name, spec in job.detectors:
-        try:
-            readings[name] = build(spec, f"detector.{name}").run(trace)
-        except Exception:  # the study recorded this cell's error; the figure shows the others
+        readings = ledger.readings(ok["key"])
+        series = ledger.series(ok["key"])
+        if len(series) != 1:
             continue
-    return timeline_tables(trace, readings, truth)
-
-
-def timeline_tables(trace: Trace, readings: dict[str, Readings], truth: TruthSpec) -> dict[str, pd.DataFrame]:
-    """The ``timeline`` and ``timeline_marks`` rows of one run."""
-    ids = {"scenario": trace.meta["scenario"], "seed": int(trace.meta["seed"])}
-    load = trace.truth.offered_load(trace.layout)
-    window = steps(truth.utilization_window_h, trace.layout.dt_h)
-    utilization = trailing_mean(system_utilization(trace.busy, trace.staff_on_duty), window)
-    frames = [
-        pd.DataFrame(
-            {
-                **ids,
-                "detector": name,
-                "time_h": trace.time_h,
-                "score": r.score,
-                "level": r.level.astype(np.int8),
-                "offered_load": load,
-                "utilization": utilization,
-            }
-        )
-        for name, r in readings.items()
-    ]
-    marks = {WARMUP_END: trace.layout.warmup_h, **trace.meta.get("onsets_h", {})}
-    return {
-        "timeline": pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=TIMELINE_COLUMNS),
-        "timeline_marks": pd.DataFrame([{**ids, "mark": k, "time_h": float(v)} for k, v in marks.items()]),
-    }
+        run = next(iter(series.values()))
+        ids = {"scenario": scenario, "seed": int(chosen)}
+        for key, detector in zip(ok["key"], ok["detector"], strict=True):
+            _, score, level = readings[key]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        **ids,
+                        "detector": detector,
+                        "time_h": run["time_h"],
+                        "score": stored_score(score),
+                        "level": level,
+                        "offered_load": run["offered_load"],
+                        "utilization": run["utilization"],
+                    }
+                )
+            )
+        moments = {WARMUP_END: run["warmup_h"], **run["onsets"]}
+        marks += [{**ids, "mark": k, "time_h": float(v)} for k, v in moments.items()]
+    timeline = (
+        sort_rows(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=TIMELINE_COLUMNS)
+    )
+    return {"timeline": timeline, "timeline_marks": pd.DataFrame(marks, columns=MARK_COLUMNS)}
 
 
 def score_thresholds(timeline: pd.DataFrame, spec: ScoringSpec) -> pd.DataFrame:

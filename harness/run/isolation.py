@@ -144,7 +144,10 @@ def run_isolated(job: Job, timeout_s: float) -> Tables:
             if stage == "failed":
                 parts.append(payload)
                 todo = []
-            context = payload if stage == "simulated" else None
+            if stage == "simulated":
+                context, record = payload
+                if not any("runs" in part for part in parts):  # a fresh child simulates again
+                    parts.append(record)
             while todo:
                 _, tables = child.recv(timeout_s)
                 parts.append(tables)

@@ -1,5 +1,8 @@
 """One job of a study: simulate a (scenario, seed) cell once, then replay and score every detector.
 
+A job's rows are what the ledger stores for it (harness.run.ledger): the run's record (context,
+truth, the system series a timeline draws) and, per detector, its cell's rows and readings.
+
 A failure is recorded in the cell's row (status ``error`` with the traceback) and never escapes:
 one failing detector or simulation cannot stop the study. ``job_stages`` yields the job one stage
 at a time, so a supervisor (harness.run.isolation) can put a time limit on each stage.
@@ -15,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from detectors.base import Readings
@@ -25,10 +29,10 @@ from harness.run.version import code_version
 from scenarios import simulate
 from scenarios.org import OrgConfig
 from scenarios.trace import Trace
-from scenarios.truth import TruthSpec
+from scenarios.truth import TruthSpec, steps, system_utilization, trailing_mean
 
 Tables = dict[str, pd.DataFrame]
-Stage = tuple[str, Any]  # ("simulated", context) | ("cell", tables) | ("failed", tables)
+Stage = tuple[str, Any]  # ("simulated", (context, run tables)) | ("cell", tables) | ("failed", tables)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,19 @@ class Job:
     truth: dict
     scoring: dict
     detectors: tuple[tuple[str, dict, str], ...]  # (name, spec, cell key)
+    key: str = ""  # the run's content hash (job_key): what the ledger files its run record under
+
+
+def job_key(scenario: str, scenario_spec: dict, seed: int, org: dict, truth: dict) -> str:
+    """Content hash of everything that determines a job's simulated run and its truth."""
+    content = {
+        "scenario": [scenario, scenario_spec],
+        "seed": seed,
+        "org": org,
+        "truth": truth,
+        "code": code_version(),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def cell_key(
@@ -86,11 +103,44 @@ def simulate_job(job: Job) -> tuple[Trace, dict[str, Any]]:
     return trace, context
 
 
+def run_record(key: str, trace: Trace, truth: TruthSpec) -> Tables:
+    """The run's rows: ``runs`` (context, step times, the offered load and the trailing system
+    utilization a timeline draws, the scenario's onsets) and ``truth`` (its events)."""
+    window = steps(truth.utilization_window_h, trace.layout.dt_h)
+    run = {
+        "job": key,
+        "scenario": trace.meta["scenario"],
+        "seed": int(trace.meta["seed"]),
+        "dt_h": trace.layout.dt_h,
+        "warmup_h": trace.layout.warmup_h,
+        "null_control": bool(trace.meta.get("null_control", False)),
+        "n_units": trace.layout.n_units,
+        "onsets": dict(trace.meta.get("onsets_h", {})),
+        "time_h": np.asarray(trace.time_h, float),
+        "offered_load": np.asarray(trace.truth.offered_load(trace.layout), float),
+        "utilization": trailing_mean(system_utilization(trace.busy, trace.staff_on_duty), window),
+    }
+    events = pd.DataFrame(
+        [
+            {
+                "target": e.target,
+                "onset_h": e.onset_h,
+                "end_h": e.end_h,
+                "ended": e.ended,
+                "units": ",".join(map(str, e.units)),
+            }
+            for e in trace.truth.events
+        ],
+        columns=["target", "onset_h", "end_h", "ended", "units"],
+    )
+    return {"runs": pd.DataFrame([run]), "truth": events}
+
+
 def score_cell(
     trace: Trace, context: dict, spec: ScoringSpec, name: str, detector_spec: dict, key: str
 ) -> tuple[Tables, Readings | None]:
-    """Replay one detector over the trace and score it: its rows, and its readings. An exception
-    becomes an ``error`` row (and no readings)."""
+    """Replay one detector over the trace and score it: its rows (``readings`` among them), and its
+    readings. An exception becomes an ``error`` row (and no readings)."""
     ids = {"scenario": context["scenario"], "seed": context["seed"], "key": key, "detector": name}
     start = time.perf_counter()
     try:
@@ -114,6 +164,15 @@ def score_cell(
         "events": score.events.assign(**ids),
         "episodes": score.episodes.assign(**ids),
         "overhead": pd.DataFrame([overhead]),
+        "readings": pd.DataFrame(
+            [
+                {
+                    "key": key,
+                    "score": readings.score.astype(np.float32),
+                    "level": readings.level.astype(np.int8),
+                }
+            ]
+        ),
     }
     return tables, readings
 
@@ -137,14 +196,16 @@ def failed_cells(
 
 
 def job_stages(job: Job) -> Iterator[Stage]:
-    """The job one stage at a time: ``("simulated", context)``, then ``("cell", tables)`` per detector
-    in order. A simulation that raises yields ``("failed", tables)`` with an error row per detector."""
+    """The job one stage at a time: ``("simulated", (context, run tables))``, then ``("cell", tables)``
+    per detector in order. A simulation that raises yields ``("failed", tables)`` with an error row
+    per detector."""
     try:
         trace, context = simulate_job(job)
+        record = run_record(job.key, trace, TruthSpec(**job.truth))
     except Exception:
         yield "failed", failed_cells(job, job.detectors, "error", traceback.format_exc())
         return
-    yield "simulated", context
+    yield "simulated", (context, record)
     spec = ScoringSpec(**job.scoring)
     for name, detector_spec, key in job.detectors:
         yield "cell", score_cell(trace, context, spec, name, detector_spec, key)[0]
@@ -161,4 +222,4 @@ def merge(parts: Iterable[Tables]) -> Tables:
 
 def run_job(job: Job) -> Tables:
     """All rows of one job, by table, computed in this process."""
-    return merge(payload for stage, payload in job_stages(job) if stage != "simulated")
+    return merge(payload[1] if stage == "simulated" else payload for stage, payload in job_stages(job))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.config import StudyConfig
-from harness.run.jobs import Job, cell_key
+from harness.run.jobs import Job, cell_key, job_key
 
 
 def plan_jobs(study: StudyConfig) -> list[Job]:
@@ -20,7 +22,8 @@ def plan_jobs(study: StudyConfig) -> list[Job]:
                 )
                 for name, spec in study.detectors.items()
             )
-            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors))
+            key = job_key(scenario, scenario_spec, seed, study.org, study.truth)
+            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors, key))
     return jobs
 
 
@@ -30,5 +33,5 @@ def pending(jobs: list[Job], done: set[str]) -> list[Job]:
     for job in jobs:
         todo = tuple(d for d in job.detectors if d[2] not in done)
         if todo:
-            out.append(Job(job.scenario, job.scenario_spec, job.seed, job.org, job.truth, job.scoring, todo))
+            out.append(replace(job, detectors=todo))
     return out

@@ -15,10 +15,19 @@ from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
 from harness.config import StudyConfig, resolve
 from harness.run.executors import execute, job_runner
+from harness.run.files import remove_temporaries, write_parquet, write_text
+from harness.run.jobs import Job
+from harness.run.ledger import ROW_TABLES, Ledger
 from harness.run.plan import pending, plan_jobs
-from harness.run.store import ResultStore, write_text
 
-CONSOLIDATE_EVERY = 100  # jobs
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a study: every job committed so far is kept."""
+
+    def __init__(self, stored: int, total: int) -> None:
+        super().__init__(
+            f"interrupted: {stored} of {total} jobs stored; run the same command again to finish"
+        )
 
 
 @dataclass
@@ -46,43 +55,64 @@ class StudyResult:
 
 
 def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
-    """Run every missing cell of the study into ``run_dir`` and write summary.csv and scorecard.md."""
-    store = ResultStore(run_dir)
-    store.consolidate()  # adopt what an interrupted run left behind
-    jobs = plan_jobs(study)
-    todo = pending(jobs, store.ok_keys())
+    """Run every job of the study the ledger of ``run_dir`` lacks (or holds as failed), then export
+    the tables and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv."""
+    with Ledger(run_dir) as ledger:
+        jobs = plan_jobs(study)
+        store_jobs(study, jobs, ledger)
+        keys = {key for job in jobs for _, _, key in job.detectors}
+        return summarise_run(ledger, keys, study)
+
+
+def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
+    """Compute the jobs' missing or failed cells and commit each job to the ledger as it finishes.
+    Ctrl-C raises Interrupted, saying how many of the jobs are stored."""
+    remove_temporaries(ledger.run_dir)  # what a killed write left behind
+    todo = pending(jobs, ledger.ok_keys())
+    job_of = {key: job.key for job in todo for _, _, key in job.detectors}
+    present = ledger.stored_keys()
+    complete = {job.key for job in jobs if all(key in present for _, _, key in job.detectors)}
     n_cells = sum(len(job.detectors) for job in todo)
     failures = 0
-    with tqdm(
-        total=n_cells,
-        desc="cells",
-        unit="cell",
-        disable=not study.progress or not n_cells,
-        dynamic_ncols=True,
-    ) as bar:
-        for done, tables in enumerate(execute(job_runner(study.executor), todo, study.executor), 1):
-            store.append(tables)
-            if done % CONSOLIDATE_EVERY == 0:  # keep the part files, and the memory to merge them, bounded
-                store.consolidate()
-            failures += int((tables["cells"]["status"] != "ok").sum())
-            bar.set_postfix(failed=failures, refresh=False)
-            bar.update(len(tables["cells"]))
-    store.consolidate()
-    keys = {key for job in jobs for _, _, key in job.detectors}
-    return summarise_run(store, keys, study)
+    try:
+        with tqdm(
+            total=n_cells,
+            desc="cells",
+            unit="cell",
+            disable=not study.progress or not n_cells,
+            dynamic_ncols=True,
+        ) as bar:
+            for tables in execute(job_runner(study.executor), todo, study.executor):
+                job = job_of[tables["cells"]["key"].iloc[0]]
+                ledger.commit_job(job, tables)
+                complete.add(job)
+                failures += int((tables["cells"]["status"] != "ok").sum())
+                bar.set_postfix(failed=failures, refresh=False)
+                bar.update(len(tables["cells"]))
+    except KeyboardInterrupt:
+        raise Interrupted(len(complete), len(jobs)) from None
 
 
-def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> StudyResult:
-    """Load this study's rows and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv."""
+def export_tables(ledger: Ledger) -> None:
+    """cells/events/episodes/overhead.parquet from the ledger (every stored cell), each atomically."""
+    for table in ROW_TABLES:
+        write_parquet(ledger.run_dir / f"{table}.parquet", ledger.load(table))
+
+
+def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyResult:
+    """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv and
+    first_alert.csv from its rows in the ledger."""
+    export_tables(ledger)
+    run_dir = ledger.run_dir
     stats = study.stats
-    cells = store.load("cells", keys)
-    events = store.load("events", keys)
+    cells = ledger.load("cells", keys)
+    events = ledger.load("events", keys)
     if events.empty:
         events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
-    episodes = store.load("episodes", keys)
-    overhead = store.load("overhead", keys)
+    episodes = ledger.load("episodes", keys)
+    overhead = ledger.load("overhead", keys)
     summary = summarize(cells, events, stats, study.scoring.grace_h)
-    write_text(store.run_dir / "summary.csv", summary.to_csv(index=False))
+    write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     combos = {
         name
         for name, spec in study.detectors.items()
@@ -95,10 +125,10 @@ def summarise_run(store: ResultStore, keys: set[str], study: StudyConfig) -> Stu
     else:
         card = build_scorecard(cells, events, overhead, study.criteria, combos, stats, study.scoring.grace_h)
         text = render_scorecard(card, study.criteria, failed, stats)
-    write_text(store.run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
+    write_text(run_dir / "scorecard.md", f"# Scorecard\n\n{text}\n")
     ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
     tests = wilcoxon_table(ok_events, stats.reference)
-    write_text(store.run_dir / "wilcoxon.csv", tests.to_csv(index=False))
+    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
-    write_text(store.run_dir / "first_alert.csv", firsts.to_csv(index=False))
-    return StudyResult(store.run_dir, cells, events, episodes, overhead, summary, card, text, tests, firsts)
+    write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+    return StudyResult(run_dir, cells, events, episodes, overhead, summary, card, text, tests, firsts)

@@ -17,6 +17,7 @@ TASKS: dict[str, str] = {
     "report": "harness.tasks.report",
     "evaluate": "harness.tasks.evaluate",
     "bench": "harness.tasks.bench",
+    "overhead": "harness.tasks.overhead",
 }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from harness.run.store import write_text
+from harness.run.files import write_text
 from scenarios.errors import InputError
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"

@@ -1,38 +1,32 @@
 """``tdbench task=calibrate``: held-out threshold calibration and the false-positive analysis.
 
-The study's tables keep episodes and events, not per-step scores, so this task recomputes them:
-every (scenario, seed) of the study's config is simulated once and every detector is run in batch
-(``Detector.run``, equal to the study's streaming replay by the detector contract). The scores
-and the hidden truth are stored in the output folder (``scores.parquet``, ``truth.parquet``,
-``runs.parquet``, keyed by the study's cell keys); rerunning into the same folder
-(``hydra.run.dir=...``) reuses them, so changing only the ``calibrate`` settings re-sweeps without
-simulating again. Then, per detector, the exact sweep of harness.analysis.calibrate gives the operating
-curves, the held-out choice and the oracle.
+The sweep reads the per-step readings and the truth from the ledger of the output folder: the
+study's jobs the ledger lacks (or holds as failed) are run into it first, exactly as a study runs
+them, so calibrating in a study's own folder (``hydra.run.dir=...``) simulates nothing, and
+changing only the ``calibrate`` settings re-sweeps without simulating. Then, per detector, the
+exact sweep of harness.analysis.calibrate gives the operating curves, the held-out choice and the
+oracle.
 """
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from harness.analysis.alerts import false_alarm_analysis
-from harness.analysis.calibrate import METRICS, CalibrationSpec, Run, calibrate_detector, split_seeds
+from harness.analysis.calibrate import METRICS, CalibrationSpec, calibrate_detector, split_seeds
 from harness.analysis.statistics import StatisticsSpec
-from harness.config import StudyConfig, build, load_study
+from harness.config import StudyConfig, load_study
 from harness.report import figures
 from harness.report.document import CALIBRATED, OPERATING_CURVE
-from harness.run.executors import execute
-from harness.run.jobs import Job, failed_cells, simulate_job
-from harness.run.plan import pending, plan_jobs
-from harness.run.store import write_parquet, write_text
-from scenarios.trace import Event
+from harness.run.files import write_parquet, write_text
+from harness.run.ledger import Ledger
+from harness.run.plan import plan_jobs
+from harness.run.study import export_tables, store_jobs
 
-TABLES = ("runs", "scores", "truth")
 SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
 
 
@@ -46,110 +40,6 @@ def _specs(cfg: DictConfig) -> tuple[StudyConfig, CalibrationSpec, StatisticsSpe
 
 def validate(cfg: DictConfig) -> None:
     _specs(cfg)
-
-
-def score_job(job: Job) -> dict[str, pd.DataFrame]:
-    """Per-step scores of every detector of one (scenario, seed), plus the run's truth."""
-    try:
-        trace, _ = simulate_job(job)
-    except Exception:
-        return {"runs": failed_cells(job, job.detectors, "error", traceback.format_exc())["cells"]}
-    context = {
-        "scenario": job.scenario,
-        "seed": job.seed,
-        "dt_h": trace.layout.dt_h,
-        "warmup_h": trace.layout.warmup_h,
-        "null_control": bool(trace.meta["null_control"]),
-    }
-    truth = pd.DataFrame(
-        [
-            {
-                "target": e.target,
-                "onset_h": e.onset_h,
-                "end_h": e.end_h,
-                "ended": e.ended,
-                "units": ",".join(map(str, e.units)),
-            }
-            for e in trace.truth.events
-        ],
-        columns=["target", "onset_h", "end_h", "ended", "units"],
-    )
-    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    for name, spec, key in job.detectors:
-        ids = {"key": key, "detector": name}
-        try:
-            score = build(spec, f"detector.{name}").run(trace).score
-        except Exception:
-            tables["runs"].append(
-                pd.DataFrame([{**context, **ids, "status": "error", "error": traceback.format_exc()}])
-            )
-            continue
-        tables["runs"].append(pd.DataFrame([{**context, **ids, "status": "ok", "error": ""}]))
-        steps = np.arange(len(trace))
-        tables["scores"].append(
-            pd.DataFrame({"key": key, "step": steps, "time_h": trace.time_h, "score": score})
-        )
-        tables["truth"].append(truth.assign(key=key))
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items() if frames}
-
-
-def collect_scores(study: StudyConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
-    """The study's per-step scores: stored ones reused, missing or failed ones computed."""
-    old = {
-        name: pd.read_parquet(out_dir / f"{name}.parquet")
-        for name in TABLES
-        if (out_dir / f"{name}.parquet").exists()
-    }
-    done = set(old["runs"].loc[old["runs"]["status"] == "ok", "key"]) if "runs" in old else set()
-    jobs = plan_jobs(study)
-    wanted = {key for job in jobs for _, _, key in job.detectors}
-    todo = pending(jobs, done)
-    new: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    with tqdm(total=len(todo), desc="runs", unit="run", disable=not study.progress or not todo) as bar:
-        for tables in execute(score_job, todo, study.executor):
-            for name, frame in tables.items():
-                new[name].append(frame)
-            bar.update(1)
-    out = {}
-    for name in TABLES:
-        kept = old.get(name)
-        kept = kept[kept["key"].isin(done & wanted)] if kept is not None else None
-        frames = [f for f in [kept, *new[name]] if f is not None and len(f)]
-        out[name] = (
-            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"key": pd.Series(dtype=str)})
-        )
-        write_parquet(out_dir / f"{name}.parquet", out[name])
-    return out
-
-
-def load_runs(tables: dict[str, pd.DataFrame]) -> dict[str, dict[tuple[str, int], Run]]:
-    """detector -> (scenario, seed) -> Run, for every ok cell."""
-    runs = tables["runs"]
-    scores = {key: g.sort_values("step") for key, g in tables["scores"].groupby("key")}
-    truth = {key: g for key, g in tables["truth"].groupby("key")} if len(tables["truth"]) else {}
-    out: dict[str, dict[tuple[str, int], Run]] = {}
-    for row in runs[runs["status"] == "ok"].itertuples():
-        s = scores[row.key]
-        t = truth.get(row.key, pd.DataFrame(columns=["target", "onset_h", "end_h", "ended", "units"]))
-        events = tuple(
-            Event(
-                e.target,
-                float(e.onset_h),
-                float(e.end_h),
-                tuple(int(u) for u in str(e.units).split(",") if u),
-                bool(e.ended),
-            )
-            for e in t.itertuples()
-        )
-        run = Run(
-            s["time_h"].to_numpy(float),
-            s["score"].to_numpy(float),
-            float(row.dt_h),
-            float(row.warmup_h),
-            events,
-        )
-        out.setdefault(row.detector, {})[(row.scenario, int(row.seed))] = run
-    return out
 
 
 def _fmt(x: float, kind: str) -> str:
@@ -227,8 +117,13 @@ def render_fp(table: pd.DataFrame) -> str:
 def run(cfg: DictConfig, out_dir: Path) -> int:
     study, cal, stats = _specs(cfg)
     out_dir = Path(out_dir)
-    tables = collect_scores(study, out_dir)
-    runs = load_runs(tables)
+    jobs = plan_jobs(study)
+    keys = {key for job in jobs for _, _, key in job.detectors}
+    with Ledger(out_dir) as ledger:
+        store_jobs(study, jobs, ledger)
+        export_tables(ledger)
+        runs = ledger.runs(keys)
+        failed = len(keys - ledger.ok_keys())
     calib, test = split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
     curves, choices = [], []
     for detector in cal.detectors or tuple(study.detectors):
@@ -286,7 +181,6 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         f"\nresults: {out_dir} (calibration.csv, operating_curve.parquet, calibrated.parquet, "
         "fp_analysis.csv, figures/operating_curves.png)"
     )
-    failed = int((tables["runs"]["status"] != "ok").sum()) if "status" in tables["runs"] else 0
     if failed:
-        print(f"{failed} run(s) failed: see runs.parquet (status, error)")
+        print(f"{failed} cell(s) failed and are left out of the sweep: see cells.parquet (status, error)")
     return 1 if failed else 0

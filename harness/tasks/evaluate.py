@@ -8,6 +8,7 @@ criterion measured on this data's events), report and figures, in Hydra's output
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,10 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from detectors.base import Readings
 from harness.config import StudyConfig, load_study
-from harness.report.document import MARKS, TIMELINE, write_report
-from harness.report.timelines import timeline_tables
-from harness.run.jobs import cell_key, merge, score_cell
-from harness.run.store import ResultStore, sort_rows, write_parquet, write_text
+from harness.report.document import write_report
+from harness.run.files import write_text
+from harness.run.jobs import cell_key, merge, run_record, score_cell
+from harness.run.ledger import Ledger
 from harness.run.study import summarise_run
 from scenarios.errors import InputError
 from scenarios.historical import HistoricalSpec, load_trace
@@ -113,15 +114,19 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     load_seconds = time.perf_counter() - start
     data, labels = paths(cfg)
     source = {"data": digest(data), "labels": digest(labels), "historical": vars(historical_spec(cfg))}
-    tables, readings = score_trace(trace, study, source)
+    tables, _ = score_trace(trace, study, source)
     tables["cells"]["sim_seconds"] = load_seconds  # for evaluations: reading and validating the data
-    store = ResultStore(out_dir)
-    store.append(tables)
-    store.consolidate()
-    result = summarise_run(store, set(tables["cells"]["key"]), study)
-    timeline = timeline_tables(trace, readings, TruthSpec(**study.truth))
-    write_parquet(Path(out_dir) / TIMELINE, sort_rows(timeline["timeline"]))
-    write_parquet(Path(out_dir) / MARKS, timeline["timeline_marks"])
+    job = hashlib.sha256(json.dumps([source, study.truth], sort_keys=True).encode()).hexdigest()[:20]
+    tables.update(run_record(job, trace, TruthSpec(**study.truth)))
+    with Ledger(out_dir) as ledger:
+        done = ledger.ok_keys()  # rerun into the same folder: keep what is stored
+        fresh = {
+            name: frame if "key" not in frame else frame[~frame["key"].isin(done)]
+            for name, frame in tables.items()
+        }
+        if len(fresh["cells"]):
+            ledger.commit_job(job, fresh)
+        result = summarise_run(ledger, set(tables["cells"]["key"]), study)
     units = pd.DataFrame(
         {
             "unit": range(trace.layout.n_units),

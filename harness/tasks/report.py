@@ -1,5 +1,5 @@
-"""``tdbench task=report run_dir=FOLDER``: rebuild summary.csv, scorecard.md, report.md and figures/
-of a finished run from its saved tables and config.yaml, without simulating anything.
+"""``tdbench task=report run_dir=FOLDER``: rebuild the exported tables, summary.csv, scorecard.md,
+report.md and figures/ of a run from its ledger and config.yaml, without simulating anything.
 
 The report lands in ``run_dir``; Hydra's own folder for this command (which would only hold this
 command's config and log) is removed afterwards, so results/runs/ keeps one folder per run.
@@ -15,12 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.config import StudyConfig, load_study
-from harness.report.document import write_report
-from harness.run.store import ResultStore
+from harness.report.document import report_settings, write_report
+from harness.run.ledger import LEDGER_FILE, Ledger
+from harness.run.lock import LOCK_FILE, check_free, hold
 from harness.run.study import summarise_run
 from scenarios.errors import InputError
 
-HYDRA_ONLY = {".hydra", "config.yaml", "cli.log"}
+HYDRA_ONLY = {".hydra", "config.yaml", "cli.log", LOCK_FILE}
 
 
 def run_folder(cfg: DictConfig) -> Path:
@@ -30,7 +31,7 @@ def run_folder(cfg: DictConfig) -> Path:
             "run_dir", "give the run folder to rebuild, e.g. run_dir=results/runs/2025-01-31/12-00-00"
         )
     path = Path(str(value))
-    for needed in ("cells.parquet", "config.yaml"):
+    for needed in (LEDGER_FILE, "config.yaml"):
         if not (path / needed).is_file():
             raise InputError("run_dir", f"{str(path)!r} is not a run folder (no {needed})")
     return path
@@ -58,9 +59,16 @@ def intro_of(run_dir: Path) -> str:
     return ""
 
 
-def selected_keys(store: ResultStore, study: StudyConfig) -> set[str]:
+def timeline_seed_of(run_dir: Path, study: StudyConfig) -> int | None:
+    """The ``report.timeline_seed`` the run was reported with."""
+    return report_settings(OmegaConf.load(run_dir / "config.yaml"), study.seeds).timeline_seed
+
+
+def selected_keys(ledger: Ledger, study: StudyConfig) -> set[str]:
     """Keys of the stored cells the saved config selects; one result per (scenario, seed, detector)."""
-    cells = store.load("cells")
+    cells = ledger.load("cells")
+    if "scenario" not in cells:
+        raise InputError("run_dir", "its ledger holds no results yet; run the study into it first")
     chosen = cells[
         cells["scenario"].isin(list(study.scenarios))
         & cells["seed"].isin(list(study.seeds))
@@ -83,16 +91,19 @@ def selected_keys(store: ResultStore, study: StudyConfig) -> set[str]:
 
 def validate(cfg: DictConfig) -> None:
     run_dir = run_folder(cfg)
-    selected_keys(ResultStore(run_dir), saved_study(run_dir))
+    check_free(run_dir)
+    with Ledger.open_existing(run_dir) as ledger:
+        selected_keys(ledger, saved_study(run_dir))
     load_study(cfg)  # this command's own settings (the executor that draws the figures)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
     run_dir = run_folder(cfg)
     study = saved_study(run_dir)
-    store = ResultStore(run_dir)
-    result = summarise_run(store, selected_keys(store, study), study)
-    path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir))
+    with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
+        result = summarise_run(ledger, selected_keys(ledger, study), study)
+        seed = timeline_seed_of(run_dir, study)
+        path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir), seed)
     print(result.scorecard_text)
     print(f"\nreport: {path}")
     out_dir = Path(out_dir)
