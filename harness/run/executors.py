@@ -8,6 +8,7 @@ them as they arrive. With ``cell_timeout_s`` every job runs under harness.run.is
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -36,10 +37,16 @@ def execute(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> It
     if spec.name == "serial" or len(jobs) <= 1:
         return (fn(job) for job in jobs)
     if spec.name == "local":
-        return _joblib(fn, jobs, n_jobs=spec.n_jobs, backend="loky")
+        return _joblib(fn, jobs, n_jobs=spec.n_jobs, backend="loky", initializer=ignore_interrupt)
     if spec.name == "dask":
         return _dask(fn, jobs, spec)
     return _ray(fn, jobs, spec)
+
+
+def ignore_interrupt() -> None:
+    """In a worker process: leave Ctrl-C to the study's driver, which stops the workers itself
+    (a terminal sends SIGINT to the whole process group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _joblib(

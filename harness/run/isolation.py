@@ -16,6 +16,7 @@ import atexit
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -170,7 +171,9 @@ def run_isolated(job: Job, timeout_s: float) -> Tables:
 
 
 def serve() -> None:
-    """The child's loop: read a job, send each stage as it is done, until stdin closes."""
+    """The child's loop: read a job, send each stage as it is done, until stdin closes. Ctrl-C is
+    left to the study's driver, which stops its children."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.dup(1)
     os.dup2(2, 1)  # anything the job prints goes to stderr, never into the message stream
     sys.stdout = sys.stderr

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS readings (
 """
 
 Tables = dict[str, pd.DataFrame]
-Readings = tuple[np.ndarray, np.ndarray, np.ndarray]  # time_h float64, score float32, level int8
+StoredReadings = tuple[np.ndarray, np.ndarray, np.ndarray]  # time_h float64, score float32, level int8
 
 
 def pack_frame(frame: pd.DataFrame) -> bytes:
@@ -144,7 +144,10 @@ class Ledger:
             except OSError as error:
                 raise storage_error(self.path, error) or error from None
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.OperationalError as error:  # "unable to open database file"
+            raise StorageError(self.path, str(error)) from None
+        try:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA synchronous=FULL")
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -156,11 +159,10 @@ class Ledger:
             version = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if version is None or version[0] != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(f"schema version {version and version[0]!r}")
-        except sqlite3.OperationalError as error:
-            if _is_storage(error):
-                raise StorageError(self.path, str(error)) from None
-            raise self._corrupt(error) from None
         except sqlite3.DatabaseError as error:
+            conn.close()
+            if isinstance(error, sqlite3.OperationalError) and _is_storage(error):
+                raise StorageError(self.path, str(error)) from None
             raise self._corrupt(error) from None
         return conn
 
@@ -366,7 +368,7 @@ class Ledger:
         """Keys of every stored cell, whatever its status."""
         return {key for (key,) in self._select("SELECT key FROM cells", None)}
 
-    def readings(self, keys: Iterable[str]) -> dict[str, Readings]:
+    def readings(self, keys: Iterable[str]) -> dict[str, StoredReadings]:
         """Per ok cell of ``keys``: (time_h float64, score float32, level int8)."""
         rows = self._select(
             "SELECT c.key, r.time_h, g.score, g.level FROM readings g "
