@@ -41,6 +41,7 @@ _REGISTRY: dict[str, str] = {
     "csd": "detectors.csd:CsdDetector",
     "cusum": "detectors.cusum:CusumDetector",
     "combo": "detectors.combo:ComboDetector",
+    "transport_online": "detectors.transport_online:TransportOnlineDetector",  # extra: online
 }
 
 

@@ -93,6 +93,7 @@ class Detector(ABC):
     name: ClassVar[str] = ""
     score_label: ClassVar[str] = "score"  # what the score measures and its unit, for figure axes
     is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
+    requires: ClassVar[tuple[str, str] | None] = None  # (module, optional extra that installs it)
 
     def reset(self, layout: Layout) -> None:
         """Forget all state and prepare for an organisation with this layout."""

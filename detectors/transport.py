@@ -206,7 +206,8 @@ def time_to_saturation(current_util: float, arrival_rate: float, rebalancing_rat
 def hours_to_full(util: np.ndarray, net_fill: np.ndarray) -> np.ndarray:
     """(1 - u) / net_fill where the net fill rate (capacity fractions per hour) is positive, else inf."""
     headroom = np.maximum(0.0, 1.0 - util)
-    return np.divide(headroom, net_fill, out=np.full(util.shape, np.inf), where=net_fill > 0)
+    with np.errstate(over="ignore"):  # a vanishing fill rate gives inf, which is the answer
+        return np.divide(headroom, net_fill, out=np.full(util.shape, np.inf), where=net_fill > 0)
 
 
 def critical_saturation_alert(
@@ -276,6 +277,9 @@ def transport_metrics(
     return {
         "pe": pe,
         "layer": layer,
+        "arrival": arrival,
+        "capacity": capacity,
+        "outflow": outflow,
         "unit_pe": unit_pe,
         "gradient": gradient_of(utilization, length),
         "thickness": float(np.count_nonzero(utilization >= saturation_level) / utilization.size),
@@ -384,7 +388,8 @@ class TransportDetector(Detector):
         self._halves: np.ndarray | None = None  # split: (2, 2, N): per half, arrival and outflow
         self._k = 0
 
-    def step(self, obs: Observation) -> Reading:
+    def observe(self, obs: Observation) -> dict:
+        """Advance the EWMA rates by one observation; return ``transport_metrics`` of the new rates."""
         dt = self.layout.dt_h
         staff = obs.staff_on_duty
         duty_hours = staff * dt
@@ -417,6 +422,10 @@ class TransportDetector(Detector):
         )
         if self.layer == "split":
             metrics["pe"] = split_layer_peclet(self._split_rates(raw[:2]), capacity, self._length)
+        return metrics
+
+    def step(self, obs: Observation) -> Reading:
+        metrics = self.observe(obs)
         level, _, units = alert_rules(
             metrics, self.pe_warning, self.pe_critical, self.gradient_warning, self.boundary_warning
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import itertools
 import os
 import re
@@ -30,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import detectors
 import scenarios
+from harness.config import resolve
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
 from harness.tasks import task_module, tasks_help
@@ -265,6 +267,30 @@ def run_task(cfg: DictConfig, out_dir: Path) -> int:
         return task_module(cfg.task).run(cfg, out_dir)
 
 
+def leave_out_missing_extras(args: list[str]) -> list[str]:
+    """The command line, plus a deletion of each composed detector whose optional extra is missing
+    (with a note on stderr) unless the command line names it; a named one fails validation, naming
+    the extra."""
+    try:
+        specs = OmegaConf.to_container(compose_checked(args)[0].get("detector") or {})
+    except InputError:
+        return args  # check() reports it
+    left_out = []
+    for name, spec in specs.items():
+        try:
+            needs = getattr(resolve(spec["_target_"], f"detector.{name}"), "requires", None)
+        except (InputError, KeyError, TypeError):
+            continue  # check() reports it
+        if needs and importlib.util.find_spec(needs[0]) is None and not any(name in a for a in args):
+            print(
+                f"tdbench: note: detector {name} left out: it needs the optional extra "
+                f"{needs[1]!r} (pip install -e '.[{needs[1]}]')",
+                file=sys.stderr,
+            )
+            left_out.append(f"~detector.{name}")
+    return [*args, *left_out]
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
@@ -322,6 +348,7 @@ def main() -> None:
     try:
         store_plugin_configs()
         if not only_informs(hydra_args(args)):
+            args = leave_out_missing_extras(args)
             check(args)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)

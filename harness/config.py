@@ -142,8 +142,9 @@ def build(spec: Mapping[str, Any], where: str) -> Any:
             raise InputError(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
     try:
         return cls(**params)
-    except InputError as error:
-        raise InputError(f"{where}.{error.field.rsplit('.', 1)[-1]}", error.problem) from None
+    except InputError as error:  # "detector.<class name>[.<parameter>]" becomes "<where>[.<parameter>]"
+        parameter = error.field.split(".")[2:]
+        raise InputError(".".join([where, *parameter[-1:]]), error.problem) from None
     except (TypeError, ValueError) as error:
         raise InputError(where, str(error)) from None
 

@@ -10,6 +10,7 @@ whose windows outlast the small test traces also run with short windows, and var
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -75,6 +76,18 @@ SHORTS = [(name, params) for name, sets in SHORT.items() if name in detectors.av
 FROM_CONFIGS = [(path.stem, case) for path in CONFIGS if not at_defaults(*(case := config_case(path)))]
 CASES = DEFAULTS + SHORTS + [case for _, case in FROM_CONFIGS]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(DEFAULTS + SHORTS)] + [stem for stem, _ in FROM_CONFIGS]
+
+
+@pytest.fixture(autouse=True)
+def extra_installed(request) -> None:
+    """Skip (visibly) the cases of a detector whose optional extra is not installed."""
+    params = getattr(request.node, "callspec", None)
+    params = params.params if params else {}
+    name = params.get("name") or getattr(params.get("path"), "stem", None)
+    if name in detectors.available():
+        needs = detectors.detector_class(name).requires
+        if needs and importlib.util.find_spec(needs[0]) is None:
+            pytest.skip(f"{name} needs the optional extra {needs[1]!r}")
 
 
 @pytest.fixture(scope="module")

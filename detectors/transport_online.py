@@ -1,0 +1,140 @@
+"""``transport_online``: the transport detector with the phase-4 tuner (needs the extra ``online``).
+
+At each health check the transport rates give the stress layer's arrivals A, service capacity C
+and observed outflow K; the tuner (``detectors.tuner``) forecasts k*(t + H), the rebalancing
+capacity that would keep the layer's Pe at the warning threshold one horizon ahead.
+
+score = the forecast Pe at the horizon if the organisation keeps the capacity it has now:
+Pe_hat = pe_warning * (C + k_hat) / (C + K). It is the capacity gap k_hat - K on Pe's scale:
+Pe_hat >= pe_warning exactly when the forecast need exceeds the outflow the layer has, and, being
+dimensionless, it takes the roadmap's thresholds (WARNING at 0.8, CRITICAL at 1.2) at any
+organisation size, while a gap in tasks per hour would need a threshold per size. Before the tuner
+has learned anything its forecast is persistence, k_hat = k*(t), and Pe_hat is transport's Pe.
+
+Features, all observed at t: Pe of the layer (capped at 10 so one interval without staff cannot
+dominate the regression), saturation gradient, boundary-layer thickness, the system's arrival rate
+over its nominal capacity, the layer's arrivals, service capacity and outflow over the nominal
+capacity of a layer-sized group (so the model does not depend on the organisation's size), and the
+time of day (sine and cosine of a 24 h cycle); the tuner adds k*(t) and its change over the last
+horizon. Capacities are learned and reported in the same nominal unit and converted to tasks/h.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, check_param
+from detectors.transport import (
+    PE_CRITICAL_THRESHOLD,
+    PE_WARNING_THRESHOLD,
+    SATURATION_LEVEL,
+    TransportDetector,
+    offered_load,
+    peclet_number,
+    quartile_size,
+)
+from detectors.tuner import EXTRA, DynamicDiffusionTuner, river
+from scenarios.trace import Layout, Observation
+
+PE_FEATURE_CAP = 10.0
+DAY_H = 24.0
+
+
+class TransportOnlineDetector(Detector):
+    """Forecast Pe of the stress layer one horizon ahead, from an online-learned capacity need.
+
+    ``detail``: ``pe`` (transport's, now), ``pe_forecast`` (the score), ``recommended_capacity``
+    (max(0, k_hat): rebalancing out of the stress layer, tasks/h, to keep Pe below the warning
+    threshold at the horizon), ``layer_outflow`` (K, tasks/h) and ``labels_learned``. Levels:
+    WARNING at ``pe_forecast >= pe_warning``, CRITICAL at ``>= pe_critical``; while alerting it
+    implicates the stress layer (with every unit tied with its least loaded member).
+
+    >>> from scenarios import simulate
+    >>> trace = simulate("ramp", seed=0, n_units=4, warmup_days=0.5, scenario_days=0.5)
+    >>> readings = TransportOnlineDetector().run(trace)
+    >>> sorted(readings.detail)
+    ['labels_learned', 'layer_outflow', 'pe', 'pe_forecast', 'recommended_capacity']
+    >>> int(readings.detail["labels_learned"][-1]) == len(trace) - 16  # 4 h of 15-min checks
+    True
+    """
+
+    name = "transport_online"
+    requires = ("river", EXTRA)
+
+    def __init__(
+        self,
+        horizon_h: float = 4.0,
+        tau_h: float = 1.0,
+        pe_warning: float = PE_WARNING_THRESHOLD,
+        pe_critical: float = PE_CRITICAL_THRESHOLD,
+        saturation_level: float = SATURATION_LEVEL,
+        characteristic_length: float | None = None,
+        learning_rate: float = 0.01,
+        l2: float = 0.0,
+    ) -> None:
+        check_param(self.name, "horizon_h", horizon_h, 0.0, strict=True)
+        check_param(self.name, "learning_rate", learning_rate, 0.0, strict=True)
+        check_param(self.name, "l2", l2, 0.0)
+        self.horizon_h = horizon_h
+        self.tau_h = tau_h
+        self.pe_warning = pe_warning
+        self.pe_critical = pe_critical
+        self.saturation_level = saturation_level
+        self.characteristic_length = characteristic_length
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self._transport = TransportDetector(
+            tau_h=tau_h,
+            pe_warning=pe_warning,
+            pe_critical=pe_critical,
+            saturation_level=saturation_level,
+            characteristic_length=characteristic_length,
+        )  # validates the parameters it shares with transport
+        river()  # a missing extra is a config error, reported before any run
+
+    def reset(self, layout: Layout) -> None:
+        super().reset(layout)
+        self._transport.reset(layout)
+        steps = max(1, math.ceil(self.horizon_h / layout.dt_h - 1e-9))
+        self._tuner = DynamicDiffusionTuner(horizon_steps=steps, learning_rate=self.learning_rate, l2=self.l2)
+        nominal = layout.staff * layout.service_rate
+        self._system_capacity = float(nominal.sum()) or 1.0
+        self._layer_capacity = quartile_size(layout.n_units) * self._system_capacity / layout.n_units
+
+    def step(self, obs: Observation) -> Reading:
+        metrics = self._transport.observe(obs)
+        layer, length, unit = metrics["layer"], metrics["length"], self._layer_capacity
+        arrival = float(metrics["arrival"][layer].sum()) / unit
+        capacity = float(metrics["capacity"][layer].sum()) / unit
+        outflow = float(metrics["outflow"][layer].sum()) / unit
+        hour = 2.0 * math.pi * obs.time_h / DAY_H
+        features = {
+            "peclet_number": min(metrics["pe"], PE_FEATURE_CAP),
+            "saturation_gradient": metrics["gradient"],
+            "boundary_layer": metrics["thickness"],
+            "arrival_rate": float(metrics["arrival"].sum()) / self._system_capacity,
+            "layer_arrival_rate": arrival,
+            "layer_capacity": capacity,
+            "layer_outflow": outflow,
+            "day_sin": math.sin(hour),
+            "day_cos": math.cos(hour),
+        }
+        required = length * arrival / self.pe_warning - capacity
+        forecast = max(self._tuner.update(features, required), -capacity)
+        pe_forecast = peclet_number(self.pe_warning * (capacity + forecast), capacity + outflow)
+        level = Level.OK
+        units: tuple[int, ...] = ()
+        if pe_forecast >= self.pe_warning:
+            level = Level.CRITICAL if pe_forecast >= self.pe_critical else Level.WARNING
+            load = offered_load(metrics["arrival"], metrics["capacity"])
+            units = tuple(np.flatnonzero(load >= load[layer].min()).tolist())
+        detail = {
+            "pe": metrics["pe"],
+            "pe_forecast": pe_forecast,
+            "recommended_capacity": max(0.0, forecast) * unit,
+            "layer_outflow": outflow * unit,
+            "labels_learned": float(self._tuner.n_learned),
+        }
+        return Reading(pe_forecast, int(level), units, detail)
