@@ -61,6 +61,7 @@ class TransportOnlineDetector(Detector):
     """
 
     name = "transport_online"
+    score_label = "forecast Pe of the stress layer one horizon ahead (dimensionless)"
     requires = ("river", EXTRA)
 
     def __init__(

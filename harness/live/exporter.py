@@ -1,4 +1,5 @@
-"""The Prometheus endpoint: the roadmap's gauges, every detector's score and level, and the health
+"""The Prometheus endpoint: the roadmap's gauges, the phase-4 tuner's recommended rebalancing capacity
+(when a ``transport_online`` detector runs), every detector's score and level, and the health
 checks' duration and failures (prometheus-client, optional extra ``monitor``).
 
 The gauges are read from the last health check as one snapshot at scrape time, so one scrape never
@@ -59,6 +60,7 @@ TRANSPORT_GAUGES = {
     ),
 }
 TRANSPORT_LEVEL = "resilience_transport_level"
+RECOMMENDED_CAPACITY = "resilience_recommended_rebalancing_capacity"
 DETECTOR_SCORE = "tdbench_detector_score"
 DETECTOR_LEVEL = "tdbench_detector_level"
 OBSERVATION_TIME = "tdbench_observation_time_hours"
@@ -72,9 +74,10 @@ DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 class LatestCheck:
     """A prometheus-client collector of the gauges of the last published health check."""
 
-    def __init__(self, detectors: Sequence[str], transport: str | None) -> None:
+    def __init__(self, detectors: Sequence[str], transport: str | None, tuner: str | None = None) -> None:
         self.detectors = list(detectors)
         self.transport = transport
+        self.tuner = tuner
         self.latest: HealthCheck | None = None
 
     def describe(self) -> list[Metric]:
@@ -104,6 +107,16 @@ class LatestCheck:
             if check is not None:
                 level.add_metric([], math.nan if reading is None else reading.level)
             yield level
+        if self.tuner is not None:
+            family = GaugeMetricFamily(
+                RECOMMENDED_CAPACITY,
+                "Rebalancing out of the stress layer, tasks per hour, that the phase-4 tuner "
+                f"({self.tuner}) forecasts will keep Pe below its warning threshold one horizon ahead",
+            )
+            if check is not None:
+                reading = check.readings.get(self.tuner)
+                family.add_metric([], math.nan if reading is None else reading.detail["recommended_capacity"])
+            yield family
         score = GaugeMetricFamily(
             DETECTOR_SCORE,
             "Each configured detector's score (its own continuous severity) at the last health "
@@ -131,6 +144,7 @@ class PrometheusExporter:
         transport: str | None = "transport",
         host: str = "127.0.0.1",
         port: int = 9464,
+        tuner: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -147,7 +161,7 @@ class PrometheusExporter:
             "or missing (the step is not scored)",
             registry=self.registry,
         )
-        self._latest = LatestCheck(detectors, transport)
+        self._latest = LatestCheck(detectors, transport, tuner)
         self.registry.register(self._latest)
         self._server = None
 

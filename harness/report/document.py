@@ -24,6 +24,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.analysis.identical import identical_detectors
+from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL
 from harness.config import ExecutorSpec, StudyConfig, build
 from harness.report import figures
@@ -392,6 +393,7 @@ def render_markdown(
     for figure in figures:
         if figure.file == AMOC:
             lines += _figure_lines(figure)
+    lines += phase4_section(result.headline, study.stats)
     lines += ["## Scorecard as shipped", "", result.scorecard_text, ""]
     if result.matched_scorecard_text:
         lines += ["## Scorecard at the headline's thresholds", "", result.matched_scorecard_text, ""]

@@ -20,6 +20,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from detectors.transport import TransportDetector
+from detectors.transport_online import TransportOnlineDetector
 from harness.config import build, load_study
 from harness.live.alerts import AlertSink
 from harness.live.file_source import FileSource
@@ -130,7 +131,10 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         service = ResilienceService(
             detectors, transport=TRANSPORT if TRANSPORT in detectors else None, interval_s=settings.interval_s
         )
-        exporter = PrometheusExporter(list(detectors), service.transport, settings.host, settings.port)
+        tuner = next((n for n, d in detectors.items() if isinstance(d, TransportOnlineDetector)), None)
+        exporter = PrometheusExporter(
+            list(detectors), service.transport, settings.host, settings.port, tuner=tuner
+        )
 
         def report(line: str) -> None:
             log(line)
