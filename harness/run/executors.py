@@ -9,6 +9,7 @@ them as they arrive. With ``cell_timeout_s`` every job runs under harness.run.is
 from __future__ import annotations
 
 import signal
+import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -18,6 +19,12 @@ from joblib import Parallel, delayed, parallel_config
 from harness.config import ExecutorSpec
 from harness.run.isolation import run_isolated
 from harness.run.jobs import run_job
+
+# An interrupted study (Ctrl-C) cancels the jobs still running on purpose and says so in one line;
+# joblib's own warning about the cancelled tasks would add two more.
+warnings.filterwarnings(
+    "ignore", message=r".*tasks which were still being processed by the workers", category=UserWarning
+)
 
 
 def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:
