@@ -35,7 +35,7 @@ from scenarios.errors import InputError
 
 STOPPING = "stopping.csv"
 #: stop.metric -> the column of headline_pairs.csv it reads (with _lo, _hi) and its unit
-METRICS = {"recall": ("recall_diff", "recall points (fraction)"), "lead": ("lead_diff_h", "h")}
+METRICS = {"recall": ("recall_diff", "fraction of events"), "lead": ("lead_diff_h", "h")}
 NO_PAIR = "no matched pair"
 
 
