@@ -114,6 +114,8 @@ class StudyConfig:
     calibrate: CalibrationSpec = CalibrationSpec()  # also the headline's seed split
     progress: bool = True
     searches: dict[str, dict] = field(default_factory=dict)  # detector -> its YAML's ``search:``
+    #: The headline's (calibration, test) seeds when the stopping rule fixed them; None: split_seeds.
+    split: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
 
 def resolve(target: str, where: str) -> Any:

@@ -260,3 +260,31 @@ def test_lead_coverage_beside_the_false_alarm_cost(tables, tmp_path):
         {"detector": ["transport", "utilization"], "quiet_alert_fraction": [0.8, 0.05], "fp_rate": [0.6, 0.2]}
     )
     check_png(figures.lead_coverage(tables["events"], tmp_path / "coverage.png", false_alarms=rates))
+
+
+def test_lead_coverage_at_the_headline_marks_infeasible_detectors(tables, tmp_path, monkeypatch):
+    module = sys.modules["harness.report.figures.coverage"]
+    drawn = []
+    monkeypatch.setattr(module, "save", lambda fig, path: drawn.append(fig) or Path(path))
+    rates = pd.DataFrame(  # the headline's order: utilization ranked, transport infeasible
+        {
+            "detector": ["utilization", "transport"],
+            "quiet_alert_fraction": [0.004, 0.03],
+            "fp_rate": [0.1, 0.3],
+        }
+    )
+    events = tables["events"][tables["events"]["detector"].isin(["transport", "utilization"])]
+    figures.lead_coverage(
+        events, tmp_path / "c.png", false_alarms=rates, infeasible=["transport"], budget=0.01, title="At"
+    )
+    (fig,) = drawn
+    panel, cost = fig.axes[0], fig.axes[-1]
+    colors = figures.palette(events["detector"])
+    styles = {
+        line.get_color(): line.get_linestyle() for line in panel.get_lines() if line.get_color() != "black"
+    }
+    assert styles[colors["transport"]] == "--" and styles[colors["utilization"]] == "-"
+    assert [t.get_text() for t in cost.get_yticklabels()] == ["utilization", "transport\n(infeasible)"]
+    assert [bar.get_hatch() for bar in cost.patches] == [None, "///"]
+    assert any(np.allclose(line.get_xdata(), 1.0) for line in cost.get_lines())  # the budget, in %
+    assert fig.texts[0].get_text().startswith("At (W(-1 h) is the recall)")

@@ -535,6 +535,30 @@ def split_seeds(seeds: Sequence[int], fraction: float, split_seed: int) -> tuple
     return sorted(seeds[i] for i in order[:n_cal]), sorted(seeds[i] for i in order[n_cal:])
 
 
+def extend_split(
+    calibration: Sequence[int], test: Sequence[int], added: Sequence[int], fraction: float, split_seed: int
+) -> tuple[list[int], list[int]]:
+    """Add a batch of seeds to a split without moving any seed already split: of the ``added``
+    seeds, as many go to calibration as bring its share of all seeds back to ``fraction`` (rounded),
+    picked by a permutation of the batch drawn from ``(split_seed, first added seed)``.
+
+    >>> extend_split([2, 3, 4, 6, 7], [0, 1, 5, 8, 9], [10, 11, 12, 13], 0.5, 0)
+    ([2, 3, 4, 6, 7, 11, 13], [0, 1, 5, 8, 9, 10, 12])
+    >>> extend_split([1], [0], [2], 0.5, 0)  # round(1.5) = 2: the odd seed may go either way
+    ([1, 2], [0])
+    """
+    added = sorted(int(s) for s in added)
+    if not added:
+        return sorted(calibration), sorted(test)
+    total = len(calibration) + len(test) + len(added)
+    n_cal = min(max(int(round(fraction * total)) - len(calibration), 0), len(added))
+    order = np.random.default_rng([split_seed, added[0]]).permutation(len(added))
+    return (
+        sorted([*calibration, *(added[i] for i in order[:n_cal])]),
+        sorted([*test, *(added[i] for i in order[n_cal:])]),
+    )
+
+
 def choose(
     curve: pd.DataFrame, max_fp_rate: float, min_recall: float, max_quiet_alert_fraction: float | None = None
 ) -> pd.Series | None:

@@ -31,6 +31,7 @@ import pandas as pd
 from harness.analysis.calibrate import Pick, Run, Sweep
 from harness.analysis.scoring import EVENT_COLUMNS, ScoringSpec, median_lead
 from harness.analysis.statistics import (
+    PAIR_KEYS,
     StatisticsSpec,
     by_seed,
     km_median,
@@ -361,9 +362,6 @@ def amoc(test: Runs, scoring: ScoringSpec, spec: HeadlineSpec, stats: Statistics
 
 
 # ---------------------------------------------------------------- paired differences
-
-
-PAIR_KEYS = ["scenario", "seed", "target", "onset_h"]
 
 
 def paired(

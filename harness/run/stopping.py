@@ -1,12 +1,19 @@
-"""Seeds until decided: run a study in batches of seeds until a named paired comparison is settled.
+"""Seeds until decided: run a study in batches of seeds until a named paired comparison on the
+headline is settled.
 
-After each round the paired difference ``stop.compare[0] - stop.compare[1]`` of ``stop.metric``
-(recall or lead, ``harness.analysis.paired``) on ``stop.target``'s events, with its bootstrap CI
-over seeds, decides: the CI excludes 0 (the two differ), or its half-width is below
+Every round builds the headline (thresholds chosen at ``headline.budget`` on that round's
+calibration seeds only) and reads its pair ``stop.compare[0]`` vs ``stop.compare[1]``: the paired
+difference in ``stop.metric`` (recall or lead) on ``headline.target``'s test-seed events, with its
+bootstrap CI over test seeds. The CI excludes 0 (the two differ), or its half-width is below
 ``stop.halfwidth`` (they differ by less than that, if at all), or ``stop.max_seeds`` is reached;
-otherwise ``stop.batch`` more seeds run. Every round runs into the same folder, so only the new
-seeds' cells are computed, and a rerun of the same command replays the rounds from the stored cells
-(resumable like any study). ``stopping.csv`` records every round and why it stopped.
+otherwise ``stop.batch`` more seeds run. With no matched pair (a compared detector infeasible at the
+budget) the rule stops at once: more seeds do not answer a question the budget rules out.
+
+The seed split is stable: the first batch is split as any study's (``split_seeds``), each added
+batch on its own seeds (``extend_split``), so no seed changes sides and the final headline uses the
+split of the last round. Every round runs into the same folder, so only the new seeds' cells are
+computed, and a rerun of the same command replays the rounds from the stored cells.
+``stopping.csv`` records every round, its split and why the rule stopped.
 """
 
 from __future__ import annotations
@@ -16,17 +23,20 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from harness.analysis.paired import METRICS, paired_difference
+from harness.analysis.calibrate import extend_split, split_seeds
+from harness.analysis.headline import Headline
 from harness.config import StudyConfig
 from harness.run.files import write_text
 from harness.run.study import StudyResult, run_study
 from scenarios.errors import InputError
-from scenarios.truth import TARGETS
 
 STOPPING = "stopping.csv"
-UNITS = {"recall": "recall points (fraction)", "lead": "h"}
+#: stop.metric -> the column of headline_pairs.csv it reads (with _lo, _hi) and its unit
+METRICS = {"recall": ("recall_diff", "fraction of events"), "lead": ("lead_diff_h", "h")}
+NO_PAIR = "no matched pair"
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,6 @@ class StopSpec:
 
     compare: tuple[str, str] | None = None
     metric: str = "recall"
-    target: str = "utilization_breach"
     halfwidth: float = 0.05
     batch: int = 5
     max_seeds: int = 50
@@ -43,8 +52,6 @@ class StopSpec:
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise InputError("stop.metric", f"must be one of {', '.join(METRICS)}; got {self.metric!r}")
-        if self.target not in TARGETS:
-            raise InputError("stop.target", f"must be one of {', '.join(TARGETS)}; got {self.target!r}")
         number = isinstance(self.halfwidth, int | float) and not isinstance(self.halfwidth, bool)
         if not number or not self.halfwidth > 0:
             raise InputError("stop.halfwidth", f"must be a number > 0; got {self.halfwidth!r}")
@@ -55,7 +62,7 @@ class StopSpec:
 
 
 def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
-    """Validate the ``stop:`` block against the study (its detectors and seeds)."""
+    """Validate the ``stop:`` block against the study (its detectors, seeds and headline)."""
     raw = dict(raw or {})
     allowed = [f.name for f in fields(StopSpec)]
     for key in raw:
@@ -78,7 +85,16 @@ def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
             raise InputError(
                 "stop.compare", f"{name!r} is not a selected detector; selected: {', '.join(study.detectors)}"
             )
+    references = study.headline.references
+    if compare[1] not in references:
+        raise InputError(
+            "stop.compare",
+            f"the reference {compare[1]!r} must be one of headline.references ({', '.join(references)}): "
+            "the rule reads the headline's pair",
+        )
     spec = StopSpec(compare=(str(compare[0]), str(compare[1])), **raw)
+    if len(study.seeds) < 2:
+        raise InputError("seeds", f"the stopping rule starts with at least 2 seeds; got {len(study.seeds)}")
     if spec.max_seeds < len(study.seeds):
         raise InputError("stop.max_seeds", f"must be >= seeds ({len(study.seeds)}); got {spec.max_seeds}")
     return spec
@@ -86,27 +102,57 @@ def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
 
 def run_until_decided(study: StudyConfig, out_dir: Path, spec: StopSpec) -> tuple[StudyConfig, StudyResult]:
     """Run ``study`` (its seeds are the first batch) and add ``spec.batch`` seeds at a time until the
-    comparison is decided; returns the final study and its result, and writes stopping.csv."""
-    first, n = study.seeds[0], len(study.seeds)
+    comparison is decided; returns the final study (with its split) and its result, and writes
+    stopping.csv."""
+    cal = study.calibrate
+    seeds = list(study.seeds)
+    calibration, test = split_seeds(seeds, cal.calibration_fraction, cal.split_seed)
     rounds = []
     while True:
-        current = replace(study, seeds=tuple(range(first, first + n)))
+        current = replace(study, seeds=tuple(seeds), split=(tuple(calibration), tuple(test)))
         result = run_study(current, out_dir)
-        ok = set(result.cells.loc[result.cells["status"] == "ok", "key"])
-        diff = paired_difference(
-            result.events[result.events["key"].isin(ok)], *spec.compare, spec.metric, spec.target, study.stats
+        pair, infeasible = pair_of(result.headline, spec)
+        reason = NO_PAIR if pair is None else decision(pair["lo"], pair["hi"], spec.halfwidth, False)
+        if not reason and len(seeds) >= spec.max_seeds:
+            reason = "max_seeds reached"
+        rounds.append(
+            {
+                "seeds": len(seeds),
+                "calibration_seeds": " ".join(map(str, calibration)),
+                "test_seeds": " ".join(map(str, test)),
+                **(pair or dict.fromkeys(("estimate", "lo", "hi", "events", "both_detected"), np.nan)),
+                "decision": reason,
+                "infeasible": " ".join(infeasible),
+            }
         )
-        reason = decision(diff.lo, diff.hi, spec.halfwidth, n >= spec.max_seeds)
-        rounds.append({"seeds": n, **vars(diff), "halfwidth": diff.halfwidth, "decision": reason})
         if reason:
             break
-        n = min(n + spec.batch, spec.max_seeds)
+        added = range(seeds[-1] + 1, seeds[0] + min(len(seeds) + spec.batch, spec.max_seeds))
+        calibration, test = extend_split(calibration, test, added, cal.calibration_fraction, cal.split_seed)
+        seeds += added
     table = pd.DataFrame(rounds)
     table.insert(0, "comparison", f"{spec.compare[0]} - {spec.compare[1]}")
     table.insert(1, "metric", spec.metric)
-    table.insert(2, "target", spec.target)
+    table.insert(2, "target", study.headline.target)
+    table.insert(table.columns.get_loc("hi") + 1, "halfwidth", (table["hi"] - table["lo"]) / 2)
     write_text(Path(out_dir) / STOPPING, table.to_csv(index=False))
     return current, result
+
+
+def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, list[str]]:
+    """(the round's numbers from the headline's pair row, or None; the compared detectors that are
+    infeasible at the budget)."""
+    if headline is None:
+        return None, []
+    feasible = dict(zip(headline.table["detector"], headline.table["feasible"].astype(bool), strict=True))
+    infeasible = [d for d in spec.compare if not feasible.get(d, False)]
+    pairs = headline.pairs
+    if infeasible or pairs.empty:
+        return None, infeasible
+    row = pairs[(pairs["detector"] == spec.compare[0]) & (pairs["reference"] == spec.compare[1])].iloc[0]
+    column = METRICS[spec.metric][0]
+    numbers = {"estimate": row[column], "lo": row[f"{column}_lo"], "hi": row[f"{column}_hi"]}
+    return {**numbers, "events": row["events"], "both_detected": row["both_detected"]}, []
 
 
 def decision(lo: float, hi: float, halfwidth: float, at_max: bool) -> str:
@@ -124,23 +170,53 @@ def decision(lo: float, hi: float, halfwidth: float, at_max: bool) -> str:
     return "max_seeds reached" if at_max else ""
 
 
+def stopped_split(run_dir: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The (calibration, test) seeds of stopping.csv's last round, the split of the run's final
+    headline; None without stopping.csv."""
+    path = Path(run_dir) / STOPPING
+    if not path.is_file():
+        return None
+    last = pd.read_csv(path, dtype={"calibration_seeds": str, "test_seeds": str}).iloc[-1]
+    return tuple(map(int, last["calibration_seeds"].split())), tuple(map(int, last["test_seeds"].split()))
+
+
 def stopping_text(table: pd.DataFrame) -> str:
     """The report's paragraph on why the study stopped, from stopping.csv."""
     last = table.iloc[-1]
-    unit = UNITS[last["metric"]]
+    where = (
+        f"at the headline's matched thresholds (chosen at the budget on each round's calibration seeds; "
+        f"this round's: {last['calibration_seeds']}), on the test seeds ({last['test_seeds']})"
+    )
+    if last["decision"] == NO_PAIR:
+        head = f"Stopped after {int(last['seeds'])} seeds with no matched pair for {last['comparison']}"
+        if not isinstance(last["infeasible"], str):  # read back from an empty field
+            return f"{head}: no cell succeeded, so there is no headline."
+        names = " and ".join(last["infeasible"].split())
+        return (
+            f"{head}: {names} had no threshold within the headline's budget on the calibration seeds "
+            f"{last['calibration_seeds']}, so the two cannot be compared at the same false-alarm cost. "
+            "More seeds would not change the question; widen headline.budget or compare other detectors."
+        )
+    unit = METRICS[last["metric"]][1]
     why = {
         "excludes 0": "its CI excludes 0: the two detectors differ",
         "narrower than the half-width": "its CI is narrower than the half-width: any difference is smaller",
         "max_seeds reached": "stop.max_seeds was reached with the question still open",
     }[last["decision"]]
+    fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:+.3g}"  # noqa: E731
     rounds = ", ".join(
-        f"{r.seeds} seeds: {r.estimate:+.3g} [{r.lo:+.3g}, {r.hi:+.3g}]" for r in table.itertuples()
+        f"{r.seeds} seeds: {fmt(r.estimate)} [{fmt(r.lo)}, {fmt(r.hi)}]"
+        if r.decision != NO_PAIR
+        else f"{r.seeds} seeds: no matched pair"
+        for r in table.itertuples()
+    )
+    events = (
+        f"{int(last['both_detected'])} paired events both detected"
+        if last["metric"] == "lead"
+        else f"{int(last['events'])} paired events"
     )
     return (
         f"Stopped after {int(last['seeds'])} seeds because the paired difference {last['comparison']} in "
-        f"{last['metric']} ({unit}) on {last['target']} events, {last['estimate']:+.3g} "
-        f"[{last['lo']:+.3g}, {last['hi']:+.3g}] over {int(last['n_events'])} paired events"
-        f"{' both detected' if last['metric'] == 'lead' else ''}, {why}. "
-        f"Rounds: {rounds}. The comparison is at the thresholds the study scored (shipped levels, or "
-        "scoring.thresholds)."
+        f"{last['metric']} ({unit}) on {last['target']} events, {fmt(last['estimate'])} "
+        f"[{fmt(last['lo'])}, {fmt(last['hi'])}] over {events}, {why}. It is {where}. Rounds: {rounds}."
     )

@@ -189,7 +189,7 @@ def study_headline(
     if not runs:
         return None, "No headline: no cell succeeded."
     cal = study.calibrate
-    calibration, test = split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
+    calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
     headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats)
     return headline, render_headline(headline, study.stats)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from harness.config import StudyConfig, load_study
 from harness.report.document import report_settings, write_report
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
+from harness.run.stopping import stopped_split
 from harness.run.study import summarise_run
 from harness.tasks.study import printed
 from scenarios.errors import InputError
@@ -42,7 +44,8 @@ def run_folder(cfg: DictConfig) -> Path:
 
 
 def saved_study(run_dir: Path) -> StudyConfig:
-    """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included)."""
+    """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included); a
+    stopping-rule study keeps the seed split its rule used (stopping.csv)."""
     try:
         saved = OmegaConf.load(run_dir / "config.yaml")
     except (OSError, OmegaConfBaseException) as error:
@@ -51,7 +54,9 @@ def saved_study(run_dir: Path) -> StudyConfig:
         from harness.tasks.evaluate import evaluation_study
 
         return evaluation_study(saved)
-    return load_study(saved)
+    study = load_study(saved)
+    stop = saved.get("stop")
+    return replace(study, split=stopped_split(run_dir)) if stop and stop.get("compare") else study
 
 
 def intro_of(run_dir: Path) -> str:

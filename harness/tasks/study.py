@@ -2,7 +2,8 @@
 then the scorecard as shipped and at the headline's thresholds.
 
 With ``stop.compare`` set, the study adds seeds in batches until that comparison is decided
-(``harness.run.stopping``); the saved config.yaml then holds the final number of seeds.
+(``harness.run.stopping``); the saved config.yaml then holds the final number of seeds, and
+stopping.csv the seed split of the final headline.
 """
 
 from __future__ import annotations

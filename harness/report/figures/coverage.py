@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,24 @@ def lead_coverage(
     path: str | Path,
     *,
     false_alarms: pd.DataFrame | None = None,
+    title: str = "Lead-time coverage W(h), pooled over all scenarios and seeds",
+    infeasible: Sequence[str] = (),
+    budget: float | None = None,
     horizon_h: float = 24.0,
     grace_h: float = 1.0,
     criterion_h: float | None = 2.0,
     colors: dict[str, Any] | None = None,
 ) -> Path:
-    """One panel per target, one line per detector, pooled over every scenario and seed; beside
-    them, what that coverage costs: each detector's share of quiet time spent alerting and its FP
-    rate (``false_alarms``: one row per detector with ``quiet_alert_fraction`` and ``fp_rate``,
-    e.g. summary.csv's ALL rows). A detector that alerts all the time covers every event."""
-    detectors = sorted(events["detector"].unique())
+    """One panel per target, one line per detector, pooled over the scenarios and seeds of
+    ``events``; beside them, what that coverage costs: each detector's share of quiet time spent
+    alerting and its FP rate (``false_alarms``: one row per detector with ``quiet_alert_fraction``
+    and ``fp_rate``, in the order listed, e.g. summary.csv's ALL rows or headline.csv). A detector
+    that alerts all the time covers every event. ``infeasible`` detectors (no threshold within the
+    ``budget``, drawn at their nearest point) are dashed, their bars hatched; ``budget``, a quiet
+    alert fraction, is a line on the cost panel."""
+    listed = list(false_alarms["detector"]) if false_alarms is not None and len(false_alarms) else []
+    found = set(events["detector"].unique())
+    detectors = [d for d in listed if d in found] + sorted(found - set(listed))
     colors = colors_for(detectors, colors)
     fig = Figure(figsize=(15, 4.6 + 0.12 * max(0, len(detectors) - 8)))
     label_in = 0.075 * max((len(d) for d in detectors), default=8) + 0.3  # room for the names
@@ -49,8 +58,7 @@ def lead_coverage(
     axes = [fig.add_subplot(grid[0, i]) for i in range(n)] + [fig.add_subplot(grid[0, n + 1])]
     margins(fig, left=0.8, right=0.3, top=0.75, bottom=0.7, wspace=0.08)
     fig.suptitle(
-        f"Lead-time coverage W(h), pooled over all scenarios and seeds (W({-grace_h:g} h) is the recall), "
-        "and what it costs in false alarms",
+        f"{title} (W({-grace_h:g} h) is the recall), and what it costs in false alarms",
         x=0.01,
         ha="left",
         fontweight="bold",
@@ -68,7 +76,8 @@ def lead_coverage(
         for detector in detectors:
             lead = rows.loc[rows["detector"] == detector, "lead_h"].to_numpy(float)
             if lead.size:
-                ax.plot(h, coverage_curve(lead, h), color=colors[detector], drawstyle="steps-post")
+                style = "--" if detector in infeasible else "-"
+                ax.plot(h, coverage_curve(lead, h), color=colors[detector], ls=style, drawstyle="steps-post")
         if criterion_h is not None:
             ax.axvline(criterion_h, color=CRITERION_COLOR, ls=":", lw=1.0)
             ax.annotate(
@@ -86,14 +95,20 @@ def lead_coverage(
     axes[1].sharey(axes[0])
     axes[1].tick_params(labelleft=False)
     axes[0].set_ylabel("W(h): share of events warned ≥ h ahead")
-    _false_alarm_panel(axes[-1], detectors, colors, false_alarms)
+    _false_alarm_panel(axes[-1], detectors, colors, false_alarms, set(infeasible), budget)
     return save(fig, path)
 
 
 def _false_alarm_panel(
-    ax: Any, detectors: list[str], colors: dict[str, Any], rates: pd.DataFrame | None
+    ax: Any,
+    detectors: list[str],
+    colors: dict[str, Any],
+    rates: pd.DataFrame | None,
+    infeasible: set[str],
+    budget: float | None,
 ) -> None:
-    """Per detector (the colour key of the coverage panels): quiet alerting as a bar, FP rate as text."""
+    """Per detector (the colour key of the coverage panels): quiet alerting as a bar, FP rate as text;
+    infeasible detectors hatched and named so."""
     ax.set_title("cost: share of quiet time alerting", loc="left")
     y = np.arange(len(detectors))
     rates = rates.set_index("detector") if rates is not None and len(rates) else pd.DataFrame()
@@ -101,24 +116,32 @@ def _false_alarm_panel(
         [rates["quiet_alert_fraction"].get(d, np.nan) if len(rates) else np.nan for d in detectors]
     )
     fp = np.array([rates["fp_rate"].get(d, np.nan) if len(rates) else np.nan for d in detectors])
-    ax.barh(y, np.nan_to_num(quiet) * 100, color=[colors[d] for d in detectors], height=0.65)
+    bars = ax.barh(y, np.nan_to_num(quiet) * 100, color=[colors[d] for d in detectors], height=0.65)
+    for bar, detector in zip(bars, detectors, strict=True):
+        if detector in infeasible:
+            bar.set_hatch("///")
+            bar.set_edgecolor("white")
     for i, (q, f) in enumerate(zip(quiet, fp, strict=True)):
-        text = "n/a" if not np.isfinite(q) else f"{q:.0%}"
+        text = "n/a" if not np.isfinite(q) else f"{q:.0%}" if q >= 0.01 or q == 0 else f"{q:.1%}"
         text += "" if not np.isfinite(f) else f" · FP {f:.0%}"
         ax.annotate(
             text,
-            (min(np.nan_to_num(q), 1.0) * 100, i),
+            (np.nan_to_num(q) * 100, i),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
             fontsize=8,
         )
-    ax.set_yticks(y, detectors)
+    if budget is not None:
+        ax.axvline(100 * budget, color=CRITERION_COLOR, ls=":", lw=1.0)
+    ax.set_yticks(y, [f"{d}\n(infeasible)" if d in infeasible else d for d in detectors])
     for tick, detector in zip(ax.get_yticklabels(), detectors, strict=True):
         tick.set_color(colors[detector])
         tick.set_fontweight("bold")
     ax.set_ylim(len(detectors) - 0.5, -0.5)
-    ax.set_xlim(0, 135)
-    ax.set_xticks([0, 25, 50, 75, 100])
-    ax.set_xlabel("quiet time alerting (%) · FP rate")
+    top = 100 * max(np.nanmax(quiet, initial=0.0), budget or 0.0, 0.01)
+    ax.set_xlim(0, 1.7 * top)  # room for the text after the longest bar
+    ax.set_xticks([t for t in ax.get_xticks() if t <= top])
+    budget_text = "" if budget is None else f"\ndotted: the budget, {100 * budget:g}%"
+    ax.set_xlabel(f"quiet time alerting (%) · FP rate{budget_text}")
     ax.grid(axis="y", visible=False)
