@@ -31,7 +31,6 @@ from detectors.transport import (
     PE_WARNING_THRESHOLD,
     SATURATION_LEVEL,
     TransportDetector,
-    offered_load,
     peclet_number,
     quartile_size,
 )
@@ -129,7 +128,7 @@ class TransportOnlineDetector(Detector):
         units: tuple[int, ...] = ()
         if pe_forecast >= self.pe_warning:
             level = Level.CRITICAL if pe_forecast >= self.pe_critical else Level.WARNING
-            load = offered_load(metrics["arrival"], metrics["capacity"])
+            load = metrics["load"]
             units = tuple(np.flatnonzero(load >= load[layer].min()).tolist())
         detail = {
             "pe": metrics["pe"],
