@@ -198,7 +198,8 @@ def effective_diffusion(units_data: list[dict], characteristic_length: float = 1
 def diffusion_of(
     layer: np.ndarray, utilization: np.ndarray, outflow: np.ndarray, inflow: np.ndarray, length: float
 ) -> float:
-    difference = np.add.reduce(utilization[layer]) / layer.size - np.add.reduce(utilization) / utilization.size
+    mean = np.add.reduce(utilization) / utilization.size
+    difference = np.add.reduce(utilization[layer]) / layer.size - mean
     if abs(difference) < 1e-9:
         return math.nan
     return float(np.add.reduce(outflow[layer] - inflow[layer]) * length / difference)
@@ -347,7 +348,9 @@ def alert_rules(
     return int(level), messages, tuple(fired)
 
 
-def implicated_units(metrics: dict, fired: tuple[str, ...], pe_warning: float, gradient_warning: float) -> np.ndarray:
+def implicated_units(
+    metrics: dict, fired: tuple[str, ...], pe_warning: float, gradient_warning: float
+) -> np.ndarray:
     """Units the fired rules implicate, each rule the units that meet it on their own, so units that
     see the same data are implicated alike: for the Pe rule, units whose own Pe reaches the warning
     level (at least one does whenever the layer's does); for the gradient rule, units above the mean
