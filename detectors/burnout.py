@@ -32,6 +32,7 @@ VARIANTS = ("faithful", "textbook")
 MODULE_E = 2.71828  # the module's value of e
 FFMC_K, DMC_K = 3.5, 2.5
 CLASS_LIMITS = (20.0, 40.0, 60.0, 80.0)  # lower bounds of MODERATE, HIGH, VERY_HIGH, EXTREME
+CLASS_BOUNDS = np.array(CLASS_LIMITS)
 CLASSES = ("LOW", "MODERATE", "HIGH", "VERY_HIGH", "EXTREME")
 HOURS_PER_MONTH = 30 * 24.0
 DETAIL = ("bui", "dmc", "ffmc", "isi", "weekly_hours")
@@ -83,7 +84,7 @@ def fire_weather_index(
 
 def danger_class(fwi) -> np.ndarray:
     """Class index of an FWI (lower bounds inclusive): LOW 0, MODERATE 1, HIGH 2, VERY_HIGH 3, EXTREME 4."""
-    return np.searchsorted(CLASS_LIMITS, fwi, side="right")
+    return CLASS_BOUNDS.searchsorted(fwi, side="right")
 
 
 class BurnoutDetector(Detector):
@@ -193,8 +194,8 @@ class BurnoutDetector(Detector):
         # maxima over units in one reduction (exact in any order); the class is monotone in FWI, so the
         # highest class is the class of the highest FWI, and units above LOW are those not below 20
         rows = (index["bui"], index["dmc"], index["ffmc"], index["isi"], weekly, fwi)
-        bui, dmc, ffmc, isi, weekly_max, fwi_max = np.maximum.reduce(np.stack(rows), axis=1).tolist()
-        detail = {"bui": bui, "dmc": dmc, "ffmc": ffmc, "isi": isi, "weekly_hours": float(factor * weekly_max)}
+        bui, dmc, ffmc, isi, weekly_max, fwi_max = np.maximum.reduce(np.array(rows), axis=1).tolist()
+        detail = {"bui": bui, "dmc": dmc, "ffmc": ffmc, "isi": isi, "weekly_hours": factor * weekly_max}
         units = (~(fwi < CLASS_LIMITS[0])).nonzero()[0]
         return Reading(fwi_max, int(danger_class(fwi_max)), tuple(units.tolist()), detail)
 
