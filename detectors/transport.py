@@ -215,17 +215,23 @@ def time_to_saturation(current_util: float, arrival_rate: float, rebalancing_rat
     >>> time_to_saturation(0.5, 0.1, 0.3), time_to_saturation(1.0, 0.3, 0.1)
     (inf, 0.0)
     """
-    with np.errstate(over="ignore"):
-        return float(hours_to_full(np.array([current_util]), np.array([arrival_rate - rebalancing_rate]))[0])
+    return soonest_saturation(
+        np.array([current_util]), np.array([arrival_rate - rebalancing_rate]), np.ones(1)
+    )
 
 
-def hours_to_full(util: np.ndarray, net_fill: np.ndarray) -> np.ndarray:
-    """(1 - u) / net_fill where the net fill rate (capacity fractions per hour) is positive, else inf.
+def soonest_saturation(util: np.ndarray, net: np.ndarray, staff: np.ndarray) -> float:
+    """Hours until the first unit is full: the least (1 - u) / fill over units whose fill rate
+    net / staff (capacity fractions per hour) is positive, inf if none. A unit without staff and
+    with net inflow is full now (0 h).
 
-    A vanishing fill rate gives inf, which is the answer: call under ``np.errstate(over="ignore")``.
+    net / staff is inf, -inf or NaN for a unit without staff (as its net is positive, negative or
+    zero), which are exactly the cases full now, never and never; a vanishing fill rate gives inf.
     """
-    headroom = np.maximum(0.0, 1.0 - util)
-    return np.divide(headroom, net_fill, out=np.full(util.shape, np.inf), where=net_fill > 0)
+    with np.errstate(all="ignore"):
+        fill = net / staff
+        hours = np.maximum(0.0, 1.0 - util) / fill
+    return float(np.minimum.reduce(hours, where=fill > 0, initial=np.inf))
 
 
 def critical_saturation_alert(
@@ -291,10 +297,8 @@ def transport_metrics(
     """All transport metrics from per-unit arrays (rates per hour, utilization 0..1)."""
     cost = capacity + outflow
     net = arrival - completion - outflow  # tasks per hour filling each unit
-    with np.errstate(over="ignore"):  # vanishing capacities and fill rates give inf, the answer
+    with np.errstate(over="ignore"):  # a vanishing capacity gives inf, the answer
         load = offered_load(arrival, capacity)
-        net_fill = np.divide(net, staff, out=np.where(net > 0, np.inf, 0.0), where=staff > 0)
-        saturation = hours_to_full(utilization, net_fill)
     layer = layer_of(load, arrival, cost)
     saturated = utilization >= saturation_level
     n = utilization.size
@@ -310,7 +314,7 @@ def transport_metrics(
         "thickness": float(np.count_nonzero(saturated) / n),
         "saturated": saturated,
         "d_eff": diffusion_of(layer, utilization, outflow, inflow, length),
-        "time_to_saturation_h": float(np.minimum.reduce(saturation)) if n else math.inf,
+        "time_to_saturation_h": soonest_saturation(utilization, net, staff),
         "utilization": utilization,
         "length": length,
     }
