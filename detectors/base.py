@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import chain
 from typing import ClassVar
 
 import numpy as np
@@ -46,8 +47,8 @@ class Readings:
     @classmethod
     def from_list(cls, time_h: np.ndarray, readings: list[Reading], n_units: int) -> Readings:
         units = np.zeros((len(readings), n_units), dtype=bool)
-        for k, reading in enumerate(readings):
-            units[k, list(reading.units)] = True
+        steps = np.repeat(np.arange(len(readings)), [len(r.units) for r in readings])
+        units[steps, list(chain.from_iterable(r.units for r in readings))] = True
         names = readings[0].detail.keys() if readings else ()
         return cls(
             time_h=np.asarray(time_h, dtype=float),

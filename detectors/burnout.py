@@ -26,15 +26,17 @@ import numpy as np
 
 from detectors.base import Detector, Level, Reading, check_choice, check_param
 from detectors.signals import HOURS_MODES, HOURS_PER_WEEK, baseline_length_h, check_baseline, steps_of
-from scenarios.trace import Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 VARIANTS = ("faithful", "textbook")
 MODULE_E = 2.71828  # the module's value of e
 FFMC_K, DMC_K = 3.5, 2.5
 CLASS_LIMITS = (20.0, 40.0, 60.0, 80.0)  # lower bounds of MODERATE, HIGH, VERY_HIGH, EXTREME
+CLASS_BOUNDS = np.array(CLASS_LIMITS)
 CLASSES = ("LOW", "MODERATE", "HIGH", "VERY_HIGH", "EXTREME")
 HOURS_PER_MONTH = 30 * 24.0
 DETAIL = ("bui", "dmc", "ffmc", "isi", "weekly_hours")
+BUSY_HOURS, STAFF = FIELD_INDEX["busy_hours"], FIELD_INDEX["staff_on_duty"]
 
 
 def _exp(x: np.ndarray, variant: str) -> np.ndarray:
@@ -82,7 +84,7 @@ def fire_weather_index(
 
 def danger_class(fwi) -> np.ndarray:
     """Class index of an FWI (lower bounds inclusive): LOW 0, MODERATE 1, HIGH 2, VERY_HIGH 3, EXTREME 4."""
-    return np.searchsorted(CLASS_LIMITS, fwi, side="right")
+    return CLASS_BOUNDS.searchsorted(fwi, side="right")
 
 
 class BurnoutDetector(Detector):
@@ -152,7 +154,7 @@ class BurnoutDetector(Detector):
 
     def step(self, obs: Observation) -> Reading:
         k, ring, sums = self._k, self._ring, self._sums
-        busy, duty = obs.busy_hours, obs.staff_on_duty * self.layout.dt_h
+        busy, duty = obs.values[BUSY_HOURS], obs.values[STAFF] * self.layout.dt_h
         size = self._size
         slot = k % size
         if k >= self._history:  # the oldest step leaves the history
@@ -189,10 +191,13 @@ class BurnoutDetector(Detector):
             index = {key: np.where(self._charted, value, 0.0) for key, value in index.items()}
             weekly = np.where(self._charted, weekly, 0.0)
         fwi = index["fwi"]
-        levels = danger_class(fwi)
-        detail = {key: float(index[key].max()) for key in ("bui", "dmc", "ffmc", "isi")}
-        detail["weekly_hours"] = float(factor * weekly.max())
-        return Reading(float(fwi.max()), int(levels.max()), tuple(np.flatnonzero(levels).tolist()), detail)
+        # maxima over units in one reduction (exact in any order); the class is monotone in FWI, so the
+        # highest class is the class of the highest FWI, and units above LOW are those not below 20
+        rows = (index["bui"], index["dmc"], index["ffmc"], index["isi"], weekly, fwi)
+        bui, dmc, ffmc, isi, weekly_max, fwi_max = np.maximum.reduce(np.array(rows), axis=1).tolist()
+        detail = {"bui": bui, "dmc": dmc, "ffmc": ffmc, "isi": isi, "weekly_hours": factor * weekly_max}
+        units = (~(fwi < CLASS_LIMITS[0])).nonzero()[0]
+        return Reading(fwi_max, int(danger_class(fwi_max)), tuple(units.tolist()), detail)
 
 
 def _fraction(busy: np.ndarray, duty: np.ndarray) -> np.ndarray:

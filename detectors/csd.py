@@ -37,15 +37,15 @@ class RollingKendall:
         slot = self.n % self.size
         if self.n >= self.size:  # the oldest value leaves (its pair with itself adds nothing)
             old = self.values[slot]
-            self.s -= int(np.sign(self.values - old).sum())
-            self.ties -= int(np.count_nonzero(self.values == old)) - 1
+            self.s -= int(np.add.reduce(np.sign(self.values - old)))
+            self.ties -= np.count_nonzero(self.values == old) - 1
             self.values[slot] = x
-            self.s += int(np.sign(x - self.values).sum())
-            self.ties += int(np.count_nonzero(self.values == x)) - 1
+            self.s += int(np.add.reduce(np.sign(x - self.values)))
+            self.ties += np.count_nonzero(self.values == x) - 1
         else:
             self.values[slot] = x
-            self.s += int(np.sign(x - self.values[:slot]).sum())
-            self.ties += int(np.count_nonzero(self.values[:slot] == x))
+            self.s += int(np.add.reduce(np.sign(x - self.values[:slot])))
+            self.ties += np.count_nonzero(self.values[:slot] == x)
         self.n += 1
         if self.n < self.size:
             return 0.0
@@ -81,21 +81,22 @@ class CsdDetector(Detector):
     def reset(self, layout: Layout) -> None:
         super().reset(layout)
         self._window = max(3, steps_of(self.window_h, layout.dt_h))
-        self._u = np.zeros(self._window)
+        self._u = np.zeros(2 * self._window)  # each value twice, so the window is one slice
         self._k = 0
         trend = max(2, steps_of(self.trend_h, layout.dt_h))
         self._tau_variance, self._tau_ar1 = RollingKendall(trend), RollingKendall(trend)
 
     def step(self, obs: Observation) -> Reading:
-        self._u[self._k % self._window] = system_utilization(obs, self.layout.dt_h)
+        slot = self._k % self._window
+        self._u[slot] = self._u[slot + self._window] = system_utilization(obs, self.layout.dt_h)
         self._k += 1
         if self._k < self._window:
             return Reading(
                 0.0, int(Level.OK), (), {"ar1": 0.0, "tau_ar1": 0.0, "tau_variance": 0.0, "variance": 0.0}
             )
         start = self._k % self._window
-        x = np.concatenate((self._u[start:], self._u[:start]))  # oldest first
-        x = x - x.mean()
+        x = self._u[start : start + self._window]  # oldest first
+        x = x - np.add.reduce(x) / self._window  # the mean, as ndarray.mean computes it
         ss = float(x @ x)
         variance = ss / len(x)
         ar1 = float(x[:-1] @ x[1:]) / ss if ss > 0 else 0.0

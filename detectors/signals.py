@@ -7,11 +7,12 @@ import math
 import numpy as np
 
 from detectors.base import check_param
-from scenarios.trace import Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 HOURS_PER_WEEK = 168.0
 HOURS_MODES = ("scaled", "absolute")
 DEFAULT_BASELINE_H = 24.0  # baseline of a run that has no warm-up
+STAFF, BUSY_HOURS, QUEUE = (FIELD_INDEX[f] for f in ("staff_on_duty", "busy_hours", "queue"))
 
 
 def system_utilization(obs: Observation, dt_h: float) -> float:
@@ -20,10 +21,11 @@ def system_utilization(obs: Observation, dt_h: float) -> float:
     With nobody on duty it is 1 when tasks wait and 0 otherwise (the transport detector's convention).
     Sums are exactly rounded (``math.fsum``), so the value does not depend on how units are numbered.
     """
-    duty = math.fsum(obs.staff_on_duty) * dt_h
+    values = obs.values
+    duty = math.fsum(values[STAFF].tolist()) * dt_h
     if duty > 0:
-        return min(1.0, math.fsum(obs.busy_hours) / duty)
-    return 1.0 if obs.queue.sum() > 0 else 0.0
+        return min(1.0, math.fsum(values[BUSY_HOURS].tolist()) / duty)
+    return 1.0 if values[QUEUE].sum() > 0 else 0.0
 
 
 def busy_fraction(busy_hours: np.ndarray, duty_hours: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from detectors.base import Detector, Level, Reading, check_choice, check_param, ewma_alpha
-from scenarios.trace import FIELD_INDEX, Layout, Observation
+from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation
 
 PE_WARNING_THRESHOLD = 0.8
 PE_CRITICAL_THRESHOLD = 1.2
@@ -39,7 +39,8 @@ SATURATION_LEVEL = 0.8
 CHARACTERISTIC_LENGTH = 1.0
 WARNING_MESSAGE = "WARNING: Pe trending toward unstable"
 CRITICAL_MESSAGE = "CRITICAL: Task arrival outpacing rebalancing"
-RATE_FIELDS = [FIELD_INDEX[f] for f in ("arrivals", "transfers_out", "transfers_in", "completions")]
+STAFF, QUEUE, BUSY_HOURS = (FIELD_INDEX[f] for f in ("staff_on_duty", "queue", "busy_hours"))
+assert FIELDS[:4] == ("arrivals", "completions", "transfers_out", "transfers_in")  # the rates' rows
 LAYERS = ("plain", "split")
 
 
@@ -69,12 +70,19 @@ def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray)
     >>> stress_layer(np.array([1.0, 3.0, 2.0, 0.0]), np.full(4, 4.0), np.zeros(4)).tolist()
     [1]
     """
-    load = offered_load(arrival, capacity)
+    with np.errstate(over="ignore"):
+        return layer_of(offered_load(arrival, capacity), arrival, capacity + outflow)
+
+
+def layer_of(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """``stress_layer`` from each unit's offered load and capacity + outflow (``cost``)."""
     n = len(load)
     k = quartile_size(n)
     kth = np.partition(load, n - k)[n - k]  # the k-th largest load
-    top = np.flatnonzero(load >= kth)  # every unit that can be in the layer, ties at the edge included
-    order = np.lexsort(((capacity + outflow)[top], -arrival[top], -load[top]))
+    top = (load >= kth).nonzero()[0]  # every unit that can be in the layer, ties at the edge included
+    if top.size == 1:
+        return top
+    order = np.lexsort((cost[top], -arrival[top], -load[top]))
     return top[order[:k]]
 
 
@@ -83,19 +91,23 @@ def quartile_size(n: int) -> int:
 
 
 def offered_load(arrival: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """arrival / capacity per unit: inf with arrivals and no capacity, 0 with neither."""
+    """arrival / capacity per unit: inf with arrivals and no capacity, 0 with neither.
+
+    A vanishing capacity gives inf, which is the answer: callers divide under
+    ``np.errstate(over="ignore")``, once per health check (entering it costs microseconds).
+    """
     fallback = np.where(arrival > 0, np.inf, 0.0)
-    with np.errstate(over="ignore"):  # a vanishing capacity gives inf, which is the answer
-        return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
+    return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
 
 
 def layer_peclet(
     arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray, length: float
 ) -> tuple[float, np.ndarray]:
     """Pe of the stress layer S = L * sum_S arrival / sum_S (capacity + outflow), and S."""
-    layer = stress_layer(arrival, capacity, outflow)
-    pe = peclet_number(float(arrival[layer].sum()), float((capacity + outflow)[layer].sum()), length)
-    return pe, layer
+    cost = capacity + outflow
+    with np.errstate(over="ignore"):
+        layer = layer_of(offered_load(arrival, capacity), arrival, cost)
+    return peclet_number(float(arrival[layer].sum()), float(cost[layer].sum()), length), layer
 
 
 def layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
@@ -108,8 +120,10 @@ def layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray
     >>> layer_weights(arrival, np.full(8, 4.0), np.zeros(8)).round(3).tolist()
     [1.0, 0.333, 0.333, 0.333, 0.0, 0.0, 0.0, 0.0]
     """
-    layer = stress_layer(arrival, capacity, outflow)
-    load, cost = offered_load(arrival, capacity), capacity + outflow
+    cost = capacity + outflow
+    with np.errstate(over="ignore"):
+        load = offered_load(arrival, capacity)
+    layer = layer_of(load, arrival, cost)
     last = layer[np.lexsort((-cost[layer], arrival[layer], load[layer]))[0]]
     tied = (load == load[last]) & (arrival == arrival[last]) & (cost == cost[last])
     weights = np.zeros(arrival.size)
@@ -143,7 +157,7 @@ def gradient_of(utilization: np.ndarray, length: float = 1.0) -> float:
     n = utilization.size
     k = quartile_size(n)
     top = np.partition(utilization, n - k)[n - k :]
-    return float((top.sum() / k - utilization.sum() / n) / length)
+    return float((np.add.reduce(top) / k - np.add.reduce(utilization) / n) / length)
 
 
 def saturation_gradient(units_data: list[dict], characteristic_length: float = 1.0) -> float:
@@ -184,10 +198,11 @@ def effective_diffusion(units_data: list[dict], characteristic_length: float = 1
 def diffusion_of(
     layer: np.ndarray, utilization: np.ndarray, outflow: np.ndarray, inflow: np.ndarray, length: float
 ) -> float:
-    difference = utilization[layer].sum() / layer.size - utilization.sum() / utilization.size
+    mean = np.add.reduce(utilization) / utilization.size
+    difference = np.add.reduce(utilization[layer]) / layer.size - mean
     if abs(difference) < 1e-9:
         return math.nan
-    return float((outflow[layer] - inflow[layer]).sum() * length / difference)
+    return float(np.add.reduce(outflow[layer] - inflow[layer]) * length / difference)
 
 
 def time_to_saturation(current_util: float, arrival_rate: float, rebalancing_rate: float) -> float:
@@ -200,14 +215,23 @@ def time_to_saturation(current_util: float, arrival_rate: float, rebalancing_rat
     >>> time_to_saturation(0.5, 0.1, 0.3), time_to_saturation(1.0, 0.3, 0.1)
     (inf, 0.0)
     """
-    return float(hours_to_full(np.array([current_util]), np.array([arrival_rate - rebalancing_rate]))[0])
+    return soonest_saturation(
+        np.array([current_util]), np.array([arrival_rate - rebalancing_rate]), np.ones(1)
+    )
 
 
-def hours_to_full(util: np.ndarray, net_fill: np.ndarray) -> np.ndarray:
-    """(1 - u) / net_fill where the net fill rate (capacity fractions per hour) is positive, else inf."""
-    headroom = np.maximum(0.0, 1.0 - util)
-    with np.errstate(over="ignore"):  # a vanishing fill rate gives inf, which is the answer
-        return np.divide(headroom, net_fill, out=np.full(util.shape, np.inf), where=net_fill > 0)
+def soonest_saturation(util: np.ndarray, net: np.ndarray, staff: np.ndarray) -> float:
+    """Hours until the first unit is full: the least (1 - u) / fill over units whose fill rate
+    net / staff (capacity fractions per hour) is positive, inf if none. A unit without staff and
+    with net inflow is full now (0 h).
+
+    net / staff is inf, -inf or NaN for a unit without staff (as its net is positive, negative or
+    zero), which are exactly the cases full now, never and never; a vanishing fill rate gives inf.
+    """
+    with np.errstate(all="ignore"):
+        fill = net / staff
+        hours = np.maximum(0.0, 1.0 - util) / fill
+    return float(np.minimum.reduce(hours, where=fill > 0, initial=np.inf))
 
 
 def critical_saturation_alert(
@@ -240,7 +264,9 @@ def critical_saturation_alert(
         saturation_level=saturation_level,
     )
     level, messages, _ = alert_rules(
-        metrics,
+        metrics["pe"],
+        metrics["gradient"],
+        metrics["thickness"],
         pe_warning_threshold,
         pe_critical_threshold,
         gradient_warning_threshold,
@@ -269,60 +295,81 @@ def transport_metrics(
     saturation_level: float,
 ) -> dict:
     """All transport metrics from per-unit arrays (rates per hour, utilization 0..1)."""
-    pe, layer = layer_peclet(arrival, capacity, outflow, length)
+    cost = capacity + outflow
     net = arrival - completion - outflow  # tasks per hour filling each unit
-    net_fill = np.divide(net, staff, out=np.where(net > 0, np.inf, 0.0), where=staff > 0)
-    saturation = hours_to_full(utilization, net_fill)
-    unit_pe = offered_load(arrival * length, capacity + outflow)
+    with np.errstate(over="ignore"):  # a vanishing capacity gives inf, the answer
+        load = offered_load(arrival, capacity)
+    layer = layer_of(load, arrival, cost)
+    saturated = utilization >= saturation_level
+    n = utilization.size
     return {
-        "pe": pe,
+        "pe": peclet_number(float(np.add.reduce(arrival[layer])), float(np.add.reduce(cost[layer])), length),
         "layer": layer,
         "arrival": arrival,
         "capacity": capacity,
         "outflow": outflow,
-        "unit_pe": unit_pe,
+        "cost": cost,  # capacity + outflow
+        "load": load,  # offered load arrival / capacity
         "gradient": gradient_of(utilization, length),
-        "thickness": float(np.count_nonzero(utilization >= saturation_level) / utilization.size),
-        "saturated": np.flatnonzero(utilization >= saturation_level),
+        "thickness": float(np.count_nonzero(saturated) / n),
+        "saturated": saturated,
         "d_eff": diffusion_of(layer, utilization, outflow, inflow, length),
-        "time_to_saturation_h": float(saturation.min()) if saturation.size else math.inf,
+        "time_to_saturation_h": soonest_saturation(utilization, net, staff),
         "utilization": utilization,
         "length": length,
     }
 
 
 def alert_rules(
-    metrics: dict,
+    pe: float,
+    gradient: float,
+    thickness: float,
     pe_warning: float,
     pe_critical: float,
     gradient_warning: float,
     boundary_warning: float,
-) -> tuple[int, list[str], np.ndarray]:
-    """Level, messages and implicated units of the phase-3 rules.
+) -> tuple[int, list[str], tuple[str, ...]]:
+    """Level, messages and the rules that fired (``pe``, ``gradient``, ``boundary``) of the phase-3
+    rules, which read only the layer's Pe, the saturation gradient and the boundary layer.
 
-    Each rule implicates the units that meet it on their own, so units that see the same data are
-    implicated alike: for the Pe rule, units whose own Pe reaches the warning level (at least one
-    does whenever the layer's does); for the gradient rule, units above the mean by more than the
-    gradient threshold; for the boundary layer, the saturated units.
+    >>> alert_rules(1.0, 0.2, 0.0, 0.8, 1.2, 0.15, 0.4)
+    (2, ['WARNING: Pe trending toward unstable', 'Increase inter-unit communication'], ('pe', 'gradient'))
     """
-    level, messages = Level.OK, []
-    implicated = np.zeros(metrics["utilization"].size, dtype=bool)
-    pe = metrics["pe"]
+    level, messages, fired = Level.OK, [], []
     if pe >= pe_warning:
         critical = pe >= pe_critical
         level = Level.CRITICAL if critical else Level.WARNING
         messages.append(CRITICAL_MESSAGE if critical else WARNING_MESSAGE)
-        implicated |= metrics["unit_pe"] >= pe_warning
-    if metrics["gradient"] > gradient_warning and pe > pe_warning:
+        fired.append("pe")
+    if gradient > gradient_warning and pe > pe_warning:
         level = max(level, Level.WARNING)
         messages.append("Increase inter-unit communication")
-        u = metrics["utilization"]
-        implicated |= (u - u.sum() / u.size) / metrics["length"] > gradient_warning
-    if metrics["thickness"] > boundary_warning:
+        fired.append("gradient")
+    if thickness > boundary_warning:
         level = max(level, Level.WARNING)
         messages.append("Risk of cascade failure")
-        implicated[metrics["saturated"]] = True
-    return int(level), messages, np.flatnonzero(implicated)
+        fired.append("boundary")
+    return int(level), messages, tuple(fired)
+
+
+def implicated_units(
+    metrics: dict, fired: tuple[str, ...], pe_warning: float, gradient_warning: float
+) -> np.ndarray:
+    """Units the fired rules implicate, each rule the units that meet it on their own, so units that
+    see the same data are implicated alike: for the Pe rule, units whose own Pe reaches the warning
+    level (at least one does whenever the layer's does); for the gradient rule, units above the mean
+    by more than the gradient threshold; for the boundary layer, the saturated units.
+    """
+    utilization, length = metrics["utilization"], metrics["length"]
+    implicated = np.zeros(utilization.size, dtype=bool)
+    if "pe" in fired:
+        with np.errstate(over="ignore"):
+            implicated |= offered_load(metrics["arrival"] * length, metrics["cost"]) >= pe_warning
+    if "gradient" in fired:
+        implicated |= (utilization - utilization.sum() / utilization.size) / length > gradient_warning
+    if "boundary" in fired:
+        implicated |= metrics["saturated"]
+    return implicated.nonzero()[0]
 
 
 def _column(units_data: list[dict], key: str) -> np.ndarray:
@@ -381,34 +428,42 @@ class TransportDetector(Detector):
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)
+        n = layout.n_units
         self._alpha = ewma_alpha(layout.dt_h, self.tau_h)
         self._length = self.characteristic_length or layout.characteristic_length
-        self._rates: np.ndarray | None = None  # (5, N): arrival, out, in, completion, utilization
+        # rows: arrival, completion, outflow, inflow (FIELDS order), utilization
+        self._raw = np.empty((5, n))  # this health check's
+        self._rates = np.empty((5, n))  # their EWMAs
+        self._change = np.empty((5, n))
+        self._duty = np.empty(n)
+        self._capacity = np.empty(n)
+        self._started = False
         self._half_alpha = ewma_alpha(2 * layout.dt_h, self.tau_h)  # each half sees every other check
         self._halves: np.ndarray | None = None  # split: (2, 2, N): per half, arrival and outflow
         self._k = 0
 
     def observe(self, obs: Observation) -> dict:
-        """Advance the EWMA rates by one observation; return ``transport_metrics`` of the new rates."""
-        dt = self.layout.dt_h
-        staff = obs.staff_on_duty
-        duty_hours = staff * dt
-        busy = np.divide(obs.busy_hours, duty_hours, out=(obs.queue > 0).astype(float), where=duty_hours > 0)
-        raw = np.stack(
-            (
-                obs.arrivals / dt,
-                obs.transfers_out / dt,
-                obs.transfers_in / dt,
-                obs.completions / dt,
-                np.minimum(busy, 1.0),
-            )
-        )
-        if self._rates is None:
-            self._rates = raw
+        """Advance the EWMA rates by one observation; return ``transport_metrics`` of the new rates.
+
+        Its arrays are the detector's own buffers, valid until the next ``observe``.
+        """
+        values, raw, rates, dt = obs.values, self._raw, self._rates, self.layout.dt_h
+        staff = values[STAFF]
+        np.divide(values[:4], dt, out=raw[:4])
+        duty_hours = np.multiply(staff, dt, out=self._duty)
+        busy = raw[4]
+        np.greater(values[QUEUE], 0, out=busy)  # nobody on duty: busy while tasks wait
+        np.divide(values[BUSY_HOURS], duty_hours, out=busy, where=duty_hours > 0)
+        np.minimum(busy, 1.0, out=busy)
+        if self._started:
+            change = np.subtract(raw, rates, out=self._change)
+            change *= self._alpha
+            rates += change
         else:
-            self._rates = self._rates + self._alpha * (raw - self._rates)
-        arrival, outflow, inflow, completion, utilization = self._rates
-        capacity = staff * self.layout.service_rate
+            rates[:] = raw
+            self._started = True
+        arrival, completion, outflow, inflow, utilization = rates
+        capacity = np.multiply(staff, self.layout.service_rate, out=self._capacity)
         metrics = transport_metrics(
             arrival,
             capacity,
@@ -421,22 +476,30 @@ class TransportDetector(Detector):
             self.saturation_level,
         )
         if self.layer == "split":
-            metrics["pe"] = split_layer_peclet(self._split_rates(raw[:2]), capacity, self._length)
+            metrics["pe"] = split_layer_peclet(self._split_rates(raw[0:3:2]), capacity, self._length)
         return metrics
 
     def step(self, obs: Observation) -> Reading:
         metrics = self.observe(obs)
-        level, _, units = alert_rules(
-            metrics, self.pe_warning, self.pe_critical, self.gradient_warning, self.boundary_warning
+        pe = metrics["pe"]
+        level, _, fired = alert_rules(
+            pe,
+            metrics["gradient"],
+            metrics["thickness"],
+            self.pe_warning,
+            self.pe_critical,
+            self.gradient_warning,
+            self.boundary_warning,
         )
+        units = implicated_units(metrics, fired, self.pe_warning, self.gradient_warning) if fired else None
         detail = {
-            "pe": metrics["pe"],
+            "pe": pe,
             "gradient": metrics["gradient"],
             "boundary_layer": metrics["thickness"],
             "d_eff": metrics["d_eff"],
             "time_to_saturation_h": metrics["time_to_saturation_h"],
         }
-        return Reading(metrics["pe"], level, tuple(units.tolist()), detail)
+        return Reading(pe, level, () if units is None else tuple(units.tolist()), detail)
 
     def _split_rates(self, raw: np.ndarray) -> np.ndarray:
         """Update the half of this health check (even or odd) with its arrival and outflow rates."""

@@ -31,7 +31,6 @@ from detectors.transport import (
     PE_WARNING_THRESHOLD,
     SATURATION_LEVEL,
     TransportDetector,
-    offered_load,
     peclet_number,
     quartile_size,
 )
@@ -107,15 +106,15 @@ class TransportOnlineDetector(Detector):
     def step(self, obs: Observation) -> Reading:
         metrics = self._transport.observe(obs)
         layer, length, unit = metrics["layer"], metrics["length"], self._layer_capacity
-        arrival = float(metrics["arrival"][layer].sum()) / unit
-        capacity = float(metrics["capacity"][layer].sum()) / unit
-        outflow = float(metrics["outflow"][layer].sum()) / unit
+        arrival = float(np.add.reduce(metrics["arrival"][layer])) / unit
+        capacity = float(np.add.reduce(metrics["capacity"][layer])) / unit
+        outflow = float(np.add.reduce(metrics["outflow"][layer])) / unit
         hour = 2.0 * math.pi * obs.time_h / DAY_H
         features = {
             "peclet_number": min(metrics["pe"], PE_FEATURE_CAP),
             "saturation_gradient": metrics["gradient"],
             "boundary_layer": metrics["thickness"],
-            "arrival_rate": float(metrics["arrival"].sum()) / self._system_capacity,
+            "arrival_rate": float(np.add.reduce(metrics["arrival"])) / self._system_capacity,
             "layer_arrival_rate": arrival,
             "layer_capacity": capacity,
             "layer_outflow": outflow,
@@ -129,8 +128,8 @@ class TransportOnlineDetector(Detector):
         units: tuple[int, ...] = ()
         if pe_forecast >= self.pe_warning:
             level = Level.CRITICAL if pe_forecast >= self.pe_critical else Level.WARNING
-            load = offered_load(metrics["arrival"], metrics["capacity"])
-            units = tuple(np.flatnonzero(load >= load[layer].min()).tolist())
+            load = metrics["load"]
+            units = tuple((load >= np.minimum.reduce(load[layer])).nonzero()[0].tolist())
         detail = {
             "pe": metrics["pe"],
             "pe_forecast": pe_forecast,

@@ -15,12 +15,13 @@ import numpy as np
 
 from detectors.base import Detector, Level, Reading, check_choice, check_param
 from scenarios.errors import InputError
-from scenarios.trace import Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 BANDS = ("GREEN", "YELLOW", "ORANGE", "RED", "BLACK")
 BAND_LIMITS = (0.70, 0.80, 0.90, 0.95)  # the module's lower bounds of YELLOW, ORANGE, RED, BLACK
 LIMIT_NAMES = ("warning_threshold", "max_utilization", "critical_threshold", "emergency_threshold")
 BASES = ("demand", "busy")
+ARRIVALS, BUSY_HOURS, STAFF = (FIELD_INDEX[f] for f in ("arrivals", "busy_hours", "staff_on_duty"))
 
 
 def band(rho: float, limits: tuple[float, ...] = BAND_LIMITS) -> int:
@@ -100,12 +101,13 @@ class UtilizationDetector(Detector):
         )
 
     def step(self, obs: Observation) -> Reading:
+        values = obs.values
         if self.basis == "demand":
-            work = float(obs.arrivals @ self._mean_service)
+            work = float(values[ARRIVALS] @ self._mean_service)
         else:
-            work = float(obs.busy_hours.sum())
+            work = float(np.add.reduce(values[BUSY_HOURS]))
         self._work.append(work)
-        self._capacity.append(float(obs.staff_on_duty.sum()) * self.layout.dt_h)
+        self._capacity.append(float(np.add.reduce(values[STAFF])) * self.layout.dt_h)
         work, capacity = sum(self._work), sum(self._capacity)
         if capacity > 0:
             rho = work / capacity

@@ -36,10 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_detectors() -> dict[str, dict]:
-    """The default study's detector configurations (conf/config.yaml's list)."""
+    """The default study's detector configurations (conf/config.yaml's list; a tuner's ``search``
+    is not a parameter, as in ``load_study``)."""
     config = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
     names = next(d["detector"] for d in config["defaults"] if isinstance(d, dict) and "detector" in d)
-    return {n: yaml.safe_load((ROOT / "conf" / "detector" / f"{n}.yaml").read_text())[n] for n in names}
+    specs = {n: yaml.safe_load((ROOT / "conf" / "detector" / f"{n}.yaml").read_text())[n] for n in names}
+    return {n: {k: v for k, v in spec.items() if k != "search"} for n, spec in specs.items()}
 
 
 def replay_and_score(trace: scenarios.Trace) -> None:

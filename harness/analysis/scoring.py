@@ -67,6 +67,19 @@ def find_episodes(time_h: np.ndarray, mask: np.ndarray, dt_h: float, refractory_
     return np.column_stack((starts[opens], stops[closes]))
 
 
+def episode_reduce(ufunc: np.ufunc, values: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced over the steps of each episode (first step, last step), along axis 0.
+
+    >>> episode_reduce(np.maximum, np.array([1.0, 5.0, 2.0, 7.0, 3.0]), np.array([[0, 1], [3, 4]])).tolist()
+    [5.0, 7.0]
+    """
+    if len(pairs) == 0:
+        return values[:0]
+    bounds = np.column_stack((pairs[:, 0], pairs[:, 1] + 1)).ravel()
+    padded = np.concatenate((values, values[-1:]))  # reduceat needs every bound inside the array
+    return ufunc.reduceat(padded, bounds, axis=0)[::2]
+
+
 @dataclass
 class RunScore:
     """Per-event rows, per-episode rows and the run's summary metrics."""
@@ -105,8 +118,8 @@ def score_run(trace: Trace, readings: Readings, spec: ScoringSpec, detector: str
             "n_steps": pairs[:, 1] - pairs[:, 0] + 1,
             "true": ep_true,
             "open": ep_open,
-            "max_score": [float(readings.score[i : j + 1].max()) for i, j in pairs],
-            "units": [_units_text(readings.units[i : j + 1].any(axis=0)) for i, j in pairs],
+            "max_score": episode_reduce(np.maximum, readings.score, pairs).tolist(),
+            "units": [_units_text(units) for units in episode_reduce(np.logical_or, readings.units, pairs)],
         }
     )
 
@@ -197,13 +210,17 @@ def run_metrics(
         "false_per_1000_quiet_h": 1000.0 * n_false / quiet_h if quiet_h > 0 else np.nan,
         "alert_h": float(mask.sum() * dt),
     }
+    targets = events["target"].to_numpy()
+    detected = events["detected"].to_numpy(dtype=bool)
+    leads = events["lead_h"].to_numpy(dtype=float)
     for target in TARGETS:
-        of_target = events[events["target"] == target]
-        n = len(of_target)
+        of_target = targets == target
+        n = int(np.count_nonzero(of_target))
+        n_detected = int(np.count_nonzero(detected & of_target))
         metrics[f"n_events_{target}"] = n
-        metrics[f"n_detected_{target}"] = int(of_target["detected"].sum())
-        metrics[f"recall_{target}"] = of_target["detected"].mean() if n else np.nan
-        metrics[f"median_lead_h_{target}"] = median_lead(of_target["lead_h"].to_numpy())
+        metrics[f"n_detected_{target}"] = n_detected
+        metrics[f"recall_{target}"] = n_detected / n if n else np.nan
+        metrics[f"median_lead_h_{target}"] = median_lead(leads[of_target])
     return metrics
 
 

@@ -271,19 +271,10 @@ class ResilienceService:
 def transport_alert(detector: TransportDetector, reading: Reading, time_h: float) -> dict:
     """The phase-3 alert dict of a transport reading: its level and the roadmap's messages."""
     detail = reading.detail
-    # The rules' level and messages depend only on these three scalars; the per-unit arrays
-    # alert_rules also takes only choose the implicated units, which the reading already holds.
-    scalars = {
-        "pe": detail["pe"],
-        "gradient": detail["gradient"],
-        "thickness": detail["boundary_layer"],
-        "utilization": np.zeros(1),
-        "unit_pe": np.zeros(1),
-        "saturated": np.zeros(0, dtype=int),
-        "length": 1.0,
-    }
     _, messages, _ = alert_rules(
-        scalars,
+        detail["pe"],
+        detail["gradient"],
+        detail["boundary_layer"],
         detector.pe_warning,
         detector.pe_critical,
         detector.gradient_warning,

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from detectors.base import Detector, Readings
-from scenarios.trace import Trace, check_values
+from scenarios.trace import Observation, Trace, check_values
 
 CPU_SAMPLE_EVERY = 8  # calls
 
@@ -36,8 +36,8 @@ def replay(detector: Detector, trace: Trace) -> tuple[Readings, np.ndarray, np.n
     cpu = np.empty(-(-n // CPU_SAMPLE_EVERY), dtype=np.int64)
     readings = []
     clock, cpu_clock, step = time.perf_counter_ns, time.thread_time_ns, detector.step
-    for k in range(n):
-        obs = trace.observation(k)
+    for k, (time_h, values) in enumerate(zip(trace.time_h.tolist(), trace.values, strict=True)):
+        obs = Observation(time_h, values)
         if k % CPU_SAMPLE_EVERY:
             w0 = clock()
             readings.append(step(obs))
