@@ -9,9 +9,11 @@ The units' numbers live in one (quantities x units) float array, ``Organisation.
 record's fields (interval counters, busy and on-duty staff, busy hours), the start of the current
 busy-hours stretch and the tasks in transit. Events update single entries through a memoryview of
 each row (Python-speed indexing, no numpy scalar per event); the health check reads, records and
-resets every unit in a handful of array operations, with no list converted to an array. Staff, arrivals, transfers and the periodic processes are SimPy events with
-callbacks; an absence is a SimPy process (it starts at the moment of the sick call, as an
-interrupt would, and ends when the member returns).
+resets every unit in a handful of array operations, with no list converted to an array.
+
+Staff, arrivals, transfers and the periodic processes are SimPy events with callbacks; an absence
+is a SimPy process (it starts at the moment of the sick call, as an interrupt would, and ends when
+the member returns).
 """
 
 from __future__ import annotations
@@ -234,7 +236,8 @@ class Organisation:
     def sick_calls(self) -> None:
         """Each member on duty calls in sick with the unit's fatigue hazard."""
         org, k, ring = self.org, self.step, len(self.totals)
-        served, duty = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
+        trailing = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
+        served, duty = trailing[0], trailing[1]
         busy_fraction = np.divide(served, duty, out=np.zeros(len(served)), where=duty > 0)
         if busy_fraction.max() > FATIGUE_ONSET:
             fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
@@ -244,7 +247,7 @@ class Organisation:
             p = self.base_absence_p
         everyone = None if self.away else org.staff_per_unit  # staff on duty in every unit, if equal
         calls = draw_binomial(self.rng, self.state[STAFF_ON_DUTY], p, everyone)
-        if calls.any():
+        if np.count_nonzero(calls):
             for unit in np.flatnonzero(calls).tolist():
                 present = [m for m in self.staff[unit] if m.state != "home"]
                 chosen = self.rng.choice(len(present), size=int(calls[unit]), replace=False)
@@ -333,9 +336,10 @@ def draw_binomial(
     ``everyone`` = n and ``p`` is one number, the call takes scalars: numpy draws the same numbers
     either way, and skips its checks of the arrays.
 
-    >>> same = lambda n, p, everyone: (draw_binomial(np.random.default_rng(1), np.array(n, float), p, everyone)
-    ...                                == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all()
-    >>> bool(same([4, 4, 4], 0.3, 4)), bool(same([4, 3, 4], 0.3, None)), bool(same([4, 4], np.array([0.3, 0.5]), 4))
+    >>> def same(n, p, everyone):
+    ...     ours = draw_binomial(np.random.default_rng(1), np.array(n, float), p, everyone)
+    ...     return bool((ours == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all())
+    >>> same([4, 4, 4], 0.3, 4), same([4, 3, 4], 0.3, None), same([4, 4], np.array([0.3, 0.5]), 4)
     (True, True, True)
     """
     if everyone is not None and isinstance(p, float):
