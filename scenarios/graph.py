@@ -87,6 +87,9 @@ class CompleteGraph(Graph):
     def distances(self, source: int, targets: np.ndarray) -> np.ndarray:
         return (np.asarray(targets) != source).astype(float)
 
+    def distance(self, source: int, target: int) -> float:
+        return float(source != target)
+
     def hop_sum(self) -> float:
         return float(self._n * (self._n - 1))
 
@@ -112,6 +115,10 @@ class RingGraph(Graph):
     def distances(self, source: int, targets: np.ndarray) -> np.ndarray:
         gap = np.abs(self.positions[np.asarray(targets)] - self.positions[source])
         return np.minimum(gap, self.n_units - gap).astype(float)
+
+    def distance(self, source: int, target: int) -> float:
+        gap = abs(int(self.positions[target]) - int(self.positions[source]))
+        return float(min(gap, self.n_units - gap))
 
     def hop_sum(self) -> float:
         n = self.n_units

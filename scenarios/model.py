@@ -5,11 +5,15 @@ A coordinator moves waiting tasks from backed-up units to quieter ones; staff ca
 often when their unit has been busy; units file swap requests when their backlog grows. Every
 ``dt_h`` the health check records what a scheduler could observe.
 
-The state of the units lives in one list per quantity, indexed by unit (queues, idle staff, staff
-on duty, busy staff, interval counters), so the health check reads and resets every unit in one
-go, as arrays. Staff, arrivals, transfers and the periodic processes are SimPy events with
-callbacks; an absence is a SimPy process (it starts at the moment of the sick call, as an
-interrupt would, and ends when the member returns).
+The units' numbers live in one (quantities x units) float array, ``Organisation.state``: the
+record's fields (interval counters, busy and on-duty staff, busy hours), the start of the current
+busy-hours stretch and the tasks in transit. Events update single entries through a memoryview of
+each row (Python-speed indexing, no numpy scalar per event); the health check reads, records and
+resets every unit in a handful of array operations, with no list converted to an array.
+
+Staff, arrivals, transfers and the periodic processes are SimPy events with callbacks; an absence
+is a SimPy process (it starts at the moment of the sick call, as an interrupt would, and ends when
+the member returns).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from scenarios.trace import FIELDS
 
 ARRIVALS, COMPLETIONS, TRANSFERS_OUT, TRANSFERS_IN, SWAP_REQUESTS, ABSENCES = range(6)
 QUEUE, BUSY, STAFF_ON_DUTY, BUSY_HOURS = range(6, 10)
+SINCE, IN_TRANSIT = range(len(FIELDS), len(FIELDS) + 2)  # rows of the state beyond the record's fields
 FATIGUE_ONSET, FATIGUE_SPAN = 0.7, 0.3  # busy fraction where absences start to rise, and its scale
 TRAILING_H = 24.0  # window of the busy fraction that drives absences
 CHUNK = 1 << 16  # arrivals converted to Python numbers at a time
@@ -93,6 +98,7 @@ class StaffMember:
         self.state = "home"
         self.pending = None
         org.on_duty[unit] -= 1
+        org.away += 1
         org.counts[ABSENCES][unit] += 1
         org.env.process(self._absence(hours))
 
@@ -100,6 +106,7 @@ class StaffMember:
         yield self.org.env.timeout(hours)
         self.state = "called"
         self.org.on_duty[self.unit] += 1
+        self.org.away -= 1
         self.seek_work()
 
 
@@ -116,12 +123,15 @@ class Organisation:
         self.waiting: list[deque[float]] = [deque() for _ in range(n)]  # remaining service hours
         self.staff = [[StaffMember(self, u) for _ in range(org.staff_per_unit)] for u in range(n)]
         self.idle = [list(members) for members in self.staff]  # the last one is called first
-        self.on_duty = [org.staff_per_unit] * n
-        self.busy = [0] * n
-        self.counts = [[0] * n for _ in range(6)]  # interval counters, ARRIVALS ... ABSENCES
-        self.busy_hours = [0.0] * n  # staff-hours served in the current interval, up to `since`
-        self.since = [0.0] * n
-        self.in_transit = [0] * n  # tasks on their way to each unit
+        self.state = np.zeros((IN_TRANSIT + 1, n))  # rows: FIELDS, then SINCE and IN_TRANSIT
+        self.state[STAFF_ON_DUTY] = org.staff_per_unit
+        rows = [memoryview(row) for row in self.state]  # per-event access to single entries
+        self.counts = rows[ARRIVALS : ABSENCES + 1]  # interval counters
+        self.busy, self.on_duty = rows[BUSY], rows[STAFF_ON_DUTY]
+        self.busy_hours = rows[BUSY_HOURS]  # staff-hours served in the current interval, up to `since`
+        self.since = rows[SINCE]
+        self.in_transit = rows[IN_TRANSIT]  # tasks on their way to each unit
+        self.away = 0  # staff called in sick and not yet back
         self.n_steps = int(round(org.duration_h / org.dt_h))
         self.record = np.zeros((self.n_steps, len(FIELDS), n))
         # running totals of busy and of on-duty staff-hours since the start, for the trailing busy
@@ -188,9 +198,11 @@ class Organisation:
 
     def health_check(self, event: simpy.Event) -> None:
         """Every dt: sick calls and swap requests are filed, then the scheduler records the state."""
-        on_duty = self.sick_calls()
-        queue = np.fromiter(map(len, self.waiting), dtype=np.int64, count=len(self.waiting))
-        self.observe(queue, on_duty, self.swap_requests(queue, on_duty))
+        self.sick_calls()
+        state = self.state
+        state[QUEUE] = np.fromiter(map(len, self.waiting), dtype=float, count=len(self.waiting))
+        state[SWAP_REQUESTS] = self.swap_requests(state[QUEUE], state[STAFF_ON_DUTY])
+        self.observe()
         if self.step < self.n_steps:
             self.env.timeout(self.org.dt_h).callbacks.append(self.health_check)
 
@@ -221,25 +233,26 @@ class Organisation:
 
     # --- what happens at each health check, for every unit at once --------------------------------
 
-    def sick_calls(self) -> np.ndarray:
-        """Each member on duty calls in sick with the unit's fatigue hazard; return staff on duty."""
+    def sick_calls(self) -> None:
+        """Each member on duty calls in sick with the unit's fatigue hazard."""
         org, k, ring = self.org, self.step, len(self.totals)
-        served, duty = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
-        busy_fraction = np.divide(served, duty, out=np.zeros_like(served), where=duty > 0)
-        if (busy_fraction > FATIGUE_ONSET).any():
+        trailing = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
+        served, duty = trailing[0], trailing[1]
+        busy_fraction = np.divide(served, duty, out=np.zeros(len(served)), where=duty > 0)
+        if busy_fraction.max() > FATIGUE_ONSET:
             fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
             hazard = org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue)
             p = -np.expm1(-hazard * org.dt_h)
         else:  # nobody is tired: every unit has the base hazard
             p = self.base_absence_p
-        calls = draw_binomial(self.rng, self.on_duty, p)
-        if calls.any():
+        everyone = None if self.away else org.staff_per_unit  # staff on duty in every unit, if equal
+        calls = draw_binomial(self.rng, self.state[STAFF_ON_DUTY], p, everyone)
+        if np.count_nonzero(calls):
             for unit in np.flatnonzero(calls).tolist():
                 present = [m for m in self.staff[unit] if m.state != "home"]
                 chosen = self.rng.choice(len(present), size=int(calls[unit]), replace=False)
                 for j in sorted(chosen.tolist()):
                     present[j].call_in_sick(org.absence_duration_h)
-        return np.array(self.on_duty)
 
     def swap_requests(self, queue: np.ndarray, on_duty: np.ndarray) -> np.ndarray:
         """Swap requests of the interval: Poisson, faster as the backlog per staff member grows."""
@@ -250,22 +263,19 @@ class Organisation:
             return self.rng.poisson(rate * org.dt_h)
         return draw_poisson(self.rng, self.base_swap_lam, len(queue))  # nobody is backed up
 
-    def observe(self, queue: np.ndarray, on_duty: np.ndarray, swaps: np.ndarray) -> None:
+    def observe(self) -> None:
         """Record the interval's counters and the state, and start the next interval."""
-        now, k, n = self.env.now, self.step, self.org.n_units
+        state, now, k = self.state, self.env.now, self.step
+        state[BUSY_HOURS] += state[BUSY] * (now - state[SINCE])
         row = self.record[k]
-        for field in (ARRIVALS, COMPLETIONS, TRANSFERS_OUT, TRANSFERS_IN, ABSENCES):
-            row[field] = self.counts[field]
-        busy = np.array(self.busy)
-        row[SWAP_REQUESTS], row[QUEUE], row[BUSY], row[STAFF_ON_DUTY] = swaps, queue, busy, on_duty
-        row[BUSY_HOURS] = np.array(self.busy_hours) + busy * (now - np.array(self.since))
-        self.counts = [[0] * n for _ in range(6)]
-        self.busy_hours = [0.0] * n
-        self.since = [now] * n
+        row[:] = state[: len(FIELDS)]
+        state[ARRIVALS : ABSENCES + 1] = 0.0
+        state[BUSY_HOURS] = 0.0
+        state[SINCE] = now
         ring = len(self.totals)
         total = self.totals[(k + 1) % ring]
         np.add(self.totals[k % ring, 0], row[BUSY_HOURS], out=total[0])
-        np.add(self.totals[k % ring, 1], on_duty * self.org.dt_h, out=total[1])
+        np.add(self.totals[k % ring, 1], row[STAFF_ON_DUTY] * self.org.dt_h, out=total[1])
         self.step += 1
 
     def rebalance(self, allowance: int) -> int:
@@ -273,65 +283,68 @@ class Organisation:
         if allowance <= 0:
             return 0
         waiting = list(map(len, self.waiting))
-        staffed = self.on_duty
-        total_duty = sum(staffed)
+        total_duty = sum(self.on_duty)
         if total_duty == 0:
             return 0
         mean = (sum(waiting) + sum(self.in_transit)) / total_duty
         bar = mean + self.org.rebalance_margin
         if not any(  # the usual case: nobody is backed up, nothing to move
             q > 0 and (d == 0 or (q + t) / d > bar)
-            for q, d, t in zip(waiting, staffed, self.in_transit, strict=True)
+            for q, d, t in zip(waiting, self.on_duty, self.in_transit, strict=True)
         ):
             return 0
         queue = np.array(waiting, dtype=float)
-        on_duty = np.array(staffed, dtype=float)
-        load = queue + np.array(self.in_transit)
-        per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=on_duty > 0)
-        candidates = np.flatnonzero(on_duty > 0)
+        on_duty = self.state[STAFF_ON_DUTY]  # no event happens during the round
+        load = queue + self.state[IN_TRANSIT]
+        staffed = on_duty > 0
+        per_staff = np.divide(load, on_duty, out=np.where(load > 0, np.inf, 0.0), where=staffed)
+        as_source = np.where(queue > 0, per_staff, -np.inf)  # a source needs a waiting task
+        as_target = np.where(staffed, per_staff, np.inf)  # a target needs staff
         moves = 0
         while moves < allowance:
-            donors = np.flatnonzero(queue > 0)
-            if donors.size == 0:
+            source = int(as_source.argmax())  # the first of the most loaded
+            if as_source[source] <= bar:  # (-inf when no unit has a waiting task)
                 break
-            source = int(donors[np.argmax(per_staff[donors])])
-            if per_staff[source] <= bar:
-                break
-            target = self.least_loaded(source, per_staff, candidates)
-            if target == source or per_staff[target] >= mean:
+            target = self.least_loaded(source, as_target)
+            if target == source or as_target[target] >= mean:
                 break
             self.counts[TRANSFERS_OUT][source] += 1
             queue[source] -= 1
             for unit, change in ((source, -1), (target, +1)):
                 load[unit] += change
                 per_staff[unit] = (
-                    load[unit] / on_duty[unit] if on_duty[unit] > 0 else (np.inf if load[unit] > 0 else 0.0)
+                    load[unit] / on_duty[unit] if staffed[unit] else (np.inf if load[unit] > 0 else 0.0)
                 )
+                as_source[unit] = per_staff[unit] if queue[unit] > 0 else -np.inf
+                as_target[unit] = per_staff[unit] if staffed[unit] else np.inf
             self.in_transit[target] += 1
             self.transfer(source, target, self.waiting[source].pop())
             moves += 1
         return moves
 
-    def least_loaded(self, source: int, per_staff: np.ndarray, candidates: np.ndarray) -> int:
-        """The candidate with the least load per staff member; ties: nearest to ``source``, then the
-        lowest index."""
-        loads = per_staff[candidates]
-        tied = candidates[loads == loads.min()]
-        return int(tied[np.argmin(self.graph.distances(source, tied))])
+    def least_loaded(self, source: int, as_target: np.ndarray) -> int:
+        """The unit with the least load per staff member among those with staff (the others are
+        inf in ``as_target``); ties: nearest to ``source``, then the lowest index."""
+        tied = np.flatnonzero(as_target == as_target.min())
+        return int(tied[0]) if len(tied) == 1 else int(tied[np.argmin(self.graph.distances(source, tied))])
 
 
-def draw_binomial(rng: np.random.Generator, n: list[int], p: np.ndarray | float) -> np.ndarray:
-    """``rng.binomial(n, p)`` per unit. With one ``p`` and the same ``n`` for every unit the call
-    takes scalars: numpy draws the same numbers either way, and skips its checks of the arrays.
+def draw_binomial(
+    rng: np.random.Generator, n: np.ndarray, p: np.ndarray | float, everyone: int | None
+) -> np.ndarray:
+    """``rng.binomial(n, p)`` per unit, for counts ``n`` held as floats. When every unit has
+    ``everyone`` = n and ``p`` is one number, the call takes scalars: numpy draws the same numbers
+    either way, and skips its checks of the arrays.
 
-    >>> same = lambda n, p: (draw_binomial(np.random.default_rng(1), n, p)
-    ...                      == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all()
-    >>> bool(same([4, 4, 4], 0.3)), bool(same([4, 3, 4], 0.3)), bool(same([4, 4], np.array([0.3, 0.5])))
+    >>> def same(n, p, everyone):
+    ...     ours = draw_binomial(np.random.default_rng(1), np.array(n, float), p, everyone)
+    ...     return bool((ours == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all())
+    >>> same([4, 4, 4], 0.3, 4), same([4, 3, 4], 0.3, None), same([4, 4], np.array([0.3, 0.5]), 4)
     (True, True, True)
     """
-    if isinstance(p, float) and n and min(n) == max(n):
-        return rng.binomial(n[0], p, size=len(n))
-    return rng.binomial(np.array(n), p)
+    if everyone is not None and isinstance(p, float):
+        return rng.binomial(everyone, p, size=len(n))
+    return rng.binomial(n.astype(np.int64), p)
 
 
 def draw_poisson(rng: np.random.Generator, lam: float, size: int) -> np.ndarray:

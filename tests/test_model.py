@@ -7,8 +7,13 @@ import pytest
 
 import scenarios
 from scenarios import InputError, OrgConfig, Trace
+from scenarios.graph import CompleteGraph, MatrixGraph, RingGraph
 
 SHORT = {"n_units": 6, "warmup_days": 1.0, "scenario_days": 3.0}
+RING_7 = np.minimum(
+    np.abs(np.subtract.outer(np.arange(7), np.arange(7))),
+    7 - np.abs(np.subtract.outer(np.arange(7), np.arange(7))),
+)
 
 
 def cumulative(trace: Trace, field: str) -> np.ndarray:
@@ -152,6 +157,21 @@ def test_ring_graph_has_hop_distances_and_mean_length():
     assert layout.graph.distances(0, np.arange(6)).tolist() == [0, 1, 2, 3, 2, 1]
     assert layout.characteristic_length == pytest.approx(9 / 5)
     assert OrgConfig().layout().characteristic_length == 1.0
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        CompleteGraph(7),
+        RingGraph(7),
+        RingGraph(7).permuted(np.array([3, 0, 6, 1, 5, 2, 4])),
+        MatrixGraph(RING_7),
+    ],
+)
+def test_scalar_distance_agrees_with_distances(graph):
+    every = np.arange(7)
+    pairs = [graph.distance(i, j) for i in range(7) for j in range(7)]
+    assert pairs == np.concatenate([graph.distances(i, every) for i in range(7)]).tolist()
 
 
 @pytest.mark.parametrize(
