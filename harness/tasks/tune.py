@@ -229,6 +229,10 @@ def _ci(row: Mapping, name: str, fmt) -> str:
     return text
 
 
+def _config(row: Mapping) -> str:
+    return row["config"] if isinstance(row.get("config"), str) else "n/a"
+
+
 def _threshold(row: Mapping) -> str:
     if pd.isna(row.get("threshold", np.nan)):
         return "none (no score)"
@@ -245,7 +249,7 @@ def _table(rows: list[dict]) -> list[str]:
     ]
     for r in rows:
         lines.append(
-            f"| {r['detector']} | {r['choice']} | {r.get('config', 'n/a')} | {_threshold(r)} "
+            f"| {r['detector']} | {r['choice']} | {_config(r)} | {_threshold(r)} "
             f"| {_ci(r, 'recall', _pct)} | {_ci(r, 'median_lead_h', _h)} "
             f"| {_ci(r, 'quiet_alert_fraction', lambda x: _pct(x, 1))} "
             f"| {_ci(r, 'false_per_quiet_week', _num)} |"
@@ -293,7 +297,7 @@ def short_text(table: pd.DataFrame) -> str:
         if r["choice"] != TUNED:
             continue
         shipped = next(s for s in records if s["detector"] == r["detector"] and s["choice"] == SHIPPED)
-        head = f"{r['detector']}: tuned {r.get('config', 'n/a')} ({_threshold(r)})"
+        head = f"{r['detector']}: tuned {_config(r)} ({_threshold(r)})"
         numbers = lambda x: f"recall {_ci(x, 'recall', _pct)}, lead {_ci(x, 'median_lead_h', _h)}"  # noqa: E731
         line = f"{head}: {numbers(r)}; shipped ({_threshold(shipped)}): {numbers(shipped)}"
         lines.append(line)
@@ -308,11 +312,12 @@ def short_text(table: pd.DataFrame) -> str:
 def tuning_key(plan: Plan) -> str:
     """Content hash of everything the tuning files depend on: every configuration's cell keys (the
     code version, scenario, seed, organisation, truth, scoring and detector spec), the headline's
-    rule, the seed split and the intervals."""
+    budget and target, the seed split and the intervals."""
     cells = sorted(key for job in plan_jobs(plan.study) for _, _, key in job.detectors)
+    spec = plan.study.headline
     content = {
         "cells": cells,
-        "headline": repr(plan.study.headline),
+        "rule": [spec.quiet_alert_fraction, spec.false_per_quiet_week, spec.target],
         "split": [plan.calibration, plan.test],
         "stats": repr(plan.study.stats),
     }
