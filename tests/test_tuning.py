@@ -127,6 +127,9 @@ def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeyp
         assert column in table
     tuned = table[table["choice"] == "tuned"].set_index("detector")
     assert "transport (tuned) vs transport (shipped)" in tuned.loc["transport", "pair_sentence"]
+    assert tuned.loc["utilization_busy", "config"] == "shipped"  # no search: space
+    same = "utilization_busy: the tuned choice is the shipped one."
+    assert tuned.loc["utilization_busy", "pair_sentence"] == same
     search = pd.read_csv(tmp_path / "search.csv")
     assert len(search[search["detector"] == "transport"]) == 10
     text = (tmp_path / "tuning.md").read_text()

@@ -175,7 +175,9 @@ def report(
     if shipped["feasible"] and tuned["feasible"]:
         both = pd.concat([events[TUNED], events[SHIPPED]], ignore_index=True)
         pair = paired(both, f"{detector} ({TUNED})", f"{detector} ({SHIPPED})", split.test_seeds, spec, stats)
-        tuned.update({k: pair[k] for k in PAIR_COLUMNS}, pair_sentence=pair_sentence(pair, spec))
+        same = (tuned["config"], tuned["threshold"]) == (shipped["config"], shipped["threshold"])
+        sentence = f"{detector}: the tuned choice is the shipped one." if same else pair_sentence(pair, spec)
+        tuned.update({k: pair[k] for k in PAIR_COLUMNS}, pair_sentence=sentence)
     return rows
 
 
