@@ -324,6 +324,11 @@ def tuning_key(plan: Plan) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def read_tuning(path: Path) -> pd.DataFrame:
+    """A stored tuning.csv as written: only empty fields are missing (a detector may be "null")."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def write_tuning(out_dir: Path, table: pd.DataFrame, search: pd.DataFrame, text: str) -> None:
     write_text(out_dir / "tuning.csv", table.to_csv(index=False))
     write_text(out_dir / "search.csv", search.to_csv(index=False))
@@ -356,14 +361,13 @@ def study_tuning(study: StudyConfig, out_dir: Path, tune: TuneSpec) -> tuple[str
     done = (
         stored.is_file() and stored.read_text() == key and all((out_dir / n).is_file() for n in TUNING_FILES)
     )
-    if done:
-        table = pd.read_csv(out_dir / "tuning.csv")
-    else:
+    if not done:
         stored.unlink(missing_ok=True)  # the files are this key's only once the key is written
         table, search, errors = run_tuning(plan)
         write_tuning(out_dir, table, search, render(table, study, plan.calibration, plan.test))
         if not errors:  # a failed configuration is tried again by the next run
             write_text(stored, key)
+    table = read_tuning(out_dir / "tuning.csv")  # the short text reads what is stored, as the report
     text = short_text(table) + "\n\nFull table and the oracle (chosen on the test seeds): tuning.md"
     if errors:
         text += f"\n{len(errors)} configuration(s) failed on some run: see search.csv (error)"
