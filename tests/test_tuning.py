@@ -169,14 +169,14 @@ def test_choices_read_only_their_own_seeds():
     assert [rows[2].get(k) for k in oracle] != [test_changed[2].get(k) for k in oracle]
 
 
-STUDY = (*SMALL, "executor=serial", *TINY, FEW, "detector=[transport,null]")
+STUDY = (*SMALL, "executor=serial", *TINY, FEW, "detector=[transport,utilization_busy]")
 
 
 def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch, capsys):
     assert run_task(tmp_path, *STUDY, "headline.tune=true") == 0
     out = capsys.readouterr().out
     assert out.index("# Headline") < out.index("# Tuning") < out.index("# Scorecard as shipped")
-    assert "transport: tuned" in out and "null: tuned" not in out  # only detectors with search:
+    assert "transport: tuned" in out and "utilization_busy: tuned" not in out  # only detectors with search:
     table = pd.read_csv(tmp_path / "tuning.csv")
     assert list(table["detector"]) == ["transport"] * 3
     head = pd.read_csv(tmp_path / "headline.csv").set_index("detector")
