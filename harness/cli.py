@@ -34,7 +34,7 @@ import scenarios
 from harness.config import resolve
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
-from harness.tasks import task_module, tasks_help
+from harness.tasks import check_read, task_module, tasks_help
 from scenarios import plugins
 from scenarios.errors import InputError
 
@@ -231,6 +231,7 @@ def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictCon
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
             options = groups(overrides)
             base = compose(name, overrides=searchpath)
+            defaults = OmegaConf.to_container(base, resolve=True)
             try:
                 combos = combinations(overrides, options)
             except HydraException as error:
@@ -242,6 +243,9 @@ def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictCon
                     raise composition_error(error, base) from None
                 resolved(cfg)
                 check_keys(cfg, base, options)
+                task = cfg.get("task", "study")
+                task_module(task)  # an unknown task is named before its settings are
+                check_read(task, OmegaConf.to_container(cfg, resolve=True), defaults)
                 composed.append(
                     compose(name, overrides=combo, return_hydra_config=True) if hydra_config else cfg
                 )

@@ -76,6 +76,11 @@ CASES = [
     (["executor.max_job_memory_gb=0.001"], "one job's observations would need about"),
     (["executor.max_job_memory_gb=-1"], "executor.max_job_memory_gb: must be a number of GB > 0, or null"),
     (["--no-such-flag"], "command line: unrecognized arguments: --no-such-flag"),
+    (
+        ["task=calibrate", "stop.compare=[transport,utilization]"],
+        "stop.compare: task=calibrate does not read it; it reads: calibrate, detector,",
+    ),
+    (["task=tune", "report.enabled=false"], "report.enabled: task=tune does not read it"),
 ]
 
 
@@ -117,6 +122,25 @@ def test_detectors_on_the_search_path_are_validated_like_the_built_in_ones(
 )
 def test_real_settings_that_look_alike_are_accepted(args):
     cli.check([*args, *SMALL])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["task=bench", "seeds=3"], "seeds: task=bench does not read it; it reads: progress"),
+        (
+            ["task=compare", "sweep_dir=/nowhere", "scenario=[ramp]"],
+            "scenario: task=compare does not read it",
+        ),
+        (["task=report", "run_dir=/nowhere", "org.n_units=4"], "org.n_units: task=report does not read it"),
+        (["task=evaluate", "data=x.csv", "seeds=3"], "seeds: task=evaluate does not read it"),
+    ],
+)
+def test_a_setting_the_task_does_not_read_is_refused(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(monkeypatch, capsys, [*args, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_search_path_detector_runs_in_a_study(tmp_path):

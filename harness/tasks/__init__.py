@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 from scenarios.errors import InputError
 
@@ -23,6 +25,70 @@ TASKS: dict[str, str] = {
     "monitor": "harness.tasks.monitor",
     "compare": "harness.tasks.compare",
 }
+
+
+STUDY_SETTINGS = (
+    "seeds",
+    "first_seed",
+    "scenario",
+    "detector",
+    "org",
+    "scoring",
+    "executor",
+    "statistics",
+    "headline",
+    "calibrate",
+)
+EVERY_TASK = ("task", "progress")
+READS: dict[str, tuple[str, ...]] = {  # the top-level settings each task reads, besides EVERY_TASK
+    "study": (*STUDY_SETTINGS, "stop", "report", "tune"),
+    "calibrate": STUDY_SETTINGS,
+    "report": ("run_dir", "executor"),
+    "evaluate": ("detector", "scoring", "executor", "statistics", "data", "labels", "historical", "report"),
+    "bench": (),
+    "overhead": ("detector", "org", "scoring", "overhead"),
+    "tune": (*STUDY_SETTINGS, "tune"),
+    "monitor": ("detector", "scenario", "org", "monitor", "historical"),
+    "compare": ("sweep_dir",),
+}
+
+
+def first_difference(value: Any, default: Any, path: str) -> str | None:
+    """The dotted path of the first setting where ``value`` differs from ``default``, or None; a
+    mapping with other keys (another selection of a group) differs as a whole.
+
+    >>> given = {"stop": {"batch": 5, "compare": ["a", "b"]}}
+    >>> default = {"stop": {"batch": 5, "compare": None}}
+    >>> first_difference(given, default, "")
+    'stop.compare'
+    >>> first_difference({"scenario": {"ramp": {}}}, {"scenario": {"ramp": {}, "spike": {}}}, "")
+    'scenario'
+    >>> first_difference({"seeds": 10}, {"seeds": 10}, "") is None
+    True
+    """
+    if isinstance(value, dict) and isinstance(default, dict):
+        if set(value) != set(default):
+            return path
+        for key in value:
+            where = f"{path}.{key}" if path else str(key)
+            found = first_difference(value[key], default[key], where)
+            if found:
+                return found
+        return None
+    return None if value == default else path
+
+
+def check_read(task: str, settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Refuse a setting the task would ignore: one changed from its default outside ``READS[task]``."""
+    reads = {*EVERY_TASK, *READS[task]}
+    for key in settings:
+        if key in reads or key == "hydra":
+            continue
+        where = first_difference(settings.get(key), defaults.get(key), str(key))
+        if where:
+            raise InputError(
+                where, f"task={task} does not read it; it reads: {', '.join(sorted(reads - {'task'}))}"
+            )
 
 
 def task_module(name: str) -> ModuleType:
