@@ -1,20 +1,21 @@
-"""Nested tuning: search spaces, the budget rule, and task=tune (one simulation per job, test seeds
-only reported)."""
+"""Nested tuning: search spaces, the headline's rule across configurations, task=tune (one
+simulation per job, test seeds only reported, the oracle apart) and headline.tune=true in a study."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from studies import SMALL
+from studies import SMALL, run_task
 
 import detectors
 import scenarios
-from harness.analysis.calibrate import Run, Sweep
+from harness import cli
+from harness.analysis import headline
+from harness.analysis.calibrate import Run
+from harness.analysis.headline import HeadlineSpec
 from harness.analysis.scoring import ScoringSpec
-from harness.analysis.tuning import Budget, best_threshold, configurations, select
-from harness.cli import CONF_DIR
+from harness.analysis.tuning import ORACLE_LABEL, choose, configurations, select
 from harness.run.files import file_mode
 from harness.tasks import tune as tune_task
 from scenarios.errors import InputError
@@ -52,113 +53,183 @@ def test_bad_search_spaces_are_named(search, field, words):
 
 
 def curve(rows) -> pd.DataFrame:
-    """Operating-curve rows (threshold, false episodes, quiet alert fraction, recall, median lead)."""
-    columns = ["threshold", "n_false", "quiet_alert_fraction", "recall", "median_lead_h"]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.assign(quiet_h=168.0 * 10)  # ten quiet weeks
+    """Operating-curve rows (threshold, detected of 10 events, false episodes, quiet alert fraction,
+    median lead) over ten quiet weeks."""
+    frame = pd.DataFrame(
+        rows, columns=["threshold", "n_detected", "n_false", "quiet_alert_fraction", "median_lead_h"]
+    )
+    return frame.assign(recall=frame["n_detected"] / 10, quiet_h=168.0 * 10, fp_rate=0.0)
 
 
-def test_best_threshold_maximises_recall_within_the_budget():
-    rows = [
-        (0.5, 2, 0.30, 1.0, 24.0),  # alerts too much of quiet time
-        (1.0, 12, 0.005, 1.0, 20.0),  # 1.2 false episodes per quiet week: too many
-        (1.5, 8, 0.008, 0.9, 6.0),
-        (2.0, 5, 0.004, 0.9, 6.0),  # ties with 1.5 on recall and lead: the higher threshold wins
-        (3.0, 0, 0.001, 0.5, 12.0),  # longer lead, lower recall
-    ]
-    assert best_threshold(curve(rows), Budget())["threshold"] == 2.0
-    loose = Budget(quiet_alert_fraction=0.5, false_per_quiet_week=2)
-    assert best_threshold(curve(rows), loose)["threshold"] == 0.5
-    assert best_threshold(curve(rows), Budget(quiet_alert_fraction=0.0001)) is None
+def test_choose_across_configurations_is_the_headline_rule():
+    spec = HeadlineSpec()  # 1% quiet alerting, 1 false episode per quiet week
+    curves = {
+        "shipped": curve([(1.0, 6, 2, 0.005, 4.0), (0.5, 9, 40, 0.2, 9.0)]),
+        "more": curve([(2.0, 8, 5, 0.004, 1.0), (1.5, 9, 12, 0.006, 3.0)]),  # 12 false in 10 weeks: over
+        "earlier": curve([(3.0, 8, 0, 0.001, 6.0)]),  # 8 events too, longer lead
+        "copy": curve([(3.0, 8, 0, 0.001, 6.0)]),  # a tie with "earlier": the earlier one wins
+    }
+    pick = choose(curves, spec)
+    assert (pick.config, pick.threshold, pick.feasible) == ("earlier", 3.0, True)
+    assert pick.chosen["recall"] == 0.8
+    over = {  # nothing within the budget: the nearest point (smallest budget use), marked infeasible
+        "a": curve([(1.0, 9, 30, 0.05, 5.0)]),  # budget use 5 (quiet alerting 5% / 1%)
+        "b": curve([(1.0, 2, 20, 0.02, 1.0)]),  # budget use 2 (2 false per quiet week / 1)
+    }
+    pick = choose(over, spec)
+    assert (pick.config, pick.feasible, pick.budget_use) == ("b", False, 2.0)
+    assert choose({"empty": curve([])}, spec) is None
 
 
 @pytest.fixture(scope="module")
 def runs():
-    out = []
+    out = {}
     for seed in (0, 1, 2):
         trace = scenarios.simulate("spike", seed, n_units=4, warmup_days=1, scenario_days=3, onset_day=1.5)
-        out.append((trace, detectors.make("utilization").run(trace).score))
+        out[("spike", seed)] = Run.from_trace(trace, detectors.make("utilization").run(trace).score)
     return out
 
 
-def test_select_prefers_recall_then_lead_then_the_earlier_configuration(runs):
+def test_the_shipped_threshold_is_the_headlines_and_informed_beats_blind(runs):
+    spec, scoring = HeadlineSpec(quiet_alert_fraction=0.05, false_per_quiet_week=3), ScoringSpec()
+    chosen = headline.select("utilization", runs, scoring, spec)
+    pick = select({"shipped": runs}, scoring, spec)
+    assert (pick.threshold, pick.feasible) == (chosen.threshold, chosen.feasible)
     rng = np.random.default_rng(0)
-    informed = [Run.from_trace(trace, score) for trace, score in runs]
-    blind = [Run.from_trace(trace, rng.permutation(score)) for trace, score in runs]
-    budget = Budget(quiet_alert_fraction=0.05, false_per_quiet_week=3)
-    chosen = select({"blind": blind, "informed": informed}, budget)
-    assert chosen is not None and chosen[0] == "informed"
-    row = best_threshold(Sweep(informed, ScoringSpec()).curve(), budget)
-    assert chosen[1] == row["threshold"]
-    assert select({"first": informed, "copy": list(informed)}, budget)[0] == "first"  # ties: the earlier
-    assert select({"blind": blind}, Budget(quiet_alert_fraction=0.0, false_per_quiet_week=0.0)) is None
+    blind = {
+        k: Run(r.time_h, rng.permutation(r.score), r.dt_h, r.warmup_h, r.events) for k, r in runs.items()
+    }
+    assert select({"blind": blind, "informed": runs}, scoring, spec).config == "informed"
+    assert select({"first": runs, "copy": dict(runs)}, scoring, spec).config == "first"
 
 
 def compose_config(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=[*SMALL, "task=tune", "executor=serial", *overrides])
+    return cli.compose_checked([*SMALL, "task=tune", "executor=serial", *overrides])[0]
 
 
-TINY = ("seeds=2", "scenario=[spike,steady]", "detector=[transport,utilization_busy]")
+TINY = ("seeds=4", "scenario=[spike,ramp]", "detector=[transport,utilization_busy]")
+FEW = "+detector.transport.search={tau_h:[1.0,4.0]}"  # a search: replaces the default one
 
 
 def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeypatch, capsys):
     calls = []
     real = tune_task.simulate_job
     monkeypatch.setattr(tune_task, "simulate_job", lambda job: calls.append(job) or real(job))
-    cfg = compose_config(*TINY, "tune.announce_above=5", "tune.quiet_alert_fraction=0.05")
+    cfg = compose_config(*TINY, "tune.announce_above=5")
     assert tune_task.run(cfg, tmp_path) == 0
-    assert len(calls) == 2 * 2  # scenarios x seeds: every configuration ran on the same trace
+    assert len(calls) == 2 * 4  # scenarios x seeds: every configuration ran on the same trace
     assert len(calls[0].detectors) == 10 + 1  # transport's 10 configurations and utilization_busy
     assert "transport searches 10 configurations" in capsys.readouterr().err
     table = pd.read_csv(tmp_path / "tuning.csv")
-    assert list(table["choice"]) == ["shipped", "tuned", "oracle (tuned on test)"] * 2
+    assert list(table["choice"]) == ["shipped", "tuned", "oracle"] * 2
+    assert list(table["chosen_on"]) == ["calibration", "calibration", "test"] * 2
+    for column in ("recall_lo", "recall_hi", "median_lead_h_lo", "false_per_quiet_week_hi"):
+        assert column in table
+    tuned = table[table["choice"] == "tuned"].set_index("detector")
+    assert "transport (tuned) vs transport (shipped)" in tuned.loc["transport", "pair_sentence"]
+    assert tuned.loc["utilization_busy", "config"] == "shipped"  # no search: space
+    same = "utilization_busy: the tuned choice is the shipped one."
+    assert tuned.loc["utilization_busy", "pair_sentence"] == same
     search = pd.read_csv(tmp_path / "search.csv")
     assert len(search[search["detector"] == "transport"]) == 10
-    assert (tmp_path / "tuning.md").read_text().count("oracle (tuned on test)") >= 2
+    text = (tmp_path / "tuning.md").read_text()
+    oracle = text.index(ORACLE_LABEL[1:])  # the oracle rows come after a line saying what they are
+    assert "| oracle |" not in text[:oracle] and text[oracle:].count("| oracle |") == 2
     for name in ("tuning.csv", "search.csv", "tuning.md"):  # written honouring the umask
         assert (tmp_path / name).stat().st_mode & 0o777 == file_mode()
 
 
-def test_test_seeds_never_influence_the_tuned_choice(monkeypatch):
-    plan = tune_task._plan(compose_config(*TINY, "tune.quiet_alert_fraction=0.05"))
-    runs, errors = tune_task.collect(plan)
-    assert not errors
-    rows, _ = tune_task.tune_detector(plan, "transport", runs, errors)
-    rng = np.random.default_rng(1)
-    shuffled = {
+def perturbed(runs, seeds):
+    """The runs with the scores of ``seeds`` negated (no alert above a positive threshold)."""
+    return {
         name: {
-            key: Run(r.time_h, rng.permutation(r.score) * 1.5, r.dt_h, r.warmup_h, r.events)
-            if key[1] in plan.test
-            else r
+            key: Run(r.time_h, -r.score, r.dt_h, r.warmup_h, r.events) if key[1] in seeds else r
             for key, r in by_key.items()
         }
         for name, by_key in runs.items()
     }
-    again, _ = tune_task.tune_detector(plan, "transport", shuffled, errors)
-    assert rows[1]["choice"] == "tuned" and rows[1]["feasible"]
-    for before, after in zip(rows[:2], again[:2], strict=True):  # shipped and tuned: chosen on calibration
-        for key in ("config", "threshold", "calibration_recall", "calibration_median_lead_h"):
-            assert before.get(key) == after.get(key)
 
 
-def test_a_bad_search_value_is_refused_before_any_work():
-    cfg = compose_config(*TINY, "+detector.transport.search.pe_critical=[0.1]")
-    with pytest.raises(InputError, match="pe_critical") as error:
-        tune_task.validate(cfg)
-    assert error.value.field.startswith("detector.transport.search")
+def test_choices_read_only_their_own_seeds():
+    plan = tune_task._plan(compose_config(*TINY, FEW))
+    runs, errors = tune_task.collect(plan)
+    assert not errors
+    rows, _ = tune_task.tune_detector(plan, "transport", runs, errors)
+    test_changed, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, plan.test), errors)
+    calibration_changed, _ = tune_task.tune_detector(
+        plan, "transport", perturbed(runs, plan.calibration), errors
+    )
+    keys = ("config", "threshold", "feasible", "calibration_recall", "calibration_median_lead_h")
+    for choice in (0, 1):  # shipped and tuned: chosen on the calibration seeds
+        assert [rows[choice].get(k) for k in keys] == [test_changed[choice].get(k) for k in keys]
+        assert rows[choice]["recall"] != test_changed[choice]["recall"]  # the test seeds only report
+    assert rows[2]["choice"] == "oracle"  # the oracle: chosen on the test seeds alone
+    oracle = ("config", "threshold", "feasible", "recall", "median_lead_h")
+    assert [rows[2].get(k) for k in oracle] == [calibration_changed[2].get(k) for k in oracle]
+    assert [rows[2].get(k) for k in oracle] != [test_changed[2].get(k) for k in oracle]
+
+
+STUDY = (*SMALL, "executor=serial", *TINY, FEW, "detector=[transport,utilization_busy]")
+
+
+def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch, capsys):
+    assert run_task(tmp_path, *STUDY, "headline.tune=true") == 0
+    out = capsys.readouterr().out
+    assert out.index("# Headline") < out.index("# Tuning") < out.index("# Scorecard as shipped")
+    assert "transport: tuned" in out and "utilization_busy: tuned" not in out  # only detectors with search:
+    table = pd.read_csv(tmp_path / "tuning.csv")
+    assert list(table["detector"]) == ["transport"] * 3
+    head = pd.read_csv(tmp_path / "headline.csv").set_index("detector")
+    shipped = table[table["choice"] == "shipped"].iloc[0]
+    assert shipped["threshold"] == head.loc["transport", "threshold"]  # the headline's own choice
+    assert shipped["recall"] == head.loc["transport", "recall"]
+    report = (tmp_path / "report.md").read_text()
+    assert "## Tuning" in report and ORACLE_LABEL[1:] in report
+    before = {name: (tmp_path / name).read_bytes() for name in tune_task.TUNING_FILES}
+
+    def refuse(plan):
+        raise AssertionError("tuned again although nothing changed")
+
+    monkeypatch.setattr(tune_task, "run_tuning", refuse)
+    assert run_task(tmp_path, *STUDY, "headline.tune=true") == 0
+    assert "transport: tuned" in capsys.readouterr().out
+    assert before == {name: (tmp_path / name).read_bytes() for name in tune_task.TUNING_FILES}
+    with pytest.raises(AssertionError, match="tuned again"):  # another budget is another tuning
+        run_task(tmp_path, *STUDY, "headline.tune=true", "headline.budget.quiet_alert_fraction=0.05")
+    assert not (tmp_path / tune_task.TUNING_KEY).exists()  # files of no key: redone by the next run
+    assert run_task(tmp_path, *STUDY) == 0  # headline.tune=false: no tuning files, no section
+    assert not any((tmp_path / name).exists() for name in tune_task.TUNING_FILES)
+    assert "## Tuning" not in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
-    ("override", "field"),
+    ("overrides", "field"),
     [
-        ("+tune.colour=1", "tune.colour"),
-        ("tune.quiet_alert_fraction=-1", "tune.quiet_alert_fraction"),
-        ("tune.announce_above=0", "tune.announce_above"),
-        ("executor.cell_timeout_s=10", "executor.cell_timeout_s"),
+        (("task=tune", "+tune.colour=1"), "tune.colour"),
+        (("task=tune", "tune.quiet_alert_fraction=0.02"), "tune.quiet_alert_fraction"),  # removed keys
+        (("task=tune", "+tune.false_per_quiet_week=1"), "tune.false_per_quiet_week"),
+        (("task=tune", "tune.target=unit_saturation"), "tune.target"),
+        (("task=tune", "tune.announce_above=0"), "tune.announce_above"),
+        (("task=tune", "executor.cell_timeout_s=10"), "executor.cell_timeout_s"),
+        (
+            ("task=tune", "+detector.transport.search.pe_critical=[0.1]"),
+            "detector.transport.search[",
+        ),
+        (("headline.tune=maybe",), "headline.tune"),
+        (("headline.tune=true", "detector=[utilization_busy]"), "headline.tune"),  # nothing declares search:
+        (("headline.tune=true", "executor.cell_timeout_s=10"), "executor.cell_timeout_s"),
+        (("headline.tune=true", "tune.announce_above=0"), "tune.announce_above"),
     ],
 )
-def test_bad_tune_settings_are_named(override, field):
+def test_bad_tune_settings_are_named(overrides, field):
     with pytest.raises(InputError) as error:
-        tune_task.validate(compose_config(*TINY, override))
-    assert error.value.field == field
+        cli.check([*SMALL, *TINY, *overrides])
+    assert error.value.field.startswith(field)
+
+
+def test_a_stored_tuning_reads_back_as_written(tmp_path):
+    names = {"detector": ["null", "transport"], "config": ["shipped", "NA"]}  # not missing values
+    table = pd.DataFrame({**names, "recall": [np.nan, -np.inf]})
+    tune_task.write_tuning(tmp_path, table, table, "text")
+    back = tune_task.read_tuning(tmp_path / "tuning.csv")
+    pd.testing.assert_frame_equal(back, table)

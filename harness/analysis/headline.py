@@ -68,6 +68,7 @@ class HeadlineSpec:
     target: str = "utilization_breach"
     references: tuple[str, ...] = ("transport", "utilization")
     partial_auc_to: float = 0.05  # the AMOC's partial area runs over quiet alert fractions 0..this
+    tune: bool = False  # a study also tunes its detectors that declare search: (harness.tasks.tune)
 
     def __post_init__(self) -> None:
         _fraction(self.quiet_alert_fraction, "headline.budget.quiet_alert_fraction")
@@ -77,6 +78,8 @@ class HeadlineSpec:
         if self.target not in TARGETS:
             raise InputError("headline.target", f"must be one of {', '.join(TARGETS)}; got {self.target!r}")
         _fraction(self.partial_auc_to, "headline.partial_auc_to", low_open=True)
+        if not isinstance(self.tune, bool):
+            raise InputError("headline.tune", f"must be true or false; got {self.tune!r}")
 
     @classmethod
     def from_config(cls, raw: Mapping | None) -> HeadlineSpec:
@@ -84,7 +87,7 @@ class HeadlineSpec:
         is named in headline.md as not compared."""
         values = dict(raw or {})
         budget = values.pop("budget", None) or {}
-        allowed = ("budget", "target", "references", "partial_auc_to")
+        allowed = ("budget", "target", "references", "partial_auc_to", "tune")
         for key in values:
             if key not in allowed:
                 raise InputError(f"headline.{key}", f"unknown setting; allowed: {', '.join(allowed)}")

@@ -1,15 +1,17 @@
-"""Nested tuning (DESIGN section 14): a detector's declared search space x every threshold.
+"""Nested tuning (DESIGN section 14): a detector's declared search space x every threshold, chosen by
+the headline's rule.
 
 A detector's YAML may declare ``search:``, parameter -> list of values; an entry whose values are
 mappings sets several parameters together (e.g. seismic's ``(nsta, nlta)`` pairs) and its key is
 only a label. The configurations are the shipped one first, then every combination of the entries
 (duplicates of an earlier configuration dropped).
 
-``select`` applies DESIGN section 5's budget rule to each configuration's exact threshold sweep
-(:class:`harness.analysis.calibrate.Sweep`): the threshold that maximises recall of the target
-within the budget (quiet-time alert fraction and false episodes per quiet week), ties to the higher
-median lead, then the higher threshold; across configurations, the higher recall, then the higher
-median lead, then the earlier configuration (the shipped one comes first).
+Selection is the headline's (harness.analysis.headline): on each configuration's exact threshold
+sweep, ``choose_in_budget`` picks the threshold; across configurations (``choose``), the feasible
+one with the most target events detected, then the higher median lead, then the earlier
+configuration (the shipped one comes first); with none feasible, the nearest point (smallest budget
+use), marked infeasible. ``report`` scores the picks on the test seeds with the headline's own
+numbers and intervals, and pairs the tuned choice with the shipped one on the same events.
 """
 
 from __future__ import annotations
@@ -22,25 +24,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.calibrate import Run, Sweep
+from harness.analysis.calibrate import Sweep
+from harness.analysis.headline import (
+    HeadlineSpec,
+    Runs,
+    choose_in_budget,
+    pair_sentence,
+    paired,
+    score_runs,
+    test_metrics,
+    with_week,
+)
 from harness.analysis.scoring import ScoringSpec
+from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
 
-HOURS_PER_WEEK = 168.0
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The false-alarm budget every configuration and threshold must stay within."""
-
-    quiet_alert_fraction: float = 0.01
-    false_per_quiet_week: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("quiet_alert_fraction", "false_per_quiet_week"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-                raise InputError(f"tune.{name}", f"must be a number >= 0; got {value!r}")
+SHIPPED, TUNED, ORACLE = "shipped", "tuned", "oracle"
+ORACLE_LABEL = "oracle: chosen on the test seeds; an optimistic bound, not a result"
+SHOWN = ("recall", "median_lead_h", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate")
+PAIR_COLUMNS = (
+    "events",
+    "both_detected",
+    *(f"{m}{s}" for m in ("recall_diff", "lead_diff_h") for s in ("", "_lo", "_hi")),
+)
 
 
 def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], allowed: Sequence[str], where: str):
@@ -64,7 +70,7 @@ def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], allowed: 
                     problem = f"{name!r} is not a parameter; allowed: {', '.join(allowed)}"
                     raise InputError(f"{where}.{key}", problem)
         entries.append(settings)
-    out = [("shipped", dict(spec))]
+    out = [(SHIPPED, dict(spec))]
     seen = [dict(spec)]
     for combo in itertools.product(*entries):
         changes = {k: v for setting in combo for k, v in setting.items()}
@@ -75,58 +81,114 @@ def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], allowed: 
     return out
 
 
-def best_threshold(curve: pd.DataFrame, budget: Budget) -> pd.Series | None:
-    """The curve's row of highest recall within the budget; ties: higher median lead, then higher
-    threshold. None when no threshold fits the budget (a threshold without episodes has none)."""
-    false_week = curve["n_false"] / curve["quiet_h"] * HOURS_PER_WEEK
-    ok = (curve["quiet_alert_fraction"].fillna(0.0) <= budget.quiet_alert_fraction) & (
-        false_week.fillna(0.0) <= budget.false_per_quiet_week
-    )
-    feasible = curve[ok & curve["recall"].notna()]
-    if feasible.empty:
-        return None
-    ranked = feasible.sort_values(
-        ["recall", "median_lead_h", "threshold"], ascending=[False, False, False], kind="stable"
-    )
-    return ranked.iloc[0]
+@dataclass(frozen=True)
+class Pick:
+    """One configuration and threshold, and the pooled metrics of the seeds it was chosen on."""
+
+    config: str
+    threshold: float
+    feasible: bool
+    budget_use: float  # <= 1 within the budget
+    chosen: dict[str, float]
 
 
-def choose(curves_by_config: Mapping[str, pd.DataFrame], budget: Budget) -> tuple[str, float] | None:
-    """The (configuration, threshold) of the budget rule from each configuration's operating curve,
-    or None if no configuration has a threshold within the budget. Configurations keep their order."""
-    best: tuple[str, float] | None = None
-    best_key = (-np.inf, -np.inf)
-    for label, curve in curves_by_config.items():
-        row = best_threshold(curve, budget)
+def curve_of(runs: Runs, scoring: ScoringSpec, spec: HeadlineSpec) -> pd.DataFrame:
+    """The exact threshold sweep of ``runs`` (in (scenario, seed) order, as headline.select)."""
+    return Sweep([runs[k] for k in sorted(runs)], scoring, spec.target).curve()
+
+
+def choose(curves: Mapping[str, pd.DataFrame], spec: HeadlineSpec) -> Pick | None:
+    """The headline's rule across configurations' operating curves (in order; see the module);
+    None when no configuration has a scored value."""
+    best, best_key = None, None
+    for label, curve in curves.items():
+        row, feasible = choose_in_budget(curve, spec)
         if row is None:
             continue
-        key = (float(row["recall"]), float(row["median_lead_h"]))
-        if key > best_key:
-            best, best_key = (label, float(row["threshold"])), key
+        lead = float(row["median_lead_h"]) if pd.notna(row["median_lead_h"]) else -np.inf
+        use = float(row["budget_use"])
+        key = (feasible, 0.0 if feasible else -use, int(row["n_detected"]), lead)
+        if best_key is None or key > best_key:  # ties keep the earlier configuration
+            chosen = {name: float(row[name]) for name in SHOWN}
+            best, best_key = Pick(label, float(row["threshold"]), feasible, use, chosen), key
     return best
 
 
-def select(
-    runs_by_config: Mapping[str, Sequence[Run]],
-    budget: Budget,
-    spec: ScoringSpec | None = None,
-    target: str = "utilization_breach",
-) -> tuple[str, float] | None:
-    """The (configuration, threshold) the budget rule chooses on these runs (see ``choose``)."""
-    spec = spec or ScoringSpec()
-    curves = {label: Sweep(runs, spec, target).curve() for label, runs in runs_by_config.items()}
-    return choose(curves, budget)
+def select(runs_by_config: Mapping[str, Runs], scoring: ScoringSpec, spec: HeadlineSpec) -> Pick | None:
+    """The configuration and threshold the headline's rule chooses on these runs."""
+    return choose({label: curve_of(runs, scoring, spec) for label, runs in runs_by_config.items()}, spec)
 
 
-def at_threshold(sweep: Sweep, threshold: float) -> dict[str, float]:
-    """Pooled metrics of a sweep's runs alerting at score >= ``threshold``."""
-    row = sweep.curve([threshold]).iloc[0]
-    false_week = row["n_false"] / row["quiet_h"] * HOURS_PER_WEEK if row["quiet_h"] > 0 else np.nan
+def at_threshold(runs: Runs, threshold: float, scoring: ScoringSpec, spec: HeadlineSpec) -> dict[str, float]:
+    """Pooled metrics of ``runs`` alerting at score >= ``threshold``."""
+    sweep = Sweep([runs[k] for k in sorted(runs)], scoring, spec.target)
+    row = with_week(sweep.curve([threshold])).iloc[0]
+    return {name: float(row[name]) for name in SHOWN}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Every configuration's runs on the calibration and on the test seeds."""
+
+    calibration: Mapping[str, Runs]
+    test: Mapping[str, Runs]
+    test_seeds: Sequence[int]
+
+
+def picks(split: Split, scoring: ScoringSpec, spec: HeadlineSpec) -> dict[str, Pick | None]:
+    """shipped (the shipped configuration's threshold) and tuned, on the calibration seeds; the
+    oracle on the test seeds."""
+    shipped = {SHIPPED: split.calibration[SHIPPED]} if SHIPPED in split.calibration else {}
     return {
-        "recall": float(row["recall"]),
-        "median_lead_h": float(row["median_lead_h"]),
-        "quiet_alert_fraction": float(row["quiet_alert_fraction"]),
-        "false_per_quiet_week": float(false_week),
-        "fp_rate": float(row["fp_rate"]),
-        "n_events": int(row["n_events"]),
+        SHIPPED: select(shipped, scoring, spec),
+        TUNED: select(split.calibration, scoring, spec),
+        ORACLE: select(split.test, scoring, spec),
     }
+
+
+def report(
+    detector: str, split: Split, scoring: ScoringSpec, spec: HeadlineSpec, stats: StatisticsSpec
+) -> list[dict]:
+    """One row per choice: the pick, its metrics on the calibration seeds, and the headline's numbers
+    with intervals on the test seeds; the tuned row also holds the paired difference tuned minus
+    shipped on the same test-seed events (both feasible only, as the headline's pairs)."""
+    rows, events = [], {}
+    for choice, pick in picks(split, scoring, spec).items():
+        row: dict = {
+            "detector": detector,
+            "choice": choice,
+            "chosen_on": "test" if choice == ORACLE else "calibration",
+        }
+        if pick is None:
+            rows.append({**row, "feasible": False})
+            continue
+        row.update(
+            config=pick.config, threshold=pick.threshold, feasible=pick.feasible, budget_use=pick.budget_use
+        )
+        at = at_threshold(split.calibration[pick.config], pick.threshold, scoring, spec)
+        row.update({f"calibration_{k}": v for k, v in at.items()})
+        name = f"{detector} ({choice})"
+        cells, events[choice] = score_runs(name, split.test[pick.config], pick.threshold, scoring)
+        row.update(test_metrics(cells, events[choice], split.test_seeds, spec, stats, scoring.grace_h))
+        rows.append(row)
+    shipped, tuned = rows[0], rows[1]
+    if shipped["feasible"] and tuned["feasible"]:
+        both = pd.concat([events[TUNED], events[SHIPPED]], ignore_index=True)
+        pair = paired(both, f"{detector} ({TUNED})", f"{detector} ({SHIPPED})", split.test_seeds, spec, stats)
+        same = (tuned["config"], tuned["threshold"]) == (shipped["config"], shipped["threshold"])
+        sentence = f"{detector}: the tuned choice is the shipped one." if same else pair_sentence(pair, spec)
+        tuned.update({k: pair[k] for k in PAIR_COLUMNS}, pair_sentence=sentence)
+    return rows
+
+
+def search_rows(detector: str, split: Split, scoring: ScoringSpec, spec: HeadlineSpec) -> list[dict]:
+    """Every configuration's own pick on the calibration seeds."""
+    rows = []
+    for label, runs in split.calibration.items():
+        pick = select({label: runs}, scoring, spec)
+        row: dict = {"detector": detector, "config": label, "feasible": bool(pick and pick.feasible)}
+        if pick is not None:
+            row.update(threshold=pick.threshold, budget_use=pick.budget_use)
+            row.update({f"calibration_{k}": v for k, v in pick.chosen.items()})
+        rows.append(row)
+    return rows

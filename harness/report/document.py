@@ -432,6 +432,7 @@ def render_markdown(
         if figure.file in HEADLINE_FIGURES:
             lines += _figure_lines(figure)
     lines += phase4_section(result.headline, study.stats)
+    lines += tuning_section(run_dir)
     lines += ["## Scorecard as shipped", "", result.scorecard_text, ""]
     if result.matched_scorecard_text:
         lines += ["## Scorecard at the headline's thresholds", "", result.matched_scorecard_text, ""]
@@ -493,6 +494,14 @@ def _figure_lines(figure: FigureJob) -> list[str]:
     if figure.error:
         return [*lines, f"*Not drawn: {figure.error}*", ""]
     return [*lines, f"![{figure.title}]({FIGURES}/{figure.file})", ""]
+
+
+def tuning_section(run_dir: Path) -> list[str]:
+    """The stored tuning.md of a study with ``headline.tune=true``, if it has one."""
+    path = run_dir / "tuning.md"
+    if not path.is_file():
+        return []
+    return ["## Tuning", "", path.read_text().removeprefix("# Tuning\n").strip(), ""]
 
 
 def stopping_section(run_dir: Path) -> list[str]:

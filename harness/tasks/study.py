@@ -18,6 +18,7 @@ from harness.report.document import finish_study, report_settings
 from harness.run.files import write_text
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
 from harness.run.study import StudyResult, run_study
+from harness.tasks.tune import TuneSpec, study_plan, study_tuning
 
 
 def stop_settings(cfg: DictConfig) -> dict:
@@ -29,11 +30,17 @@ def validate(cfg: DictConfig) -> None:
     study = load_study(cfg)
     stop_spec(stop_settings(cfg), study)
     report_settings(cfg, study.seeds)
+    tune = TuneSpec.from_config(cfg)
+    if study.headline.tune:
+        study_plan(study, tune)
 
 
-def printed(result: StudyResult) -> str:
-    """What the study prints: the headline, then both scorecards."""
-    parts = ["# Headline", "", result.headline_text, "", "# Scorecard as shipped", "", result.scorecard_text]
+def printed(result: StudyResult, tuning: str = "") -> str:
+    """What the study prints: the headline, the tuning (with headline.tune), then both scorecards."""
+    parts = ["# Headline", "", result.headline_text, ""]
+    if tuning:
+        parts += ["# Tuning", "", tuning, ""]
+    parts += ["# Scorecard as shipped", "", result.scorecard_text]
     if result.matched_scorecard_text:
         parts += ["", "# Scorecard at the headline's thresholds", "", result.matched_scorecard_text]
     return "\n".join(parts)
@@ -51,8 +58,9 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         with open_dict(saved):
             saved.seeds = len(study.seeds)  # so task=report rebuilds this run's seeds
         write_text(Path(out_dir) / "config.yaml", OmegaConf.to_yaml(saved))
+    tuning, tuning_failed = study_tuning(study, Path(out_dir), TuneSpec.from_config(cfg))
     report = finish_study(study, result, report_settings(cfg, study.seeds))
-    print(printed(result))
+    print(printed(result, tuning))
     if spec.compare is not None:
         print(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
     print(f"\n{result.status_line}")
@@ -65,4 +73,4 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     if result.failed:
         kinds = ", ".join(f"{n} {status}" for status, n in result.failures.items())
         print(f"{result.failed} cell(s) failed ({kinds}): see cells.parquet (status, error)")
-    return 1 if result.failed else 0
+    return 1 if result.failed or tuning_failed else 0

@@ -1,19 +1,25 @@
 """``tdbench task=tune``: each detector's declared search space, chosen on the calibration seeds.
 
 Every (scenario, seed) of the study is simulated once, and every configuration of every selected
-detector runs in batch on that one trace (``Detector.run``). Seeds split into calibration and test
-sets as for ``task=calibrate`` (``calibrate.calibration_fraction``, ``calibrate.split_seed``). On
-the calibration seeds, harness.analysis.tuning's budget rule chooses a configuration and threshold
-under the ``tune`` budget; the test seeds only report it, beside the shipped configuration (its
-threshold chosen the same way) and, apart and labelled, the oracle chosen on the test seeds.
-Detectors without ``search:`` take part with their shipped configuration only.
+detector runs in batch on that one trace (``Detector.run``); scores are read to float32 precision,
+as the ledger stores them, so the shipped configuration sees exactly the headline's runs. Seeds
+split as the headline's (``calibrate.calibration_fraction``, ``calibrate.split_seed``). The
+headline's rule (``headline.budget``, ``headline.target``; harness.analysis.tuning) chooses a
+configuration and threshold on the calibration seeds; the test seeds only report it, beside the
+shipped configuration (its threshold chosen the same way), with the headline's intervals and the
+paired difference; apart and labelled, the oracle chosen on the test seeds. Detectors without
+``search:`` take part with their shipped configuration only. A study with ``headline.tune=true``
+runs the same tuning of its detectors that declare ``search:`` into its own folder (``study_tuning``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,40 +28,49 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from harness.analysis.calibrate import CalibrationSpec, Run, Sweep, split_seeds
-from harness.analysis.tuning import Budget, at_threshold, choose, configurations
+from harness.analysis.calibrate import Run, split_seeds
+from harness.analysis.tuning import (
+    ORACLE,
+    ORACLE_LABEL,
+    SHIPPED,
+    TUNED,
+    Split,
+    configurations,
+    report,
+    search_rows,
+)
 from harness.config import StudyConfig, build, load_study, resolve
 from harness.run.executors import execute
 from harness.run.files import write_text
 from harness.run.jobs import Job, simulate_job
+from harness.run.ledger import stored_score
 from harness.run.plan import plan_jobs
 from scenarios.errors import InputError
-from scenarios.truth import TARGETS
 
-CHOICES = ("shipped", "tuned", "oracle (tuned on test)")
-REPORTED = ("recall", "median_lead_h", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate")
+TUNING_FILES = ("tuning.csv", "search.csv", "tuning.md")
+TUNING_KEY = "tuning.key"  # written last: the content hash of the tuning the files above hold
 
 
 @dataclass(frozen=True)
 class TuneSpec:
     """The ``tune`` config section."""
 
-    target: str = "utilization_breach"
-    quiet_alert_fraction: float = 0.01
-    false_per_quiet_week: float = 1.0
-    announce_above: int = 20
+    announce_above: int = 20  # a search with more configurations says so before it starts
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
-            raise InputError("tune.target", f"must be one of {', '.join(TARGETS)}; got {self.target!r}")
-        Budget(self.quiet_alert_fraction, self.false_per_quiet_week)
         value = self.announce_above
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError("tune.announce_above", f"must be an integer >= 1; got {value!r}")
 
-    @property
-    def budget(self) -> Budget:
-        return Budget(self.quiet_alert_fraction, self.false_per_quiet_week)
+    @classmethod
+    def from_config(cls, cfg: DictConfig | Mapping) -> TuneSpec:
+        raw = cfg.get("tune")
+        values = dict(OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else raw or {})
+        allowed = list(cls.__dataclass_fields__)
+        for key in values:
+            if key not in allowed:
+                raise InputError(f"tune.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -68,28 +83,23 @@ class Plan:
 
 
 def config_name(detector: str, label: str) -> str:
-    return detector if label == "shipped" else f"{detector}[{label}]"
+    return detector if label == SHIPPED else f"{detector}[{label}]"
 
 
-def _plan(cfg: DictConfig) -> Plan:
-    study = load_study(cfg)
+def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) -> Plan:
+    """Every configuration of the study's detectors (only those declaring ``search:`` when
+    ``searched_only``), each built once before any work; seeds split as the headline's."""
     if study.executor.cell_timeout_s is not None:
-        raise InputError("executor.cell_timeout_s", "task=tune runs without a time limit; leave it null")
-    raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-    values = dict(raw.get("tune") or {})
-    allowed = list(TuneSpec.__dataclass_fields__)
-    for key in values:
-        if key not in allowed:
-            raise InputError(f"tune.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-    tune = TuneSpec(**values)
-    cal = CalibrationSpec.from_config(raw.get("calibrate") or {}, list(study.detectors))
+        raise InputError("executor.cell_timeout_s", "tuning runs without a time limit; leave it null")
+    cal = study.calibrate
     calibration, test = split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
     configs: dict[str, list[tuple[str, str, dict]]] = {}
     for name, spec in study.detectors.items():
         where = f"detector.{name}.search"
         search = study.searches.get(name)
         if search is None:
-            configs[name] = [(name, "shipped", spec)]
+            if not searched_only:
+                configs[name] = [(name, SHIPPED, spec)]
             continue
         allowed = [p for p in inspect.signature(resolve(spec["_target_"], where)).parameters if p != "self"]
         pairs = configurations(spec, search, allowed, where)
@@ -98,6 +108,10 @@ def _plan(cfg: DictConfig) -> Plan:
         configs[name] = [(config_name(name, label), label, candidate) for label, candidate in pairs]
     expanded = {cname: cspec for entries in configs.values() for cname, _, cspec in entries}
     return Plan(replace(study, detectors=expanded), tune, calibration, test, configs)
+
+
+def _plan(cfg: DictConfig) -> Plan:
+    return plan_for(load_study(cfg), TuneSpec.from_config(cfg))
 
 
 def validate(cfg: DictConfig) -> None:
@@ -120,7 +134,7 @@ def score_job(job: Job) -> dict:
     )
     for name, spec, _ in job.detectors:
         try:
-            out["scores"][name] = build(spec, f"detector.{name}").run(trace).score
+            out["scores"][name] = stored_score(build(spec, f"detector.{name}").run(trace).score)
         except Exception:
             out["errors"][name] = traceback.format_exc()
     return out
@@ -129,12 +143,22 @@ def score_job(job: Job) -> dict:
 Runs = dict[str, dict[tuple[str, int], Run]]  # config name -> (scenario, seed) -> its run
 
 
+def announce(plan: Plan) -> None:
+    for detector, entries in plan.configs.items():
+        if len(entries) > plan.tune.announce_above:
+            print(
+                f"tune: {detector} searches {len(entries)} configurations (more than "
+                f"tune.announce_above={plan.tune.announce_above}), each run on every (scenario, seed)",
+                file=sys.stderr,
+            )
+
+
 def collect(plan: Plan) -> tuple[Runs, dict[str, str]]:
     """Every configuration's runs; and config name -> its first error."""
     jobs = plan_jobs(plan.study)
     runs: Runs = {}
     errors: dict[str, str] = {}
-    with tqdm(total=len(jobs), desc="jobs", unit="job", disable=not plan.study.progress) as bar:
+    with tqdm(total=len(jobs), desc="tuning jobs", unit="job", disable=not plan.study.progress) as bar:
         for result in execute(score_job, jobs, plan.study.executor):
             for name, error in result["errors"].items():
                 errors.setdefault(name, f"{result['scenario']} seed {result['seed']}: {error}")
@@ -145,113 +169,217 @@ def collect(plan: Plan) -> tuple[Runs, dict[str, str]]:
     return runs, errors
 
 
-def tune_detector(
-    plan: Plan, detector: str, runs: Runs, errors: dict[str, str]
-) -> tuple[list[dict], list[dict]]:
-    """The detector's rows: shipped, tuned and oracle choices; and every configuration's search row."""
-    spec, tune = plan.study.scoring, plan.tune
-    names = [n for n, _, _ in plan.configs[detector]]
+def split_of(plan: Plan, detector: str, runs: Runs, errors: Mapping[str, str]) -> Split:
+    """The detector's configurations (by label) that ran without error, split by seed."""
     entries = [(n, label) for n, label, _ in plan.configs[detector] if n not in errors and n in runs]
-    sweeps = {  # runs in (scenario, seed) order, whatever order the executor returned them in
-        split: {
-            n: Sweep([run for key, run in sorted(runs[n].items()) if key[1] in seeds], spec, tune.target)
-            for n, _ in entries
-        }
-        for split, seeds in (("calibration", plan.calibration), ("test", plan.test))
-    }
-    curves = {split: {n: sweep.curve() for n, sweep in mine.items()} for split, mine in sweeps.items()}
-    labels = dict(entries)
-    shipped = {detector: curves["calibration"][detector]} if detector in labels else {}
-    picks = {
-        "shipped": choose(shipped, tune.budget),
-        "tuned": choose(curves["calibration"], tune.budget),
-        "oracle (tuned on test)": choose(curves["test"], tune.budget),
-    }
-    rows = []
-    for choice, pick in picks.items():
-        row: dict = {"detector": detector, "choice": choice, "feasible": pick is not None}
-        if pick is not None:
-            name, threshold = pick
-            row.update(config=labels[name], threshold=threshold)
-            for split in ("calibration", "test"):
-                metrics = at_threshold(sweeps[split][name], threshold)
-                row.update({f"{split}_{k}": metrics[k] for k in REPORTED})
-        rows.append(row)
-    search = []
-    for name, label in entries:
-        pick = choose({name: curves["calibration"][name]}, tune.budget)
-        row = {"detector": detector, "config": label, "feasible": pick is not None}
-        if pick is not None:
-            metrics = at_threshold(sweeps["calibration"][name], pick[1])
-            row.update(threshold=pick[1], **{f"calibration_{k}": metrics[k] for k in REPORTED})
-        search.append(row)
-    for name in names:
+    cal, test = set(plan.calibration), set(plan.test)
+    return Split(
+        {label: {k: r for k, r in runs[n].items() if k[1] in cal} for n, label in entries},
+        {label: {k: r for k, r in runs[n].items() if k[1] in test} for n, label in entries},
+        plan.test,
+    )
+
+
+def tune_detector(
+    plan: Plan, detector: str, runs: Runs, errors: Mapping[str, str]
+) -> tuple[list[dict], list[dict]]:
+    """The detector's rows (shipped, tuned, oracle) and every configuration's search row."""
+    study = plan.study
+    split = split_of(plan, detector, runs, errors)
+    rows = report(detector, split, study.scoring, study.headline, study.stats)
+    search = search_rows(detector, split, study.scoring, study.headline)
+    for name, label, _ in plan.configs[detector]:
         if name in errors:
-            search.append({"detector": detector, "config": name, "feasible": False, "error": errors[name]})
+            search.append({"detector": detector, "config": label, "feasible": False, "error": errors[name]})
     return rows, search
 
 
-def _fmt(value, kind: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    if kind == "h":
-        return "missed" if value == -np.inf else f"{value:.2f} h"
-    if kind == "%":
-        return f"{value:.1%}"
-    return f"{value:.3g}"
-
-
-def render(table: pd.DataFrame, plan: Plan) -> str:
-    tune = plan.tune
-    lines = [
-        f"Budget: quiet alerting <= {tune.quiet_alert_fraction:.1%} and false episodes per quiet week <= "
-        f"{tune.false_per_quiet_week:g}; the highest recall of {tune.target} within it (then median lead, "
-        f"then threshold), chosen on the calibration seeds {plan.calibration}, reported on the test seeds "
-        f"{plan.test}.",
-        "",
-        "| detector | choice | configuration | threshold | test: recall, median lead, quiet alerting, "
-        "false per quiet week |",
-        "|---|---|---|---|---|",
-    ]
-    for r in table.to_dict("records"):
-        if not r["feasible"]:
-            lines.append(f"| {r['detector']} | {r['choice']} | infeasible at this budget | | |")
-            continue
-        test = ", ".join(
-            _fmt(r[f"test_{m}"], k)
-            for m, k in (("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
-        )
-        test += f", {_fmt(r['test_false_per_quiet_week'], 'g')}"
-        threshold = _fmt(r["threshold"], "g")
-        lines.append(f"| {r['detector']} | {r['choice']} | {r['config']} | {threshold} | {test} |")
-    lines += [
-        "",
-        "The oracle rows choose on the test seeds themselves: an optimistic bound, not a held-out result.",
-    ]
-    return "\n".join(lines)
-
-
-def run(cfg: DictConfig, out_dir: Path) -> int:
-    plan = _plan(cfg)
-    out_dir = Path(out_dir)
-    for detector, entries in plan.configs.items():
-        if len(entries) > plan.tune.announce_above:
-            print(
-                f"tune: {detector} searches {len(entries)} configurations (more than "
-                f"tune.announce_above={plan.tune.announce_above}), each run on every (scenario, seed)",
-                file=sys.stderr,
-            )
+def run_tuning(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """(tuning table, search table, errors) of the whole plan."""
+    announce(plan)
     runs, errors = collect(plan)
     rows, search = [], []
     for detector in plan.configs:
         mine, searched = tune_detector(plan, detector, runs, errors)
         rows += mine
         search += searched
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(search), errors
+
+
+# ------------------------------------------------------------------------------------- markdown
+
+
+def _pct(x: float, digits: int = 0) -> str:
+    return "n/a" if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def _h(x: float) -> str:
+    return "missed" if x == -np.inf else "n/a" if not np.isfinite(x) else f"{x:.1f} h"
+
+
+def _num(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def _ci(row: Mapping, name: str, fmt) -> str:
+    value, lo, hi = (float(row.get(f"{name}{s}", np.nan)) for s in ("", "_lo", "_hi"))
+    text = fmt(value)
+    if np.isfinite(lo) and np.isfinite(hi):
+        text += f" [{fmt(lo).removesuffix('%').removesuffix(' h')}, {fmt(hi)}]"
+    return text
+
+
+def _config(row: Mapping) -> str:
+    return row["config"] if isinstance(row.get("config"), str) else "n/a"
+
+
+def _threshold(row: Mapping) -> str:
+    if pd.isna(row.get("threshold", np.nan)):
+        return "none (no score)"
+    if not row["feasible"]:
+        return f"infeasible; nearest {row['threshold']:.4g} (budget x{row['budget_use']:.3g})"
+    return f"{row['threshold']:.4g}"
+
+
+def _table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| detector | choice | configuration | threshold | recall | median lead | quiet alerting "
+        "| false / quiet week |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['detector']} | {r['choice']} | {_config(r)} | {_threshold(r)} "
+            f"| {_ci(r, 'recall', _pct)} | {_ci(r, 'median_lead_h', _h)} "
+            f"| {_ci(r, 'quiet_alert_fraction', lambda x: _pct(x, 1))} "
+            f"| {_ci(r, 'false_per_quiet_week', _num)} |"
+        )
+    return lines
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return table.to_dict("records") if len(table) else []
+
+
+def render(table: pd.DataFrame, study: StudyConfig, calibration: list[int], test: list[int]) -> str:
+    """tuning.md's body: shipped and tuned on the test seeds, the pairs, then the oracle apart."""
+    spec = study.headline
+    records = _records(table)
+    lines = [
+        f"Each configuration of a detector's search: space at the headline's budget, {spec.label} "
+        f"(target {spec.target}): the headline's rule chooses the configuration and threshold on the "
+        f"calibration seeds {calibration} (most {spec.target} events, then median lead, then the earlier "
+        f"configuration; shipped first). Every number below is measured on the test seeds {test}. "
+        f"Brackets: {study.stats.label}.",
+        "",
+        *_table([r for r in records if r["choice"] in (SHIPPED, TUNED)]),
+        "",
+        "Tuned vs shipped, paired by event (same test-seed events; recall in points, lead over events "
+        "both detect):",
+        "",
+    ]
+    for r in records:
+        if r["choice"] == TUNED:
+            sentence = r.get("pair_sentence")
+            if not isinstance(sentence, str):
+                sentence = f"{r['detector']}: not paired (shipped or tuned infeasible at this budget)."
+            lines.append(f"- {sentence}")
+    lines += ["", f"**{ORACLE_LABEL[0].upper()}{ORACLE_LABEL[1:]}.**", ""]
+    lines += _table([r for r in records if r["choice"] == ORACLE])
+    return "\n".join(lines)
+
+
+def short_text(table: pd.DataFrame) -> str:
+    """One line per detector: the tuned choice against the shipped one on the test seeds."""
+    lines = []
+    records = _records(table)
+    for r in records:
+        if r["choice"] != TUNED:
+            continue
+        shipped = next(s for s in records if s["detector"] == r["detector"] and s["choice"] == SHIPPED)
+        head = f"{r['detector']}: tuned {_config(r)} ({_threshold(r)})"
+        numbers = lambda x: f"recall {_ci(x, 'recall', _pct)}, lead {_ci(x, 'median_lead_h', _h)}"  # noqa: E731
+        line = f"{head}: {numbers(r)}; shipped ({_threshold(shipped)}): {numbers(shipped)}"
+        lines.append(line)
+        if isinstance(r.get("pair_sentence"), str):
+            lines.append(f"  {r['pair_sentence']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ the study
+
+
+def tuning_key(plan: Plan) -> str:
+    """Content hash of everything the tuning files depend on: every configuration's cell keys (the
+    code version, scenario, seed, organisation, truth, scoring and detector spec), the headline's
+    budget and target, the seed split and the intervals."""
+    cells = sorted(key for job in plan_jobs(plan.study) for _, _, key in job.detectors)
+    spec = plan.study.headline
+    content = {
+        "cells": cells,
+        "rule": [spec.quiet_alert_fraction, spec.false_per_quiet_week, spec.target],
+        "split": [plan.calibration, plan.test],
+        "stats": repr(plan.study.stats),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def read_tuning(path: Path) -> pd.DataFrame:
+    """A stored tuning.csv as written: only empty fields are missing (a detector may be "null")."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def write_tuning(out_dir: Path, table: pd.DataFrame, search: pd.DataFrame, text: str) -> None:
     write_text(out_dir / "tuning.csv", table.to_csv(index=False))
-    write_text(out_dir / "search.csv", pd.DataFrame(search).to_csv(index=False))
-    text = render(table, plan)
+    write_text(out_dir / "search.csv", search.to_csv(index=False))
     write_text(out_dir / "tuning.md", f"# Tuning\n\n{text}\n")
+
+
+def study_plan(study: StudyConfig, tune: TuneSpec) -> Plan:
+    """The tuning of a study with ``headline.tune=true``: its detectors that declare ``search:``."""
+    plan = plan_for(study, tune, searched_only=True)
+    if not plan.configs:
+        raise InputError(
+            "headline.tune", "no selected detector declares search:; select one that does or leave it false"
+        )
+    return plan
+
+
+def study_tuning(study: StudyConfig, out_dir: Path, tune: TuneSpec) -> tuple[str, int]:
+    """After a study's headline: with ``headline.tune``, the tuning files in ``out_dir`` (kept from
+    an earlier run when their key is this tuning's), the short text and the number of failed
+    configurations; otherwise no tuning files, ("", 0)."""
+    out_dir = Path(out_dir)
+    stored = out_dir / TUNING_KEY
+    if not study.headline.tune:
+        for name in (TUNING_KEY, *TUNING_FILES):
+            (out_dir / name).unlink(missing_ok=True)  # never leave another run's tuning behind
+        return "", 0
+    plan = study_plan(study, tune)
+    key = tuning_key(plan)
+    errors: dict[str, str] = {}
+    done = (
+        stored.is_file() and stored.read_text() == key and all((out_dir / n).is_file() for n in TUNING_FILES)
+    )
+    if not done:
+        stored.unlink(missing_ok=True)  # the files are this key's only once the key is written
+        table, search, errors = run_tuning(plan)
+        write_tuning(out_dir, table, search, render(table, study, plan.calibration, plan.test))
+        if not errors:  # a failed configuration is tried again by the next run
+            write_text(stored, key)
+    table = read_tuning(out_dir / "tuning.csv")  # the short text reads what is stored, as the report
+    text = short_text(table) + "\n\nFull table and the oracle (chosen on the test seeds): tuning.md"
+    if errors:
+        text += f"\n{len(errors)} configuration(s) failed on some run: see search.csv (error)"
+    return text, len(errors)
+
+
+def run(cfg: DictConfig, out_dir: Path) -> int:
+    plan = _plan(cfg)
+    out_dir = Path(out_dir)
+    table, search, errors = run_tuning(plan)
+    text = render(table, plan.study, plan.calibration, plan.test)
+    write_tuning(out_dir, table, search, text)
     print(text)
     print(f"\nresults: {out_dir} (tuning.csv, search.csv, tuning.md)")
     if errors:
