@@ -60,13 +60,16 @@ def target(cls: type) -> str:
 
 
 def tdbench(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
-    """Start the ``tdbench`` command; test modules are importable as ``_target_``s."""
+    """Start the ``tdbench`` command with the SMALL settings (only ``progress=false`` for a task that
+    reads no organisation, such as task=report); test modules are importable as ``_target_``s."""
+    no_org = any(a in ("task=report", "task=compare", "task=bench") for a in args)
+    small = ("progress=false",) if no_org else SMALL
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
     return subprocess.Popen(
         [
             TDBENCH,
             *[a for a in args if a in ("-m", "--multirun")],
-            *SMALL,
+            *small,
             *[a for a in args if a not in ("-m", "--multirun")],
         ],
         cwd=cwd,
