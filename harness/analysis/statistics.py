@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -91,9 +92,54 @@ def seed_bootstrap(
 
     The statistic must be vectorised over leading axes and return finite numbers; ``batch`` bounds
     how many resamples it gets at once (memory). Fewer than two seeds give no interval (NaN, NaN).
+
+    The percentile and basic intervals are ``scipy.stats.bootstrap``'s, bit for bit, computed
+    without its per-call set-up: the resampled indices depend only on (n_seeds, n_resamples, seed,
+    batch), so they are drawn once per process (``resamples``) and the statistic's distribution goes
+    to ``scipy.stats.quantile`` as SciPy's does. BCa calls SciPy itself (it needs the jackknife).
+
+    >>> spec = StatisticsSpec(n_resamples=200)
+    >>> ours = seed_bootstrap(5, lambda idx: (idx**2).mean(-1), spec)
+    >>> theirs = stats.bootstrap(
+    ...     (np.arange(5),), lambda idx, axis=-1: (idx**2).mean(-1), n_resamples=200,
+    ...     method="percentile", rng=np.random.default_rng(0),
+    ... ).confidence_interval
+    >>> ours == (float(theirs.low), float(theirs.high))
+    True
     """
     if n_seeds < 2:
         return np.nan, np.nan
+    if spec.method == "bca":
+        return _scipy_bootstrap(n_seeds, statistic, spec, batch)
+    theta = np.concatenate(
+        [statistic(idx) for idx in resamples(n_seeds, spec.n_resamples, spec.seed, batch)], axis=-1
+    )
+    alpha = np.asarray((1 - spec.confidence) / 2, dtype=theta.dtype)
+    low, high = stats.quantile(theta, np.stack((alpha, 1 - alpha), axis=-1), axis=-1)
+    if spec.method == "basic":
+        centre = statistic(np.arange(n_seeds))
+        low, high = 2 * centre - high, 2 * centre - low
+    return float(low), float(high)
+
+
+@cache
+def resamples(n_seeds: int, n_resamples: int, seed: int, batch: int | None) -> tuple[np.ndarray, ...]:
+    """The seed indices ``scipy.stats.bootstrap`` draws with ``rng=np.random.default_rng(seed)``:
+    one (resamples, n_seeds) block per batch (read-only: shared by every interval)."""
+    rng = np.random.default_rng(seed)
+    size = batch or n_resamples
+    blocks = tuple(
+        rng.integers(0, n_seeds, (min(size, n_resamples - k), n_seeds), dtype=np.int64)
+        for k in range(0, n_resamples, size)
+    )
+    for block in blocks:
+        block.flags.writeable = False
+    return blocks
+
+
+def _scipy_bootstrap(
+    n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec, batch: int | None
+) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # BCa on a constant statistic
         result = stats.bootstrap(
@@ -102,7 +148,7 @@ def seed_bootstrap(
             vectorized=True,
             n_resamples=spec.n_resamples,
             confidence_level=spec.confidence,
-            method="BCa" if spec.method == "bca" else spec.method,
+            method="BCa",
             rng=np.random.default_rng(spec.seed),
             batch=batch,
         )
@@ -204,8 +250,10 @@ def km_median_ci(
 
 def by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> list[np.ndarray]:
     """Values of ``column`` per seed, in the order of ``seeds`` (empty arrays for absent seeds)."""
-    grouped = {s: g[column].to_numpy(float) for s, g in frame.groupby("seed")} if len(frame) else {}
-    return [grouped.get(s, np.zeros(0)) for s in seeds]
+    if not len(frame):
+        return [np.zeros(0) for _ in seeds]
+    owner, values = frame["seed"].to_numpy(), frame[column].to_numpy(float)
+    return [values[owner == s] for s in seeds]
 
 
 def sums_by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> np.ndarray:
