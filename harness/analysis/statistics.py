@@ -162,21 +162,32 @@ def ratio_ci(numerator: np.ndarray, denominator: np.ndarray, spec: StatisticsSpe
     return seed_bootstrap(len(num), lambda idx: num[idx].sum(-1) / den[idx].sum(-1), spec)
 
 
-def _padded(groups: Sequence[np.ndarray]) -> np.ndarray:
-    width = max((len(g) for g in groups), default=0)
-    out = np.full((len(groups), max(width, 1)), np.nan)
-    for i, g in enumerate(groups):
-        out[i, : len(g)] = g
-    return out
-
-
 def median_ci(groups: Sequence[np.ndarray], spec: StatisticsSpec) -> tuple[float, float]:
-    """CI of the median of all values, given each seed's values (seeds without values left out)."""
+    """CI of the median of all values (NaN left out), given each seed's values (seeds without
+    values left out).
+
+    A resample's median is found among the values sorted once: each value counts as often as its
+    seed was drawn, and the middle ranks of those counts' running sum pick the median (the mean
+    of the two middle values for an even count, as ``np.median``).
+    """
     groups = [np.asarray(g, float) for g in groups if len(g)]
-    table = _padded(groups)
-    return seed_bootstrap(
-        len(groups), lambda idx: np.nanmedian(table[idx].reshape(*idx.shape[:-1], -1), -1), spec
-    )
+    values = np.concatenate(groups) if groups else np.zeros(0)
+    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    known = ~np.isnan(values)
+    order = np.argsort(values[known], kind="stable")
+    ordered, of = values[known][order], owner[known][order]
+
+    def statistic(idx: np.ndarray) -> np.ndarray:
+        if not of.size:
+            return np.full(idx.shape[:-1], np.nan)
+        ranks = np.cumsum(seed_weights(idx, len(groups))[..., of], axis=-1)
+        total = ranks[..., -1:]
+        low = np.minimum((ranks <= (total - 1) // 2).sum(-1), of.size - 1)
+        high = np.minimum((ranks <= total // 2).sum(-1), of.size - 1)
+        middle = np.where(low == high, ordered[low], (ordered[low] + ordered[high]) / 2)
+        return np.where(total[..., 0] > 0, middle, np.nan)
+
+    return seed_bootstrap(len(groups), statistic, spec)
 
 
 def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsSpec) -> tuple[float, float]:
