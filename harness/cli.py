@@ -219,10 +219,9 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     return primary, args.config_name or "config", overrides
 
 
-def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictConfig]:
+def compose_checked(args: list[str]) -> list[DictConfig]:
     """The composed config of every combination the command line asks for, each checked for
-    unknown keys and broken interpolations (each task's own validation aside). ``hydra_config``
-    keeps Hydra's own node (``hydra.run.dir`` and the rest)."""
+    unknown keys and broken interpolations (each task's own validation aside)."""
     primary, name, overrides = config_source(hydra_args(args))
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
@@ -242,20 +241,30 @@ def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictCon
                     raise composition_error(error, base) from None
                 resolved(cfg)
                 check_keys(cfg, base, options)
-                composed.append(
-                    compose(name, overrides=combo, return_hydra_config=True) if hydra_config else cfg
-                )
+                composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
     return composed
 
 
-def check(args: list[str]) -> None:
-    """Compose and validate the config for every combination the command line asks for."""
-    for cfg in compose_checked(args):
+def check(args: list[str], composed: list[DictConfig] | None = None) -> None:
+    """Validate the config of every combination the command line asks for (``composed``: those
+    configs, when the caller has composed them already)."""
+    for cfg in composed if composed is not None else compose_checked(args):
         task_module(cfg.get("task", "study")).validate(cfg)
     if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
-        check_free(compose_checked(args, hydra_config=True)[0].hydra.run.dir)
+        check_free(planned_run_dir(args))
+
+
+def planned_run_dir(args: list[str]) -> str:
+    """``hydra.run.dir`` of a (checked) command line: where Hydra will put the run."""
+    primary, name, overrides = config_source(hydra_args(args))
+    try:
+        with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
+            first = combinations(overrides, groups(overrides))[0]
+            return str(compose(name, overrides=first, return_hydra_config=True).hydra.run.dir)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise composition_error(error) from None
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
@@ -267,12 +276,13 @@ def run_task(cfg: DictConfig, out_dir: Path) -> int:
         return task_module(cfg.task).run(cfg, out_dir)
 
 
-def leave_out_missing_extras(args: list[str]) -> list[str]:
+def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> list[str]:
     """The command line, plus a deletion of each composed detector whose optional extra is missing
     (with a note on stderr) unless the command line names it; a named one fails validation, naming
-    the extra."""
+    the extra. ``cfg``: the command line's (first) composed config, when the caller has it."""
     try:
-        specs = OmegaConf.to_container(compose_checked(args)[0].get("detector") or {})
+        cfg = cfg if cfg is not None else compose_checked(args)[0]
+        specs = OmegaConf.to_container(cfg.get("detector") or {})
     except InputError:
         return args  # check() reports it
     left_out = []
@@ -348,8 +358,11 @@ def main() -> None:
     try:
         store_plugin_configs()
         if not only_informs(hydra_args(args)):
-            args = leave_out_missing_extras(args)
-            check(args)
+            composed = compose_checked(args)
+            extended = leave_out_missing_extras(args, composed[0])
+            if extended != args:
+                args, composed = extended, compose_checked(extended)
+            check(args, composed)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)
