@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
 
 from scenarios.errors import InputError
 
@@ -98,6 +97,7 @@ def seed_bootstrap(
     batch), so they are drawn once per process (``resamples``) and the statistic's distribution goes
     to ``scipy.stats.quantile`` as SciPy's does. BCa calls SciPy itself (it needs the jackknife).
 
+    >>> from scipy import stats
     >>> spec = StatisticsSpec(n_resamples=200)
     >>> ours = seed_bootstrap(5, lambda idx: (idx**2).mean(-1), spec)
     >>> theirs = stats.bootstrap(
@@ -107,6 +107,8 @@ def seed_bootstrap(
     >>> ours == (float(theirs.low), float(theirs.high))
     True
     """
+    from scipy import stats  # here, not at import: a study's workers and start-up need none of it
+
     if n_seeds < 2:
         return np.nan, np.nan
     if spec.method == "bca":
@@ -140,6 +142,8 @@ def resamples(n_seeds: int, n_resamples: int, seed: int, batch: int | None) -> t
 def _scipy_bootstrap(
     n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec, batch: int | None
 ) -> tuple[float, float]:
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # BCa on a constant statistic
         result = stats.bootstrap(
@@ -322,6 +326,8 @@ def signed_rank(differences: np.ndarray) -> dict[str, float]:
     magnitudes = np.abs(d[d != 0])
     tied = np.unique(magnitudes).size < magnitudes.size
     method = "asymptotic" if tied or nonzero > 50 else "exact"
+    from scipy import stats
+
     result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
     return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
 

@@ -27,7 +27,6 @@ from harness.analysis.identical import identical_detectors
 from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL
 from harness.config import ExecutorSpec, StudyConfig, build
-from harness.report import figures
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
@@ -151,6 +150,8 @@ def plan_figures(
 ) -> list[FigureJob]:
     """The figures of this run, in report order, with their data (``timeline`` and ``marks``: the
     rows of timeline.parquet and timeline_marks.parquet)."""
+    from harness.report import figures  # matplotlib: only when there is a report to draw
+
     run_dir = result.run_dir
     out = run_dir / FIGURES
     ok_keys = set(result.cells.loc[result.cells["status"] == "ok", "key"])
