@@ -26,7 +26,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 import detectors
@@ -222,10 +222,16 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
 def compose_checked(args: list[str]) -> list[DictConfig]:
     """The composed config of every combination the command line asks for, each checked for
     unknown keys and broken interpolations (each task's own validation aside)."""
+    return compose_run(args)[0]
+
+
+def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
+    """``compose_checked``, and ``hydra.run.dir`` of the first combination (where Hydra puts a
+    single run), from the same composition."""
     primary, name, overrides = config_source(hydra_args(args))
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
-    composed = []
+    composed, run_dir = [], ""
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
             options = groups(overrides)
@@ -236,35 +242,29 @@ def compose_checked(args: list[str]) -> list[DictConfig]:
                 raise composition_error(error, base) from None
             for combo in combos:
                 try:
-                    cfg = compose(name, overrides=combo)
+                    cfg = compose(name, overrides=combo, return_hydra_config=not composed)
                 except (HydraException, OmegaConfBaseException) as error:
                     raise composition_error(error, base) from None
+                if not composed:  # as compose() without return_hydra_config, once the folder is read
+                    run_dir = str(cfg.hydra.run.dir)
+                    with open_dict(cfg):
+                        del cfg["hydra"]
                 resolved(cfg)
                 check_keys(cfg, base, options)
                 composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
-    return composed
+    return composed, run_dir
 
 
-def check(args: list[str], composed: list[DictConfig] | None = None) -> None:
-    """Validate the config of every combination the command line asks for (``composed``: those
-    configs, when the caller has composed them already)."""
-    for cfg in composed if composed is not None else compose_checked(args):
+def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None) -> None:
+    """Validate the config of every combination the command line asks for (``composed``: their
+    ``compose_run``, when the caller has it), and that the run folder is free."""
+    configs, run_dir = composed if composed is not None else compose_run(args)
+    for cfg in configs:
         task_module(cfg.get("task", "study")).validate(cfg)
     if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
-        check_free(planned_run_dir(args))
-
-
-def planned_run_dir(args: list[str]) -> str:
-    """``hydra.run.dir`` of a (checked) command line: where Hydra will put the run."""
-    primary, name, overrides = config_source(hydra_args(args))
-    try:
-        with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
-            first = combinations(overrides, groups(overrides))[0]
-            return str(compose(name, overrides=first, return_hydra_config=True).hydra.run.dir)
-    except (HydraException, OmegaConfBaseException) as error:
-        raise composition_error(error) from None
+        check_free(run_dir)
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
@@ -358,10 +358,10 @@ def main() -> None:
     try:
         store_plugin_configs()
         if not only_informs(hydra_args(args)):
-            composed = compose_checked(args)
-            extended = leave_out_missing_extras(args, composed[0])
+            composed = compose_run(args)
+            extended = leave_out_missing_extras(args, composed[0][0])
             if extended != args:
-                args, composed = extended, compose_checked(extended)
+                args, composed = extended, compose_run(extended)
             check(args, composed)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
