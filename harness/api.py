@@ -86,13 +86,14 @@ def tdbench(overrides: Sequence[str] = (), run_dir: str | Path | None = None) ->
 
     ``run_dir`` is the output folder (default: Hydra's ``results/runs/<date>/<time>/``, or
     ``hydra.run.dir=`` among the overrides). A sweep (``-m``) runs from the command line."""
-    from harness.cli import check, compose_checked, run_task
+    from harness.cli import check, compose_run, run_task
 
     args = _overrides(overrides)
-    check(args)
-    [cfg] = compose_checked(args, hydra_config=True)
-    out = _output_folder(cfg, args, run_dir)
-    return Run(out, run_task(_without_hydra(cfg), out))
+    composed = compose_run(args)
+    check(args, composed)
+    [cfg], planned = composed
+    out = _output_folder(planned, args, run_dir)
+    return Run(out, run_task(cfg, out))
 
 
 def load(run_dir: str | Path) -> Run:
@@ -115,7 +116,7 @@ def evaluate(
     run's config points at, so ``tdbench task=report run_dir=...`` can rebuild it. ``name`` is the
     data's scenario name in the tables; ``overrides`` set anything else (``historical.warmup_h=24``,
     ``detector=[transport]``)."""
-    from harness.cli import compose_checked, run_task
+    from harness.cli import compose_run, run_task
     from harness.run.files import write_parquet
     from harness.tasks.evaluate import evaluation_study, historical_spec
     from scenarios.historical import load_trace
@@ -130,11 +131,10 @@ def evaluate(
         key = arg.partition("=")[0].lstrip("+~")
         if key in SET_BY_EVALUATE:
             raise InputError(key, "is set by evaluate(): pass the frames and name instead")
-    [cfg] = compose_checked([*args, "task=evaluate"], hydra_config=True)
-    out = _output_folder(cfg, args, run_dir)
+    [cfg], planned = compose_run([*args, "task=evaluate"])
+    out = _output_folder(planned, args, run_dir)
     data_path = out / f"{name}.parquet"
     labels_path = None if labels is None else out / f"{name}_labels.parquet"
-    cfg = _without_hydra(cfg)
     with open_dict(cfg):
         cfg.data = str(data_path)
         cfg.labels = None if labels_path is None else str(labels_path)
@@ -156,16 +156,10 @@ def _overrides(overrides: Sequence[str]) -> list[str]:
     return normalise(list(overrides))
 
 
-def _output_folder(cfg: DictConfig, args: list[str], run_dir: str | Path | None) -> Path:
+def _output_folder(planned: str, args: list[str], run_dir: str | Path | None) -> Path:
+    """``run_dir``, or Hydra's ``hydra.run.dir`` (``planned``) when it is None."""
     if run_dir is None:
-        return Path(str(cfg.hydra.run.dir))
+        return Path(planned)
     if any(a.partition("=")[0].lstrip("+~") == "hydra.run.dir" for a in args):
         raise InputError("run_dir", "given twice: as run_dir and as hydra.run.dir; give one")
     return Path(run_dir)
-
-
-def _without_hydra(cfg: DictConfig) -> DictConfig:
-    cfg = cfg.copy()
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg

@@ -26,7 +26,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 import detectors
@@ -219,14 +219,19 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
     return primary, args.config_name or "config", overrides
 
 
-def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictConfig]:
+def compose_checked(args: list[str]) -> list[DictConfig]:
     """The composed config of every combination the command line asks for, each checked for
-    unknown keys and broken interpolations (each task's own validation aside). ``hydra_config``
-    keeps Hydra's own node (``hydra.run.dir`` and the rest)."""
+    unknown keys and broken interpolations (each task's own validation aside)."""
+    return compose_run(args)[0]
+
+
+def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
+    """``compose_checked``, and ``hydra.run.dir`` of the first combination (where Hydra puts a
+    single run), from the same composition."""
     primary, name, overrides = config_source(hydra_args(args))
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
-    composed = []
+    composed, run_dir = [], ""
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
             options = groups(overrides)
@@ -238,28 +243,32 @@ def compose_checked(args: list[str], hydra_config: bool = False) -> list[DictCon
                 raise composition_error(error, base) from None
             for combo in combos:
                 try:
-                    cfg = compose(name, overrides=combo)
+                    cfg = compose(name, overrides=combo, return_hydra_config=not composed)
                 except (HydraException, OmegaConfBaseException) as error:
                     raise composition_error(error, base) from None
+                if not composed:  # as compose() without return_hydra_config, once the folder is read
+                    run_dir = str(cfg.hydra.run.dir)
+                    with open_dict(cfg):
+                        del cfg["hydra"]
                 resolved(cfg)
                 check_keys(cfg, base, options)
                 task = cfg.get("task", "study")
                 task_module(task)  # an unknown task is named before its settings are
                 check_read(task, OmegaConf.to_container(cfg, resolve=True), defaults)
-                composed.append(
-                    compose(name, overrides=combo, return_hydra_config=True) if hydra_config else cfg
-                )
+                composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
-    return composed
+    return composed, run_dir
 
 
-def check(args: list[str]) -> None:
-    """Compose and validate the config for every combination the command line asks for."""
-    for cfg in compose_checked(args):
+def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None) -> None:
+    """Validate the config of every combination the command line asks for (``composed``: their
+    ``compose_run``, when the caller has it), and that the run folder is free."""
+    configs, run_dir = composed if composed is not None else compose_run(args)
+    for cfg in configs:
         task_module(cfg.get("task", "study")).validate(cfg)
     if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
-        check_free(compose_checked(args, hydra_config=True)[0].hydra.run.dir)
+        check_free(run_dir)
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
@@ -271,12 +280,13 @@ def run_task(cfg: DictConfig, out_dir: Path) -> int:
         return task_module(cfg.task).run(cfg, out_dir)
 
 
-def leave_out_missing_extras(args: list[str]) -> list[str]:
+def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> list[str]:
     """The command line, plus a deletion of each composed detector whose optional extra is missing
     (with a note on stderr) unless the command line names it; a named one fails validation, naming
-    the extra."""
+    the extra. ``cfg``: the command line's (first) composed config, when the caller has it."""
     try:
-        specs = OmegaConf.to_container(compose_checked(args)[0].get("detector") or {})
+        cfg = cfg if cfg is not None else compose_checked(args)[0]
+        specs = OmegaConf.to_container(cfg.get("detector") or {})
     except InputError:
         return args  # check() reports it
     left_out = []
@@ -352,8 +362,11 @@ def main() -> None:
     try:
         store_plugin_configs()
         if not only_informs(hydra_args(args)):
-            args = leave_out_missing_extras(args)
-            check(args)
+            composed = compose_run(args)
+            extended = leave_out_missing_extras(args, composed[0][0])
+            if extended != args:
+                args, composed = extended, compose_run(extended)
+            check(args, composed)
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)

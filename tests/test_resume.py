@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from studies import study_config, target, without_timings
+from studies import SMALL, run_task, study_config, target, without_timings
 
 from detectors.base import Detector, Level, Reading
 from harness.run.ledger import ROW_TABLES as TABLES
@@ -154,3 +154,26 @@ def test_loaded_columns_do_not_depend_on_commit_order(tmp_path, error_first):
         cells = ledger.load("cells")
     assert list(cells.columns) == ["scenario", "seed", "n_units", "key", "detector", "status", "error", "n"]
     assert cells["key"].tolist() == ["a", "b"]
+
+
+def test_a_finished_study_rerun_prints_its_stored_output_and_writes_nothing(tmp_path, capsys):
+    args = (*SMALL, "executor=serial", "seeds=2", "scenario=[steady]", "detector=[utilization]")
+    quick = (*args, "report.enabled=false")
+    assert run_task(tmp_path, *quick) == 0
+    first = capsys.readouterr().out
+    outputs = [p for p in tmp_path.iterdir() if p.is_file() and p.name != "config.yaml"]
+    stamps = {p: p.stat().st_mtime_ns for p in outputs}
+    assert run_task(tmp_path, *quick) == 0
+    assert capsys.readouterr().out == first
+    assert {p: p.stat().st_mtime_ns for p in outputs} == stamps  # nothing rewritten
+
+    summary = (tmp_path / "summary.csv").read_text()
+    (tmp_path / "summary.csv").unlink()  # a missing output: recomputed from the ledger
+    assert run_task(tmp_path, *quick) == 0
+    assert capsys.readouterr().out == first
+    assert (tmp_path / "summary.csv").read_text() == summary
+
+    assert run_task(tmp_path, *quick, "statistics.n_resamples=50") == 0  # another setting
+    assert "50 resamples" in capsys.readouterr().out
+    assert run_task(tmp_path, *args) == 0  # the report, now enabled, is drawn
+    assert (tmp_path / "report.md").is_file()

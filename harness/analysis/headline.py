@@ -292,8 +292,12 @@ def partial_auc(fraction: np.ndarray, recall: np.ndarray, limit: float) -> np.nd
     0.75
     """
     x = np.minimum(np.asarray(fraction, float), limit)
-    nxt = np.concatenate((x[..., 1:], np.full((*x.shape[:-1], 1), limit)), axis=-1)
-    return (np.asarray(recall, float) * np.clip(nxt - x, 0.0, None)).sum(axis=-1) / limit
+    width = np.empty_like(x)  # from each point to the next (the last: to the limit), at least 0
+    np.subtract(x[..., 1:], x[..., :-1], out=width[..., :-1])
+    np.subtract(limit, x[..., -1], out=width[..., -1])
+    np.maximum(width, 0.0, out=width)
+    width *= np.asarray(recall, float)
+    return width.sum(axis=-1) / limit
 
 
 @dataclass
@@ -356,8 +360,9 @@ def amoc(test: Runs, scoring: ScoringSpec, spec: HeadlineSpec, stats: Statistics
 
     def statistic(idx: np.ndarray) -> np.ndarray:
         w = seed_weights(idx, len(seeds))
-        x = (w @ table_q) / np.maximum(w @ quiet, 1e-300)[..., None]
-        y = (w @ table_d) / np.maximum(w @ events, 1.0)[..., None]
+        x, y = w @ table_q, w @ table_d
+        x /= np.maximum(w @ quiet, 1e-300)[..., None]
+        y /= np.maximum(w @ events, 1.0)[..., None]
         return partial_auc(x, y, limit)
 
     lo, hi = seed_bootstrap(len(seeds), statistic, stats, batch=100)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
 
 from scenarios.errors import InputError
 
@@ -91,9 +91,59 @@ def seed_bootstrap(
 
     The statistic must be vectorised over leading axes and return finite numbers; ``batch`` bounds
     how many resamples it gets at once (memory). Fewer than two seeds give no interval (NaN, NaN).
+
+    The percentile and basic intervals are ``scipy.stats.bootstrap``'s, bit for bit, computed
+    without its per-call set-up: the resampled indices depend only on (n_seeds, n_resamples, seed,
+    batch), so they are drawn once per process (``resamples``) and the statistic's distribution goes
+    to ``scipy.stats.quantile`` as SciPy's does. BCa calls SciPy itself (it needs the jackknife).
+
+    >>> from scipy import stats
+    >>> spec = StatisticsSpec(n_resamples=200)
+    >>> ours = seed_bootstrap(5, lambda idx: (idx**2).mean(-1), spec)
+    >>> theirs = stats.bootstrap(
+    ...     (np.arange(5),), lambda idx, axis=-1: (idx**2).mean(-1), n_resamples=200,
+    ...     method="percentile", rng=np.random.default_rng(0),
+    ... ).confidence_interval
+    >>> ours == (float(theirs.low), float(theirs.high))
+    True
     """
+    from scipy import stats  # here, not at import: a study's workers and start-up need none of it
+
     if n_seeds < 2:
         return np.nan, np.nan
+    if spec.method == "bca":
+        return _scipy_bootstrap(n_seeds, statistic, spec, batch)
+    theta = np.concatenate(
+        [statistic(idx) for idx in resamples(n_seeds, spec.n_resamples, spec.seed, batch)], axis=-1
+    )
+    alpha = np.asarray((1 - spec.confidence) / 2, dtype=theta.dtype)
+    low, high = stats.quantile(theta, np.stack((alpha, 1 - alpha), axis=-1), axis=-1)
+    if spec.method == "basic":
+        centre = statistic(np.arange(n_seeds))
+        low, high = 2 * centre - high, 2 * centre - low
+    return float(low), float(high)
+
+
+@cache
+def resamples(n_seeds: int, n_resamples: int, seed: int, batch: int | None) -> tuple[np.ndarray, ...]:
+    """The seed indices ``scipy.stats.bootstrap`` draws with ``rng=np.random.default_rng(seed)``:
+    one (resamples, n_seeds) block per batch (read-only: shared by every interval)."""
+    rng = np.random.default_rng(seed)
+    size = batch or n_resamples
+    blocks = tuple(
+        rng.integers(0, n_seeds, (min(size, n_resamples - k), n_seeds), dtype=np.int64)
+        for k in range(0, n_resamples, size)
+    )
+    for block in blocks:
+        block.flags.writeable = False
+    return blocks
+
+
+def _scipy_bootstrap(
+    n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec, batch: int | None
+) -> tuple[float, float]:
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # BCa on a constant statistic
         result = stats.bootstrap(
@@ -102,7 +152,7 @@ def seed_bootstrap(
             vectorized=True,
             n_resamples=spec.n_resamples,
             confidence_level=spec.confidence,
-            method="BCa" if spec.method == "bca" else spec.method,
+            method="BCa",
             rng=np.random.default_rng(spec.seed),
             batch=batch,
         )
@@ -116,21 +166,32 @@ def ratio_ci(numerator: np.ndarray, denominator: np.ndarray, spec: StatisticsSpe
     return seed_bootstrap(len(num), lambda idx: num[idx].sum(-1) / den[idx].sum(-1), spec)
 
 
-def _padded(groups: Sequence[np.ndarray]) -> np.ndarray:
-    width = max((len(g) for g in groups), default=0)
-    out = np.full((len(groups), max(width, 1)), np.nan)
-    for i, g in enumerate(groups):
-        out[i, : len(g)] = g
-    return out
-
-
 def median_ci(groups: Sequence[np.ndarray], spec: StatisticsSpec) -> tuple[float, float]:
-    """CI of the median of all values, given each seed's values (seeds without values left out)."""
+    """CI of the median of all values (NaN left out), given each seed's values (seeds without
+    values left out).
+
+    A resample's median is found among the values sorted once: each value counts as often as its
+    seed was drawn, and the middle ranks of those counts' running sum pick the median (the mean
+    of the two middle values for an even count, as ``np.median``).
+    """
     groups = [np.asarray(g, float) for g in groups if len(g)]
-    table = _padded(groups)
-    return seed_bootstrap(
-        len(groups), lambda idx: np.nanmedian(table[idx].reshape(*idx.shape[:-1], -1), -1), spec
-    )
+    values = np.concatenate(groups) if groups else np.zeros(0)
+    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    known = ~np.isnan(values)
+    order = np.argsort(values[known], kind="stable")
+    ordered, of = values[known][order], owner[known][order]
+
+    def statistic(idx: np.ndarray) -> np.ndarray:
+        if not of.size:
+            return np.full(idx.shape[:-1], np.nan)
+        ranks = np.cumsum(seed_weights(idx, len(groups))[..., of], axis=-1)
+        total = ranks[..., -1:]
+        low = np.minimum((ranks <= (total - 1) // 2).sum(-1), of.size - 1)
+        high = np.minimum((ranks <= total // 2).sum(-1), of.size - 1)
+        middle = np.where(low == high, ordered[low], (ordered[low] + ordered[high]) / 2)
+        return np.where(total[..., 0] > 0, middle, np.nan)
+
+    return seed_bootstrap(len(groups), statistic, spec)
 
 
 def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsSpec) -> tuple[float, float]:
@@ -204,8 +265,10 @@ def km_median_ci(
 
 def by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> list[np.ndarray]:
     """Values of ``column`` per seed, in the order of ``seeds`` (empty arrays for absent seeds)."""
-    grouped = {s: g[column].to_numpy(float) for s, g in frame.groupby("seed")} if len(frame) else {}
-    return [grouped.get(s, np.zeros(0)) for s in seeds]
+    if not len(frame):
+        return [np.zeros(0) for _ in seeds]
+    owner, values = frame["seed"].to_numpy(), frame[column].to_numpy(float)
+    return [values[owner == s] for s in seeds]
 
 
 def sums_by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> np.ndarray:
@@ -263,6 +326,8 @@ def signed_rank(differences: np.ndarray) -> dict[str, float]:
     magnitudes = np.abs(d[d != 0])
     tied = np.unique(magnitudes).size < magnitudes.size
     method = "asymptotic" if tied or nonzero > 50 else "exact"
+    from scipy import stats
+
     result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
     return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
 

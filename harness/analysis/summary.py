@@ -78,13 +78,18 @@ def pooled(
 
 
 def summarize(
-    cells: pd.DataFrame, events: pd.DataFrame, stats: StatisticsSpec | None = None, grace_h: float = 1.0
+    cells: pd.DataFrame,
+    events: pd.DataFrame,
+    stats: StatisticsSpec | None = None,
+    grace_h: float = 1.0,
+    tests: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (detector, scenario), plus each detector's ALL row over every scenario.
 
     The paired comparison with ``stats.reference`` adds, per target, the median lead difference over
     events both detected (``lead_diff_vs_<reference>_h_<target>``, positive = earlier) and the
     Holm-adjusted Wilcoxon signed-rank p-value (``wilcoxon_p_holm_<target>``; see wilcoxon.csv).
+    ``tests``: that table (``wilcoxon_table`` of the ok cells' events), when the caller has it.
     """
     stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
@@ -103,7 +108,8 @@ def summarize(
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
-    tests = wilcoxon_table(events, stats.reference) if len(events) else pd.DataFrame()
+    if tests is None:
+        tests = wilcoxon_table(events, stats.reference) if len(events) else pd.DataFrame()
     for target in TARGETS:
         mine = (
             tests[tests["target"] == target] if len(tests) else pd.DataFrame(columns=["detector", "scenario"])

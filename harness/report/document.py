@@ -28,7 +28,6 @@ from harness.analysis.identical import identical_detectors
 from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL
 from harness.config import ExecutorSpec, StudyConfig, build
-from harness.report import figures
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
@@ -154,6 +153,8 @@ def plan_figures(
 ) -> list[FigureJob]:
     """The figures of this run, in report order, with their data (``timeline`` and ``marks``: the
     rows of timeline.parquet and timeline_marks.parquet)."""
+    from harness.report import figures  # matplotlib: only when there is a report to draw
+
     run_dir = result.run_dir
     out = run_dir / FIGURES
     ok_keys = set(result.cells.loc[result.cells["status"] == "ok", "key"])
@@ -337,6 +338,8 @@ def plan_figures(
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:
     """W(h) at the headline's matched thresholds on its test seeds, beside the test-seed cost."""
+    from harness.report import figures  # matplotlib: only when there is a report to draw
+
     table = headline.table
     infeasible = table.loc[~table["feasible"].astype(bool), "detector"].tolist()
     test = headline.test_seeds

@@ -19,7 +19,7 @@ from harness.analysis.summary import summarize
 from harness.config import StudyConfig, resolve
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
-from harness.run.jobs import Job
+from harness.run.jobs import Job, Tables
 from harness.run.ledger import ROW_TABLES, Ledger
 from harness.run.plan import pending, plan_jobs
 
@@ -107,26 +107,31 @@ def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
         raise Interrupted(len(complete), len(jobs)) from None
 
 
-def export_tables(ledger: Ledger) -> None:
-    """cells/events/episodes/overhead.parquet from the ledger (every stored cell), each atomically."""
+def export_tables(ledger: Ledger) -> Tables:
+    """cells/events/episodes/overhead.parquet from the ledger (every stored cell), each atomically;
+    returns the tables."""
+    tables = {}
     for table in ROW_TABLES:
-        write_parquet(ledger.run_dir / f"{table}.parquet", ledger.load(table))
+        tables[table] = ledger.load(table)
+        write_parquet(ledger.run_dir / f"{table}.parquet", tables[table])
+    return tables
 
 
 def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyResult:
     """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
     stored readings) from its rows in the ledger."""
-    export_tables(ledger)
+    stored = export_tables(ledger)
+    if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
+        stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
     run_dir = ledger.run_dir
     stats = study.stats
-    cells = ledger.load("cells", keys)
-    events = ledger.load("events", keys)
+    cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
     if events.empty:
         events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
-    episodes = ledger.load("episodes", keys)
-    overhead = ledger.load("overhead", keys)
-    summary = summarize(cells, events, stats, study.scoring.grace_h)
+    ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
+    tests = wilcoxon_table(ok_events, stats.reference)
+    summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
     write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     families = {
         name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
@@ -152,8 +157,6 @@ def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyRe
         write_text(run_dir / "headline.csv", headline.table.to_csv(index=False))
         write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
         write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
-    ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
-    tests = wilcoxon_table(ok_events, stats.reference)
     write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))

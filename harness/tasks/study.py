@@ -4,6 +4,9 @@ then the scorecard as shipped and at the headline's thresholds.
 With ``stop.compare`` set, the study adds seeds in batches until that comparison is decided
 (``harness.run.stopping``); the saved config.yaml then holds the final number of seeds, and
 stopping.csv the seed split of the final headline.
+
+A rerun of a finished study (same settings, same folder, nothing changed since: harness.run.finished)
+prints the stored output without recomputing anything.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from harness.config import load_study
 from harness.report.document import finish_study, report_settings
 from harness.run.files import write_text
+from harness.run.finished import FinishedRun
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
 from harness.run.study import StudyResult, run_study
 from harness.tasks.tune import TuneSpec, study_plan, study_tuning
@@ -49,6 +53,12 @@ def printed(result: StudyResult, tuning: str = "") -> str:
 def run(cfg: DictConfig, out_dir: Path) -> int:
     study = load_study(cfg)
     spec = stop_spec(stop_settings(cfg), study)
+    finished = FinishedRun(cfg, out_dir)
+    stored = finished.stored() if spec.compare is None else None
+    if stored is not None:  # the same study, finished in this folder, nothing changed since
+        print(stored[0])
+        return stored[1]
+    finished.forget()
     if spec.compare is None:
         (Path(out_dir) / STOPPING).unlink(missing_ok=True)  # never leave another run's record behind
         result = run_study(study, out_dir)
@@ -60,17 +70,22 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         write_text(Path(out_dir) / "config.yaml", OmegaConf.to_yaml(saved))
     tuning, tuning_failed = study_tuning(study, Path(out_dir), TuneSpec.from_config(cfg))
     report = finish_study(study, result, report_settings(cfg, study.seeds))
-    print(printed(result, tuning))
+    lines = [printed(result, tuning)]
     if spec.compare is not None:
-        print(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
-    print(f"\n{result.status_line}")
-    print(
+        lines.append(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
+    lines.append(f"\n{result.status_line}")
+    lines.append(
         f"results: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
         "first_alert.csv: see README)"
     )
     if report is not None:
-        print(f"report: {report}")
+        lines.append(f"report: {report}")
     if result.failed:
         kinds = ", ".join(f"{n} {status}" for status, n in result.failures.items())
-        print(f"{result.failed} cell(s) failed ({kinds}): see cells.parquet (status, error)")
-    return 1 if result.failed or tuning_failed else 0
+        lines.append(f"{result.failed} cell(s) failed ({kinds}): see cells.parquet (status, error)")
+    text = "\n".join(lines)
+    print(text)
+    code = 1 if result.failed or tuning_failed else 0
+    if code == 0 and spec.compare is None:
+        finished.keep(text, code)
+    return code
