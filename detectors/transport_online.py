@@ -34,7 +34,7 @@ from detectors.transport import (
     peclet_number,
     quartile_size,
 )
-from detectors.tuner import EXTRA, DynamicDiffusionTuner, river
+from detectors.tuner import EXTRA, DynamicDiffusionTuner, require_river
 from scenarios.trace import Layout, Observation
 
 PE_FEATURE_CAP = 10.0
@@ -92,7 +92,7 @@ class TransportOnlineDetector(Detector):
             saturation_level=saturation_level,
             characteristic_length=characteristic_length,
         )  # validates the parameters it shares with transport
-        river()  # a missing extra is a config error, reported before any run
+        require_river()  # a missing extra is a config error, reported before any run
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

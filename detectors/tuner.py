@@ -32,6 +32,7 @@ relative to persistence's 0.77 with AdaGrad, 0.89 with a Hoeffding tree regresso
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 from collections import deque
 from types import ModuleType
@@ -41,16 +42,23 @@ from scenarios.errors import InputError
 EXTRA = "online"
 
 
+MISSING = f"needs river, from the optional extra {EXTRA!r}: pip install -e '.[{EXTRA}]'"
+
+
+def require_river() -> None:
+    """An InputError naming the extra unless river is installed. It does not import river (over a
+    second): a config is checked, and a finished study's rerun answered, without it."""
+    if importlib.util.find_spec("river") is None:
+        raise InputError("detector.transport_online", MISSING)
+
+
 def river() -> ModuleType:
     """The river package, or an InputError naming the extra that installs it."""
     try:
         for part in ("linear_model", "optim", "preprocessing"):
             importlib.import_module(f"river.{part}")
     except ImportError:
-        raise InputError(
-            "detector.transport_online",
-            f"needs river, from the optional extra {EXTRA!r}: pip install -e '.[{EXTRA}]'",
-        ) from None
+        raise InputError("detector.transport_online", MISSING) from None
     return importlib.import_module("river")
 
 
@@ -74,22 +82,25 @@ class DynamicDiffusionTuner:
         self.horizon_steps = horizon_steps
         self.learning_rate = learning_rate
         self.l2 = l2
-        river()  # fail here, not at the first reset, when the extra is missing
+        require_river()  # fail here, not at the first reset, when the extra is missing
         self.reset()
 
     def reset(self) -> None:
-        """Forget the model and every pending row."""
-        r = river()
-        regression = r.linear_model.LinearRegression(
-            optimizer=r.optim.AdaGrad(self.learning_rate), intercept_lr=self.learning_rate, l2=self.l2
-        )
-        self._model = r.preprocessing.StandardScaler() | regression
+        """Forget the model and every pending row (the model is built at the first update, so a
+        reset, as the memory estimate does, never imports river)."""
+        self._model = None
         self._pending: deque[tuple[dict[str, float], float]] = deque(maxlen=self.horizon_steps)
         self.n_learned = 0
         self._last_change = 0.0
 
     def update(self, features: dict[str, float], required: float) -> float:
         """Label the row of one horizon ago with ``required`` now and learn it; then forecast."""
+        if self._model is None:
+            r = river()
+            regression = r.linear_model.LinearRegression(
+                optimizer=r.optim.AdaGrad(self.learning_rate), intercept_lr=self.learning_rate, l2=self.l2
+            )
+            self._model = r.preprocessing.StandardScaler() | regression
         if len(self._pending) == self.horizon_steps:
             row, then = self._pending.popleft()
             self._last_change = required - then
