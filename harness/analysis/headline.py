@@ -573,11 +573,11 @@ def rank(table: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- markdown
 
 
-def _pct(x: float, digits: int = 0) -> str:
+def percent(x: float, digits: int = 0) -> str:
     return "n/a" if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
-def _h(x: float) -> str:
+def hours(x: float) -> str:
     if x == -np.inf:
         return "missed"
     if x == np.inf:
@@ -585,7 +585,7 @@ def _h(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.1f} h"
 
 
-def _ci(row: Mapping, name: str, fmt) -> str:
+def with_ci(row: Mapping, name: str, fmt) -> str:
     value, lo, hi = row.get(name, np.nan), row.get(f"{name}_lo", np.nan), row.get(f"{name}_hi", np.nan)
     text = fmt(value)
     if not (np.isnan(lo) or np.isnan(hi)):
@@ -617,15 +617,16 @@ def render_headline(headline: Headline, stats: StatisticsSpec) -> str:
             )
         else:
             place, threshold = str(int(r["rank"])), f"{r['threshold']:.4g}"
-        reset = _ci(r, "reset_km_median_h", _h)
+        reset = with_ci(r, "reset_km_median_h", hours)
         if np.isfinite(r.get("reset_censored_share", np.nan)):
-            reset += f"; {_pct(r['reset_censored_share'])} of {int(r['resets'])}"
+            reset += f"; {percent(r['reset_censored_share'])} of {int(r['resets'])}"
         lines.append(
-            f"| {place} | {r['detector']} | {threshold} | {_ci(r, 'recall', _pct)} "
-            f"| {_ci(r, 'median_lead_h', _h)} | {_ci(r, 'lead_coverage_2h', _pct)} "
-            f"| {_ci(r, 'lead_coverage_8h', _pct)} | {_ci(r, 'quiet_alert_fraction', lambda x: _pct(x, 1))} "
-            f"| {_ci(r, 'false_per_quiet_week', week)} | {_ci(r, 'fp_rate', _pct)} | {reset} "
-            f"| {_ci(r, 'partial_auc', auc)} |"
+            f"| {place} | {r['detector']} | {threshold} | {with_ci(r, 'recall', percent)} "
+            f"| {with_ci(r, 'median_lead_h', hours)} | {with_ci(r, 'lead_coverage_2h', percent)} "
+            f"| {with_ci(r, 'lead_coverage_8h', percent)} "
+            f"| {with_ci(r, 'quiet_alert_fraction', lambda x: percent(x, 1))} "
+            f"| {with_ci(r, 'false_per_quiet_week', week)} | {with_ci(r, 'fp_rate', percent)} | {reset} "
+            f"| {with_ci(r, 'partial_auc', auc)} |"
         )
     lines += [
         "",

@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from harness.analysis.calibrate import Run, split_seeds
+from harness.analysis.headline import hours, percent, with_ci
 from harness.analysis.tuning import (
     ORACLE,
     ORACLE_LABEL,
@@ -209,24 +210,8 @@ def run_tuning(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
 # ------------------------------------------------------------------------------------- markdown
 
 
-def _pct(x: float, digits: int = 0) -> str:
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
-
-
-def _h(x: float) -> str:
-    return "missed" if x == -np.inf else "n/a" if not np.isfinite(x) else f"{x:.1f} h"
-
-
 def _num(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.2f}"
-
-
-def _ci(row: Mapping, name: str, fmt) -> str:
-    value, lo, hi = (float(row.get(f"{name}{s}", np.nan)) for s in ("", "_lo", "_hi"))
-    text = fmt(value)
-    if np.isfinite(lo) and np.isfinite(hi):
-        text += f" [{fmt(lo).removesuffix('%').removesuffix(' h')}, {fmt(hi)}]"
-    return text
 
 
 def _config(row: Mapping) -> str:
@@ -250,11 +235,15 @@ def _table(rows: list[dict]) -> list[str]:
     for r in rows:
         lines.append(
             f"| {r['detector']} | {r['choice']} | {_config(r)} | {_threshold(r)} "
-            f"| {_ci(r, 'recall', _pct)} | {_ci(r, 'median_lead_h', _h)} "
-            f"| {_ci(r, 'quiet_alert_fraction', lambda x: _pct(x, 1))} "
-            f"| {_ci(r, 'false_per_quiet_week', _num)} |"
+            f"| {with_ci(r, 'recall', percent)} | {with_ci(r, 'median_lead_h', hours)} "
+            f"| {with_ci(r, 'quiet_alert_fraction', lambda x: percent(x, 1))} "
+            f"| {with_ci(r, 'false_per_quiet_week', _num)} |"
         )
     return lines
+
+
+def _recall_and_lead(row: Mapping) -> str:
+    return f"recall {with_ci(row, 'recall', percent)}, lead {with_ci(row, 'median_lead_h', hours)}"
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -298,8 +287,7 @@ def short_text(table: pd.DataFrame) -> str:
             continue
         shipped = next(s for s in records if s["detector"] == r["detector"] and s["choice"] == SHIPPED)
         head = f"{r['detector']}: tuned {_config(r)} ({_threshold(r)})"
-        numbers = lambda x: f"recall {_ci(x, 'recall', _pct)}, lead {_ci(x, 'median_lead_h', _h)}"  # noqa: E731
-        line = f"{head}: {numbers(r)}; shipped ({_threshold(shipped)}): {numbers(shipped)}"
+        line = f"{head}: {_recall_and_lead(r)}; shipped ({_threshold(shipped)}): {_recall_and_lead(shipped)}"
         lines.append(line)
         if isinstance(r.get("pair_sentence"), str):
             lines.append(f"  {r['pair_sentence']}")
