@@ -76,8 +76,8 @@ def lead_coverage(
         for detector in detectors:
             lead = rows.loc[rows["detector"] == detector, "lead_h"].to_numpy(float)
             if lead.size:
-                style = "--" if detector in infeasible else "-"
-                ax.plot(h, coverage_curve(lead, h), color=colors[detector], ls=style, drawstyle="steps-post")
+                style = {"ls": "--", "lw": 1.0, "alpha": 0.6} if detector in infeasible else {"ls": "-"}
+                ax.plot(h, coverage_curve(lead, h), color=colors[detector], drawstyle="steps-post", **style)
         if criterion_h is not None:
             ax.axvline(criterion_h, color=CRITERION_COLOR, ls=":", lw=1.0)
             ax.annotate(
@@ -116,7 +116,12 @@ def _false_alarm_panel(
         [rates["quiet_alert_fraction"].get(d, np.nan) if len(rates) else np.nan for d in detectors]
     )
     fp = np.array([rates["fp_rate"].get(d, np.nan) if len(rates) else np.nan for d in detectors])
-    bars = ax.barh(y, np.nan_to_num(quiet) * 100, color=[colors[d] for d in detectors], height=0.65)
+    shown = np.nan_to_num(quiet) * 100
+    within = [q for q, d in zip(shown, detectors, strict=True) if d not in infeasible]
+    if budget is not None and infeasible:  # the budget's scale, not the always-on detector's
+        limit = max(3 * 100 * budget, 1.15 * max(within, default=0.0))
+        shown = np.minimum(shown, limit)  # a clipped bar keeps its true value in its text
+    bars = ax.barh(y, shown, color=[colors[d] for d in detectors], height=0.65)
     for bar, detector in zip(bars, detectors, strict=True):
         if detector in infeasible:
             bar.set_hatch("///")
@@ -126,7 +131,7 @@ def _false_alarm_panel(
         text += "" if not np.isfinite(f) else f" · FP {f:.0%}"
         ax.annotate(
             text,
-            (np.nan_to_num(q) * 100, i),
+            (shown[i], i),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
@@ -139,7 +144,7 @@ def _false_alarm_panel(
         tick.set_color(colors[detector])
         tick.set_fontweight("bold")
     ax.set_ylim(len(detectors) - 0.5, -0.5)
-    top = 100 * max(np.nanmax(quiet, initial=0.0), budget or 0.0, 0.01)
+    top = max(np.max(shown, initial=0.0), 100 * (budget or 0.0), 1.0)
     ax.set_xlim(0, 1.7 * top)  # room for the text after the longest bar
     ax.set_xticks([t for t in ax.get_xticks() if t <= top])
     budget_text = "" if budget is None else f"\ndotted: the budget, {100 * budget:g}%"
