@@ -22,7 +22,7 @@ report and the calibration task only call it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -500,6 +500,61 @@ class Headline:
     events: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class DetectorTask:
+    """One detector's share of the headline: its runs and everything its numbers depend on."""
+
+    detector: str
+    runs: Runs
+    calibration_seeds: tuple[int, ...]
+    test_seeds: tuple[int, ...]
+    scoring: ScoringSpec
+    spec: HeadlineSpec
+    stats: StatisticsSpec
+
+
+@dataclass
+class DetectorPart:
+    """What ``detector_part`` returns: the detector's row of headline.csv, its test runs' rows at
+    the chosen threshold (None without one) and its threshold-free curve."""
+
+    detector: str
+    row: dict
+    cells: pd.DataFrame | None
+    events: pd.DataFrame | None
+    curve: pd.DataFrame
+
+
+#: Applies a function to every task and yields the results in any order (``map`` by default; the
+#: study passes its executor, so the detectors' parts run in its workers).
+Mapper = Callable[[Callable[[DetectorTask], DetectorPart], list[DetectorTask]], Iterable[DetectorPart]]
+
+
+def detector_part(task: DetectorTask) -> DetectorPart:
+    """Select ``task.detector``'s threshold on the calibration seeds, then score its test seeds at
+    it and draw its curve: independent of every other detector."""
+    calib, test = set(task.calibration_seeds), list(task.test_seeds)
+    mine, scoring, spec = task.runs, task.scoring, task.spec
+    choice = select(task.detector, {k: r for k, r in mine.items() if k[1] in calib}, scoring, spec)
+    held_out = {k: r for k, r in mine.items() if k[1] in set(test)}
+    row = {
+        "detector": task.detector,
+        "threshold": choice.threshold,
+        "feasible": choice.feasible,
+        "budget_use": choice.budget_use,
+        **{f"calibration_{k}": v for k, v in choice.calibration.items()},
+    }
+    cells = events = None
+    if np.isfinite(choice.threshold) and held_out:
+        cells, events = score_runs(task.detector, held_out, choice.threshold, scoring)
+        row.update(test_metrics(cells, events, test, spec, task.stats, scoring.grace_h))
+    view = amoc(held_out, scoring, spec, task.stats)
+    row.update(
+        partial_auc=view.partial_auc, partial_auc_lo=view.partial_auc_lo, partial_auc_hi=view.partial_auc_hi
+    )
+    return DetectorPart(task.detector, row, cells, events, view.curve.assign(detector=task.detector))
+
+
 def build_headline(
     runs: Mapping[str, Runs],
     calibration_seeds: Sequence[int],
@@ -507,35 +562,20 @@ def build_headline(
     scoring: ScoringSpec,
     spec: HeadlineSpec,
     stats: StatisticsSpec,
+    mapper: Mapper = map,
 ) -> Headline:
-    """Select on ``calibration_seeds``, report on ``test_seeds``, rank, pair, and draw the curves."""
-    calib, test = set(calibration_seeds), sorted(test_seeds)
-    rows, cells, events, curves = [], [], [], []
-    for detector in sorted(runs):
-        mine = runs[detector]
-        choice = select(detector, {k: r for k, r in mine.items() if k[1] in calib}, scoring, spec)
-        held_out = {k: r for k, r in mine.items() if k[1] in set(test)}
-        row = {
-            "detector": detector,
-            "threshold": choice.threshold,
-            "feasible": choice.feasible,
-            "budget_use": choice.budget_use,
-            **{f"calibration_{k}": v for k, v in choice.calibration.items()},
-        }
-        if np.isfinite(choice.threshold) and held_out:
-            c, e = score_runs(detector, held_out, choice.threshold, scoring)
-            cells.append(c)
-            events.append(e)
-            row.update(test_metrics(c, e, test, spec, stats, scoring.grace_h))
-        view = amoc(held_out, scoring, spec, stats)
-        row.update(
-            partial_auc=view.partial_auc,
-            partial_auc_lo=view.partial_auc_lo,
-            partial_auc_hi=view.partial_auc_hi,
-        )
-        curves.append(view.curve.assign(detector=detector))
-        rows.append(row)
-    table = rank(pd.DataFrame(rows).reindex(columns=HEADLINE_COLUMNS))
+    """Select on ``calibration_seeds``, report on ``test_seeds``, rank, pair, and draw the curves.
+    Each detector's part goes through ``mapper``; the result does not depend on where it ran."""
+    test = sorted(test_seeds)
+    tasks = [
+        DetectorTask(d, runs[d], tuple(sorted(calibration_seeds)), tuple(test), scoring, spec, stats)
+        for d in sorted(runs)
+    ]
+    done = {part.detector: part for part in mapper(detector_part, tasks)}
+    parts = [done[task.detector] for task in tasks]
+    table = rank(pd.DataFrame([p.row for p in parts]).reindex(columns=HEADLINE_COLUMNS))
+    cells = [p.cells for p in parts if p.cells is not None]
+    events = [p.events for p in parts if p.events is not None]
     cell_frame = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     event_frame = (
         pd.concat(events, ignore_index=True) if events else pd.DataFrame(columns=["detector", *EVENT_COLUMNS])
@@ -551,6 +591,7 @@ def build_headline(
     pairs = pd.DataFrame(pair_rows)
     if len(pairs):
         pairs["sentence"] = [pair_sentence(r, spec) for r in pairs.to_dict("records")]
+    curves = [p.curve for p in parts]
     curve = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return Headline(spec, sorted(calibration_seeds), test, table, pairs, curve, cell_frame, event_frame)
 

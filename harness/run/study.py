@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
-from harness.config import StudyConfig, resolve
+from harness.config import ExecutorSpec, StudyConfig, resolve
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
@@ -117,10 +119,13 @@ def export_tables(ledger: Ledger) -> Tables:
     return tables
 
 
-def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyResult:
+def summarise_run(
+    ledger: Ledger, keys: set[str], study: StudyConfig, executor: ExecutorSpec | None = None
+) -> StudyResult:
     """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
-    stored readings) from its rows in the ledger."""
+    stored readings) from its rows in the ledger. The headline's detectors are worked out in
+    parallel through ``executor`` (default: the study's)."""
     stored = export_tables(ledger)
     if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
         stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
@@ -129,23 +134,30 @@ def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyRe
     cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
     if events.empty:
         events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
-    ok_events = events[events["key"].isin(set(cells.loc[cells["status"] == "ok", "key"]))]
-    tests = wilcoxon_table(ok_events, stats.reference)
-    summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
-    write_text(run_dir / "summary.csv", summary.to_csv(index=False))
-    families = {
-        name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
-    }
-    failed = int((cells["status"] != "ok").sum())
-    if failed == len(cells):  # nothing to score
-        card = pd.DataFrame()
-        text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
-    else:
-        grace = study.scoring.grace_h
-        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
-        text = render_scorecard(card, study.criteria, failed, stats)
     ok = set(cells.loc[cells["status"] == "ok", "key"]) if len(cells) else set()
-    headline, headline_text = study_headline(study, ledger.runs(ok) if len(study.seeds) >= 2 else None)
+    runs = ledger.runs(ok) if len(study.seeds) >= 2 else None
+    # The headline waits on the executor's workers in a thread while this one summarises.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        later = background.submit(study_headline, study, runs, executor or study.executor)
+        ok_events = events[events["key"].isin(ok)]
+        tests = wilcoxon_table(ok_events, stats.reference)
+        summary = summarize(
+            cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None
+        )
+        write_text(run_dir / "summary.csv", summary.to_csv(index=False))
+        families = {
+            name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
+        }
+        failed = int((cells["status"] != "ok").sum())
+        if failed == len(cells):  # nothing to score
+            card = pd.DataFrame()
+            text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
+        else:
+            grace = study.scoring.grace_h
+            card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
+            text = render_scorecard(card, study.criteria, failed, stats)
+        firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
+        headline, headline_text = later.result()
     matched = matched_scorecard(headline, overhead, study, families) if headline is not None else ""
     sections = [f"# Scorecard as shipped\n\n{text}\n"]
     if matched:
@@ -158,7 +170,6 @@ def summarise_run(ledger: Ledger, keys: set[str], study: StudyConfig) -> StudyRe
         write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
         write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
     write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
-    firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
     return StudyResult(
         run_dir,
@@ -181,9 +192,10 @@ HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline.md")
 
 
 def study_headline(
-    study: StudyConfig, runs: Mapping[str, Mapping[tuple[str, int], Run]] | None
+    study: StudyConfig, runs: Mapping[str, Mapping[tuple[str, int], Run]] | None, executor: ExecutorSpec
 ) -> tuple[Headline | None, str]:
-    """The headline of the study's ok cells and its markdown, or (None, why there is none)."""
+    """The headline of the study's ok cells and its markdown, or (None, why there is none); each
+    detector's part of it runs through ``executor``."""
     if len(study.seeds) < 2:
         return None, (
             f"No headline: it needs at least 2 seeds (calibration and test) and this study has "
@@ -193,7 +205,8 @@ def study_headline(
         return None, "No headline: no cell succeeded."
     cal = study.calibrate
     calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
-    headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats)
+    mapper = partial(execute, spec=executor)
+    headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats, mapper)
     return headline, render_headline(headline, study.stats)
 
 

@@ -122,9 +122,10 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     run_dir = run_folder(cfg)
     study = saved_study(run_dir)
     with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
-        result = summarise_run(ledger, selected_keys(ledger, study), study)
+        executor = load_study(cfg).executor  # this command's, not the saved run's
+        result = summarise_run(ledger, selected_keys(ledger, study), study, executor)
         seed = timeline_seed_of(run_dir, study)
-        path = write_report(result, study, load_study(cfg).executor, intro_of(run_dir), seed)
+        path = write_report(result, study, executor, intro_of(run_dir), seed)
     print(printed(result))
     print(f"\nreport: {path}")
     discard_own_folder(Path(out_dir), run_dir)
