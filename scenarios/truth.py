@@ -178,10 +178,12 @@ def merge_unit_periods(periods: list[tuple[int, int, bool, int]], time_h: np.nda
     """Overlapping per-unit saturation periods form one system event implicating all their units."""
     merged: list[Event] = []
     group: list[tuple[int, int, bool, int]] = []
+    end = -1  # the group's latest end (kept as it grows: a group can hold thousands of periods)
     for period in sorted(periods):
-        if group and period[0] > max(p[1] for p in group):
+        if group and period[0] > end:
             merged.append(_saturation_event(group, time_h))
             group = []
+        end = max(end, period[1]) if group else period[1]
         group.append(period)
     if group:
         merged.append(_saturation_event(group, time_h))

@@ -3,9 +3,12 @@
 from fractions import Fraction
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scenarios.org import OrgConfig
-from scenarios.truth import TruthSpec, derive_events, hysteresis, trailing_mean_at_least
+from scenarios.trace import Event
+from scenarios.truth import TruthSpec, derive_events, hysteresis, merge_unit_periods, trailing_mean_at_least
 
 DT = 0.25
 
@@ -104,3 +107,29 @@ def test_breach_onset_and_end_on_exact_ties():
     assert event.onset_h == (p + 3 + 1) * DT  # step k is at (k + 1) * DT
     # p + 9 holds (4, 4, 4, 3) = 0.75, still on; p + 10 holds (4, 4, 3, 3) = 0.70 < 0.75
     assert event.end_h == (p + 10 + 1) * DT and event.ended
+
+
+def merged_by_definition(periods, time_h):
+    """Overlapping periods joined into one event, the group's end recomputed at every period."""
+    groups = []
+    for period in sorted(periods):
+        if groups and period[0] <= max(p[1] for p in groups[-1]):
+            groups[-1].append(period)
+        else:
+            groups.append([period])
+    events = []
+    for group in groups:
+        end = max(p[1] for p in group)
+        ended = all(p[2] for p in group if p[1] == end)
+        units = tuple(sorted({p[3] for p in group}))
+        events.append(Event("unit_saturation", float(time_h[group[0][0]]), float(time_h[end]), units, ended))
+    return events
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12), st.booleans(), st.integers(0, 6)), max_size=40)
+)
+def test_merged_unit_periods_match_their_definition(raw):
+    periods = [(onset, min(onset + length, 49), ended, unit) for onset, length, ended, unit in raw]
+    time_h = DT * np.arange(1, 51)
+    assert merge_unit_periods(periods, time_h) == merged_by_definition(periods, time_h)
