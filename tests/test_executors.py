@@ -18,18 +18,24 @@ from scenarios.errors import InputError
 STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")
 
 
+HEADLINE = ("headline.csv", "headline_pairs.csv", "headline.md")  # its detectors' parts run in the workers
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The study run serially in this process."""
     run_dir = tmp_path_factory.mktemp("serial")
     run_study(study_config(*STUDY, "executor=serial"), run_dir)
-    return {table: pd.read_parquet(run_dir / f"{table}.parquet") for table in TABLES}
+    tables = {table: pd.read_parquet(run_dir / f"{table}.parquet") for table in TABLES}
+    return tables | {name: (run_dir / name).read_text() for name in HEADLINE}
 
 
-def assert_same_as(reference: dict[str, pd.DataFrame], run_dir) -> None:
+def assert_same_as(reference: dict, run_dir) -> None:
     for table in TABLES:
         got = pd.read_parquet(run_dir / f"{table}.parquet")
         pd.testing.assert_frame_equal(without_timings(got), without_timings(reference[table]))
+    for name in HEADLINE:
+        assert (run_dir / name).read_text() == reference[name]
 
 
 @pytest.mark.parametrize(
