@@ -70,8 +70,7 @@ def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray)
     >>> stress_layer(np.array([1.0, 3.0, 2.0, 0.0]), np.full(4, 4.0), np.zeros(4)).tolist()
     [1]
     """
-    with np.errstate(over="ignore"):
-        return layer_of(offered_load(arrival, capacity), arrival, capacity + outflow)
+    return layer_of(offered_load(arrival, capacity), arrival, capacity + outflow)
 
 
 def layer_of(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -82,8 +81,27 @@ def layer_of(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndar
     top = (load >= kth).nonzero()[0]  # every unit that can be in the layer, ties at the edge included
     if top.size == 1:
         return top
-    order = np.lexsort((cost[top], -arrival[top], -load[top]))
-    return top[order[:k]]
+    return top[layer_order(load[top], arrival[top], cost[top])[:k]]
+
+
+def layer_order(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Order of units (given in index order) by load desc, arrival desc, cost asc, then index.
+
+    The later keys only break ties of the load: one stable sort on the load suffices unless two
+    units of equal load differ in arrival or cost, and only then are all three keys sorted.
+
+    >>> layer_order(np.array([1.0, 2.0, 1.0]), np.array([1.0, 1.0, 2.0]), np.zeros(3)).tolist()
+    [1, 2, 0]
+    """
+    order = np.argsort(-load, kind="stable")
+    by_load = load[order]
+    tied = by_load[1:] == by_load[:-1]
+    if tied.any():
+        arrival_by_load, cost_by_load = arrival[order], cost[order]
+        differ = (arrival_by_load[1:] != arrival_by_load[:-1]) | (cost_by_load[1:] != cost_by_load[:-1])
+        if (tied & differ).any():
+            return np.lexsort((cost, -arrival, -load))
+    return order
 
 
 def quartile_size(n: int) -> int:
@@ -93,11 +111,18 @@ def quartile_size(n: int) -> int:
 def offered_load(arrival: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """arrival / capacity per unit: inf with arrivals and no capacity, 0 with neither.
 
-    A vanishing capacity gives inf, which is the answer: callers divide under
-    ``np.errstate(over="ignore")``, once per health check (entering it costs microseconds).
+    A vanishing capacity gives inf, which is the answer. Units without capacity are rare, so all
+    units are divided and those few overwritten (a masked divide costs several times a plain one).
+
+    >>> offered_load(np.array([2.0, 1.0, 0.0]), np.array([4.0, 0.0, 0.0])).tolist()
+    [0.5, inf, 0.0]
     """
-    fallback = np.where(arrival > 0, np.inf, 0.0)
-    return np.divide(arrival, capacity, out=fallback, where=capacity > 0)
+    with np.errstate(all="ignore"):
+        load = arrival / capacity
+    idle = ~(capacity > 0)
+    if idle.any():
+        load[idle] = np.where(arrival[idle] > 0, np.inf, 0.0)
+    return load
 
 
 def layer_peclet(
@@ -105,8 +130,7 @@ def layer_peclet(
 ) -> tuple[float, np.ndarray]:
     """Pe of the stress layer S = L * sum_S arrival / sum_S (capacity + outflow), and S."""
     cost = capacity + outflow
-    with np.errstate(over="ignore"):
-        layer = layer_of(offered_load(arrival, capacity), arrival, cost)
+    layer = layer_of(offered_load(arrival, capacity), arrival, cost)
     return peclet_number(float(arrival[layer].sum()), float(cost[layer].sum()), length), layer
 
 
@@ -121,8 +145,7 @@ def layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray
     [1.0, 0.333, 0.333, 0.333, 0.0, 0.0, 0.0, 0.0]
     """
     cost = capacity + outflow
-    with np.errstate(over="ignore"):
-        load = offered_load(arrival, capacity)
+    load = offered_load(arrival, capacity)
     layer = layer_of(load, arrival, cost)
     last = layer[np.lexsort((-cost[layer], arrival[layer], load[layer]))[0]]
     tied = (load == load[last]) & (arrival == arrival[last]) & (cost == cost[last])
@@ -227,11 +250,13 @@ def soonest_saturation(util: np.ndarray, net: np.ndarray, staff: np.ndarray) -> 
 
     net / staff is inf, -inf or NaN for a unit without staff (as its net is positive, negative or
     zero), which are exactly the cases full now, never and never; a vanishing fill rate gives inf.
+    The other units' hours are replaced by inf rather than masked in the reduction (which costs
+    several times as much).
     """
     with np.errstate(all="ignore"):
         fill = net / staff
         hours = np.maximum(0.0, 1.0 - util) / fill
-    return float(np.minimum.reduce(hours, where=fill > 0, initial=np.inf))
+    return float(np.minimum.reduce(np.where(fill > 0, hours, np.inf), initial=np.inf))
 
 
 def critical_saturation_alert(
@@ -297,8 +322,7 @@ def transport_metrics(
     """All transport metrics from per-unit arrays (rates per hour, utilization 0..1)."""
     cost = capacity + outflow
     net = arrival - completion - outflow  # tasks per hour filling each unit
-    with np.errstate(over="ignore"):  # a vanishing capacity gives inf, the answer
-        load = offered_load(arrival, capacity)
+    load = offered_load(arrival, capacity)
     layer = layer_of(load, arrival, cost)
     saturated = utilization >= saturation_level
     n = utilization.size
@@ -363,8 +387,7 @@ def implicated_units(
     utilization, length = metrics["utilization"], metrics["length"]
     implicated = np.zeros(utilization.size, dtype=bool)
     if "pe" in fired:
-        with np.errstate(over="ignore"):
-            implicated |= offered_load(metrics["arrival"] * length, metrics["cost"]) >= pe_warning
+        implicated |= offered_load(metrics["arrival"] * length, metrics["cost"]) >= pe_warning
     if "gradient" in fired:
         implicated |= (utilization - utilization.sum() / utilization.size) / length > gradient_warning
     if "boundary" in fired:
