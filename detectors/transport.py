@@ -24,6 +24,7 @@ selects the measurement's noise.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,6 +43,8 @@ CRITICAL_MESSAGE = "CRITICAL: Task arrival outpacing rebalancing"
 STAFF, QUEUE, BUSY_HOURS = (FIELD_INDEX[f] for f in ("staff_on_duty", "queue", "busy_hours"))
 assert FIELDS[:4] == ("arrivals", "completions", "transfers_out", "transfers_in")  # the rates' rows
 LAYERS = ("plain", "split")
+SAMPLED_SELECTION_UNITS = 2048  # from this many units on, load_floor brackets the k-th load on a sample
+FLOOR_SIGMAS = 4.0
 
 
 def peclet_number(
@@ -64,8 +67,8 @@ def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray)
 
     Ties break on higher arrival, then lower capacity + outflow, then the lower index, so the
     chosen set's totals do not depend on how units are numbered. The layer comes in that order:
-    the first k of a full lexsort, found by partial selection (O(N)) and sorting only the units at
-    or above the k-th largest load.
+    the first k of a full lexsort, found by sorting only the units at or above a floor that at
+    least k loads reach (``load_floor``, O(N)).
 
     >>> stress_layer(np.array([1.0, 3.0, 2.0, 0.0]), np.full(4, 4.0), np.zeros(4)).tolist()
     [1]
@@ -74,14 +77,47 @@ def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray)
 
 
 def layer_of(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """``stress_layer`` from each unit's offered load and capacity + outflow (``cost``)."""
-    n = len(load)
-    k = quartile_size(n)
-    kth = np.partition(load, n - k)[n - k]  # the k-th largest load
-    top = (load >= kth).nonzero()[0]  # every unit that can be in the layer, ties at the edge included
-    if top.size == 1:
+    """``stress_layer`` from each unit's offered load and capacity + outflow (``cost``).
+
+    Only units at or above the k-th largest load can be in the layer; ordering all units at or
+    above any lower floor gives the same first k, in the same order (``load_floor``).
+    """
+    k = quartile_size(load.size)
+    top = (load >= load_floor(load, k)).nonzero()[0]  # every unit that can be in the layer, ties included
+    if top.size <= 1:  # one unit, or none when loads are NaN (never from validated observations)
         return top
     return top[layer_order(load[top], arrival[top], cost[top])[:k]]
+
+
+def load_floor(load: np.ndarray, k: int) -> float:
+    """A load that at least ``k`` units reach, at most the k-th largest and usually close to it.
+
+    From ``SAMPLED_SELECTION_UNITS`` units on, the floor is an upper quantile of a fixed sample of
+    1/16 of the units, taken ``FLOOR_SIGMAS`` standard deviations of the sample's rank below the
+    layer's share (Floyd and Rivest's bracket), so that one comparison over all units replaces a
+    selection over them; if fewer than k units reach it (rarely), and for fewer units, the floor
+    is the k-th largest load itself (``np.partition``).
+
+    >>> load_floor(np.array([3.0, 1.0, 2.0, 0.0]), 2)
+    2.0
+    """
+    n = load.size
+    if n >= SAMPLED_SELECTION_UNITS:
+        sample = load[sample_units(n)]
+        m, share = sample.size, k / n
+        rank = min(m, math.ceil(share * m + FLOOR_SIGMAS * math.sqrt(m * share * (1 - share))))
+        floor = np.partition(sample, m - rank)[m - rank]
+        if np.count_nonzero(load >= floor) >= k:
+            return float(floor)
+    return float(np.partition(load, n - k)[n - k])
+
+
+@lru_cache(maxsize=8)
+def sample_units(n: int) -> np.ndarray:
+    """A fixed sample of n // 16 of ``n`` units (the same for every call: it only sets the speed)."""
+    sample = np.sort(np.random.default_rng(n).choice(n, n // 16, replace=False))
+    sample.flags.writeable = False  # shared by every call
+    return sample
 
 
 def layer_order(load: np.ndarray, arrival: np.ndarray, cost: np.ndarray) -> np.ndarray:
