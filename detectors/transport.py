@@ -550,7 +550,7 @@ class TransportDetector(Detector):
             self.gradient_warning,
             self.boundary_warning,
         )
-        units = implicated_units(metrics, fired, self.pe_warning, self.gradient_warning) if fired else None
+        units = implicated_units(metrics, fired, self.pe_warning, self.gradient_warning) if fired else ()
         detail = {
             "pe": pe,
             "gradient": metrics["gradient"],
@@ -558,7 +558,7 @@ class TransportDetector(Detector):
             "d_eff": metrics["d_eff"],
             "time_to_saturation_h": metrics["time_to_saturation_h"],
         }
-        return Reading(pe, level, () if units is None else tuple(units.tolist()), detail)
+        return Reading(pe, level, units, detail)
 
     def _split_rates(self, raw: np.ndarray) -> np.ndarray:
         """Update the half of this health check (even or odd) with its arrival and outflow rates."""
