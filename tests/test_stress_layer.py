@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.transport import (
+    LEXSORT_UNITS,
     SAMPLED_SELECTION_UNITS,
     layer_order,
     load_floor,
@@ -75,7 +76,7 @@ def test_load_floor_falls_back_to_the_kth_load_when_the_sample_misses():
 
 
 @settings(max_examples=200)
-@given(st.data(), st.integers(1, 60))
+@given(st.data(), st.integers(LEXSORT_UNITS, LEXSORT_UNITS + 100))
 def test_layer_order_equals_the_lexsort_with_ties(data, n):
     load = tied_values(data.draw, n, [0.0, 0.5, 1.0, np.inf])
     arrival = tied_values(data.draw, n, [0.0, 1.0, 2.0])
@@ -93,3 +94,10 @@ def test_partial_selection_equals_the_lexsort_on_continuous_rates():
             stress_layer(arrival, capacity, outflow).tolist()
             == lexsort_layer(arrival, capacity, outflow).tolist()
         )
+
+
+def test_layer_order_equals_the_lexsort_on_tiled_units():
+    """Ties of load only between exact copies of a unit: the stable sort on the load alone."""
+    rng = np.random.default_rng(1)
+    load, arrival, cost = (np.tile(rng.gamma(2.0, 2.0, 50), 10) for _ in range(3))
+    assert layer_order(load, arrival, cost).tolist() == np.lexsort((cost, -arrival, -load)).tolist()
