@@ -427,7 +427,8 @@ def implicated_units(
     utilization, length = metrics["utilization"], metrics["length"]
     implicated = np.zeros(utilization.size, dtype=bool)
     if "pe" in fired:
-        implicated |= offered_load(metrics["arrival"] * length, metrics["cost"]) >= pe_warning
+        with np.errstate(over="ignore"):  # arrival * L may overflow to inf, the answer
+            implicated |= offered_load(metrics["arrival"] * length, metrics["cost"]) >= pe_warning
     if "gradient" in fired:
         implicated |= (utilization - utilization.sum() / utilization.size) / length > gradient_warning
     if "boundary" in fired:
