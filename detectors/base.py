@@ -5,7 +5,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import IntEnum
-from itertools import chain
 from typing import ClassVar
 
 import numpy as np
@@ -26,11 +25,16 @@ class Level(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One health check's output: severity score, alert level, implicated units, named details."""
+    """One health check's output: severity score, alert level, implicated units, named details.
+
+    ``units`` are the indices of the implicated units, distinct: a tuple of ints, or a 1-D integer
+    array from a detector that finds them as one (converting thousands of indices to Python ints
+    would cost more than the rest of its step).
+    """
 
     score: float
     level: int
-    units: tuple[int, ...] = ()
+    units: tuple[int, ...] | np.ndarray = ()
     detail: dict[str, float] = field(default_factory=dict)
 
 
@@ -48,7 +52,9 @@ class Readings:
     def from_list(cls, time_h: np.ndarray, readings: list[Reading], n_units: int) -> Readings:
         units = np.zeros((len(readings), n_units), dtype=bool)
         steps = np.repeat(np.arange(len(readings)), [len(r.units) for r in readings])
-        units[steps, list(chain.from_iterable(r.units for r in readings))] = True
+        implicated = [r.units for r in readings if len(r.units)]
+        if implicated:
+            units[steps, np.concatenate(implicated)] = True
         names = readings[0].detail.keys() if readings else ()
         return cls(
             time_h=np.asarray(time_h, dtype=float),

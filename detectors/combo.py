@@ -89,7 +89,7 @@ class ComboDetector(Detector):
             member.reset(layout)
         n = len(self._members)
         self._recent: list[list[tuple[float, int]]] = [[] for _ in range(n)]  # (time, level) in window
-        self._units: list[tuple[int, ...]] = [()] * n  # units of each member's latest alert
+        self._units: list[list[int]] = [[] for _ in range(n)]  # units of each member's latest alert
 
     def use_stream(self, stream: int) -> None:
         for member in self._members:
@@ -108,7 +108,7 @@ class ComboDetector(Detector):
             while recent and recent[0][0] < t - self.window_h:
                 recent.pop(0)
             if reading.level >= Level.WARNING:
-                self._units[i] = tuple(reading.units)
+                self._units[i] = np.asarray(reading.units, dtype=int).tolist()
             peaks[i] = max((level for _, level in recent), default=0)
         counting = peaks >= Level.WARNING
         level = int(np.sort(peaks)[len(peaks) - self.required])

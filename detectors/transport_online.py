@@ -125,11 +125,11 @@ class TransportOnlineDetector(Detector):
         forecast = max(self._tuner.update(features, required), -capacity)
         pe_forecast = peclet_number(self.pe_warning * (capacity + forecast), capacity + outflow)
         level = Level.OK
-        units: tuple[int, ...] = ()
+        units: tuple[int, ...] | np.ndarray = ()
         if pe_forecast >= self.pe_warning:
             level = Level.CRITICAL if pe_forecast >= self.pe_critical else Level.WARNING
             load = metrics["load"]
-            units = tuple((load >= np.minimum.reduce(load[layer])).nonzero()[0].tolist())
+            units = (load >= np.minimum.reduce(load[layer])).nonzero()[0]
         detail = {
             "pe": metrics["pe"],
             "pe_forecast": pe_forecast,

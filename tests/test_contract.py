@@ -131,6 +131,21 @@ def test_batch_equals_streaming(name, params, trace, other):
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_reading_units_are_distinct_indices(name, params, trace):
+    """Each reading's units: a tuple of ints or a 1-D integer array of distinct unit indices."""
+    detector = fresh(name, params)
+    detector.reset(trace.layout)
+    for k in range(len(trace)):
+        units = detector.update(trace.observation(k)).units
+        if isinstance(units, np.ndarray):
+            assert units.ndim == 1 and units.dtype.kind in "iu", units.dtype
+        else:
+            assert isinstance(units, tuple) and all(isinstance(u, int) for u in units), units
+        assert len(set(np.asarray(units).tolist())) == len(units)
+        assert all(0 <= u < trace.layout.n_units for u in np.asarray(units).tolist())
+
+
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_deterministic_and_reset_clears_state(name, params, trace, other):
     detector = fresh(name, params)
     first = detector.run(trace)

@@ -285,7 +285,7 @@ def transport_alert(detector: TransportDetector, reading: Reading, time_h: float
         "level": Level(reading.level).name,
         "messages": messages,
         "metrics": transport_metrics(reading),
-        "units": list(reading.units),
+        "units": np.asarray(reading.units, dtype=int).tolist(),
     }
 
 
