@@ -49,7 +49,8 @@ def amoc(
     test seeds. Shaded: the range of the partial AUC; dotted: the budget; the dot: the headline's
     threshold on the "detected at all" line, the headline's recall (hollow when infeasible, at its
     nearest point)."""
-    detectors = [d for d in table["detector"] if d in set(curve.get("detector", []))]
+    drawn = set(curve["detector"].unique()) if "detector" in curve else set()
+    detectors = [d for d in table["detector"] if d in drawn]
     colors = colors_for(table["detector"], colors)
     n = max(len(detectors), 1)
     ncols = min(n, 4)

@@ -179,10 +179,14 @@ def spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float = 1.0, **st
 
 
 def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
-    """Vertical lines at ``xs`` over the panel's full height, as one collection."""
+    """Vertical lines at ``xs`` over the panel's full height, as one collection (per-line
+    ``colors`` and ``linestyles`` may be lists)."""
     xs = np.asarray(xs, float)
     if xs.size:
-        ax.vlines(xs, 0.0, 1.0, transform=ax.get_xaxis_transform(), **style)
+        segments = np.stack(
+            [np.column_stack([xs, np.zeros_like(xs)]), np.column_stack([xs, np.ones_like(xs)])], 1
+        )
+        ax.add_collection(LineCollection(segments, transform=ax.get_xaxis_transform(), **style))
 
 
 def box_strip(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MultipleLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 from harness.report.figures.style import (
     MUTED,
@@ -29,6 +29,7 @@ from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
 LABEL_WIDTH = 24  # characters per line of a score axis label
+Y_TICKS = 4  # at most this many intervals between a panel's y ticks
 
 
 @styled
@@ -68,6 +69,10 @@ def timeline(
     system = readings[readings["detector"] == detectors[0]] if n else readings
     hours = system["time_h"].to_numpy(float)
     start = hours[0] - (hours[1] - hours[0]) if len(hours) > 1 else 0.0  # the first interval's start
+    if len(hours):  # fixed before anything is drawn, so no artist added makes the shared axes rescale
+        axes[-1].set_xlim(start, hours[-1])
+        days_per_tick = max(1, int(np.ceil((hours[-1] - start) / DAY_H / 14)))
+        axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
 
     top = axes[0]
     top.plot(hours, system["offered_load"], color="black", lw=1.2, label=load_label)
@@ -119,14 +124,8 @@ def timeline(
     for ax in axes:
         if warmup_h > 0:
             spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
-        for target, color in TARGET_COLORS.items():
-            of_target = events[events["target"] == target]
-            vlines(ax, of_target["onset_h"], color=color, lw=0.9, alpha=0.8)
-            vlines(ax, of_target["end_h"], color=color, lw=0.9, ls=":", alpha=0.8)
-    if len(hours):
-        axes[-1].set_xlim(start, hours[-1])
-        days_per_tick = max(1, int(np.ceil((hours[-1] - start) / DAY_H / 14)))
-        axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
+        _event_lines(ax, events)
+    _time_axis_at_the_bottom(axes)
     if origin is None:
         axes[-1].set_xlabel("time (h)" if start > 0 else "time since run start (h)")
     else:
@@ -137,7 +136,29 @@ def timeline(
         axes[-1].set_xlabel(f"date (time_h 0 = {zero.isoformat(sep=' ')})")
     for ax in axes:
         ax.yaxis.set_label_coords(-0.055, 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(Y_TICKS))
     return save(fig, path)
+
+
+def _event_lines(ax: Any, events: pd.DataFrame) -> None:
+    """Every scored event's onset (solid) and end (dotted) in its target's colour, as one collection."""
+    known = events[events["target"].isin(list(TARGET_COLORS))]
+    colors = [TARGET_COLORS[target] for target in known["target"]] * 2
+    styles = ["-"] * len(known) + [":"] * len(known)
+    xs = np.concatenate([known["onset_h"].to_numpy(float), known["end_h"].to_numpy(float)])
+    vlines(ax, xs, colors=colors, linestyles=styles, lw=0.9, alpha=0.8)
+
+
+def _time_axis_at_the_bottom(axes: np.ndarray) -> None:
+    """Only the bottom panel draws the shared time axis; the panels above draw its grid as one
+    collection each (the same lines, without a tick object per day and panel)."""
+    low, high = axes[-1].get_xlim()
+    days = axes[-1].xaxis.get_major_locator()()
+    days = days[(days >= min(low, high)) & (days <= max(low, high))]
+    grid = {key: mpl.rcParams[f"grid.{key}"] for key in ("color", "linewidth", "linestyle", "alpha")}
+    for ax in axes[:-1]:
+        ax.xaxis.set_visible(False)
+        vlines(ax, days, zorder=1.5, **grid)
 
 
 def _threshold_label(row: pd.Series) -> str:
