@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
@@ -11,8 +10,12 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+from PIL import Image
+
+from harness.run.files import write_atomic
 
 STYLE: dict[str, Any] = {
     "figure.dpi": 100,
@@ -37,6 +40,9 @@ STYLE: dict[str, Any] = {
 TARGET_COLORS = {"utilization_breach": "#c0392b", "unit_saturation": "#8e44ad"}
 CRITERION_COLOR = "#c0392b"
 MUTED = "#7f8c8d"
+#: zlib level of the PNGs: 1, the fastest, halves the encoding time of the default 6 for files
+#: about 5% larger (on RGB; lossless either way)
+PNG_COMPRESSION = 1
 
 
 def styled(plot: Callable[..., Path]) -> Callable[..., Path]:
@@ -144,12 +150,14 @@ def margins(
 
 
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write the figure as PNG, atomically (a temporary file, then a rename), and return the path."""
+    """Render the figure and write it as an RGB PNG (the figures are opaque, so without an alpha
+    channel) at zlib's fastest level (``PNG_COMPRESSION``), atomically; returns the path."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    image = Image.fromarray(np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+    dpi = (fig.dpi, fig.dpi)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: image.save(tmp, format="png", compress_level=PNG_COMPRESSION, dpi=dpi))
     return path
 
 
@@ -174,7 +182,9 @@ def spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float = 1.0, **st
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
     if starts.size == 0:
         return
-    boxes = [[(a, 0.0), (b, 0.0), (b, top), (a, top)] for a, b in zip(starts, ends, strict=True)]
+    boxes = np.zeros((starts.size, 4, 2))
+    boxes[:, [0, 3], 0], boxes[:, [1, 2], 0] = starts[:, None], ends[:, None]
+    boxes[:, 2:, 1] = top
     ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), lw=0, **style))
 
 
@@ -187,6 +197,46 @@ def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
             [np.column_stack([xs, np.zeros_like(xs)]), np.column_stack([xs, np.ones_like(xs)])], 1
         )
         ax.add_collection(LineCollection(segments, transform=ax.get_xaxis_transform(), **style))
+
+
+def bare_axis(ax: Axes, which: str, major: np.ndarray, minor: np.ndarray = ()) -> None:
+    """Draw an unlabelled axis (a panel sharing its ``which`` = "x" or "y" axis with a labelled
+    one) as three artists: the major grid as one collection and the major and minor tick marks as
+    two lines of markers, instead of a tick object (five artists) per position. Only the ticks
+    inside the view are given; the marks point outwards, in the style's sizes and colour."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_visible(False)
+    grid = {key: mpl.rcParams[f"grid.{key}"] for key in ("color", "linewidth", "linestyle", "alpha")}
+    along = np.asarray(major, float)
+    lines = np.zeros((along.size, 2, 2))
+    lines[:, :, 0 if which == "x" else 1] = along[:, None]
+    lines[:, 1, 1 if which == "x" else 0] = 1.0
+    transform = ax.get_xaxis_transform() if which == "x" else ax.get_yaxis_transform()
+    ax.add_collection(LineCollection(lines, transform=transform, zorder=1.5, **grid), autolim=False)
+    marker = mpl.markers.TICKDOWN if which == "x" else mpl.markers.TICKLEFT
+    for size, at in (("major", along), ("minor", np.asarray(minor, float))):
+        if at.size:
+            xy = (at, np.zeros_like(at)) if which == "x" else (np.zeros_like(at), at)
+            ax.plot(
+                *xy,
+                transform=transform,
+                ls="none",
+                marker=marker,
+                ms=mpl.rcParams[f"{which}tick.{size}.size"],
+                mew=mpl.rcParams[f"{which}tick.{size}.width"],
+                color=mpl.rcParams[f"{which}tick.color"],
+                clip_on=False,
+                zorder=2.5,
+                scalex=False,
+                scaley=False,
+            )
+
+
+def in_view(axis: Any, locator: Any) -> np.ndarray:
+    """The positions ``locator`` gives inside ``axis``'s view."""
+    low, high = sorted(axis.get_view_interval())
+    at = np.asarray(locator(), float)
+    return at[(at >= low) & (at <= high)]
 
 
 def box_strip(

@@ -17,7 +17,9 @@ from harness.report.figures.style import (
     MUTED,
     TARGET_COLORS,
     alert_spans,
+    bare_axis,
     colors_for,
+    in_view,
     margins,
     save,
     shade_alpha,
@@ -150,15 +152,11 @@ def _event_lines(ax: Any, events: pd.DataFrame) -> None:
 
 
 def _time_axis_at_the_bottom(axes: np.ndarray) -> None:
-    """Only the bottom panel draws the shared time axis; the panels above draw its grid as one
-    collection each (the same lines, without a tick object per day and panel)."""
-    low, high = axes[-1].get_xlim()
-    days = axes[-1].xaxis.get_major_locator()()
-    days = days[(days >= min(low, high)) & (days <= max(low, high))]
-    grid = {key: mpl.rcParams[f"grid.{key}"] for key in ("color", "linewidth", "linestyle", "alpha")}
+    """Only the bottom panel has the shared time axis's tick objects and labels; the panels above
+    draw its grid and marks as bare artists (``bare_axis``)."""
+    days = in_view(axes[-1].xaxis, axes[-1].xaxis.get_major_locator())
     for ax in axes[:-1]:
-        ax.xaxis.set_visible(False)
-        vlines(ax, days, zorder=1.5, **grid)
+        bare_axis(ax, "x", days)
 
 
 def _threshold_label(row: pd.Series) -> str:
