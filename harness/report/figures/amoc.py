@@ -12,10 +12,9 @@ from matplotlib.figure import Figure
 from harness.report.figures.style import (
     CRITERION_COLOR,
     MUTED,
-    bare_axis,
+    bare_inner_axes,
     colors_for,
     empty_panel,
-    in_view,
     margins,
     save,
     styled,
@@ -108,14 +107,7 @@ def amoc(
         ax.set_xlabel(f"quiet alerting (log; 0 at {FLOOR:g})")
     for ax in axes[::ncols]:
         ax.set_ylabel("recall")
-    if detectors:  # the shared axes' ticks as objects only where they are labelled
-        x, y = axes[0].xaxis, axes[0].yaxis
-        decades, between = in_view(x, x.get_major_locator()), in_view(x, x.get_minor_locator())
-        for i, ax in enumerate(axes[: len(detectors)]):
-            if i < (nrows - 1) * ncols:
-                bare_axis(ax, "x", decades, between)
-            if i % ncols:
-                bare_axis(ax, "y", in_view(y, y.get_major_locator()))
+    bare_inner_axes(axes, ncols, len(detectors))
     handles = [axes[0].plot([], [], color="black", ls=style, lw=1.4)[0] for _, style, _ in LEADS]
     labels = [label for *_, label in LEADS]
     handles.append(axes[0].plot([], [], color=MUTED, lw=0.9)[0])

@@ -17,9 +17,8 @@ from harness.report.figures.style import (
     MUTED,
     TARGET_COLORS,
     alert_spans,
-    bare_axis,
+    bare_inner_axes,
     colors_for,
-    in_view,
     margins,
     save,
     shade_alpha,
@@ -127,7 +126,7 @@ def timeline(
         if warmup_h > 0:
             spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
         _event_lines(ax, events)
-    _time_axis_at_the_bottom(axes)
+    bare_inner_axes(axes, 1, len(axes))  # the time axis's ticks and labels on the bottom panel only
     if origin is None:
         axes[-1].set_xlabel("time (h)" if start > 0 else "time since run start (h)")
     else:
@@ -149,14 +148,6 @@ def _event_lines(ax: Any, events: pd.DataFrame) -> None:
     styles = ["-"] * len(known) + [":"] * len(known)
     xs = np.concatenate([known["onset_h"].to_numpy(float), known["end_h"].to_numpy(float)])
     vlines(ax, xs, colors=colors, linestyles=styles, lw=0.9, alpha=0.8)
-
-
-def _time_axis_at_the_bottom(axes: np.ndarray) -> None:
-    """Only the bottom panel has the shared time axis's tick objects and labels; the panels above
-    draw its grid and marks as bare artists (``bare_axis``)."""
-    days = in_view(axes[-1].xaxis, axes[-1].xaxis.get_major_locator())
-    for ax in axes[:-1]:
-        bare_axis(ax, "x", days)
 
 
 def _threshold_label(row: pd.Series) -> str:
