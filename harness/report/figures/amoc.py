@@ -68,6 +68,10 @@ def amoc(
         fontsize=11,
     )
     rows = table.set_index("detector")
+    if detectors:  # the panels share both axes: scale and limits once, before anything is drawn
+        axes[0].set_xscale("log")
+        axes[0].set_xlim(FLOOR * 0.8, 1.1)
+        axes[0].set_ylim(-0.03, 1.03)
     for ax, detector in zip(axes, detectors, strict=False):
         mine = curve[curve["detector"] == detector]
         color = colors[detector]
@@ -95,9 +99,6 @@ def amoc(
         if np.isfinite(row.get("partial_auc_lo", np.nan)):
             auc_text += f" [{row['partial_auc_lo']:.2f}, {row['partial_auc_hi']:.2f}]"
         ax.set_title(f"{place} {detector}\npartial AUC {auc_text}", loc="left", fontsize=9.5)
-        ax.set_xscale("log")
-        ax.set_xlim(FLOOR * 0.8, 1.1)
-        ax.set_ylim(-0.03, 1.03)
     for ax in axes[len(detectors) :]:
         if not detectors and ax is axes[0]:
             empty_panel(ax, "no curves")

@@ -154,7 +154,7 @@ def save(fig: Figure, path: str | Path) -> Path:
     channel) at zlib's fastest level (``PNG_COMPRESSION``), atomically; returns the path."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    image = Image.fromarray(np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3]))
+    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
     dpi = (fig.dpi, fig.dpi)
     path = Path(path)
     write_atomic(path, lambda tmp: image.save(tmp, format="png", compress_level=PNG_COMPRESSION, dpi=dpi))
