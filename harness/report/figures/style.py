@@ -171,20 +171,25 @@ def empty_panel(ax: Axes, text: str) -> None:
 
 def alert_spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, color: Any) -> None:
     """Alert episodes: light shading (equally light in every colour, ``shade_alpha``) over the
-    panel's height, and a solid band of the colour along its bottom, visible for any colour."""
-    spans(ax, starts, ends, color=color, alpha=shade_alpha(color))
-    spans(ax, starts, ends, top=BAND, color=color)
+    panel's height, and a solid band of the colour along its bottom, visible for any colour; one
+    collection, the shading drawn first."""
+    n = len(starts)
+    faces = [mpl.colors.to_rgba(color, shade_alpha(color))] * n + [mpl.colors.to_rgba(color)] * n
+    top = np.repeat([1.0, BAND], n)
+    spans(ax, np.tile(starts, 2), np.tile(ends, 2), top=top, facecolors=faces)
 
 
-def spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float = 1.0, **style: Any) -> None:
+def spans(
+    ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float | np.ndarray = 1.0, **style: Any
+) -> None:
     """Shade the x-intervals [starts, ends) from the panel's bottom to ``top`` (a fraction of its
-    height), as one collection."""
+    height, one for all or one per interval), as one collection."""
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
     if starts.size == 0:
         return
     boxes = np.zeros((starts.size, 4, 2))
     boxes[:, [0, 3], 0], boxes[:, [1, 2], 0] = starts[:, None], ends[:, None]
-    boxes[:, 2:, 1] = top
+    boxes[:, 2:, 1] = np.broadcast_to(top, starts.shape)[:, None]
     ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), lw=0, **style))
 
 

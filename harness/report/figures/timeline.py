@@ -122,10 +122,11 @@ def timeline(
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         _score_limits(ax, score, None if row is None else row["threshold"])
 
+    event_lines = _event_lines(events)
     for ax in axes:
         if warmup_h > 0:
             spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
-        _event_lines(ax, events)
+        vlines(ax, lw=0.9, alpha=0.8, **event_lines)
     bare_inner_axes(axes, 1, len(axes))  # the time axis's ticks and labels on the bottom panel only
     if origin is None:
         axes[-1].set_xlabel("time (h)" if start > 0 else "time since run start (h)")
@@ -141,13 +142,15 @@ def timeline(
     return save(fig, path)
 
 
-def _event_lines(ax: Any, events: pd.DataFrame) -> None:
-    """Every scored event's onset (solid) and end (dotted) in its target's colour, as one collection."""
+def _event_lines(events: pd.DataFrame) -> dict[str, Any]:
+    """``vlines`` arguments for every scored event's onset (solid) and end (dotted) in its target's
+    colour."""
     known = events[events["target"].isin(list(TARGET_COLORS))]
-    colors = [TARGET_COLORS[target] for target in known["target"]] * 2
-    styles = ["-"] * len(known) + [":"] * len(known)
-    xs = np.concatenate([known["onset_h"].to_numpy(float), known["end_h"].to_numpy(float)])
-    vlines(ax, xs, colors=colors, linestyles=styles, lw=0.9, alpha=0.8)
+    return {
+        "xs": np.concatenate([known["onset_h"].to_numpy(float), known["end_h"].to_numpy(float)]),
+        "colors": [TARGET_COLORS[target] for target in known["target"]] * 2,
+        "linestyles": ["-"] * len(known) + [":"] * len(known),
+    }
 
 
 def _threshold_label(row: pd.Series) -> str:
