@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from PIL import Image
 
 from harness.run.files import write_atomic
@@ -222,18 +223,18 @@ def bare_axis(ax: Axes, which: str, major: np.ndarray, minor: np.ndarray = ()) -
     for size, at in (("major", along), ("minor", np.asarray(minor, float))):
         if at.size:
             xy = (at, np.zeros_like(at)) if which == "x" else (np.zeros_like(at), at)
-            ax.plot(
-                *xy,
-                transform=transform,
-                ls="none",
-                marker=marker,
-                ms=mpl.rcParams[f"{which}tick.{size}.size"],
-                mew=mpl.rcParams[f"{which}tick.{size}.width"],
-                color=mpl.rcParams[f"{which}tick.color"],
-                clip_on=False,
-                zorder=2.5,
-                scalex=False,
-                scaley=False,
+            ax.add_artist(
+                Line2D(
+                    *xy,
+                    transform=transform,
+                    ls="none",
+                    marker=marker,
+                    ms=mpl.rcParams[f"{which}tick.{size}.size"],
+                    mew=mpl.rcParams[f"{which}tick.{size}.width"],
+                    color=mpl.rcParams[f"{which}tick.color"],
+                    clip_on=False,
+                    zorder=2.5,
+                )
             )
 
 
