@@ -20,7 +20,6 @@ from harness.run.files import write_atomic
 
 STYLE: dict[str, Any] = {
     "figure.dpi": 100,
-    "savefig.dpi": 100,
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.titleweight": "bold",
