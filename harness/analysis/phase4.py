@@ -18,13 +18,19 @@ TITLE = "Does phase 4 add value?"
 
 
 def phase4_pair(headline: Headline, stats: StatisticsSpec) -> dict | None:
-    """The paired difference transport_online - transport on the test seeds, or None when either is
-    not in the study or has no threshold within the budget."""
+    """The paired difference transport_online - transport on the test seeds (the headline's row of
+    it when it has one), or None when either is not in the study or has no threshold within the
+    budget."""
     table = headline.table.set_index("detector")
     if not {ONLINE, REFERENCE} <= set(table.index):
         return None
     if not (bool(table.loc[ONLINE, "feasible"]) and bool(table.loc[REFERENCE, "feasible"])):
         return None
+    pairs = headline.pairs
+    if len(pairs):  # the headline's own pair, when transport is one of its references
+        mine = pairs[(pairs["detector"] == ONLINE) & (pairs["reference"] == REFERENCE)]
+        if len(mine):
+            return mine.drop(columns="sentence").to_dict("records")[0]
     return paired(headline.events, ONLINE, REFERENCE, headline.test_seeds, headline.spec, stats)
 
 

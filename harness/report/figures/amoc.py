@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from harness.report.figures.style import (
     CRITERION_COLOR,
     MUTED,
+    bare_inner_axes,
     colors_for,
     empty_panel,
     margins,
@@ -49,7 +50,8 @@ def amoc(
     test seeds. Shaded: the range of the partial AUC; dotted: the budget; the dot: the headline's
     threshold on the "detected at all" line, the headline's recall (hollow when infeasible, at its
     nearest point)."""
-    detectors = [d for d in table["detector"] if d in set(curve.get("detector", []))]
+    drawn = set(curve["detector"].unique()) if "detector" in curve else set()
+    detectors = [d for d in table["detector"] if d in drawn]
     colors = colors_for(table["detector"], colors)
     n = max(len(detectors), 1)
     ncols = min(n, 4)
@@ -66,6 +68,10 @@ def amoc(
         fontsize=11,
     )
     rows = table.set_index("detector")
+    if detectors:  # the panels share both axes: scale and limits once, before anything is drawn
+        axes[0].set_xscale("log")
+        axes[0].set_xlim(FLOOR * 0.8, 1.1)
+        axes[0].set_ylim(-0.03, 1.03)
     for ax, detector in zip(axes, detectors, strict=False):
         mine = curve[curve["detector"] == detector]
         color = colors[detector]
@@ -93,9 +99,6 @@ def amoc(
         if np.isfinite(row.get("partial_auc_lo", np.nan)):
             auc_text += f" [{row['partial_auc_lo']:.2f}, {row['partial_auc_hi']:.2f}]"
         ax.set_title(f"{place} {detector}\npartial AUC {auc_text}", loc="left", fontsize=9.5)
-        ax.set_xscale("log")
-        ax.set_xlim(FLOOR * 0.8, 1.1)
-        ax.set_ylim(-0.03, 1.03)
     for ax in axes[len(detectors) :]:
         if not detectors and ax is axes[0]:
             empty_panel(ax, "no curves")
@@ -105,6 +108,7 @@ def amoc(
         ax.set_xlabel(f"quiet alerting (log; 0 at {FLOOR:g})")
     for ax in axes[::ncols]:
         ax.set_ylabel("recall")
+    bare_inner_axes(axes, ncols, len(detectors))
     handles = [axes[0].plot([], [], color="black", ls=style, lw=1.4)[0] for _, style, _ in LEADS]
     labels = [label for *_, label in LEADS]
     handles.append(axes[0].plot([], [], color=MUTED, lw=0.9)[0])

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from harness.report.figures.style import (
     CRITERION_COLOR,
     MUTED,
+    bare_inner_axes,
     box_strip,
     colors_for,
     empty_panel,
@@ -102,4 +103,5 @@ def lead_times(
     axes[0].set_xticks([t for t in (0, 6, 12, 18, 24) if t <= horizon_h])
     for ax in axes[(nrows - 1) * ncols :]:
         ax.set_xlabel("lead time (h before onset)")
+    bare_inner_axes(axes, ncols, len(order))
     return save(fig, path)

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MultipleLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 from harness.report.figures.style import (
     MUTED,
     TARGET_COLORS,
     alert_spans,
+    bare_inner_axes,
     colors_for,
     margins,
     save,
@@ -29,6 +30,7 @@ from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
 LABEL_WIDTH = 24  # characters per line of a score axis label
+Y_TICKS = 4  # at most this many intervals between a panel's y ticks
 
 
 @styled
@@ -68,6 +70,10 @@ def timeline(
     system = readings[readings["detector"] == detectors[0]] if n else readings
     hours = system["time_h"].to_numpy(float)
     start = hours[0] - (hours[1] - hours[0]) if len(hours) > 1 else 0.0  # the first interval's start
+    if len(hours):  # fixed before anything is drawn, so no artist added makes the shared axes rescale
+        axes[-1].set_xlim(start, hours[-1])
+        days_per_tick = max(1, int(np.ceil((hours[-1] - start) / DAY_H / 14)))
+        axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
 
     top = axes[0]
     top.plot(hours, system["offered_load"], color="black", lw=1.2, label=load_label)
@@ -116,17 +122,12 @@ def timeline(
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         _score_limits(ax, score, None if row is None else row["threshold"])
 
+    event_lines = _event_lines(events)
     for ax in axes:
         if warmup_h > 0:
             spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
-        for target, color in TARGET_COLORS.items():
-            of_target = events[events["target"] == target]
-            vlines(ax, of_target["onset_h"], color=color, lw=0.9, alpha=0.8)
-            vlines(ax, of_target["end_h"], color=color, lw=0.9, ls=":", alpha=0.8)
-    if len(hours):
-        axes[-1].set_xlim(start, hours[-1])
-        days_per_tick = max(1, int(np.ceil((hours[-1] - start) / DAY_H / 14)))
-        axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
+        vlines(ax, lw=0.9, alpha=0.8, **event_lines)
+    bare_inner_axes(axes, 1, len(axes))  # the time axis's ticks and labels on the bottom panel only
     if origin is None:
         axes[-1].set_xlabel("time (h)" if start > 0 else "time since run start (h)")
     else:
@@ -137,7 +138,19 @@ def timeline(
         axes[-1].set_xlabel(f"date (time_h 0 = {zero.isoformat(sep=' ')})")
     for ax in axes:
         ax.yaxis.set_label_coords(-0.055, 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(Y_TICKS))
     return save(fig, path)
+
+
+def _event_lines(events: pd.DataFrame) -> dict[str, Any]:
+    """``vlines`` arguments for every scored event's onset (solid) and end (dotted) in its target's
+    colour."""
+    known = events[events["target"].isin(list(TARGET_COLORS))]
+    return {
+        "xs": np.concatenate([known["onset_h"].to_numpy(float), known["end_h"].to_numpy(float)]),
+        "colors": [TARGET_COLORS[target] for target in known["target"]] * 2,
+        "linestyles": ["-"] * len(known) + [":"] * len(known),
+    }
 
 
 def _threshold_label(row: pd.Series) -> str:
