@@ -184,12 +184,20 @@ def test_a_lock_left_by_a_killed_study_is_taken_over(baseline, tmp_path):
     assert_same_results(baseline[0], out)
 
 
+def interruptible() -> None:
+    """In the study's process: Ctrl-C's default action, even when the tests inherited SIGINT
+    ignored (as a command started in the background by a non-interactive shell does)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("executor", [("executor=serial",), ("executor=local", "executor.n_jobs=2")])
 def test_ctrl_c_stores_what_is_done_and_says_so(tmp_path, executor):
     args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", *executor, SLOW,
             "+detector.slow.delay_s=1.0", "report.enabled=false")  # fmt: skip
     out = tmp_path / "run"
-    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path, start_new_session=True)
+    study = tdbench(
+        *args, f"hydra.run.dir={out}", cwd=tmp_path, start_new_session=True, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and study.poll() is None and not _stored(out):
         time.sleep(0.05)
