@@ -126,19 +126,19 @@ def summarise_run(
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
     stored readings) from its rows in the ledger. The headline's detectors are worked out in
     parallel through ``executor`` (default: the study's)."""
-    stored = export_tables(ledger)
-    if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
-        stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
-    run_dir = ledger.run_dir
-    stats = study.stats
-    cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
-    if events.empty:
-        events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
-    ok = set(cells.loc[cells["status"] == "ok", "key"]) if len(cells) else set()
+    ok = ledger.ok_keys() & keys
     runs = ledger.runs(ok) if len(study.seeds) >= 2 else None
-    # The headline waits on the executor's workers in a thread while this one summarises.
+    # The headline waits on the executor's workers in a thread while this one exports and summarises.
     with ThreadPoolExecutor(max_workers=1) as background:
         later = background.submit(study_headline, study, runs, executor or study.executor)
+        stored = export_tables(ledger)
+        if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
+            stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
+        run_dir = ledger.run_dir
+        stats = study.stats
+        cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
+        if events.empty:
+            events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
         ok_events = events[events["key"].isin(ok)]
         tests = wilcoxon_table(ok_events, stats.reference)
         summary = summarize(
