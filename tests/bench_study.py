@@ -121,26 +121,34 @@ def job_seconds(run_dir: Path) -> float:
 
 @pytest.mark.skipif(cpu_count() < 2, reason="needs two cores")
 def test_default_study_scaling(benchmark, default_study, tmp_path):
+    """Runs in the order one worker, two, two, one (the fixture's study is the first) and compares
+    the sums: this virtual machine slows down under sustained load (a two-worker study run right
+    after a one-worker study took 48.7-52 s; run first, 43.6-44.8 s), and the symmetric order
+    cancels such a drift instead of charging it to whichever runs second."""
     benchmark.group = "default study"
     load = os.getloadavg()[0]
-    run_dir, one = default_study
+    run_dir, first = default_study
     two = benchmark.pedantic(tdbench, args=(tmp_path / "two", "executor.n_jobs=2"), rounds=1, iterations=1)
-    speedup = one["wall_s"] / two["wall_s"]
+    again = tdbench(tmp_path / "two_again", "executor.n_jobs=2")
+    last = tdbench(tmp_path / "one_again", "executor.n_jobs=1")
+    one_s, two_s = first["wall_s"] + last["wall_s"], two["wall_s"] + again["wall_s"]
+    speedup = one_s / two_s
     parallel = job_seconds(run_dir)  # what two workers share; everything else runs in the driver
-    estimate = one["wall_s"] / (one["wall_s"] - parallel / 2)
+    estimate = first["wall_s"] / (first["wall_s"] - parallel / 2)
     benchmark.extra_info.update(
-        wall_s_1_worker=round(one["wall_s"], 1),
-        wall_s_2_workers=round(two["wall_s"], 1),
+        wall_s_in_order=[round(r["wall_s"], 1) for r in (first, two, again, last)],
+        wall_s_1_worker=round(one_s / 2, 1),
+        wall_s_2_workers=round(two_s / 2, 1),
         speedup=round(speedup, 2),
-        parallel_fraction=round(parallel / one["wall_s"], 3),
+        parallel_fraction=round(parallel / first["wall_s"], 3),
         jobs_only_amdahl_estimate=round(estimate, 2),
-        cpu_per_wall_1_worker=round(one["cpu_s"] / one["wall_s"], 2),
-        cpu_per_wall_2_workers=round(two["cpu_s"] / two["wall_s"], 2),
+        cpu_per_wall_1_worker=round((first["cpu_s"] + last["cpu_s"]) / one_s, 2),
+        cpu_per_wall_2_workers=round((two["cpu_s"] + again["cpu_s"]) / two_s, 2),
         load_before=round(load, 2),
         target=f"speedup >= {SCALING_TARGET}",
     )
     assert speedup >= SCALING_TARGET, (
-        f"{speedup:.2f}x on 2 workers ({one['wall_s']:.1f} s -> {two['wall_s']:.1f} s; "
+        f"{speedup:.2f}x on 2 workers ({one_s / 2:.1f} s -> {two_s / 2:.1f} s, means of two runs each; "
         f"jobs-only Amdahl estimate {estimate:.2f}x)"
     )
 
