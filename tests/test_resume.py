@@ -156,6 +156,42 @@ def test_loaded_columns_do_not_depend_on_commit_order(tmp_path, error_first):
     assert cells["key"].tolist() == ["a", "b"]
 
 
+def test_a_job_reads_back_as_its_cells_committed_one_by_one(tmp_path):
+    """The ledger converts a job's tables to Arrow once and slices them per cell: what it loads
+    equals what it loads when each cell comes in a job of its own (converted on its own), for
+    integer, boolean, float and string columns, a string column empty in one cell and not in
+    another, and one cell's rows not next to each other."""
+    cells = pd.DataFrame(
+        [cell("a", n=3, hit=True), cell("b", seed=1, n=5, hit=False), cell("c", n=0, hit=True)]
+    )
+    events = pd.DataFrame(
+        {
+            "key": ["a", "b", "a", "c"],
+            "scenario": "s",
+            "seed": [0, 1, 0, 0],
+            "detector": "d",
+            "onset_h": [1.0, 2.5, 7.0, 3.0],
+            "detected": [True, False, True, True],
+            "n_alerts": [2, 0, 1, 4],
+            "note": [None, "late", None, None],
+        }
+    )
+    with Ledger(tmp_path / "together") as ledger:
+        ledger.commit_job("j", {"cells": cells, "events": events})
+        together = {table: ledger.load(table) for table in ("cells", "events")}
+    with Ledger(tmp_path / "apart") as ledger:
+        for key in ("a", "b", "c"):
+            ledger.commit_job(
+                key, {"cells": cells[cells["key"] == key], "events": events[events["key"] == key]}
+            )
+        apart = {table: ledger.load(table) for table in ("cells", "events")}
+    for table in ("cells", "events"):
+        pd.testing.assert_frame_equal(together[table], apart[table])
+    assert together["events"]["n_alerts"].dtype == "int64" and together["events"]["detected"].dtype == bool
+    notes = together["events"].set_index("onset_h")["note"]
+    assert notes.isna().to_dict() == {1.0: True, 7.0: True, 2.5: False, 3.0: True} and notes[2.5] == "late"
+
+
 def test_a_finished_study_rerun_prints_its_stored_output_and_writes_nothing(tmp_path, capsys):
     args = (*SMALL, "executor=serial", "seeds=2", "scenario=[steady]", "detector=[utilization]")
     quick = (*args, "report.enabled=false")
