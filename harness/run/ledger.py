@@ -15,8 +15,8 @@ concurrent readers, and a commit per job is far from any write-rate limit.
 
 Storage of rows: the scorer's tables have a column per metric and target, and their exports must
 keep each column's exact type, so a cell's rows of each table are one Arrow IPC blob (uncompressed:
-a blob holds a few kB, which zstd does not shrink, and reads ten times slower), with
-the columns a query needs (key, job, scenario, seed, detector, status, error, seconds) as SQL
+a blob holds a few kB, which zstd does not shrink and makes ten times slower to read), with the
+columns a query needs (key, job, scenario, seed, detector, status, error, seconds) as SQL
 columns beside it. Readings are zlib-compressed arrays (score float32, level int8; the step times
 once per run, float64): one row per cell instead of one per step keeps a default study's ledger
 small and its commits fast.
@@ -81,7 +81,7 @@ def pack_frame(frame: pd.DataFrame) -> bytes:
 
 def pack_groups(frame: pd.DataFrame, by: str = "key") -> list[tuple[str, bytes]]:
     """Each group's rows of ``frame`` (in order of first appearance) as Arrow IPC bytes, converted
-    to Arrow once for the whole frame (a conversion per group costs ten times as much)."""
+    to Arrow once for the whole frame (a conversion per group costs several times as much)."""
     frame = frame.reset_index(drop=True)
     table = arrow_table(frame)
     return [
