@@ -14,6 +14,7 @@ from studies import SMALL_STUDY, run_task
 from harness.analysis.scoring import ScoringSpec
 from harness.report import figures
 from harness.report.figures.coverage import coverage_curve
+from harness.report.palette import palette
 from harness.report.timelines import score_thresholds
 
 
@@ -164,13 +165,14 @@ def test_operating_curves_need_their_columns(tmp_path):
 
 
 def test_palette_is_stable_across_figures():
-    assert figures.palette(["b", "a", "c"]) == figures.palette(["c", "b", "a"])
+    assert palette(["b", "a", "c"]) == palette(["c", "b", "a"])
 
 
 def test_palette_has_sixteen_colours_apart_for_colour_blind_viewers():
     """Every pair of the 16 colours stays >= 10 CIELAB units apart for normal vision and the three
     dichromacies (Machado et al. 2009 simulations), and every colour reads as a line on white."""
-    from harness.report.figures.style import PALETTE, lightness
+    from harness.report.figures.style import lightness
+    from harness.report.palette import PALETTE
 
     machado = {
         "normal": np.eye(3),
@@ -191,7 +193,7 @@ def test_palette_has_sixteen_colours_apart_for_colour_blind_viewers():
         ],
     }
     srgb = np.array([mpl_rgb(c) for c in PALETTE])
-    assert len(set(PALETTE)) == 16 and figures.palette(map(str, range(16))) == dict(
+    assert len(set(PALETTE)) == 16 and palette(map(str, range(16))) == dict(
         zip(sorted(map(str, range(16))), PALETTE, strict=True)
     )
     assert (lightness(srgb) <= 72).all()
@@ -219,7 +221,8 @@ def cielab(linear: np.ndarray) -> np.ndarray:
 def test_alert_shading_is_equally_visible_in_every_colour():
     from matplotlib.colors import to_rgb
 
-    from harness.report.figures.style import PALETTE, SHADE_LIGHTNESS, lightness, shade_alpha
+    from harness.report.figures.style import SHADE_LIGHTNESS, lightness, shade_alpha
+    from harness.report.palette import PALETTE
 
     for color in PALETTE:
         alpha = shade_alpha(color)
@@ -279,7 +282,7 @@ def test_lead_coverage_at_the_headline_marks_infeasible_detectors(tables, tmp_pa
     )
     (fig,) = drawn
     panel, cost = fig.axes[0], fig.axes[-1]
-    colors = figures.palette(events["detector"])
+    colors = palette(events["detector"])
     styles = {
         line.get_color(): line.get_linestyle() for line in panel.get_lines() if line.get_color() != "black"
     }

@@ -16,10 +16,12 @@ from studies import SMALL_STUDY, compose_config, run_task
 
 from harness import cli
 from harness.analysis.scoring import score_run
-from harness.config import build, load_study
-from harness.report.document import ReportSpec, report_spec
+from harness.config import ExecutorSpec, build, load_study
+from harness.report.document import ReportSpec, false_alarms, report_spec
 from harness.report.timelines import best_threshold, representative_seed
 from harness.run.ledger import Ledger
+from harness.run.study import summarise_run
+from harness.tasks.report import saved_study, selected_keys
 from scenarios import simulate
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
@@ -271,3 +273,49 @@ def test_detectors_with_identical_alerts_are_flagged(tmp_path):
     assert "**Identical alerts.**" in report
     assert re.search(r"same for them: `twin` = `utilization`\.\n", report), report.split("## Detection")[0]
     assert "`transport` = " not in report  # different alerts are not flagged
+
+
+def test_shipped_false_alarms_are_the_summary_rows_over_every_scenario(run_dir):
+    """The shipped coverage figure reads each detector's FP rate and quiet alerting from the stored
+    cells (so it is drawn before the summary exists): the numbers of summary.csv's ALL rows."""
+    summary = pd.read_csv(run_dir / "summary.csv")
+    pooled = summary[summary["scenario"] == "ALL"].set_index("detector")
+    cells = pd.read_parquet(run_dir / "cells.parquet")
+    cells.loc[cells.index[0], "status"] = "error"  # a failed cell counts in neither
+    rates = false_alarms(cells).set_index("detector")
+    assert rates.index.tolist() == sorted(pooled.index)
+    for detector in rates.index:
+        mine = cells[cells["detector"] == detector]
+        if (mine["status"] == "ok").all():
+            for column in ("fp_rate", "quiet_alert_fraction"):
+                assert rates.loc[detector, column] == pooled.loc[detector, column], (detector, column)
+    first = cells.iloc[0]
+    ok = cells[(cells["detector"] == first["detector"]) & (cells["status"] == "ok")]
+    assert rates.loc[first["detector"], "fp_rate"] == ok["n_false"].sum() / ok["n_episodes"].sum()
+    assert false_alarms(cells.assign(status="error")) is None
+
+
+def test_work_beside_the_summary_reads_the_rows_and_the_headline(run_dir, tmp_path):
+    """``summarise_run(beside=...)`` hands the study's rows and headline to work that runs while
+    the summary is computed, and raises what went wrong in it."""
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    study = saved_study(copy)
+    seen = {}
+
+    def record(rows, headline):
+        seen.update(rows=rows, headline=headline)
+
+    def broken(rows, headline):
+        raise RuntimeError("beside failed")
+
+    serial = ExecutorSpec(name="serial")
+    with Ledger.open_existing(copy) as ledger:
+        keys = selected_keys(ledger, study)
+        result = summarise_run(ledger, keys, study, serial, beside=record)
+        assert sorted(seen["rows"]) == ["cells", "episodes", "events", "overhead"]
+        for name, table in seen["rows"].items():
+            pd.testing.assert_frame_equal(table, result.tables[name])
+        assert seen["headline"] is result.headline and result.headline is not None
+        with pytest.raises(RuntimeError, match="beside failed"):
+            summarise_run(ledger, keys, study, serial, beside=broken)

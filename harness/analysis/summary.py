@@ -25,6 +25,16 @@ from scenarios.truth import TARGETS
 ALL = "ALL"
 
 
+def alarm_rates(cells: pd.DataFrame) -> dict[str, float]:
+    """The FP rate (false episodes / episodes) and the share of quiet time spent alerting, pooled
+    over ``cells`` (counts add up first)."""
+    n_episodes, quiet_h = cells["n_episodes"].sum(), cells["quiet_h"].sum()
+    return {
+        "fp_rate": cells["n_false"].sum() / n_episodes if n_episodes else np.nan,
+        "quiet_alert_fraction": cells["alert_quiet_h"].sum() / quiet_h if quiet_h else np.nan,
+    }
+
+
 def pooled(
     cells: pd.DataFrame, events: pd.DataFrame, stats: StatisticsSpec | None = None, grace_h: float = 1.0
 ) -> pd.Series:
@@ -36,17 +46,18 @@ def pooled(
     seeds = sorted(set(cells["seed"])) if len(cells) else []
     n_episodes = cells["n_episodes"].sum()
     quiet_h = cells["quiet_h"].sum()
+    rates = alarm_rates(cells)
     null = cells[cells["null_control"].astype(bool)] if "null_control" in cells else cells.iloc[:0]
     fp_ci = ratio_ci(sums_by_seed(cells, seeds, "n_false"), sums_by_seed(cells, seeds, "n_episodes"), stats)
     out = {
         "runs": len(cells),
         "episodes": int(n_episodes),
         "false_episodes": int(cells["n_false"].sum()),
-        "fp_rate": cells["n_false"].sum() / n_episodes if n_episodes else np.nan,
+        "fp_rate": rates["fp_rate"],
         "fp_rate_lo": fp_ci[0],
         "fp_rate_hi": fp_ci[1],
         "false_per_1000_quiet_h": 1000 * cells["n_false"].sum() / quiet_h if quiet_h else np.nan,
-        "quiet_alert_fraction": cells["alert_quiet_h"].sum() / quiet_h if quiet_h else np.nan,
+        "quiet_alert_fraction": rates["quiet_alert_fraction"],
         "runs_with_alert": float((cells["n_episodes"] > 0).mean()) if len(cells) else np.nan,
         "null_control_runs": len(null),
         "null_alarm_rate": float((null["n_episodes"] > 0).mean()) if len(null) else np.nan,

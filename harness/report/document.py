@@ -4,13 +4,15 @@ and the package versions.
 ``write_report`` is a pure function of the run folder's ledger (and its config.yaml): the tables,
 the per-step readings of one seed per scenario for the timelines (``harness.report.timelines``,
 exported as timeline.parquet and timeline_marks.parquet), the per-cell overhead. It never
-simulates. It draws the figures (in parallel, through the executor) and writes the markdown, at
-the end of a study (``finish_study``) and for ``task=report``, so a rebuilt report equals the
-original.
+simulates. It draws the figures (in parallel, through the executor: ``ReportFigures``, which a
+study and ``task=report`` run beside the summary, since no figure reads it) and writes the
+markdown, at the end of a study (``finish_study``) and for ``task=report``, so a rebuilt report
+equals the original.
 """
 
 from __future__ import annotations
 
+import importlib
 import platform
 import traceback
 from collections.abc import Callable, Mapping
@@ -26,8 +28,9 @@ from omegaconf import OmegaConf
 from harness.analysis.headline import Headline
 from harness.analysis.identical import identical_detectors
 from harness.analysis.phase4 import phase4_section
-from harness.analysis.summary import ALL
+from harness.analysis.summary import ALL, alarm_rates
 from harness.config import ExecutorSpec, StudyConfig, build
+from harness.report.palette import palette
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
@@ -86,11 +89,14 @@ def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> Repo
 # ----------------------------------------------------------------------------------------- study
 
 
-def finish_study(study: StudyConfig, result: StudyResult, spec: ReportSpec) -> Path | None:
-    """After a study: the report, unless ``report.enabled=false``."""
+def finish_study(
+    study: StudyConfig, result: StudyResult, spec: ReportSpec, drawn: ReportFigures | None = None
+) -> Path | None:
+    """After a study: the report, unless ``report.enabled=false`` (``drawn``: its figures, if the
+    study drew them beside its summary)."""
     if not spec.enabled:
         return None
-    return write_report(result, study, timeline_seed=spec.timeline_seed)
+    return write_report(result, study, timeline_seed=spec.timeline_seed, drawn=drawn)
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -98,12 +104,13 @@ def finish_study(study: StudyConfig, result: StudyResult, spec: ReportSpec) -> P
 
 @dataclass
 class FigureJob:
-    """One figure of the report: where it goes, how it is drawn, and how to read it."""
+    """One figure of the report: where it goes, how it is drawn (``draw``: the name of its function
+    in ``harness.report.figures``, imported where it is drawn) and how to read it."""
 
     file: str
     title: str
     caption: str
-    draw: Callable[..., Path]
+    draw: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     error: str = ""
@@ -112,7 +119,8 @@ class FigureJob:
 def draw_figure(figure: FigureJob) -> FigureJob:
     """Draw one figure; a failure is recorded in ``error``, never raised."""
     try:
-        figure.draw(*figure.args, **figure.kwargs)
+        draw = getattr(importlib.import_module("harness.report.figures"), figure.draw)
+        draw(*figure.args, **figure.kwargs)
     except Exception:
         figure.error = traceback.format_exc().strip().splitlines()[-1]
     figure.args, figure.kwargs = (), {}
@@ -123,55 +131,92 @@ def read_optional(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
+class ReportFigures:
+    """Every figure of a run's report, drawn from its stored rows and its headline: the timelines
+    are exported from the ledger first (timeline.parquet, timeline_marks.parquet), then the figures
+    are drawn through the executor. None of them reads the summary, so a study draws them beside
+    it (``run_study``'s ``beside``); ``figures`` holds them drawn, in report order."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        study: StudyConfig,
+        executor: ExecutorSpec | None = None,
+        timeline_seed: int | None = None,
+    ) -> None:
+        self.run_dir, self.study, self.timeline_seed = Path(run_dir), study, timeline_seed
+        self.executor = executor or study.executor
+        self.figures: list[FigureJob] | None = None
+
+    def __call__(self, tables: Mapping[str, pd.DataFrame], headline: Headline | None) -> list[FigureJob]:
+        study = self.study
+        with Ledger.open_existing(self.run_dir) as ledger:
+            timelines = timeline_tables(
+                ledger, list(study.scenarios), list(study.detectors), tables["cells"], self.timeline_seed
+            )
+        for name, table in timelines.items():
+            write_parquet(self.run_dir / f"{name}.parquet", table)
+        planned = plan_figures(
+            self.run_dir, tables, headline, study, timelines["timeline"], timelines["timeline_marks"]
+        )
+        done = {f.file: f for f in execute(draw_figure, planned, self.executor)}
+        self.figures = [done[f.file] for f in planned]
+        return self.figures
+
+
 def write_report(
     result: StudyResult,
     study: StudyConfig,
     executor: ExecutorSpec | None = None,
     intro: str = "",
     timeline_seed: int | None = None,
+    drawn: ReportFigures | None = None,
 ) -> Path:
     """Export the timelines from the ledger, draw every figure the run allows and write report.md
-    (``intro`` opens it); returns its path."""
-    run_dir = result.run_dir
-    with Ledger.open_existing(run_dir) as ledger:
-        timelines = timeline_tables(
-            ledger, list(study.scenarios), list(study.detectors), result.cells, timeline_seed
-        )
-    for name, table in timelines.items():
-        write_parquet(run_dir / f"{name}.parquet", table)
-    figures = plan_figures(result, study, timelines["timeline"], timelines["timeline_marks"])
-    done = {f.file: f for f in execute(draw_figure, figures, executor or study.executor)}
-    figures = [done[f.file] for f in figures]
-    text = render_markdown(result, study, figures, intro)
-    path = run_dir / "report.md"
+    (``intro`` opens it); returns its path. ``drawn``: the figures, when they were drawn already
+    (beside the summary)."""
+    if drawn is None or drawn.figures is None:
+        drawn = ReportFigures(result.run_dir, study, executor, timeline_seed)
+        drawn(result.tables, result.headline)
+    text = render_markdown(result, study, drawn.figures, intro)
+    path = result.run_dir / "report.md"
     write_text(path, text)
     return path
 
 
-def plan_figures(
-    result: StudyResult, study: StudyConfig, timeline: pd.DataFrame, marks: pd.DataFrame
-) -> list[FigureJob]:
-    """The figures of this run, in report order, with their data (``timeline`` and ``marks``: the
-    rows of timeline.parquet and timeline_marks.parquet)."""
-    from harness.report import figures  # matplotlib: only when there is a report to draw
+def false_alarms(cells: pd.DataFrame) -> pd.DataFrame | None:
+    """Per detector, over its cells that succeeded: the FP rate and the quiet-time alert fraction
+    (as summary.csv's ALL rows); None without any."""
+    ok = cells[cells["status"] == "ok"]
+    if ok.empty:
+        return None
+    return pd.DataFrame([{"detector": d, **alarm_rates(c)} for d, c in ok.groupby("detector", sort=True)])
 
-    run_dir = result.run_dir
+
+def plan_figures(
+    run_dir: Path,
+    tables: Mapping[str, pd.DataFrame],
+    headline: Headline | None,
+    study: StudyConfig,
+    timeline: pd.DataFrame,
+    marks: pd.DataFrame,
+) -> list[FigureJob]:
+    """The figures of this run, in report order, with their data (``tables``: the stored cells,
+    events, episodes and overhead; ``timeline`` and ``marks``: the rows of timeline.parquet and
+    timeline_marks.parquet)."""
     out = run_dir / FIGURES
-    ok_keys = set(result.cells.loc[result.cells["status"] == "ok", "key"])
-    events = result.events[result.events["key"].isin(ok_keys)]
-    episodes = (
-        result.episodes[result.episodes["key"].isin(ok_keys)] if len(result.episodes) else result.episodes
+    cells = tables["cells"]
+    ok_keys = set(cells.loc[cells["status"] == "ok", "key"])
+    events, episodes, overhead = (
+        frame[frame["key"].isin(ok_keys)] if len(frame) else frame
+        for frame in (tables["events"], tables["episodes"], tables["overhead"])
     )
-    overhead = (
-        result.overhead[result.overhead["key"].isin(ok_keys)] if len(result.overhead) else result.overhead
-    )
-    colors = figures.palette(study.detectors)
+    colors = palette(study.detectors)
     labels = score_labels(study)
     scenarios = list(study.scenarios)
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
     planned: list[FigureJob] = []
-    headline = result.headline
     if headline is not None and len(headline.amoc):
         planned.append(
             FigureJob(
@@ -181,7 +226,7 @@ def plan_figures(
                 "counting only warnings at least 0, 2 and 8 h ahead (and any detection, grey) against the "
                 "share of quiet time spent alerting. Shaded: the partial AUC's range; dotted: the budget; "
                 "dot: the headline threshold (hollow: infeasible, its nearest point).",
-                figures.amoc,
+                "amoc",
                 (headline.amoc, headline.table, out / AMOC),
                 {
                     "budget": headline.spec.quiet_alert_fraction,
@@ -212,8 +257,8 @@ def plan_figures(
                 FigureJob(
                     f"timeline_{scenario}.png",
                     f"Timeline: {scenario}",
-                    timeline_caption(result.cells, scenario, int(seed), evaluation),
-                    figures.timeline,
+                    timeline_caption(cells, scenario, int(seed), evaluation),
+                    "timeline",
                     (readings, out / f"timeline_{scenario}.png"),
                     {
                         "events": of_run(events),
@@ -245,7 +290,7 @@ def plan_figures(
                 f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector. "
                 f"A lead is capped at the horizon H = {scoring.horizon_h:g} h and may be as late as G = "
                 f"{scoring.grace_h:g} h after onset (negative); missed events have none and are counted.",
-                figures.lead_times,
+                "lead_times",
                 (events, out / f"lead_times_{target}.png"),
                 {
                     "target": target,
@@ -265,7 +310,7 @@ def plan_figures(
                 "Operating curves",
                 "Recall and median lead against the share of quiet time spent alerting as each detector's "
                 "score threshold sweeps its range (from calibration); stars mark the calibrated thresholds.",
-                figures.operating_curves,
+                "operating_curves",
                 (curve, out / "operating_curves.png"),
                 {
                     "chosen": chosen,
@@ -286,12 +331,10 @@ def plan_figures(
             "costs, the share of quiet time each detector spends alerting and its FP rate (a detector that "
             "always alerts covers every event). The colours name the detectors there. The comparison at "
             "one false-alarm budget is the headline's coverage figure.",
-            figures.lead_coverage,
+            "lead_coverage",
             (events, out / "lead_coverage.png"),
             {
-                "false_alarms": result.summary[result.summary["scenario"] == ALL]
-                if len(result.summary)
-                else None,
+                "false_alarms": false_alarms(cells),
                 "title": "Lead-time coverage W(h) at the shipped thresholds, all scenarios and seeds",
                 **coverage_scales,
             },
@@ -305,7 +348,7 @@ def plan_figures(
                 "Wall time of one update() call in the study's streaming replays: median over cells of "
                 "each cell's p99, at the study's organisation size. (The cost against the number of "
                 "units is `tdbench task=overhead`.)",
-                figures.overhead,
+                "overhead",
                 (None, overhead, out / "overhead.png"),
                 {"limit_ms": study.criteria.overhead_ms, "colors": colors},
             )
@@ -322,7 +365,7 @@ def plan_figures(
                 "its alert threshold (the dashed line in the timelines) in one run, with triangles where "
                 "its alert ended. Right: reset time (hours from the breach's end to the end of the "
                 "detector's last alert over it) of every utilization breach in every seed.",
-                figures.recovery,
+                "recovery",
                 (of_run(timeline), out / "recovery.png"),
                 {
                     "relief_h": relief_h,
@@ -338,8 +381,6 @@ def plan_figures(
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:
     """W(h) at the headline's matched thresholds on its test seeds, beside the test-seed cost."""
-    from harness.report import figures  # matplotlib: only when there is a report to draw
-
     table = headline.table
     infeasible = table.loc[~table["feasible"].astype(bool), "detector"].tolist()
     test = headline.test_seeds
@@ -353,7 +394,7 @@ def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> 
         "denominator, so W(-G) is the recall. Right, in the headline's order: the quiet-time alerting and "
         "FP rate that coverage costs on the test seeds, beside the budget (dotted). Dashed lines and "
         "hatched bars: infeasible detectors, at their nearest point, not at the budget.",
-        figures.lead_coverage,
+        "lead_coverage",
         (headline.events, out / COVERAGE),
         {
             "false_alarms": table[["detector", "quiet_alert_fraction", "fp_rate"]],

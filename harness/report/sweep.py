@@ -10,8 +10,8 @@ import pandas as pd
 
 from harness.analysis.sweep import HEADLINE, METRICS, Sweep, collect
 from harness.report.document import markdown_table
-from harness.report.figures.style import palette
 from harness.report.figures.sweep import sweep_curves
+from harness.report.palette import palette
 from harness.run.files import write_parquet, write_text
 
 FIGURES = "figures"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -54,6 +54,16 @@ class StudyResult:
     matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (test seeds)
 
     @property
+    def tables(self) -> Tables:
+        """The study's stored rows: cells, events, episodes, overhead."""
+        return {
+            "cells": self.cells,
+            "events": self.events,
+            "episodes": self.episodes,
+            "overhead": self.overhead,
+        }
+
+    @property
     def failed(self) -> int:
         return int((self.cells["status"] != "ok").sum())
 
@@ -70,14 +80,17 @@ class StudyResult:
         return {str(k): int(v) for k, v in failed.value_counts().sort_index().items()}
 
 
-def run_study(study: StudyConfig, run_dir: str | Path) -> StudyResult:
+def run_study(
+    study: StudyConfig, run_dir: str | Path, beside: Callable[[Tables, Headline | None], object] | None = None
+) -> StudyResult:
     """Run every job of the study the ledger of ``run_dir`` lacks (or holds as failed), then export
-    the tables and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv."""
+    the tables and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv (``beside``:
+    as in ``summarise_run``)."""
     with Ledger(run_dir) as ledger:
         jobs = plan_jobs(study)
         store_jobs(study, jobs, ledger)
         keys = {key for job in jobs for _, _, key in job.detectors}
-        return summarise_run(ledger, keys, study)
+        return summarise_run(ledger, keys, study, beside=beside)
 
 
 def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
@@ -120,25 +133,35 @@ def export_tables(ledger: Ledger) -> Tables:
 
 
 def summarise_run(
-    ledger: Ledger, keys: set[str], study: StudyConfig, executor: ExecutorSpec | None = None
+    ledger: Ledger,
+    keys: set[str],
+    study: StudyConfig,
+    executor: ExecutorSpec | None = None,
+    beside: Callable[[Tables, Headline | None], object] | None = None,
 ) -> StudyResult:
     """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
     stored readings) from its rows in the ledger. The headline's detectors are worked out in
-    parallel through ``executor`` (default: the study's)."""
+    parallel through ``executor`` (default: the study's). ``beside`` is work on the study's
+    exported rows and its headline that does not need the summary (the report's figures): it runs
+    once the headline is done, while this thread still summarises, and an error in it is raised
+    here."""
     ok = ledger.ok_keys() & keys
     runs = ledger.runs(ok) if len(study.seeds) >= 2 else None
-    # The headline waits on the executor's workers in a thread while this one exports and summarises.
+    # A background thread waits on the executor's workers (the headline's parts, then ``beside``:
+    # one executor call at a time) while this one exports and summarises.
     with ThreadPoolExecutor(max_workers=1) as background:
         later = background.submit(study_headline, study, runs, executor or study.executor)
         stored = export_tables(ledger)
         if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
             stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
-        run_dir = ledger.run_dir
-        stats = study.stats
         cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
         if events.empty:
             events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
+        rows = {"cells": cells, "events": events, "episodes": episodes, "overhead": overhead}
+        alongside = background.submit(lambda: beside(rows, later.result()[0])) if beside else None
+        run_dir = ledger.run_dir
+        stats = study.stats
         ok_events = events[events["key"].isin(ok)]
         tests = wilcoxon_table(ok_events, stats.reference)
         summary = summarize(
@@ -158,19 +181,21 @@ def summarise_run(
             text = render_scorecard(card, study.criteria, failed, stats)
         firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
         headline, headline_text = later.result()
-    matched = matched_scorecard(headline, overhead, study, families) if headline is not None else ""
-    sections = [f"# Scorecard as shipped\n\n{text}\n"]
-    if matched:
-        sections.append(f"# Scorecard at the headline's thresholds\n\n{matched}\n")
-    write_text(run_dir / "scorecard.md", "\n".join(sections))
-    for name in HEADLINE_FILES:
-        (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
-    if headline is not None:
-        write_text(run_dir / "headline.csv", headline.table.to_csv(index=False))
-        write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
-        write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
-    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
-    write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+        matched = matched_scorecard(headline, overhead, study, families) if headline is not None else ""
+        sections = [f"# Scorecard as shipped\n\n{text}\n"]
+        if matched:
+            sections.append(f"# Scorecard at the headline's thresholds\n\n{matched}\n")
+        write_text(run_dir / "scorecard.md", "\n".join(sections))
+        for name in HEADLINE_FILES:
+            (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
+        if headline is not None:
+            write_text(run_dir / "headline.csv", headline.table.to_csv(index=False))
+            write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
+            write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
+        write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
+        write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+        if alongside is not None:
+            alongside.result()  # its error, if any, raised here
     return StudyResult(
         run_dir,
         cells,

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.config import StudyConfig, load_study
-from harness.report.document import report_settings, write_report
+from harness.report.document import ReportFigures, report_settings, write_report
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
 from harness.run.stopping import stopped_split
@@ -123,9 +123,10 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     study = saved_study(run_dir)
     with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
         executor = load_study(cfg).executor  # this command's, not the saved run's
-        result = summarise_run(ledger, selected_keys(ledger, study), study, executor)
         seed = timeline_seed_of(run_dir, study)
-        path = write_report(result, study, executor, intro_of(run_dir), seed)
+        drawn = ReportFigures(run_dir, study, executor, seed)  # beside the summary
+        result = summarise_run(ledger, selected_keys(ledger, study), study, executor, beside=drawn)
+        path = write_report(result, study, executor, intro_of(run_dir), seed, drawn)
     print(printed(result))
     print(f"\nreport: {path}")
     discard_own_folder(Path(out_dir), run_dir)

@@ -17,7 +17,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness.config import load_study
-from harness.report.document import finish_study, report_settings
+from harness.report.document import ReportFigures, finish_study, report_settings
 from harness.run.files import write_text
 from harness.run.finished import FinishedRun
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
@@ -59,9 +59,13 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         print(stored[0])
         return stored[1]
     finished.forget()
+    report_spec = report_settings(cfg, study.seeds)
+    drawn = None  # the report's figures, drawn beside the summary (a single study only)
     if spec.compare is None:
         (Path(out_dir) / STOPPING).unlink(missing_ok=True)  # never leave another run's record behind
-        result = run_study(study, out_dir)
+        if report_spec.enabled:
+            drawn = ReportFigures(Path(out_dir), study, timeline_seed=report_spec.timeline_seed)
+        result = run_study(study, out_dir, beside=drawn)
     else:
         study, result = run_until_decided(study, Path(out_dir), spec)
         saved = OmegaConf.load(Path(out_dir) / "config.yaml")
@@ -69,7 +73,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             saved.seeds = len(study.seeds)  # so task=report rebuilds this run's seeds
         write_text(Path(out_dir) / "config.yaml", OmegaConf.to_yaml(saved))
     tuning, tuning_failed = study_tuning(study, Path(out_dir), TuneSpec.from_config(cfg))
-    report = finish_study(study, result, report_settings(cfg, study.seeds))
+    report = finish_study(study, result, report_spec, drawn)
     lines = [printed(result, tuning)]
     if spec.compare is not None:
         lines.append(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")

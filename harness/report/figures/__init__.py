@@ -9,7 +9,6 @@ from harness.report.figures.lead_times import lead_times
 from harness.report.figures.operating_curve import operating_curves
 from harness.report.figures.overhead import overhead
 from harness.report.figures.recovery import recovery
-from harness.report.figures.style import palette
 from harness.report.figures.timeline import timeline
 
 __all__ = [
@@ -18,7 +17,6 @@ __all__ = [
     "lead_times",
     "operating_curves",
     "overhead",
-    "palette",
     "recovery",
     "timeline",
 ]

@@ -14,8 +14,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import Affine2D, ScaledTranslation
 from PIL import Image
 
+from harness.report.palette import palette
 from harness.run.files import write_atomic
 
 STYLE: dict[str, Any] = {
@@ -56,42 +59,8 @@ def styled(plot: Callable[..., Path]) -> Callable[..., Path]:
     return wrapper
 
 
-#: 16 colours that stay apart for normal vision and for deuteranopia, protanopia and tritanopia
-#: (every pair at least 10 CIELAB units apart in each, Machado et al. 2009 simulations), all dark
-#: enough (L* <= 72) to read as lines on white; picked from Okabe & Ito's and Paul Tol's
-#: colour-blind-safe sets by greedy max-min distance. Any first k of them are as far apart as
-#: possible, so small studies get the most distinct colours.
-PALETTE = (
-    "#77AADD",
-    "#D55E00",
-    "#000000",
-    "#225555",
-    "#666633",
-    "#AA4499",
-    "#222255",
-    "#EE8866",
-    "#CC79A7",
-    "#999933",
-    "#AA3377",
-    "#663333",
-    "#EE3377",
-    "#44BB99",
-    "#E69F00",
-    "#0077BB",
-)
 SHADE_LIGHTNESS = 90.0  # CIELAB L* of alert shading over white, whatever the detector's colour
 BAND = 0.06  # height of the solid alert band at the bottom of a panel (fraction of the panel)
-
-
-def palette(detectors: Iterable[str]) -> dict[str, str]:
-    """A fixed colour per detector, by sorted name, so a detector looks the same in every figure;
-    beyond 16 detectors the colours repeat.
-
-    >>> palette(["b", "a"])
-    {'a': '#77AADD', 'b': '#D55E00'}
-    """
-    names = sorted(set(detectors))
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
 def lightness(rgb: np.ndarray) -> np.ndarray:
@@ -258,6 +227,37 @@ def in_view(axis: Any, locator: Any) -> np.ndarray:
     low, high = sorted(axis.get_view_interval())
     at = np.asarray(locator(), float)
     return at[(at >= low) & (at <= high)]
+
+
+#: A key's geometry in points, as matplotlib's frameless legend at the style's legend font size:
+#: the inset from its corner, a handle's length and a box handle's height, the gap before a label,
+#: a label's line height and the space between entries
+KEY_INSET, KEY_HANDLE, KEY_BOX, KEY_GAP, KEY_LINE, KEY_SPACING = 8.1, 18.0, 6.3, 7.2, 1.2, 4.5
+
+
+def key(
+    ax: Axes, entries: list[tuple[dict[str, Any], str]], anchor: tuple[float, float] = (1.01, 1.0)
+) -> None:
+    """A legend to the right of the panel, below ``anchor`` (in axes fractions): each entry is a
+    handle's style and its label, one under the other; the handle is a short line, or a box when
+    its style has a ``facecolor``. It looks like ``Axes.legend`` without a frame but is drawn as
+    plain artists placed in points, so nothing is packed or measured when the figure renders (a
+    legend's layout is about a fifth of a timeline's rendering)."""
+    size = mpl.rcParams["legend.fontsize"]
+    points = Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans + ScaledTranslation(*anchor, ax.transAxes)
+    top = -KEY_INSET
+    for style, label in entries:
+        height = (label.count("\n") + 1) * KEY_LINE * size
+        middle = top - height / 2
+        common = {"transform": points, "clip_on": False}
+        if "facecolor" in style:
+            box = (KEY_INSET, middle - KEY_BOX / 2)
+            ax.add_artist(Rectangle(box, KEY_HANDLE, KEY_BOX, **common, **style))
+        else:
+            ends = [KEY_INSET, KEY_INSET + KEY_HANDLE]
+            ax.add_artist(Line2D(ends, [middle, middle], **common, **style))
+        ax.text(KEY_INSET + KEY_HANDLE + KEY_GAP, middle, label, va="center", fontsize=size, **common)
+        top -= height + KEY_SPACING
 
 
 def box_strip(

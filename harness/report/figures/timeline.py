@@ -10,7 +10,6 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 from harness.report.figures.style import (
@@ -19,6 +18,7 @@ from harness.report.figures.style import (
     alert_spans,
     bare_inner_axes,
     colors_for,
+    key,
     margins,
     save,
     shade_alpha,
@@ -76,31 +76,28 @@ def timeline(
         axes[-1].xaxis.set_major_locator(MultipleLocator(DAY_H * days_per_tick))
 
     top = axes[0]
-    top.plot(hours, system["offered_load"], color="black", lw=1.2, label=load_label)
-    top.plot(
-        hours, system["utilization"], color="#2e86c1", lw=1.0, label="system utilization (trailing mean)"
-    )
-    top.axhline(
-        breach_level,
-        color=TARGET_COLORS["utilization_breach"],
-        ls=":",
-        lw=1.2,
-        label=f"breach level {breach_level:.2f}",
-    )
+    breach = {"color": TARGET_COLORS["utilization_breach"], "ls": ":", "lw": 1.2}
+    load, utilization = {"color": "black", "lw": 1.2}, {"color": "#2e86c1", "lw": 1.0}
+    top.plot(hours, system["offered_load"].to_numpy(float), **load)
+    top.plot(hours, system["utilization"].to_numpy(float), **utilization)
+    top.axhline(breach_level, **breach)
     for target, color in TARGET_COLORS.items():
         of_target = events[events["target"] == target]
         spans(top, of_target["onset_h"], of_target["end_h"], color=color, alpha=0.13)
     top.set_ylabel("load, utilization\n(fraction of capacity)")
     top.set_ylim(0, max(1.2, float(np.nanmax(system["offered_load"])) * 1.1) if len(system) else 1.2)
     _scenario_marks(top, marks)
-    handles, labels = top.get_legend_handles_labels()
+    entries = [
+        (load, load_label),
+        (utilization, "system utilization (trailing mean)"),
+        (breach, f"breach level {breach_level:.2f}"),
+    ]
     for target, color in TARGET_COLORS.items():
         count = int((events["target"] == target).sum())
-        handles.append(Patch(color=color, alpha=0.3))
-        labels.append(f"{target.replace('_', ' ')}: {count} scored (onset solid, end dotted)")
-    handles.append(Patch(color="#d5d8dc"))
-    labels.append("warm-up (observed, not scored)")
-    top.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        patch = {"facecolor": color, "alpha": 0.3, "lw": 0}
+        entries.append((patch, f"{target.replace('_', ' ')}: {count} scored (onset solid, end dotted)"))
+    entries.append(({"facecolor": "#d5d8dc", "lw": 0}, "warm-up (observed, not scored)"))
+    key(top, entries)
     top.set_title(title, loc="left")
 
     theta = thresholds.set_index("detector") if len(thresholds) else pd.DataFrame()
@@ -108,18 +105,21 @@ def timeline(
         mine = readings[readings["detector"] == detector]
         color = colors[detector]
         score = mine["score"].to_numpy(float)
-        ax.plot(mine["time_h"], score, color=color, lw=1.0, label="score")
+        line = {"color": color, "lw": 1.0}
+        ax.plot(mine["time_h"].to_numpy(float), score, **line)
+        entries = [(line, "score")]
         label = (score_labels or {}).get(detector, "score")
         ax.set_ylabel(f"{detector}\n" + "\n".join(textwrap.wrap(label, LABEL_WIDTH)), fontsize=9)
         row = theta.loc[detector] if detector in theta.index else None
         if row is not None and np.isfinite(row["threshold"]):
-            ax.axhline(row["threshold"], color="black", ls="--", lw=1.0, label=_threshold_label(row))
+            dashed = {"color": "black", "ls": "--", "lw": 1.0}
+            ax.axhline(row["threshold"], **dashed)
+            entries.append((dashed, _threshold_label(row)))
         ep = episodes[episodes["detector"] == detector]
         alert_spans(ax, ep["start_h"], ep["end_h"], color)
-        handles, labels = ax.get_legend_handles_labels()
-        handles.append(Patch(facecolor=mpl.colors.to_rgba(color, shade_alpha(color)), edgecolor=color, lw=2))
-        labels.append(f"alert episodes ({len(ep)})")
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        shading = {"facecolor": mpl.colors.to_rgba(color, shade_alpha(color)), "edgecolor": color, "lw": 2}
+        entries.append((shading, f"alert episodes ({len(ep)})"))
+        key(ax, entries)
         _score_limits(ax, score, None if row is None else row["threshold"])
 
     event_lines = _event_lines(events)
