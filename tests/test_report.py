@@ -319,3 +319,24 @@ def test_work_beside_the_summary_reads_the_rows_and_the_headline(run_dir, tmp_pa
         assert seen["headline"] is result.headline and result.headline is not None
         with pytest.raises(RuntimeError, match="beside failed"):
             summarise_run(ledger, keys, study, serial, beside=broken)
+
+
+def test_a_failed_headline_never_starts_the_work_beside_it(run_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    study = saved_study(copy)
+
+    def broken_headline(*args):
+        raise RuntimeError("headline failed")
+
+    started = []
+    monkeypatch.setattr("harness.run.study.study_headline", broken_headline)
+    with Ledger.open_existing(copy) as ledger, pytest.raises(RuntimeError, match="headline failed"):
+        summarise_run(
+            ledger,
+            selected_keys(ledger, study),
+            study,
+            ExecutorSpec(name="serial"),
+            beside=lambda rows, headline: started.append(rows),
+        )
+    assert started == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -152,65 +152,70 @@ def summarise_run(
     # one executor call at a time) while this one exports and summarises.
     with ThreadPoolExecutor(max_workers=1) as background:
         later = background.submit(study_headline, study, runs, executor or study.executor)
-        stored = export_tables(ledger)
-        if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
-            stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
-        cells, events, episodes, overhead = (stored[table] for table in ROW_TABLES)
-        if events.empty:
-            events = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
-        rows = {"cells": cells, "events": events, "episodes": episodes, "overhead": overhead}
+        rows = stored_rows(ledger, keys)
         alongside = background.submit(lambda: beside(rows, later.result()[0])) if beside else None
-        run_dir = ledger.run_dir
-        stats = study.stats
-        ok_events = events[events["key"].isin(ok)]
-        tests = wilcoxon_table(ok_events, stats.reference)
-        summary = summarize(
-            cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None
-        )
-        write_text(run_dir / "summary.csv", summary.to_csv(index=False))
-        families = {
-            name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
-        }
-        failed = int((cells["status"] != "ok").sum())
-        if failed == len(cells):  # nothing to score
-            card = pd.DataFrame()
-            text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
-        else:
-            grace = study.scoring.grace_h
-            card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
-            text = render_scorecard(card, study.criteria, failed, stats)
-        firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
-        headline, headline_text = later.result()
-        matched = matched_scorecard(headline, overhead, study, families) if headline is not None else ""
-        sections = [f"# Scorecard as shipped\n\n{text}\n"]
-        if matched:
-            sections.append(f"# Scorecard at the headline's thresholds\n\n{matched}\n")
-        write_text(run_dir / "scorecard.md", "\n".join(sections))
-        for name in HEADLINE_FILES:
-            (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
-        if headline is not None:
-            write_text(run_dir / "headline.csv", headline.table.to_csv(index=False))
-            write_text(run_dir / "headline_pairs.csv", headline.pairs.to_csv(index=False))
-            write_text(run_dir / "headline.md", f"# Headline\n\n{headline_text}\n")
-        write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
-        write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+        try:
+            result = write_summary(ledger.run_dir, study, ok, rows, later)
+        except BaseException:
+            if alongside is not None:
+                alongside.cancel()  # not started yet (the headline still running): never start it
+            raise
         if alongside is not None:
             alongside.result()  # its error, if any, raised here
-    return StudyResult(
-        run_dir,
-        cells,
-        events,
-        episodes,
-        overhead,
-        summary,
-        card,
-        text,
-        tests,
-        firsts,
-        headline,
-        headline_text,
-        matched,
-    )
+    return result
+
+
+def stored_rows(ledger: Ledger, keys: set[str]) -> Tables:
+    """Export the tables, then this study's rows of them (its events with their columns even when
+    it has none)."""
+    stored = export_tables(ledger)
+    if not keys.issuperset(stored["cells"]["key"]):  # other cells share the folder: this study's only
+        stored = {table: ledger.load(table, keys) for table in ROW_TABLES}
+    if stored["events"].empty:
+        stored["events"] = pd.DataFrame(columns=["key", "scenario", "seed", "detector", *EVENT_COLUMNS])
+    return stored
+
+
+def write_summary(
+    run_dir: Path, study: StudyConfig, ok: set[str], rows: Tables, headline: Future
+) -> StudyResult:
+    """summary.csv, scorecard.md (as shipped, and at the headline's thresholds), wilcoxon.csv,
+    first_alert.csv and the headline's files from the study's rows; ``ok``: its cells that
+    succeeded; ``headline``: the future of ``study_headline``, awaited once the rest is done."""
+    cells, events, episodes, overhead = (rows[table] for table in ROW_TABLES)
+    stats = study.stats
+    ok_events = events[events["key"].isin(ok)]
+    tests = wilcoxon_table(ok_events, stats.reference)
+    summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
+    write_text(run_dir / "summary.csv", summary.to_csv(index=False))
+    families = {
+        name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
+    }
+    failed = int((cells["status"] != "ok").sum())
+    if failed == len(cells):  # nothing to score
+        card = pd.DataFrame()
+        text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
+    else:
+        grace = study.scoring.grace_h
+        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
+        text = render_scorecard(card, study.criteria, failed, stats)
+    firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
+    best, best_text = headline.result()
+    matched = matched_scorecard(best, overhead, study, families) if best is not None else ""
+    sections = [f"# Scorecard as shipped\n\n{text}\n"]
+    if matched:
+        sections.append(f"# Scorecard at the headline's thresholds\n\n{matched}\n")
+    write_text(run_dir / "scorecard.md", "\n".join(sections))
+    for name in HEADLINE_FILES:
+        (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
+    if best is not None:
+        write_text(run_dir / "headline.csv", best.table.to_csv(index=False))
+        write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
+        write_text(run_dir / "headline.md", f"# Headline\n\n{best_text}\n")
+    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
+    write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+    tables = (cells, events, episodes, overhead)
+    return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
 
 
 HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline.md")
