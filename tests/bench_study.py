@@ -1,11 +1,11 @@
 """Whole studies through the ``tdbench`` command: the CPU time of a two-seed study against the
-yardstick (tests/yardstick.py), the default study's scaling from one to two workers (with a
-jobs-only Amdahl estimate: the cells' own time taken as the parallel part; the report's figures,
-drawn through the executor too, are not counted, so it is no bound), the cost of its report stage
-(the timelines export, every figure and report.md, drawn serially in this process on a copy of the
-finished study: the summary and headline are computed with or without a report) against the
-study's CPU, the cost of a rerun of the finished study, and the peak memory of a 1,000-cell study
-against a 10-cell one.
+yardstick (tests/yardstick.py; shown beside it, the CPU of the study's simulations alone), the
+default study's scaling from one to two workers (with a jobs-only Amdahl estimate: the cells' own
+time taken as the parallel part; the report's figures, drawn through the executor too, are not
+counted, so it is no bound), the cost of its report stage (the timelines export, every figure and
+report.md, drawn serially in this process on a copy of the finished study: the summary and headline
+are computed with or without a report) against the study's CPU, the cost of a rerun of the finished
+study, and the peak memory of a 1,000-cell study against a 10-cell one.
 
 Wall times are only meaningful on an otherwise idle machine: each run also records the CPU time
 its processes used, so ``cpu_per_wall`` shows how many cores it actually got.
@@ -23,9 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_simulation import default_selection
 from joblib import cpu_count
-from yardstick import TASKS, yardstick_cpu_per_task
+from yardstick import TASKS, cpu_seconds, yardstick_cpu_per_task
 
+import scenarios
 from harness.config import ExecutorSpec
 from harness.report.document import write_report
 from harness.run.ledger import Ledger
@@ -94,10 +96,13 @@ def test_two_seed_study_cpu_against_yardstick(benchmark, tmp_path):
     study = ("seeds=2", "report.enabled=false", "executor=serial")
     run = benchmark.pedantic(tdbench, args=(tmp_path / "two", *study), rounds=1, iterations=1)
     ratio = run["cpu_s"] / yard
+    jobs = [(scenario, seed) for scenario in default_selection("scenario") for seed in (0, 1)]
+    simulations, _ = cpu_seconds(1, lambda: [scenarios.simulate(*job) for job in jobs])
     benchmark.extra_info.update(
         study_cpu_s=round(run["cpu_s"], 1),
         yardstick_cpu_s=round(yard, 2),
         ratio=round(ratio, 2),
+        simulations_ratio=round(simulations / yard, 2),  # the study's 16 simulations alone
         load_before=round(load, 2),
         target=f"ratio <= {STUDY_CPU_TARGET}",
     )
