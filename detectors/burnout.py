@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
 from detectors.signals import HOURS_MODES, HOURS_PER_WEEK, baseline_length_h, check_baseline, steps_of
-from scenarios.trace import FIELD_INDEX, Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
 VARIANTS = ("faithful", "textbook")
 MODULE_E = 2.71828  # the module's value of e
@@ -198,6 +198,69 @@ class BurnoutDetector(Detector):
         detail = {"bui": bui, "dmc": dmc, "ffmc": ffmc, "isi": isi, "weekly_hours": factor * weekly_max}
         units = (~(fwi < CLASS_LIMITS[0])).nonzero()[0]
         return Reading(fwi_max, int(danger_class(fwi_max)), tuple(units.tolist()), detail)
+
+    def run(self, trace: Trace) -> Readings:
+        """The same readings as reset plus ``update`` at every step, computed for all steps at once:
+        the running sums as one cumulative sum of interleaved -old/+new terms (the same additions in
+        the same order), the indices over (steps, units) arrays."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        t, n = len(trace), trace.layout.n_units
+        busy = trace.values[:, BUSY_HOURS, :]
+        duty = trace.values[:, STAFF, :] * self.layout.dt_h
+        week_busy, week_duty = _running_sum(busy, self._week), _running_sum(duty, self._week)
+        weekly = _fraction(week_busy, week_duty)
+        start = 0  # first step with a reading: the baseline's last step
+        factor = self._factor
+        if factor is None:
+            start = self._baseline_steps - 1
+            if start < t:
+                base_busy = np.cumsum([math.fsum(row) for row in busy[: start + 1]])[-1]
+                base_duty = np.cumsum([math.fsum(row) for row in duty[: start + 1]])[-1]
+                mean = base_busy / base_duty if base_duty > 0 else 0.0
+                factor = self.ffmc_target / mean if mean > 0 else HOURS_PER_WEEK
+        score = np.zeros(t)
+        level = np.zeros(t, dtype=np.int8)
+        units = np.zeros((t, n), dtype=bool)
+        detail = {key: np.zeros(t) for key in DETAIL} if t else {}
+        if start < t:
+            k = np.arange(start, t)
+            week_ago = np.where(
+                (k + 1 >= 2 * self._week)[:, None], weekly[np.maximum(k - self._week, 0)], weekly[k]
+            )
+            history = _fraction(_running_sum(busy, self._history)[k], _running_sum(duty, self._history)[k])
+            now = weekly[k]
+            monthly = factor * history * HOURS_PER_MONTH / HOURS_PER_WEEK
+            index = fire_weather_index(
+                factor * now,
+                monthly,
+                self.satisfaction,
+                factor * (now - week_ago),
+                self.ffmc_target,
+                self.dmc_target,
+                self.variant,
+            )
+            if self._charted is not None:
+                index = {key: np.where(self._charted, value, 0.0) for key, value in index.items()}
+                now = np.where(self._charted, now, 0.0)
+            fwi = np.broadcast_to(index["fwi"], now.shape)
+            score[k] = fwi.max(axis=1)
+            level[k] = danger_class(score[k])
+            units[k] = ~(fwi < CLASS_LIMITS[0])
+            for key in ("bui", "dmc", "ffmc", "isi"):
+                detail[key][k] = np.broadcast_to(index[key], now.shape).max(axis=1)
+            detail["weekly_hours"][k] = factor * now.max(axis=1)
+        return Readings(np.asarray(trace.time_h, dtype=float), score, level, units, detail)
+
+
+def _running_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Per step k, the sum of x over the last ``window`` steps as a stream keeps it: s_k = s_(k-1)
+    - x_(k-window) (once k >= window) + x_k, in that order."""
+    t = len(x)
+    terms = np.zeros((2 * t, *x.shape[1:]))
+    terms[1::2] = x
+    terms[2 * window :: 2] = -x[: max(0, t - window)]
+    return np.cumsum(terms, axis=0)[1::2]
 
 
 def _fraction(busy: np.ndarray, duty: np.ndarray) -> np.ndarray:
