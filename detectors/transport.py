@@ -28,8 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param, ewma_alpha
-from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param, ewma_alpha
+from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation, Trace, check_values
 
 PE_WARNING_THRESHOLD = 0.8
 PE_CRITICAL_THRESHOLD = 1.2
@@ -564,6 +564,103 @@ class TransportDetector(Detector):
             "time_to_saturation_h": metrics["time_to_saturation_h"],
         }
         return Reading(pe, level, units, detail)
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step, as arrays over (steps, units): the EWMAs stay a loop
+        over steps of the same array operations; the layer, Pe and rules are computed for every step
+        at once. ``layer='split'`` steps (its layer weights are not vectorised)."""
+        if self.layer == "split":
+            return super().run(trace)
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        m = self.metrics_over(trace)
+        pe, gradient, thickness = m["pe"], m["gradient"], m["thickness"]
+        pe_rule = pe >= self.pe_warning
+        gradient_rule = (gradient > self.gradient_warning) & (pe > self.pe_warning)
+        boundary_rule = thickness > self.boundary_warning
+        level = np.where(pe_rule, np.where(pe >= self.pe_critical, Level.CRITICAL, Level.WARNING), Level.OK)
+        level = np.where((gradient_rule | boundary_rule) & (level < Level.WARNING), Level.WARNING, level)
+        utilization, length = m["utilization"], m["length"]
+        with np.errstate(over="ignore"):
+            own_pe = offered_load(m["arrival"] * length, m["cost"]) >= self.pe_warning
+        above = (utilization - utilization.sum(axis=1, keepdims=True) / utilization.shape[1]) / length
+        units = (
+            (pe_rule[:, None] & own_pe)
+            | (gradient_rule[:, None] & (above > self.gradient_warning))
+            | (boundary_rule[:, None] & m["saturated"])
+        )
+        detail = {
+            "pe": pe,
+            "gradient": gradient,
+            "boundary_layer": thickness,
+            "d_eff": m["d_eff"],
+            "time_to_saturation_h": m["time_to_saturation_h"],
+        }
+        return Readings(
+            np.asarray(trace.time_h, dtype=float), pe.copy(), level.astype(np.int8), units, detail
+        )
+
+    def metrics_over(self, trace: Trace) -> dict:
+        """``observe`` at every step of a trace after ``reset``, as arrays: per step (T,) and per step
+        and unit (T, N). The plain layer only."""
+        values, layout = trace.values, self.layout
+        t, n = len(trace), layout.n_units
+        dt = layout.dt_h
+        staff = values[:, STAFF]
+        raw = np.empty((t, 5, n))
+        np.divide(values[:, :4], dt, out=raw[:, :4])
+        duty_hours = staff * dt
+        busy = raw[:, 4]
+        np.greater(values[:, QUEUE], 0, out=busy)
+        np.divide(values[:, BUSY_HOURS], duty_hours, out=busy, where=duty_hours > 0)
+        np.minimum(busy, 1.0, out=busy)
+        rates = np.empty((t, 5, n))
+        if t:
+            rates[0] = raw[0]
+        for k in range(1, t):
+            rates[k] = rates[k - 1] + (raw[k] - rates[k - 1]) * self._alpha
+        arrival, completion, outflow, inflow, utilization = (rates[:, i] for i in range(5))
+        capacity = staff * layout.service_rate
+        cost = capacity + outflow
+        net = arrival - completion - outflow
+        load = offered_load(arrival.reshape(-1), capacity.reshape(-1)).reshape(t, n)
+        k = quartile_size(n)
+        layer = np.lexsort((cost, -arrival, -load), axis=-1)[:, :k]
+        on_layer = lambda x: np.take_along_axis(x, layer, axis=1)  # noqa: E731
+        length = self._length
+        pe = np.array(
+            [
+                peclet_number(float(a), float(c), length)
+                for a, c in zip(
+                    np.add.reduce(on_layer(arrival), axis=1),
+                    np.add.reduce(on_layer(cost), axis=1),
+                    strict=True,
+                )
+            ]
+        )
+        saturated = utilization >= self.saturation_level
+        top = np.partition(utilization, n - k, axis=1)[:, n - k :]
+        mean = np.add.reduce(utilization, axis=1) / n
+        gradient = (np.add.reduce(top, axis=1) / k - mean) / length
+        difference = np.add.reduce(on_layer(utilization), axis=1) / k - mean
+        moved = np.add.reduce(on_layer(outflow) - on_layer(inflow), axis=1)
+        with np.errstate(all="ignore"):
+            d_eff = np.where(np.abs(difference) < 1e-9, np.nan, moved * length / difference)
+            fill = net / staff
+            hours = np.maximum(0.0, 1.0 - utilization) / fill
+        soonest = np.minimum.reduce(np.where(fill > 0, hours, np.inf), axis=1, initial=np.inf)
+        return {
+            "pe": pe,
+            "arrival": arrival,
+            "cost": cost,
+            "gradient": gradient,
+            "thickness": np.count_nonzero(saturated, axis=1) / n,
+            "saturated": saturated,
+            "d_eff": d_eff,
+            "time_to_saturation_h": soonest,
+            "utilization": utilization,
+            "length": length,
+        }
 
     def _split_rates(self, raw: np.ndarray) -> np.ndarray:
         """Update the half of this health check (even or odd) with its arrival and outflow rates."""
