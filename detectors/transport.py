@@ -628,16 +628,12 @@ class TransportDetector(Detector):
         layer = np.lexsort((cost, -arrival, -load), axis=-1)[:, :k]
         on_layer = lambda x: np.take_along_axis(x, layer, axis=1)  # noqa: E731
         length = self._length
-        pe = np.array(
-            [
-                peclet_number(float(a), float(c), length)
-                for a, c in zip(
-                    np.add.reduce(on_layer(arrival), axis=1),
-                    np.add.reduce(on_layer(cost), axis=1),
-                    strict=True,
-                )
-            ]
-        )
+        layer_arrival = np.add.reduce(on_layer(arrival), axis=1)
+        layer_cost = np.add.reduce(on_layer(cost), axis=1)
+        with np.errstate(all="ignore"):  # peclet_number over steps
+            pe = np.where(
+                layer_cost > 0, layer_arrival * length / layer_cost, np.where(layer_arrival > 0, np.inf, 0.0)
+            )
         saturated = utilization >= self.saturation_level
         top = np.partition(utilization, n - k, axis=1)[:, n - k :]
         mean = np.add.reduce(utilization, axis=1) / n
@@ -652,7 +648,12 @@ class TransportDetector(Detector):
         return {
             "pe": pe,
             "arrival": arrival,
+            "capacity": capacity,
+            "outflow": outflow,
             "cost": cost,
+            "load": load,
+            "layer": layer,
+            "layer_arrival": layer_arrival,
             "gradient": gradient,
             "thickness": np.count_nonzero(saturated, axis=1) / n,
             "saturated": saturated,

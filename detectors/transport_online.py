@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_param
 from detectors.transport import (
     PE_CRITICAL_THRESHOLD,
     PE_WARNING_THRESHOLD,
@@ -35,7 +35,7 @@ from detectors.transport import (
     quartile_size,
 )
 from detectors.tuner import EXTRA, DynamicDiffusionTuner, require_river
-from scenarios.trace import Layout, Observation
+from scenarios.trace import Layout, Observation, Trace, check_values
 
 PE_FEATURE_CAP = 10.0
 DAY_H = 24.0
@@ -102,6 +102,58 @@ class TransportOnlineDetector(Detector):
         nominal = layout.staff * layout.service_rate
         self._system_capacity = float(nominal.sum()) or 1.0
         self._layer_capacity = quartile_size(layout.n_units) * self._system_capacity / layout.n_units
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: transport's metrics for all steps at once
+        (``TransportDetector.metrics_over``), then the online learner, which is sequential, step by
+        step over them."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        m = self._transport.metrics_over(trace)
+        unit, length, t = self._layer_capacity, m["length"], len(trace)
+        on_layer = lambda x: np.add.reduce(np.take_along_axis(x, m["layer"], axis=1), axis=1)  # noqa: E731
+        arrival = m["layer_arrival"] / unit
+        capacity = on_layer(m["capacity"]) / unit
+        outflow = on_layer(m["outflow"]) / unit
+        total = np.add.reduce(m["arrival"], axis=1) / self._system_capacity
+        hour = 2.0 * math.pi * np.asarray(trace.time_h, dtype=float) / DAY_H
+        pe_now = m["pe"]
+        forecast_pe, recommended, learned = np.empty(t), np.empty(t), np.empty(t)
+        for k in range(t):
+            features = {
+                "peclet_number": min(float(pe_now[k]), PE_FEATURE_CAP),
+                "saturation_gradient": float(m["gradient"][k]),
+                "boundary_layer": float(m["thickness"][k]),
+                "arrival_rate": float(total[k]),
+                "layer_arrival_rate": float(arrival[k]),
+                "layer_capacity": float(capacity[k]),
+                "layer_outflow": float(outflow[k]),
+                "day_sin": math.sin(hour[k]),
+                "day_cos": math.cos(hour[k]),
+            }
+            required = length * float(arrival[k]) / self.pe_warning - float(capacity[k])
+            forecast = max(self._tuner.update(features, required), -float(capacity[k]))
+            forecast_pe[k] = peclet_number(
+                self.pe_warning * (float(capacity[k]) + forecast), float(capacity[k]) + float(outflow[k])
+            )
+            recommended[k] = max(0.0, forecast) * unit
+            learned[k] = float(self._tuner.n_learned)
+        alerting = forecast_pe >= self.pe_warning
+        level = np.where(
+            alerting, np.where(forecast_pe >= self.pe_critical, Level.CRITICAL, Level.WARNING), 0
+        )
+        floor = np.minimum.reduce(np.take_along_axis(m["load"], m["layer"], axis=1), axis=1)
+        units = alerting[:, None] & (m["load"] >= floor[:, None])
+        detail = {
+            "pe": pe_now,
+            "pe_forecast": forecast_pe,
+            "recommended_capacity": recommended,
+            "layer_outflow": outflow * unit,
+            "labels_learned": learned,
+        }
+        return Readings(
+            np.asarray(trace.time_h, dtype=float), forecast_pe.copy(), level.astype(np.int8), units, detail
+        )
 
     def step(self, obs: Observation) -> Reading:
         metrics = self._transport.observe(obs)
