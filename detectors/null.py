@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from detectors.base import Detector, Level, Reading
-from scenarios.trace import Observation
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, Readings
+from scenarios.trace import Observation, Trace, check_values
 
 
 class NullDetector(Detector):
@@ -23,3 +25,15 @@ class NullDetector(Detector):
 
     def step(self, obs: Observation) -> Reading:
         return Reading(0.0, int(Level.OK))
+
+    def run(self, trace: Trace) -> Readings:
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        t, n = len(trace), trace.layout.n_units
+        return Readings(
+            np.asarray(trace.time_h, dtype=float),
+            np.zeros(t),
+            np.zeros(t, np.int8),
+            np.zeros((t, n), bool),
+            {},
+        )

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_param
 from detectors.signals import steps_of
 from scenarios.errors import InputError
-from scenarios.trace import Layout, Observation
+from scenarios.trace import Layout, Observation, Trace, check_values
 
 
 class RandomDetector(Detector):
@@ -62,3 +62,27 @@ class RandomDetector(Detector):
             self._left -= 1
             return Reading(1.0, int(Level.WARNING))
         return Reading(0.0, int(Level.OK))
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: the same draws, taken at once."""
+        self.reset(trace.layout)
+        self.use_stream(trace.stream)
+        check_values(trace.values, f"{self.name}.run")
+        t = len(trace)
+        starts = (self._rng.random(t) < self._start).tolist()
+        alerting = np.zeros(t, dtype=bool)
+        left = 0
+        for k, start in enumerate(starts):
+            if left == 0 and start:
+                left = self._steps
+            if left:
+                left -= 1
+                alerting[k] = True
+        self._left = left
+        return Readings(
+            np.asarray(trace.time_h, dtype=float),
+            alerting.astype(float),
+            np.where(alerting, Level.WARNING, Level.OK).astype(np.int8),
+            np.zeros((t, trace.layout.n_units), dtype=bool),
+            {},
+        )

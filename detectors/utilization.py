@@ -13,9 +13,9 @@ from collections import deque
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
 from scenarios.errors import InputError
-from scenarios.trace import FIELD_INDEX, Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
 BANDS = ("GREEN", "YELLOW", "ORANGE", "RED", "BLACK")
 BAND_LIMITS = (0.70, 0.80, 0.90, 0.95)  # the module's lower bounds of YELLOW, ORANGE, RED, BLACK
@@ -114,3 +114,37 @@ class UtilizationDetector(Detector):
             return Reading(rho, band(rho, self._limits), (), {"rho": rho})
         rho, level = (1.0, Level.EMERGENCY) if work > 0 else (0.0, Level.OK)  # the module's BLACK / GREEN
         return Reading(rho, int(level), (), {"rho": rho})
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: the same per-step sums, and each window summed
+        oldest first from 0 as ``sum`` does, for all steps at once."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        values = trace.values
+        if self.basis == "demand":
+            work = np.array([row @ self._mean_service for row in values[:, ARRIVALS]])
+        else:
+            work = np.add.reduce(values[:, BUSY_HOURS], axis=1)
+        capacity = np.add.reduce(values[:, STAFF], axis=1) * self.layout.dt_h
+        work, capacity = _window_sum(work, self._work.maxlen), _window_sum(capacity, self._capacity.maxlen)
+        with np.errstate(all="ignore"):
+            rho = np.where(capacity > 0, work / capacity, np.where(work > 0, 1.0, 0.0))
+        level = np.where(
+            capacity > 0,
+            np.searchsorted(self._limits, rho, side="right"),
+            np.where(work > 0, Level.EMERGENCY, 0),
+        )
+        t = len(trace)
+        units = np.zeros((t, trace.layout.n_units), dtype=bool)
+        detail = {"rho": rho} if t else {}
+        return Readings(
+            np.asarray(trace.time_h, dtype=float), rho.copy(), level.astype(np.int8), units, detail
+        )
+
+
+def _window_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Per step, the sum of the last ``window`` values (fewer at the start), oldest first from 0."""
+    total = np.zeros(len(x))
+    for lag in range(window - 1, -1, -1):
+        total[lag:] += x[: len(x) - lag]
+    return total
