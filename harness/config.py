@@ -114,8 +114,14 @@ class StudyConfig:
     calibrate: CalibrationSpec = CalibrationSpec()  # also the headline's seed split
     progress: bool = True
     searches: dict[str, dict] = field(default_factory=dict)  # detector -> its YAML's ``search:``
+    overhead_sample: float = 0.125  # share of each scenario's seeds whose cells also time update()
     #: The headline's (calibration, test) seeds when the stopping rule fixed them; None: split_seeds.
     split: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    @property
+    def overhead_every(self) -> int:
+        """The streaming replay is timed on the cells of one seed in this many."""
+        return max(1, round(1 / self.overhead_sample))
 
 
 def resolve(target: str, where: str) -> Any:
@@ -246,6 +252,9 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
     check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
     progress = _bool(raw.get("progress", True), "progress")
+    sample = (raw.get("overhead") or {}).get("sample", StudyConfig.overhead_sample)
+    if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
+        raise InputError("overhead.sample", f"must be a number > 0 and <= 1; got {sample!r}")
     check_budget(built_scenarios, built_detectors, org_config, n_seeds, first, executor.limits())
     return StudyConfig(
         scenarios=scenarios,
@@ -261,4 +270,5 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
         progress=progress,
         searches=searches,
+        overhead_sample=float(sample),
     )

@@ -45,6 +45,7 @@ class Job:
     scoring: dict
     detectors: tuple[tuple[str, dict, str], ...]  # (name, spec, cell key)
     key: str = ""  # the run's content hash (job_key): what the ledger files its run record under
+    overhead: bool = True  # also replay every detector's streaming update(), timed (overhead.parquet)
 
 
 def job_key(scenario: str, scenario_spec: dict, seed: int, org: dict, truth: dict) -> str:
@@ -137,16 +138,27 @@ def run_record(key: str, trace: Trace, truth: TruthSpec) -> Tables:
 
 
 def score_cell(
-    trace: Trace, context: dict, spec: ScoringSpec, name: str, detector_spec: dict, key: str
+    trace: Trace,
+    context: dict,
+    spec: ScoringSpec,
+    name: str,
+    detector_spec: dict,
+    key: str,
+    overhead: bool = True,
 ) -> tuple[Tables, Readings | None]:
-    """Replay one detector over the trace and score it: its rows (``readings`` among them), and its
-    readings. An exception becomes an ``error`` row (and no readings)."""
+    """Run one detector over the trace (its batch ``run``) and score it: its rows (``readings``
+    among them), and its readings. With ``overhead`` the streaming ``update()`` is replayed too, timed
+    per call, and must give the same readings. An exception becomes an ``error`` row (and no
+    readings)."""
     ids = {"scenario": context["scenario"], "seed": context["seed"], "key": key, "detector": name}
     start = time.perf_counter()
     try:
-        detector = build(detector_spec, f"detector.{name}")
-        readings, wall_ms, cpu_ms = replay(detector, trace)
+        readings = build(detector_spec, f"detector.{name}").run(trace)
         score = score_run(trace, readings, spec, name)
+        if overhead:
+            streamed, wall_ms, cpu_ms = replay(build(detector_spec, f"detector.{name}"), trace)
+            if not streamed.equals(readings):
+                raise RuntimeError(f"{name}: batch run() differs from the streaming update() replay")
     except Exception:
         error = {**context, **ids, "status": "error", "error": traceback.format_exc()}
         return {"cells": pd.DataFrame([error])}, None
@@ -158,12 +170,10 @@ def score_cell(
         "seconds": time.perf_counter() - start,
         **score.metrics,
     }
-    overhead = {**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}
     tables = {
         "cells": pd.DataFrame([row]),
         "events": score.events.assign(**ids),
         "episodes": score.episodes.assign(**ids),
-        "overhead": pd.DataFrame([overhead]),
         "readings": pd.DataFrame(
             [
                 {
@@ -174,6 +184,10 @@ def score_cell(
             ]
         ),
     }
+    if overhead:
+        tables["overhead"] = pd.DataFrame(
+            [{**ids, "n_units": trace.layout.n_units, **overhead_row(wall_ms, cpu_ms)}]
+        )
     return tables, readings
 
 
@@ -208,7 +222,7 @@ def job_stages(job: Job) -> Iterator[Stage]:
     yield "simulated", (context, record)
     spec = ScoringSpec(**job.scoring)
     for name, detector_spec, key in job.detectors:
-        yield "cell", score_cell(trace, context, spec, name, detector_spec, key)[0]
+        yield "cell", score_cell(trace, context, spec, name, detector_spec, key, job.overhead)[0]
 
 
 def merge(parts: Iterable[Tables]) -> Tables:

@@ -9,11 +9,13 @@ from harness.run.jobs import Job, cell_key, job_key
 
 
 def plan_jobs(study: StudyConfig) -> list[Job]:
-    """One job per (scenario, seed); each carries every detector with its cell key."""
+    """One job per (scenario, seed); each carries every detector with its cell key. The jobs of one
+    seed in ``overhead_every()`` (the first seed always) also time the streaming replay."""
     scoring = study.scoring.to_dict()
+    every = study.overhead_every
     jobs = []
     for scenario, scenario_spec in study.scenarios.items():
-        for seed in study.seeds:
+        for index, seed in enumerate(study.seeds):
             detectors = tuple(
                 (
                     name,
@@ -23,7 +25,19 @@ def plan_jobs(study: StudyConfig) -> list[Job]:
                 for name, spec in study.detectors.items()
             )
             key = job_key(scenario, scenario_spec, seed, study.org, study.truth)
-            jobs.append(Job(scenario, scenario_spec, seed, study.org, study.truth, scoring, detectors, key))
+            jobs.append(
+                Job(
+                    scenario,
+                    scenario_spec,
+                    seed,
+                    study.org,
+                    study.truth,
+                    scoring,
+                    detectors,
+                    key,
+                    index % every == 0,
+                )
+            )
     return jobs
 
 

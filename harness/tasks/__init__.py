@@ -41,7 +41,7 @@ STUDY_SETTINGS = (
 )
 EVERY_TASK = ("task", "progress")
 READS: dict[str, tuple[str, ...]] = {  # the top-level settings each task reads, besides EVERY_TASK
-    "study": (*STUDY_SETTINGS, "stop", "report", "tune"),
+    "study": (*STUDY_SETTINGS, "stop", "report", "tune", "overhead"),
     "calibrate": STUDY_SETTINGS,
     "report": ("run_dir", "executor"),
     "evaluate": ("detector", "scoring", "executor", "statistics", "data", "labels", "historical", "report"),

@@ -96,8 +96,8 @@ def scan_units(cfg: DictConfig) -> tuple[int, ...]:
     raw = cfg.get("overhead")
     raw = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
     for key in raw:
-        if key != "units":
-            raise InputError(f"overhead.{key}", "unknown setting; allowed: units")
+        if key not in ("units", "sample"):
+            raise InputError(f"overhead.{key}", "unknown setting; allowed: sample, units")
     units = raw.get("units")
     if (
         not isinstance(units, list | tuple)
