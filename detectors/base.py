@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar
@@ -144,6 +147,31 @@ class Detector(ABC):
             f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "layout"
         )
         return f"{type(self).__name__}({params})"
+
+
+_SHARED: ContextVar[dict | None] = ContextVar("shared_readings", default=None)
+
+
+@contextmanager
+def shared_readings() -> Iterator[None]:
+    """Within this block, ``readings_of`` runs each distinct detector (same class and parameters)
+    once per trace, so a combination reuses its members' readings instead of running them again."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def readings_of(detector: Detector, trace: Trace) -> Readings:
+    """``detector.run(trace)``, reused inside ``shared_readings`` (readings are never modified)."""
+    memo = _SHARED.get()
+    if memo is None:
+        return detector.run(trace)
+    key = (repr(detector), id(trace))
+    if key not in memo:
+        memo[key] = detector.run(trace)
+    return memo[key]
 
 
 def ewma_alpha(dt_h: float, tau_h: float) -> float:

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param, readings_of
 from scenarios.errors import InputError
-from scenarios.trace import Layout, Observation
+from scenarios.trace import Layout, Observation, Trace, check_values
 
 RULES = ("any", "all", "k_of_n")
 
@@ -119,3 +119,38 @@ class ComboDetector(Detector):
         )
         detail = {"n_counting": float(counting.sum()), **scores}
         return Reading(float(counting.sum()), level, tuple(units), detail)
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step, from the members' batch readings (``readings_of``:
+        shared with the same detectors elsewhere in a job)."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        members = [readings_of(member, trace) for member in self._members]
+        t, n = len(trace), trace.layout.n_units
+        time_h = np.asarray(trace.time_h, dtype=float)
+        start = np.searchsorted(time_h, time_h - self.window_h, side="left")  # first step in the window
+        reach = np.arange(t) - start  # steps back the window reaches
+        steps = np.arange(t)
+        peaks = np.zeros((t, len(members)), dtype=int)
+        counting_units = np.zeros((len(members), t, n), dtype=bool)
+        for i, readings in enumerate(members):
+            level = readings.level.astype(int)
+            peak = level.copy()
+            for lag in range(1, int(reach.max(initial=0)) + 1):
+                peak[lag:] = np.maximum(peak[lag:], np.where(reach[lag:] >= lag, level[:-lag], 0))
+            peaks[:, i] = peak
+            latest = np.maximum.accumulate(np.where(level >= Level.WARNING, steps, -1))
+            counting_units[i] = np.where((latest >= 0)[:, None], readings.units[np.maximum(latest, 0)], False)
+        counting = peaks >= Level.WARNING
+        level = np.sort(peaks, axis=1)[:, len(members) - self.required]
+        units = (counting.T[:, :, None] & counting_units).any(axis=0) & (level >= Level.WARNING)[:, None]
+        n_counting = counting.sum(axis=1).astype(float)
+        detail = {"n_counting": n_counting} if t else {}
+        if t:
+            detail.update(
+                {
+                    f"{name}_score": r.score.astype(float)
+                    for name, r in zip(self.members, members, strict=True)
+                }
+            )
+        return Readings(time_h, n_counting.copy(), level.astype(np.int8), units, detail)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.base import Readings
+from detectors.base import Readings, readings_of, shared_readings
 from harness.analysis.scoring import ScoringSpec, score_run
 from harness.config import build
 from harness.run.replay import overhead_row, replay
@@ -153,7 +153,7 @@ def score_cell(
     ids = {"scenario": context["scenario"], "seed": context["seed"], "key": key, "detector": name}
     start = time.perf_counter()
     try:
-        readings = build(detector_spec, f"detector.{name}").run(trace)
+        readings = readings_of(build(detector_spec, f"detector.{name}"), trace)
         score = score_run(trace, readings, spec, name)
         if overhead:
             streamed, wall_ms, cpu_ms = replay(build(detector_spec, f"detector.{name}"), trace)
@@ -221,8 +221,9 @@ def job_stages(job: Job) -> Iterator[Stage]:
         return
     yield "simulated", (context, record)
     spec = ScoringSpec(**job.scoring)
-    for name, detector_spec, key in job.detectors:
-        yield "cell", score_cell(trace, context, spec, name, detector_spec, key, job.overhead)[0]
+    with shared_readings():  # a combination reuses its members' readings
+        for name, detector_spec, key in job.detectors:
+            yield "cell", score_cell(trace, context, spec, name, detector_spec, key, job.overhead)[0]
 
 
 def merge(parts: Iterable[Tables]) -> Tables:
