@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import math
 
-from detectors.base import Detector, Level, Reading, check_param
-from detectors.signals import baseline_length_h, check_baseline, steps_of, system_utilization
-from scenarios.trace import Layout, Observation
+import numpy as np
+
+from detectors.base import Detector, Level, Reading, Readings, check_param
+from detectors.signals import (
+    baseline_length_h,
+    check_baseline,
+    held,
+    steps_of,
+    system_utilization,
+    system_utilization_over,
+)
+from scenarios.trace import Layout, Observation, Trace, check_values
 
 
 class CusumDetector(Detector):
@@ -72,6 +81,10 @@ class CusumDetector(Detector):
             return self._reading
         x = self._sum / self._sample
         self._sum = 0.0
+        return self._on_sample(x)
+
+    def _on_sample(self, x: float) -> Reading:
+        """The chart's reading after sample ``x`` (unchanged while the baseline is still filling)."""
         if self._mean is None or self._sigma is None:
             self._baseline.append(x)
             if len(self._baseline) < self._n_baseline:
@@ -86,6 +99,35 @@ class CusumDetector(Detector):
         level = Level.WARNING if self._s > self.h_sigma else Level.OK
         self._reading = Reading(self._s, int(level), (), {"utilization": x, "z": z})
         return self._reading
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: the samples summed as the stream sums them, the chart
+        stepped over samples only, each reading held until the next."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        u = system_utilization_over(trace.values, self.layout.dt_h)
+        n = len(u) // self._sample
+        steps = u[: n * self._sample].reshape(n, self._sample)
+        sums = np.zeros(n)
+        for i in range(self._sample):
+            sums = sums + steps[:, i]
+        at, rows = [], {"score": [], "level": [], "utilization": [], "z": []}
+        for j, x in enumerate((sums / self._sample).tolist()):
+            before = self._reading
+            reading = self._on_sample(x)
+            if reading is not before:
+                at.append((j + 1) * self._sample - 1)
+                rows["score"].append(reading.score)
+                rows["level"].append(reading.level)
+                rows["utilization"].append(reading.detail["utilization"])
+                rows["z"].append(reading.detail["z"])
+        first = {"score": 0.0, "level": 0.0, "utilization": 0.0, "z": 0.0}
+        values = held(trace.time_h, np.array(at, dtype=int), first, rows)
+        score, level = values.pop("score"), values.pop("level").astype(np.int8)
+        units = np.zeros((len(score), trace.layout.n_units), dtype=bool)
+        return Readings(
+            np.asarray(trace.time_h, dtype=float), score, level, units, values if len(score) else {}
+        )
 
     def _fit(self) -> None:
         n = len(self._baseline)
