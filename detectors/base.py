@@ -67,6 +67,24 @@ class Readings:
             detail={name: np.array([r.detail[name] for r in readings], dtype=float) for name in names},
         )
 
+    @classmethod
+    def held(
+        cls, time_h: np.ndarray, at: list[int], readings: list[Reading], first: Reading, n_units: int
+    ) -> Readings:
+        """Readings of a detector that changes its reading only at some steps: ``readings[j]`` from
+        step ``at[j]`` (increasing) until the next, ``first`` before ``at[0]``."""
+        changes = cls.from_list(np.zeros(len(readings) + 1), [first, *readings], n_units)
+        latest = np.searchsorted(np.asarray(at, dtype=int), np.arange(len(time_h)), side="right")
+        if not len(time_h):
+            return cls.from_list(time_h, [], n_units)
+        return cls(
+            np.asarray(time_h, dtype=float),
+            changes.score[latest],
+            changes.level[latest],
+            changes.units[latest],
+            {name: values[latest] for name, values in changes.detail.items()},
+        )
+
     def __len__(self) -> int:
         return len(self.score)
 

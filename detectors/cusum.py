@@ -10,7 +10,6 @@ from detectors.base import Detector, Level, Reading, Readings, check_param
 from detectors.signals import (
     baseline_length_h,
     check_baseline,
-    held,
     steps_of,
     system_utilization,
     system_utilization_over,
@@ -105,29 +104,20 @@ class CusumDetector(Detector):
         stepped over samples only, each reading held until the next."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
+        first = self._reading
         u = system_utilization_over(trace.values, self.layout.dt_h)
         n = len(u) // self._sample
         steps = u[: n * self._sample].reshape(n, self._sample)
         sums = np.zeros(n)
         for i in range(self._sample):
             sums = sums + steps[:, i]
-        at, rows = [], {"score": [], "level": [], "utilization": [], "z": []}
+        at, readings = [], []
         for j, x in enumerate((sums / self._sample).tolist()):
-            before = self._reading
             reading = self._on_sample(x)
-            if reading is not before:
+            if reading is not (readings[-1] if readings else first):
                 at.append((j + 1) * self._sample - 1)
-                rows["score"].append(reading.score)
-                rows["level"].append(reading.level)
-                rows["utilization"].append(reading.detail["utilization"])
-                rows["z"].append(reading.detail["z"])
-        first = {"score": 0.0, "level": 0.0, "utilization": 0.0, "z": 0.0}
-        values = held(trace.time_h, np.array(at, dtype=int), first, rows)
-        score, level = values.pop("score"), values.pop("level").astype(np.int8)
-        units = np.zeros((len(score), trace.layout.n_units), dtype=bool)
-        return Readings(
-            np.asarray(trace.time_h, dtype=float), score, level, units, values if len(score) else {}
-        )
+                readings.append(reading)
+        return Readings.held(trace.time_h, at, readings, first, trace.layout.n_units)
 
     def _fit(self) -> None:
         n = len(self._baseline)

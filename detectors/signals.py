@@ -33,18 +33,6 @@ def system_utilization_over(values: np.ndarray, dt_h: float) -> np.ndarray:
     return np.array([system_utilization(Observation(0.0, row), dt_h) for row in values])
 
 
-def held(time_h: np.ndarray, at: np.ndarray, first: dict[str, float], rows: dict[str, np.ndarray]) -> dict:
-    """Per step, the value of the latest row at or before it: ``rows[name][j]`` is set at step
-    ``at[j]`` (increasing) and holds until the next; ``first`` before ``at[0]``."""
-    latest = np.searchsorted(at, np.arange(len(time_h)), side="right") - 1
-    return {
-        name: np.where(latest >= 0, np.asarray(values, dtype=float)[np.maximum(latest, 0)], first[name])
-        if len(values)
-        else np.full(len(time_h), first[name])
-        for name, values in rows.items()
-    }
-
-
 def busy_fraction(busy_hours: np.ndarray, duty_hours: np.ndarray) -> np.ndarray:
     """Per-unit busy fraction of the staff on duty; 0 for a unit nobody was on duty in.
 

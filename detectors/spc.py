@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
 from detectors.signals import (
     HOURS_MODES,
     HOURS_PER_WEEK,
@@ -35,7 +35,9 @@ from detectors.signals import (
     steps_of,
 )
 from scenarios.errors import InputError
-from scenarios.trace import Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
+
+BUSY_HOURS, STAFF = FIELD_INDEX["busy_hours"], FIELD_INDEX["staff_on_duty"]
 
 VARIANTS = ("faithful", "textbook")
 SIGMA_ESTIMATORS = ("moving_range", "stdev")
@@ -204,14 +206,42 @@ class SpcDetector(Detector):
         self._k += 1
         if self._k % self._period:
             return self._reading
-        fraction = busy_fraction(self._busy, self._duty)
+        reading = self._on_period(self._busy, self._duty)
+        self._busy[:] = 0.0
+        self._duty[:] = 0.0
+        return reading
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: each period's hours summed as the stream sums them,
+        the chart stepped per period, each reading held until the next."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        first, period = self._reading, self._period
+        n = len(trace) // period
+        units = trace.layout.n_units
+        busy = trace.values[: n * period, BUSY_HOURS].reshape(n, period, units)
+        duty = (trace.values[: n * period, STAFF] * self.layout.dt_h).reshape(n, period, units)
+        busy_sums, duty_sums = np.zeros((n, units)), np.zeros((n, units))
+        for i in range(period):
+            busy_sums = busy_sums + busy[:, i]
+            duty_sums = duty_sums + duty[:, i]
+        at, readings = [], []
+        for j in range(n):
+            reading = self._on_period(busy_sums[j], duty_sums[j])
+            if reading is not (readings[-1] if readings else first):
+                at.append((j + 1) * period - 1)
+                readings.append(reading)
+        return Readings.held(trace.time_h, at, readings, first, trace.layout.n_units)
+
+    def _on_period(self, busy: np.ndarray, duty: np.ndarray) -> Reading:
+        """The chart's reading after a period with these busy and duty hours per unit (unchanged
+        while the baseline is still filling)."""
+        fraction = busy_fraction(busy, duty)
         fitted = len(self._baseline) == self._n_baseline
         if not fitted:
             self._baseline.append(fraction)
-            self._baseline_busy += math.fsum(self._busy)
-            self._baseline_duty += math.fsum(self._duty)
-        self._busy[:] = 0.0
-        self._duty[:] = 0.0
+            self._baseline_busy += math.fsum(busy)
+            self._baseline_duty += math.fsum(duty)
         if fitted:
             self._chart(fraction * self._factor)
         elif len(self._baseline) == self._n_baseline:
