@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
 from detectors.signals import steps_of
 from scenarios.errors import InputError
-from scenarios.trace import FIELD_INDEX, Layout, Observation
+from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
 VARIANTS = ("faithful", "textbook")
 METHODS = ("recursive", "classic")
@@ -238,8 +238,31 @@ class SeismicDetector(Detector):
         self._k += 1
         if self._k % self._sample:
             return self._reading
-        ratio = self._stalta.push(self._counts)
+        reading = self._on_sample(self._counts)
         self._counts[:] = 0.0
+        return reading
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: the samples' counts summed at once, the STA/LTA and
+        the trigger stepped per sample, each reading held until the next."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        first, sample, units = self._reading, self._sample, trace.layout.n_units
+        n = len(trace) // sample
+        counts = trace.values[: n * sample, self._row].reshape(n, sample, units)
+        sums = np.zeros((n, units))
+        for i in range(sample):
+            sums = sums + counts[:, i]
+        at, readings = [], []
+        for j in range(n):
+            reading = self._on_sample(sums[j])
+            at.append((j + 1) * sample - 1)
+            readings.append(reading)
+        return Readings.held(trace.time_h, at, readings, first, units)
+
+    def _on_sample(self, counts: np.ndarray) -> Reading:
+        """The reading after a sample with these counts per unit."""
+        ratio = self._stalta.push(counts)
         active = self._trigger.push(ratio)
         if self.variant == "faithful" and self._stalta.i + 1 < self.nlta:  # the module skips short series
             active = np.zeros_like(active)
