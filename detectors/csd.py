@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, check_param
-from detectors.signals import steps_of, system_utilization
-from scenarios.trace import Layout, Observation
+from detectors.base import Detector, Level, Reading, Readings, check_param
+from detectors.signals import steps_of, system_utilization, system_utilization_over
+from scenarios.trace import Layout, Observation, Trace, check_values
 
 
 class RollingKendall:
@@ -51,6 +51,36 @@ class RollingKendall:
             return 0.0
         pairs = self.size * (self.size - 1) // 2
         return self.s / math.sqrt(pairs * (pairs - self.ties)) if pairs > self.ties else 0.0
+
+
+def rolling_kendall(values: np.ndarray, size: int) -> np.ndarray:
+    """``RollingKendall(size).push`` of each value in turn, at once: per pair count over the window
+    of the latest ``size`` values (integer counts, so exactly the same taus).
+
+    >>> rolling_kendall(np.array([1.0, 2.0, 3.0, 4.0, 0.0]), 4).round(3).tolist()
+    [0.0, 0.0, 0.0, 1.0, 0.0]
+    """
+    t = len(values)
+    tau = np.zeros(t)
+    if t < size:
+        return tau
+    # by_lag[j, l - 1]: the pair of value j with the value l places before it (l = 1 .. size - 1)
+    signs = np.zeros((t, size), dtype=np.int64)
+    ties = np.zeros((t, size), dtype=np.int64)
+    for lag in range(1, size):
+        signs[lag:, lag] = np.sign(values[lag:] - values[:-lag]).astype(np.int64)
+        ties[lag:, lag] = values[lag:] == values[:-lag]
+    signs, ties = np.cumsum(signs, axis=1), np.cumsum(ties, axis=1)
+    full = np.arange(size - 1, t)  # steps whose window is full
+    s = np.zeros(full.size, dtype=np.int64)
+    tied = np.zeros(full.size, dtype=np.int64)
+    for q in range(size):  # value q of the window pairs with the q values before it in the window
+        s += signs[full - size + 1 + q, q]
+        tied += ties[full - size + 1 + q, q]
+    pairs = size * (size - 1) // 2
+    with np.errstate(all="ignore"):
+        tau[full] = np.where(pairs > tied, s / np.sqrt((pairs * (pairs - tied)).astype(float)), 0.0)
+    return tau
 
 
 class CsdDetector(Detector):
@@ -106,3 +136,29 @@ class CsdDetector(Detector):
         level = Level.WARNING if ready and score >= self.tau_warning else Level.OK
         detail = {"ar1": ar1, "tau_ar1": tau_ar1, "tau_variance": tau_variance, "variance": variance}
         return Reading(score, int(level), (), detail)
+
+    def run(self, trace: Trace) -> Readings:
+        """Reset plus ``update`` at every step: the windows' variance and lag-1 autocorrelation per
+        step (the same array operations), the Kendall trends of all steps at once."""
+        self.reset(trace.layout)
+        check_values(trace.values, f"{self.name}.run")
+        t, w, size = len(trace), self._window, self._tau_ar1.size
+        u = system_utilization_over(trace.values, self.layout.dt_h)
+        variance, ar1 = np.zeros(t), np.zeros(t)
+        if t >= w:
+            windows = np.lib.stride_tricks.sliding_window_view(u, w)
+            centred = windows - (np.add.reduce(windows, axis=1) / w)[:, None]
+            ss = np.array([x @ x for x in centred])
+            lagged = np.array([x[:-1] @ x[1:] for x in centred])
+            variance[w - 1 :] = ss / w
+            with np.errstate(all="ignore"):
+                ar1[w - 1 :] = np.where(ss > 0, lagged / ss, 0.0)
+        tau_variance, tau_ar1 = np.zeros(t), np.zeros(t)
+        tau_variance[w - 1 :] = rolling_kendall(variance[w - 1 :], size)
+        tau_ar1[w - 1 :] = rolling_kendall(ar1[w - 1 :], size)
+        score = np.minimum(tau_variance, tau_ar1)
+        ready = np.arange(t) >= w - 1 + size - 1
+        level = np.where(ready & (score >= self.tau_warning), Level.WARNING, Level.OK).astype(np.int8)
+        detail = {"ar1": ar1, "tau_ar1": tau_ar1, "tau_variance": tau_variance, "variance": variance}
+        units = np.zeros((t, trace.layout.n_units), dtype=bool)
+        return Readings(np.asarray(trace.time_h, dtype=float), score, level, units, detail if t else {})
