@@ -122,12 +122,65 @@ def check_readings(readings: Readings, trace: Trace) -> None:
     assert readings.units.shape == (len(trace), trace.layout.n_units)
 
 
+def zero_staff(trace: Trace) -> Trace:
+    """A unit with nobody on duty (and work waiting), then the whole organisation without staff."""
+    values = trace.values.copy()
+    t = len(trace)
+    idle = slice(t // 3, 2 * t // 3)
+    for field in ("staff_on_duty", "busy", "busy_hours", "completions"):
+        values[idle, FIELD_INDEX[field], 0] = 0.0
+    values[idle, FIELD_INDEX["queue"], 0] += 5.0
+    for field in ("staff_on_duty", "busy", "busy_hours"):
+        values[t // 2 : t // 2 + 12, FIELD_INDEX[field]] = 0.0
+    return with_values(trace, values)
+
+
+def with_empty_unit(trace: Trace) -> Trace:
+    """One more unit, without staff, that never sees work."""
+    n, layout = trace.layout.n_units, trace.layout
+    staff = np.append(layout.staff, 0.0)
+    distance = np.ones((n + 1, n + 1)) - np.eye(n + 1)
+    empty = Layout(staff, np.append(layout.service_rate, 1.0), distance, layout.dt_h, layout.warmup_h)
+    values = np.concatenate((trace.values, np.zeros((len(trace), trace.values.shape[1], 1))), axis=2)
+    return Trace(trace.time_h, values, empty, dict(trace.meta), Truth(np.zeros((len(trace), n + 1))))
+
+
+def first_steps(trace: Trace, n: int) -> Trace:
+    """The first ``n`` health checks only (shorter than any window)."""
+    truth = Truth(trace.truth.arrival_rate[:n])
+    return Trace(trace.time_h[:n], trace.values[:n], trace.layout, dict(trace.meta), truth)
+
+
+def idle(trace: Trace) -> Trace:
+    """An organisation that never sees work."""
+    values = trace.values.copy()
+    values[:, [FIELD_INDEX[f] for f in FIELD_INDEX if f != "staff_on_duty"]] = 0.0
+    return with_values(trace, values)
+
+
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_batch_equals_streaming(name, params, trace, other):
-    for run in (trace, other):
+    """``run`` (a detector's batch path) equals reset plus ``update`` at every step, exactly, on
+    ordinary traces and on the edge traces."""
+    for run in (trace, other, zero_staff(trace), with_empty_unit(trace), idle(trace), first_steps(trace, 3)):
         batch = fresh(name, params).run(run)
         check_readings(batch, run)
         assert batch.equals(streamed(fresh(name, params), run))
+
+
+@pytest.fixture(scope="module")
+def every_scenario() -> list[Trace]:
+    return [
+        simulate(name, seed=seed, n_units=6, warmup_days=1.0, scenario_days=3.0)
+        for name in scenarios.available()
+        for seed in (0, 1)
+    ]
+
+
+@pytest.mark.parametrize(("name", "params"), DEFAULTS, ids=[n for n, _ in DEFAULTS])
+def test_batch_equals_streaming_on_every_scenario(name, params, every_scenario):
+    for run in every_scenario:
+        assert fresh(name, params).run(run).equals(streamed(fresh(name, params), run)), run.meta
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
@@ -202,35 +255,14 @@ def test_implicated_units_follow_relabelling_among_identical_units(name, params)
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_zero_staff_on_duty(name, params, trace):
-    """A unit with nobody on duty (and work waiting), then the whole organisation without staff."""
-    values = trace.values.copy()
-    t = len(trace)
-    idle = slice(t // 3, 2 * t // 3)
-    for field in ("staff_on_duty", "busy", "busy_hours", "completions"):
-        values[idle, FIELD_INDEX[field], 0] = 0.0
-    values[idle, FIELD_INDEX["queue"], 0] += 5.0
-    values[t // 2 : t // 2 + 12, FIELD_INDEX["staff_on_duty"]] = 0.0
-    values[t // 2 : t // 2 + 12, FIELD_INDEX["busy"]] = 0.0
-    values[t // 2 : t // 2 + 12, FIELD_INDEX["busy_hours"]] = 0.0
-    readings = fresh(name, params).run(with_values(trace, values))
-    check_readings(readings, trace)
+    check_readings(fresh(name, params).run(zero_staff(trace)), trace)
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
 def test_empty_unit_and_idle_organisation(name, params, trace):
-    """A unit without staff that never sees work; and an organisation that never sees work."""
-    n = trace.layout.n_units
-    layout = trace.layout
-    staff = np.append(layout.staff, 0.0)
-    distance = np.ones((n + 1, n + 1)) - np.eye(n + 1)
-    empty = Layout(staff, np.append(layout.service_rate, 1.0), distance, layout.dt_h, layout.warmup_h)
-    values = np.concatenate((trace.values, np.zeros((len(trace), trace.values.shape[1], 1))), axis=2)
-    wider = Trace(trace.time_h, values, empty, dict(trace.meta), Truth(np.zeros((len(trace), n + 1))))
-    readings = fresh(name, params).run(wider)
-    check_readings(readings, wider)
-    idle = trace.values.copy()
-    idle[:, [FIELD_INDEX[f] for f in FIELD_INDEX if f != "staff_on_duty"]] = 0.0
-    check_readings(fresh(name, params).run(with_values(trace, idle)), trace)
+    wider = with_empty_unit(trace)
+    check_readings(fresh(name, params).run(wider), wider)
+    check_readings(fresh(name, params).run(idle(trace)), trace)
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
