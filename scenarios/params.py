@@ -25,6 +25,7 @@ scenarios.errors.InputError: detector.smoother.tau: unknown parameter; allowed: 
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -179,6 +180,7 @@ class Declared:
 
     section: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel]]
+    __signature__: ClassVar[inspect.Signature | None]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -194,6 +196,13 @@ class Declared:
                     fields[name] = (hints[name], value)
                     setattr(klass, name, value.default)  # the class shows its defaults
         cls.settings_model = create_model(f"{cls.__name__}Settings", __config__=STRICT, **fields)
+        # ``inspect.signature(cls)`` lists the declared settings; a subclass with its own ``__init__``
+        # (a plugin written the old way) keeps the signature of that ``__init__``
+        declared = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=annotation)
+            for name, (annotation, f) in fields.items()
+        ]
+        cls.__signature__ = inspect.Signature(declared) if cls.__init__ is Declared.__init__ else None
 
     def __init__(self, **values: Any) -> None:
         model = validate(type(self).settings_model, values, self.settings_section())
