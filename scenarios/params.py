@@ -50,9 +50,9 @@ __all__ = [
     "validate",
 ]
 
-STRICT = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True)
+STRICT = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
 #: The config of a settings section declared as a pydantic model (``class XSpec(BaseModel)``).
-SECTION = ConfigDict(strict=True, extra="forbid", frozen=True)
+SECTION = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def param(
