@@ -153,20 +153,3 @@ def ewma_alpha(dt_h: float, tau_h: float) -> float:
     0.2212
     """
     return 1.0 if tau_h == 0 else float(-np.expm1(-dt_h / tau_h))
-
-
-def check_param(
-    owner: str, name: str, value: float, low: float, high: float | None = None, strict: bool = False
-) -> None:
-    """Raise InputError unless ``low <= value (<= high)`` (``low < value`` when strict)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and not np.isnan(value)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"> {low}" if strict else f">= {low}"
-        allowed = bound if high is None else f"{bound} and <= {high}"
-        raise InputError(f"detector.{owner}.{name}", f"must be a number {allowed}; got {value!r}")
-
-
-def check_choice(owner: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"detector.{owner}.{name}", f"must be one of {', '.join(allowed)}; got {value!r}")

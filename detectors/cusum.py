@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from detectors.base import Detector, Level, Reading
-from detectors.signals import baseline_length_h, steps_of, system_utilization
+from detectors.signals import baseline_length_h, baseline_param, steps_of, system_utilization
 from scenarios.params import param
 from scenarios.trace import Layout, Observation
 
@@ -35,7 +35,7 @@ class CusumDetector(Detector):
     sample_h: float = param(1.0, "samples are the mean utilization over this many hours", unit="hours", gt=0)
     mean: float | None = param(None, "in-control mean utilization; null: the baseline's mean", ge=0, le=1)
     sigma: float | None = param(None, "in-control sigma; null: the baseline's standard deviation", gt=0)
-    baseline_h: float | None = param(None, "baseline length; null: the warm-up", unit="hours", gt=0)
+    baseline_h: float | None = baseline_param()
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -120,7 +120,7 @@ def test_preset_format_builds_through_hydra_and_the_harness():
     ("params", "field", "words"),
     [
         ({"members": []}, "members", "non-empty"),
-        ({"members": "transport"}, "members", "non-empty"),
+        ({"members": "transport"}, "members", "must be a list of strings"),
         ({"members": ["transport", "transport"]}, "members", "unique"),
         ({"members": ["transport", "nope"]}, "members", "unknown member 'nope'"),
         ({"members": ["transport", "combo"]}, "members", "unknown member 'combo'"),
