@@ -34,7 +34,6 @@ from detectors.signals import (
     hours_param,
     steps_of,
 )
-from scenarios.errors import InputError
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation
 
@@ -130,11 +129,10 @@ class BurnoutDetector(Detector):
     baseline_h: float | None = baseline_param()
 
     def __post_init__(self) -> None:
-        if self.history_days < self.week_h / 24.0:
-            raise InputError(
-                f"detector.{self.name}.history_days",
-                f"must be >= week_h / 24 ({self.week_h / 24.0:g} days); got {self.history_days!r}",
-            )
+        week_days = self.week_h / 24.0
+        self.require(
+            self.history_days >= week_days, "history_days", f"must be >= week_h / 24 ({week_days:g} days)"
+        )
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -47,21 +47,19 @@ class ComboDetector(Detector):
     def __post_init__(self) -> None:
         from detectors import available, make  # the registry imports this module lazily
 
-        members, where = self.members, f"detector.{self.name}"
-        if not members:
-            raise InputError(f"{where}.members", "must be a non-empty list of detector names")
-        if len(set(members)) != len(members):
-            raise InputError(f"{where}.members", f"names must be unique; got {members}")
-        params = self.member_params or {}
+        members, params = self.members, self.member_params or {}
+        self.require(bool(members), "members", "must be a non-empty list of detector names")
+        self.require(len(set(members)) == len(members), "members", "names must be unique")
+        allowed = [n for n in available() if n != self.name]
         for name in [*members, *params]:
-            if name not in available() or name == self.name:
-                allowed = ", ".join(n for n in available() if n != self.name)
-                raise InputError(f"{where}.members", f"unknown member {name!r}; allowed: {allowed}")
+            self.require(
+                name in allowed, "members", f"unknown member {name!r}; allowed: {', '.join(allowed)}"
+            )
         for name in params:
             if name not in members:
-                raise InputError(f"{where}.member_params.{name}", f"names no member; members: {members}")
-        if self.k > len(members):
-            raise InputError(f"{where}.k", f"must be an integer from 1 to {len(members)}; got {self.k!r}")
+                where = f"{self.settings_section()}.member_params.{name}"
+                raise InputError(where, f"names no member; members: {members}")
+        self.require(self.k <= len(members), "k", f"must be an integer from 1 to {len(members)}")
         self.member_params = params or None
         self._members = [make(name, **params.get(name, {})) for name in members]
 

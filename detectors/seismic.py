@@ -28,7 +28,6 @@ import numpy as np
 
 from detectors.base import Detector, Level, Reading
 from detectors.signals import steps_of
-from scenarios.errors import InputError
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation
 
@@ -201,15 +200,9 @@ class SeismicDetector(Detector):
     trigger_off: float = param(1.0, "a trigger holds while the ratio is >= this", ge=0)
 
     def __post_init__(self) -> None:
-        if self.nlta <= self.nsta:
-            raise InputError(
-                f"detector.{self.name}.nlta", f"must be greater than nsta ({self.nsta}); got {self.nlta!r}"
-            )
-        if self.trigger_on <= self.trigger_off:
-            raise InputError(
-                f"detector.{self.name}.trigger_on",
-                f"must be greater than trigger_off ({self.trigger_off}); got {self.trigger_on!r}",
-            )
+        self.require(self.nlta > self.nsta, "nlta", f"must be greater than nsta ({self.nsta})")
+        on, off = self.trigger_on, self.trigger_off
+        self.require(on > off, "trigger_on", f"must be greater than trigger_off ({off})")
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -36,7 +36,6 @@ from detectors.signals import (
     hours_param,
     steps_of,
 )
-from scenarios.errors import InputError
 from scenarios.params import param
 from scenarios.trace import Layout, Observation
 
@@ -152,22 +151,12 @@ class SpcDetector(Detector):
 
     def __post_init__(self) -> None:
         faithful = self.variant == "faithful"
-        if faithful and self.period_h is not None and self.period_h != MODULE_PERIOD_H:
-            raise InputError(
-                f"detector.{self.name}.period_h",
-                f"the faithful chart's points are the module's 168 h weeks (its sigma is weekly); "
-                f"got {self.period_h!r}",
-            )
-        if not faithful and self.sigma_hours is not None:
-            raise InputError(
-                f"detector.{self.name}.sigma_hours",
-                "the textbook chart estimates sigma from the baseline (sigma_estimator); leave it null",
-            )
-        if faithful and self.sigma_estimator is not None:
-            raise InputError(
-                f"detector.{self.name}.sigma_estimator",
-                "the faithful chart uses the module's fixed sigma (sigma_hours); leave it null",
-            )
+        weekly = "the faithful chart's points are the module's 168 h weeks (its sigma is weekly)"
+        self.require(not faithful or self.period_h in (None, MODULE_PERIOD_H), "period_h", weekly)
+        fitted = "the textbook chart estimates sigma from the baseline (sigma_estimator); leave it null"
+        self.require(faithful or self.sigma_hours is None, "sigma_hours", fitted)
+        fixed = "the faithful chart uses the module's fixed sigma (sigma_hours); leave it null"
+        self.require(not faithful or self.sigma_estimator is None, "sigma_estimator", fixed)
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

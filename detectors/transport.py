@@ -30,7 +30,6 @@ from typing import Literal
 import numpy as np
 
 from detectors.base import Detector, Level, Reading, ewma_alpha
-from scenarios.errors import InputError
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation
 
@@ -455,11 +454,8 @@ class StressLayerDetector(Detector):
     )
 
     def __post_init__(self) -> None:
-        if self.pe_critical < self.pe_warning:
-            raise InputError(
-                f"detector.{self.name}.pe_critical",
-                f"must be >= pe_warning ({self.pe_warning}); got {self.pe_critical!r}",
-            )
+        warning = self.pe_warning
+        self.require(self.pe_critical >= warning, "pe_critical", f"must be >= pe_warning ({warning})")
 
 
 class TransportDetector(StressLayerDetector):

@@ -15,7 +15,6 @@ from typing import Literal
 import numpy as np
 
 from detectors.base import Detector, Level, Reading
-from scenarios.errors import InputError
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation
 
@@ -65,11 +64,8 @@ class UtilizationDetector(Detector):
     def __post_init__(self) -> None:
         limits = self._limits = tuple(getattr(self, name) for name in LIMIT_NAMES)
         for i in range(1, len(limits)):
-            if limits[i] <= limits[i - 1]:
-                raise InputError(
-                    f"detector.{self.name}.{LIMIT_NAMES[i]}",
-                    f"must be greater than {LIMIT_NAMES[i - 1]} ({limits[i - 1]}); got {limits[i]!r}",
-                )
+            lower = f"must be greater than {LIMIT_NAMES[i - 1]} ({limits[i - 1]})"
+            self.require(limits[i] > limits[i - 1], LIMIT_NAMES[i], lower)
 
     @property
     def score_label(self) -> str:

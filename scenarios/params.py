@@ -215,7 +215,13 @@ class Declared:
         return cls.section
 
     def __post_init__(self) -> None:
-        """Rules that relate several settings (raise InputError) and derived values."""
+        """Rules that relate several settings (``require``) and derived values."""
+
+    def require(self, ok: bool, name: str, problem: str) -> None:
+        """A rule relating several settings: unless ``ok``, one InputError naming the setting ``name``,
+        e.g. ``self.require(self.nlta > self.nsta, "nlta", f"must be greater than nsta ({self.nsta})")``."""
+        if not ok:
+            raise InputError(f"{self.settings_section()}.{name}", f"{problem}; got {getattr(self, name)!r}")
 
     def settings(self) -> dict[str, Any]:
         """The declared settings and their values."""
