@@ -58,8 +58,15 @@ class TransportOnlineDetector(StressLayerDetector):
     score_label = "forecast Pe of the stress layer one horizon ahead (dimensionless)"
     requires = ("river", EXTRA)
 
-    horizon_h: float = param(4.0, "how far ahead the capacity need is forecast", unit="hours", gt=0)
-    learning_rate: float = param(0.01, "AdaGrad step size of the tuner's regression", gt=0)
+    horizon_h: float = param(
+        4.0,
+        "how far ahead the capacity need is forecast (whole health checks, rounded up)",
+        unit="hours",
+        gt=0,
+    )
+    learning_rate: float = param(
+        0.01, "AdaGrad step size of the tuner's regression (and step of its intercept)", gt=0
+    )
     l2: float = param(0.0, "L2 penalty on the tuner's regression weights", ge=0)
 
     def __post_init__(self) -> None:
