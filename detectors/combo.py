@@ -42,7 +42,9 @@ class ComboDetector(Detector):
     )
     rule: Literal["any", "all", "k_of_n"] = param("any", "how many members must count: 1, all of them, or k")
     k: int = param(1, "members that must count under rule k_of_n; at most the number of members", ge=1)
-    window_h: float = param(1.0, "a member counts for this long after its WARNING", unit="hours", ge=0)
+    window_h: float = param(
+        1.0, "a member counts for this long after it reached WARNING or above", unit="hours", ge=0
+    )
 
     def __post_init__(self) -> None:
         from detectors import available, make  # the registry imports this module lazily

@@ -195,7 +195,9 @@ class SeismicDetector(Detector):
     sample_h: float = param(1.0, "counts are summed into samples of this length", unit="hours", gt=0)
     nsta: int = param(5, "short-term window, in samples", ge=1)
     nlta: int = param(30, "long-term window, in samples; more than nsta", ge=1)
-    method: Literal["recursive", "classic"] = param("recursive", "recursive averages or full moving windows")
+    method: Literal["recursive", "classic"] = param(
+        "recursive", "recursive averages, or full moving windows (classic)"
+    )
     trigger_on: float = param(2.5, "a trigger starts at a ratio >= this; more than trigger_off", gt=0)
     trigger_off: float = param(1.0, "a trigger holds while the ratio is >= this", ge=0)
 

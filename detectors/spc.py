@@ -137,11 +137,19 @@ class SpcDetector(Detector):
         "faithful: the module's weekly chart, fixed limits; textbook: shorter periods, fitted limits",
     )
     period_h: float | None = param(
-        None, "length of a charted period; null: 168 (faithful), 8 (textbook)", unit="hours", gt=0
+        None,
+        "length of a charted period; null: the variant's, 168 (faithful, its only one) or 8 (textbook)",
+        unit="hours",
+        gt=0,
     )
-    target_hours: float = param(60.0, "centre line of the faithful chart", unit="hours per week", gt=0)
+    target_hours: float = param(
+        60.0,
+        "target weekly hours: the faithful centre line, and the scale of hours=scaled",
+        unit="hours per week",
+        gt=0,
+    )
     sigma_hours: float | None = param(
-        None, "sigma of the faithful chart; null: the module's 5", unit="hours per week", gt=0
+        None, "sigma of the faithful chart; null: the module's 5 h", unit="hours per week", gt=0
     )
     sigma_estimator: Literal["moving_range", "stdev"] | None = param(
         None, "how the textbook chart estimates sigma from its baseline; null: moving_range"

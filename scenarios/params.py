@@ -106,6 +106,8 @@ def _kind(annotation: Any) -> tuple[str, bool]:
         inner = get_args(annotation)
         item = _kind(inner[0])[0] if inner else "values"
         return f"a list of {item.removeprefix('a ').removeprefix('an ')}s", False
+    if origin is dict or annotation is dict:
+        return "a mapping", False
     if annotation is bool:
         return "true or false", False
     if annotation is int:
