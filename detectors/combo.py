@@ -63,7 +63,17 @@ class ComboDetector(Detector):
                 raise InputError(where, f"names no member; members: {members}")
         self.require(self.k <= len(members), "k", f"must be an integer from 1 to {len(members)}")
         self.member_params = params or None
-        self._members = [make(name, **params.get(name, {})) for name in members]
+        self._members = [self._member(make, name, params.get(name, {})) for name in members]
+
+    def _member(self, make: Any, name: str, params: dict[str, Any]) -> Detector:
+        """The member built with its own declarations; an error names it as member_params.<name>.<setting>."""
+        try:
+            return make(name, **params)
+        except InputError as error:
+            setting = error.field.split(".")[2:]  # the member's errors name detector.<member>.<setting>
+            raise InputError(
+                ".".join([self.settings_section(), "member_params", name, *setting]), error.problem
+            ) from None
 
     @property
     def required(self) -> int:
