@@ -9,7 +9,6 @@ UtilizationDetector(window_h=2.0, basis='busy', warning_threshold=0.7, ...)
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
 from detectors.base import Detector, Level, Reading, Readings
@@ -76,9 +75,9 @@ def detector_class(name: str) -> type[Detector]:
 
 
 def params_of(name: str) -> dict[str, Any]:
-    """A registered detector's keyword parameters and their defaults."""
-    signature = inspect.signature(detector_class(name).__init__)
-    return {p.name: p.default for p in signature.parameters.values() if p.name != "self"}
+    """A registered detector's keyword parameters and their defaults: its declared settings, or
+    the keywords of a plugin's own ``__init__``."""
+    return plugins.defaults(detector_class(name))
 
 
 def make(name: str, **params: Any) -> Detector:

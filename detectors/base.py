@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.errors import InputError
+from scenarios.params import Declared
 from scenarios.trace import FIELDS, Layout, Observation, Trace, check_values
 
 
@@ -111,8 +112,9 @@ class Readings:
         )
 
 
-class Detector(ABC):
-    """Base class. Subclasses take every parameter as an explicit keyword in ``__init__``,
+class Detector(Declared, ABC):
+    """Base class. Subclasses declare every parameter once, as a class attribute made with
+    ``scenarios.params.param`` (the keyword-only ``__init__`` and its validation derive from it),
     extend ``reset`` to clear their state, and implement ``step``: one causal health check on a
     validated observation. ``update`` validates, then steps; ``run`` resets, takes the trace's
     random stream (``use_stream``), validates once, then steps.
@@ -122,6 +124,10 @@ class Detector(ABC):
     score_label: ClassVar[str] = "score"  # what the score measures and its unit, for figure axes
     is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
     requires: ClassVar[tuple[str, str] | None] = None  # (module, optional extra that installs it)
+
+    @classmethod
+    def settings_section(cls) -> str:
+        return f"detector.{cls.name}"
 
     def reset(self, layout: Layout) -> None:
         """Forget all state and prepare for an organisation with this layout."""
@@ -160,12 +166,6 @@ class Detector(ABC):
             )
         check_values(values, where)
 
-    def __repr__(self) -> str:
-        params = ", ".join(
-            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "layout"
-        )
-        return f"{type(self).__name__}({params})"
-
 
 _SHARED: ContextVar[dict | None] = ContextVar("shared_readings", default=None)
 
@@ -199,20 +199,3 @@ def ewma_alpha(dt_h: float, tau_h: float) -> float:
     0.2212
     """
     return 1.0 if tau_h == 0 else float(-np.expm1(-dt_h / tau_h))
-
-
-def check_param(
-    owner: str, name: str, value: float, low: float, high: float | None = None, strict: bool = False
-) -> None:
-    """Raise InputError unless ``low <= value (<= high)`` (``low < value`` when strict)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and not np.isnan(value)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"> {low}" if strict else f">= {low}"
-        allowed = bound if high is None else f"{bound} and <= {high}"
-        raise InputError(f"detector.{owner}.{name}", f"must be a number {allowed}; got {value!r}")
-
-
-def check_choice(owner: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"detector.{owner}.{name}", f"must be one of {', '.join(allowed)}; got {value!r}")

@@ -21,14 +21,22 @@ module's formulas; ``faithful`` also keeps its e = 2.71828, ``textbook`` uses th
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
-from detectors.signals import HOURS_MODES, HOURS_PER_WEEK, baseline_length_h, check_baseline, steps_of
+from detectors.base import Detector, Level, Reading, Readings
+from detectors.signals import (
+    HOURS_PER_WEEK,
+    HoursMode,
+    baseline_length_h,
+    baseline_param,
+    hours_param,
+    steps_of,
+)
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
-VARIANTS = ("faithful", "textbook")
 MODULE_E = 2.71828  # the module's value of e
 FFMC_K, DMC_K = 3.5, 2.5
 CLASS_LIMITS = (20.0, 40.0, 60.0, 80.0)  # lower bounds of MODERATE, HIGH, VERY_HIGH, EXTREME
@@ -107,33 +115,24 @@ class BurnoutDetector(Detector):
     name = "burnout"
     score_label = "max FWI over units (index)"
 
-    def __init__(
-        self,
-        variant: str = "faithful",
-        ffmc_target: float = 60.0,
-        dmc_target: float = 240.0,
-        satisfaction: float = 0.7,
-        week_h: float = HOURS_PER_WEEK,
-        history_days: float = 90.0,
-        hours: str = "scaled",
-        baseline_h: float | None = None,
-    ) -> None:
-        check_choice(self.name, "variant", variant, VARIANTS)
-        check_param(self.name, "ffmc_target", ffmc_target, 0.0, strict=True)
-        check_param(self.name, "dmc_target", dmc_target, 0.0, strict=True)
-        check_param(self.name, "satisfaction", satisfaction, 0.0, 1.0)
-        check_param(self.name, "week_h", week_h, 0.0, strict=True)
-        check_param(self.name, "history_days", history_days, week_h / 24.0)
-        check_choice(self.name, "hours", hours, HOURS_MODES)
-        check_baseline(self.name, baseline_h)
-        self.variant = variant
-        self.ffmc_target = ffmc_target
-        self.dmc_target = dmc_target
-        self.satisfaction = satisfaction
-        self.week_h = week_h
-        self.history_days = history_days
-        self.hours = hours
-        self.baseline_h = baseline_h
+    variant: Literal["faithful", "textbook"] = param(
+        "faithful", "faithful: the module's e = 2.71828; textbook: the exact exponential"
+    )
+    ffmc_target: float = param(60.0, "weekly hours above which FFMC rises", unit="hours per week", gt=0)
+    dmc_target: float = param(240.0, "monthly load above which DMC rises", unit="hours per month", gt=0)
+    satisfaction: float = param(0.7, "staff satisfaction s, which sets DC = 100 (1 - s)^1.5", ge=0, le=1)
+    week_h: float = param(
+        HOURS_PER_WEEK, "length of the week of weekly hours and of their change v", unit="hours", gt=0
+    )
+    history_days: float = param(90.0, "history of the monthly load; at least a week", unit="days", gt=0)
+    hours: HoursMode = hours_param("ffmc_target")
+    baseline_h: float | None = baseline_param()
+
+    def __post_init__(self) -> None:
+        week_days = self.week_h / 24.0
+        self.require(
+            self.history_days >= week_days, "history_days", f"must be >= week_h / 24 ({week_days:g} days)"
+        )
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param, readings_of
+from detectors.base import Detector, Level, Reading, Readings, readings_of
 from scenarios.errors import InputError
+from scenarios.params import param
 from scenarios.trace import Layout, Observation, Trace, check_values
-
-RULES = ("any", "all", "k_of_n")
 
 
 class ComboDetector(Detector):
@@ -38,45 +36,44 @@ class ComboDetector(Detector):
     score_label = "members at WARNING+ (count)"
     is_combination = True
 
-    def __init__(
-        self,
-        members: Sequence[str] = ("transport", "spc"),
-        member_params: Mapping[str, Mapping[str, Any]] | None = None,
-        rule: str = "any",
-        k: int = 1,
-        window_h: float = 1.0,
-    ) -> None:
+    members: list[str] = param(["transport", "spc"], "member detectors, by registry name")
+    member_params: dict[str, dict[str, Any]] | None = param(
+        None, "parameters of members, by member name; null or a missing member: its defaults"
+    )
+    rule: Literal["any", "all", "k_of_n"] = param("any", "how many members must count: 1, all of them, or k")
+    k: int = param(1, "members that must count under rule k_of_n; at most the number of members", ge=1)
+    window_h: float = param(
+        1.0, "a member counts for this long after it reached WARNING or above", unit="hours", ge=0
+    )
+
+    def __post_init__(self) -> None:
         from detectors import available, make  # the registry imports this module lazily
 
-        members = [] if isinstance(members, str) else [str(m) for m in members]
-        if not members:
-            raise InputError(f"detector.{self.name}.members", "must be a non-empty list of detector names")
-        if len(set(members)) != len(members):
-            raise InputError(f"detector.{self.name}.members", f"names must be unique; got {members}")
-        params = {str(name): dict(p or {}) for name, p in (member_params or {}).items()}
+        members, params = self.members, self.member_params or {}
+        self.require(bool(members), "members", "must be a non-empty list of detector names")
+        self.require(len(set(members)) == len(members), "members", "names must be unique")
+        allowed = [n for n in available() if n != self.name]
         for name in [*members, *params]:
-            if name not in available() or name == self.name:
-                allowed = ", ".join(n for n in available() if n != self.name)
-                raise InputError(
-                    f"detector.{self.name}.members", f"unknown member {name!r}; allowed: {allowed}"
-                )
+            self.require(
+                name in allowed, "members", f"unknown member {name!r}; allowed: {', '.join(allowed)}"
+            )
         for name in params:
             if name not in members:
-                raise InputError(
-                    f"detector.{self.name}.member_params.{name}", f"names no member; members: {members}"
-                )
-        check_choice(self.name, "rule", rule, RULES)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(members):
-            raise InputError(
-                f"detector.{self.name}.k", f"must be an integer from 1 to {len(members)}; got {k!r}"
-            )
-        check_param(self.name, "window_h", window_h, 0.0)
-        self._members = [make(name, **params.get(name, {})) for name in members]
-        self.members = members
+                where = f"{self.settings_section()}.member_params.{name}"
+                raise InputError(where, f"names no member; members: {members}")
+        self.require(self.k <= len(members), "k", f"must be an integer from 1 to {len(members)}")
         self.member_params = params or None
-        self.rule = rule
-        self.k = k
-        self.window_h = window_h
+        self._members = [self._member(make, name, params.get(name, {})) for name in members]
+
+    def _member(self, make: Any, name: str, params: dict[str, Any]) -> Detector:
+        """The member built with its own declarations; an error names it as member_params.<name>.<setting>."""
+        try:
+            return make(name, **params)
+        except InputError as error:
+            setting = error.field.split(".")[2:]  # the member's errors name detector.<member>.<setting>
+            raise InputError(
+                ".".join([self.settings_section(), "member_params", name, *setting]), error.problem
+            ) from None
 
     @property
     def required(self) -> int:

@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_param
+from detectors.base import Detector, Level, Reading, Readings
 from detectors.signals import steps_of, system_utilization, system_utilization_over
+from scenarios.params import param
 from scenarios.trace import Layout, Observation, Trace, check_values
 
 
@@ -100,13 +101,11 @@ class CsdDetector(Detector):
     name = "csd"
     score_label = "Kendall τ, min of variance and AR(1) trends (-1..1)"
 
-    def __init__(self, window_h: float = 24.0, trend_h: float = 24.0, tau_warning: float = 0.7) -> None:
-        check_param(self.name, "window_h", window_h, 0.0, strict=True)
-        check_param(self.name, "trend_h", trend_h, 0.0, strict=True)
-        check_param(self.name, "tau_warning", tau_warning, -1.0, 1.0)
-        self.window_h = window_h
-        self.trend_h = trend_h
-        self.tau_warning = tau_warning
+    window_h: float = param(
+        24.0, "rolling window of the variance and lag-1 autocorrelation", unit="hours", gt=0
+    )
+    trend_h: float = param(24.0, "rolling window of Kendall's tau of each indicator", unit="hours", gt=0)
+    tau_warning: float = param(0.7, "WARNING when both indicators' tau reach this", ge=-1, le=1)
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -20,9 +20,6 @@ class NullDetector(Detector):
     name = "null"
     score_label = "constant 0 (never alerts)"
 
-    def __init__(self) -> None:
-        pass
-
     def step(self, obs: Observation) -> Reading:
         return Reading(0.0, int(Level.OK))
 

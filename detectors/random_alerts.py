@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_param
+from detectors.base import Detector, Level, Reading, Readings
 from detectors.signals import steps_of
-from scenarios.errors import InputError
+from scenarios.params import param
 from scenarios.trace import Layout, Observation, Trace, check_values
 
 
@@ -35,14 +35,9 @@ class RandomDetector(Detector):
     name = "random"
     score_label = "1 while alerting (ignores the data)"
 
-    def __init__(self, rate_per_day: float = 1.0, duration_h: float = 2.0, seed: int = 0) -> None:
-        check_param(self.name, "rate_per_day", rate_per_day, 0.0)
-        check_param(self.name, "duration_h", duration_h, 0.0, strict=True)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InputError(f"detector.{self.name}.seed", f"must be an integer >= 0; got {seed!r}")
-        self.rate_per_day = rate_per_day
-        self.duration_h = duration_h
-        self.seed = seed
+    rate_per_day: float = param(1.0, "rate at which alert episodes start", unit="episodes per day", ge=0)
+    duration_h: float = param(2.0, "length of each alert episode", unit="hours", gt=0)
+    seed: int = param(0, "seed of the draws, combined with each run's stream", ge=0)
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

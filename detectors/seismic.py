@@ -22,16 +22,15 @@ trigger's end. The tests compare it with obspy itself.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings
 from detectors.signals import steps_of
-from scenarios.errors import InputError
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
-VARIANTS = ("faithful", "textbook")
-METHODS = ("recursive", "classic")
-SIGNALS = ("swap_requests", "absences")
 MODULE_TINY_LTA = 1e-10  # the module reads 0 while LTA is below this
 SEVERITY = ((10.0, Level.EMERGENCY), (5.0, Level.CRITICAL))  # critical, high; medium and low: WARNING
 
@@ -189,38 +188,23 @@ class SeismicDetector(Detector):
     name = "seismic"
     score_label = "max STA/LTA ratio (dimensionless)"
 
-    def __init__(
-        self,
-        variant: str = "faithful",
-        signal: str = "swap_requests",
-        sample_h: float = 1.0,
-        nsta: int = 5,
-        nlta: int = 30,
-        method: str = "recursive",
-        trigger_on: float = 2.5,
-        trigger_off: float = 1.0,
-    ) -> None:
-        check_choice(self.name, "variant", variant, VARIANTS)
-        check_choice(self.name, "signal", signal, SIGNALS)
-        check_param(self.name, "sample_h", sample_h, 0.0, strict=True)
-        for key, value in (("nsta", nsta), ("nlta", nlta)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"detector.{self.name}.{key}", f"must be an integer >= 1; got {value!r}")
-        if nlta <= nsta:
-            raise InputError(
-                f"detector.{self.name}.nlta", f"must be greater than nsta ({nsta}); got {nlta!r}"
-            )
-        check_choice(self.name, "method", method, METHODS)
-        check_param(self.name, "trigger_off", trigger_off, 0.0)
-        check_param(self.name, "trigger_on", trigger_on, trigger_off, strict=True)
-        self.variant = variant
-        self.signal = signal
-        self.sample_h = sample_h
-        self.nsta = nsta
-        self.nlta = nlta
-        self.method = method
-        self.trigger_on = trigger_on
-        self.trigger_off = trigger_off
+    variant: Literal["faithful", "textbook"] = param(
+        "faithful", "faithful: the module's STA/LTA; textbook: ObsPy's"
+    )
+    signal: Literal["swap_requests", "absences"] = param("swap_requests", "the precursor counted per unit")
+    sample_h: float = param(1.0, "counts are summed into samples of this length", unit="hours", gt=0)
+    nsta: int = param(5, "short-term window, in samples", ge=1)
+    nlta: int = param(30, "long-term window, in samples; more than nsta", ge=1)
+    method: Literal["recursive", "classic"] = param(
+        "recursive", "recursive averages, or full moving windows (classic)"
+    )
+    trigger_on: float = param(2.5, "a trigger starts at a ratio >= this; more than trigger_off", gt=0)
+    trigger_off: float = param(1.0, "a trigger holds while the ratio is >= this", ge=0)
+
+    def __post_init__(self) -> None:
+        self.require(self.nlta > self.nsta, "nlta", f"must be greater than nsta ({self.nsta})")
+        on, off = self.trigger_on, self.trigger_off
+        self.require(on > off, "trigger_on", f"must be greater than trigger_off ({off})")
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

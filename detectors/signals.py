@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import numpy as np
 
-from detectors.base import check_param
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation
 
 HOURS_PER_WEEK = 168.0
-HOURS_MODES = ("scaled", "absolute")
+HoursMode = Literal["scaled", "absolute"]
 DEFAULT_BASELINE_H = 24.0  # baseline of a run that has no warm-up
 STAFF, BUSY_HOURS, QUEUE = (FIELD_INDEX[f] for f in ("staff_on_duty", "busy_hours", "queue"))
 
@@ -50,9 +51,21 @@ def baseline_length_h(layout: Layout, baseline_h: float | None) -> float:
     return layout.warmup_h if layout.warmup_h > 0 else DEFAULT_BASELINE_H
 
 
-def check_baseline(owner: str, baseline_h: float | None) -> None:
-    if baseline_h is not None:
-        check_param(owner, "baseline_h", baseline_h, 0.0, strict=True)
+def baseline_param() -> Any:
+    """The ``baseline_h`` setting of every detector that learns a baseline (``baseline_length_h``)."""
+    return param(
+        None, "hours the baseline is learned from; null: the warm-up (24 h without one)", unit="hours", gt=0
+    )
+
+
+def hours_param(target: str) -> Any:
+    """The ``hours`` setting of the charts of hours worked (spc, burnout): how busy fractions become
+    weekly hours."""
+    return param(
+        "scaled",
+        f"scaled: weekly hours scaled so that the baseline's system mean is {target}; "
+        "absolute: 168 x busy fraction",
+    )
 
 
 def steps_of(hours: float, dt_h: float) -> int:

@@ -22,25 +22,25 @@ holds until the next period completes.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
+from detectors.base import Detector, Level, Reading, Readings
 from detectors.signals import (
-    HOURS_MODES,
     HOURS_PER_WEEK,
+    HoursMode,
     baseline_length_h,
+    baseline_param,
     busy_fraction,
-    check_baseline,
+    hours_param,
     steps_of,
 )
-from scenarios.errors import InputError
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
 BUSY_HOURS, STAFF = FIELD_INDEX["busy_hours"], FIELD_INDEX["staff_on_duty"]
 
-VARIANTS = ("faithful", "textbook")
-SIGMA_ESTIMATORS = ("moving_range", "stdev")
 RULE_LEVELS = np.array([Level.CRITICAL, Level.WARNING, Level.WARNING, Level.WATCH])
 MOVING_RANGE_D2 = 1.128  # d2 of moving ranges of two points: sigma = mean moving range / d2
 WINDOW = 8  # the longest rule looks at the latest 8 points
@@ -134,50 +134,39 @@ class SpcDetector(Detector):
     name = "spc"
     score_label = "max |z| of the latest point (σ)"
 
-    def __init__(
-        self,
-        variant: str = "faithful",
-        period_h: float | None = None,
-        target_hours: float = 60.0,
-        sigma_hours: float | None = None,
-        sigma_estimator: str | None = None,
-        hours: str = "scaled",
-        baseline_h: float | None = None,
-    ) -> None:
-        check_choice(self.name, "variant", variant, VARIANTS)
-        faithful = variant == "faithful"
-        if period_h is not None:
-            check_param(self.name, "period_h", period_h, 0.0, strict=True)
-            if faithful and period_h != MODULE_PERIOD_H:
-                raise InputError(
-                    f"detector.{self.name}.period_h",
-                    f"the faithful chart's points are the module's 168 h weeks (its sigma is weekly); "
-                    f"got {period_h!r}",
-                )
-        check_param(self.name, "target_hours", target_hours, 0.0, strict=True)
-        if sigma_hours is not None:
-            check_param(self.name, "sigma_hours", sigma_hours, 0.0, strict=True)
-            if not faithful:
-                raise InputError(
-                    f"detector.{self.name}.sigma_hours",
-                    "the textbook chart estimates sigma from the baseline (sigma_estimator); leave it null",
-                )
-        if sigma_estimator is not None:
-            check_choice(self.name, "sigma_estimator", sigma_estimator, SIGMA_ESTIMATORS)
-            if faithful:
-                raise InputError(
-                    f"detector.{self.name}.sigma_estimator",
-                    "the faithful chart uses the module's fixed sigma (sigma_hours); leave it null",
-                )
-        check_choice(self.name, "hours", hours, HOURS_MODES)
-        check_baseline(self.name, baseline_h)
-        self.variant = variant
-        self.period_h = period_h
-        self.target_hours = target_hours
-        self.sigma_hours = sigma_hours
-        self.sigma_estimator = sigma_estimator
-        self.hours = hours
-        self.baseline_h = baseline_h
+    variant: Literal["faithful", "textbook"] = param(
+        "faithful",
+        "faithful: the module's weekly chart, fixed limits; textbook: shorter periods, fitted limits",
+    )
+    period_h: float | None = param(
+        None,
+        "length of a charted period; null: the variant's, 168 (faithful, its only one) or 8 (textbook)",
+        unit="hours",
+        gt=0,
+    )
+    target_hours: float = param(
+        60.0,
+        "target weekly hours: the faithful centre line, and the scale of hours=scaled",
+        unit="hours per week",
+        gt=0,
+    )
+    sigma_hours: float | None = param(
+        None, "sigma of the faithful chart; null: the module's 5 h", unit="hours per week", gt=0
+    )
+    sigma_estimator: Literal["moving_range", "stdev"] | None = param(
+        None, "how the textbook chart estimates sigma from its baseline; null: moving_range"
+    )
+    hours: HoursMode = hours_param("target_hours")
+    baseline_h: float | None = baseline_param()
+
+    def __post_init__(self) -> None:
+        faithful = self.variant == "faithful"
+        weekly = "the faithful chart's points are the module's 168 h weeks (its sigma is weekly)"
+        self.require(not faithful or self.period_h in (None, MODULE_PERIOD_H), "period_h", weekly)
+        fitted = "the textbook chart estimates sigma from the baseline (sigma_estimator); leave it null"
+        self.require(faithful or self.sigma_hours is None, "sigma_hours", fitted)
+        fixed = "the faithful chart uses the module's fixed sigma (sigma_hours); leave it null"
+        self.require(not faithful or self.sigma_estimator is None, "sigma_estimator", fixed)
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

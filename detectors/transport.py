@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param, ewma_alpha
+from detectors.base import Detector, Level, Reading, Readings, ewma_alpha
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation, Trace, check_values
 
 PE_WARNING_THRESHOLD = 0.8
@@ -42,7 +44,6 @@ WARNING_MESSAGE = "WARNING: Pe trending toward unstable"
 CRITICAL_MESSAGE = "CRITICAL: Task arrival outpacing rebalancing"
 STAFF, QUEUE, BUSY_HOURS = (FIELD_INDEX[f] for f in ("staff_on_duty", "queue", "busy_hours"))
 assert FIELDS[:4] == ("arrivals", "completions", "transfers_out", "transfers_in")  # the rates' rows
-LAYERS = ("plain", "split")
 SAMPLED_SELECTION_UNITS = 2048  # from this many units on, load_floor brackets the k-th load on a sample
 FLOOR_SIGMAS = 4.0
 LEXSORT_UNITS = 128  # below this many candidates layer_order sorts on all three keys at once
@@ -440,7 +441,24 @@ def _column(units_data: list[dict], key: str) -> np.ndarray:
     return np.array([float(unit.get(key, 0.0)) for unit in units_data], dtype=float)
 
 
-class TransportDetector(Detector):
+class StressLayerDetector(Detector):
+    """The settings shared by the detectors that read the stress layer's Pe from EWMA rates
+    (transport, transport_online)."""
+
+    tau_h: float = param(1.0, "time constant of the EWMA rates (0: no smoothing)", unit="hours", ge=0)
+    pe_warning: float = param(PE_WARNING_THRESHOLD, "WARNING at a Pe of the stress layer >= this", ge=0)
+    pe_critical: float = param(PE_CRITICAL_THRESHOLD, "CRITICAL at a Pe >= this; at least pe_warning", ge=0)
+    saturation_level: float = param(SATURATION_LEVEL, "a unit is saturated at this utilization", ge=0, le=1)
+    characteristic_length: float | None = param(
+        None, "L of Pe; null: the organisation's mean hop distance between units", gt=0
+    )
+
+    def __post_init__(self) -> None:
+        warning = self.pe_warning
+        self.require(self.pe_critical >= warning, "pe_critical", f"must be >= pe_warning ({warning})")
+
+
+class TransportDetector(StressLayerDetector):
     """Streams the transport metrics: EWMA rates per unit, Pe of the stress layer, alert rules.
 
     score = Pe. Rates are EWMAs with time constant ``tau_h`` (initialised at the first
@@ -461,34 +479,18 @@ class TransportDetector(Detector):
     name = "transport"
     score_label = "Pe of the stress layer (dimensionless)"
 
-    def __init__(
-        self,
-        tau_h: float = 1.0,
-        pe_warning: float = PE_WARNING_THRESHOLD,
-        pe_critical: float = PE_CRITICAL_THRESHOLD,
-        gradient_warning: float = GRADIENT_WARNING_THRESHOLD,
-        boundary_warning: float = BOUNDARY_LAYER_WARNING_THRESHOLD,
-        saturation_level: float = SATURATION_LEVEL,
-        characteristic_length: float | None = None,
-        layer: str = "plain",
-    ) -> None:
-        check_param(self.name, "tau_h", tau_h, 0.0)
-        check_param(self.name, "pe_warning", pe_warning, 0.0)
-        check_param(self.name, "pe_critical", pe_critical, pe_warning)
-        check_param(self.name, "gradient_warning", gradient_warning, 0.0)
-        check_param(self.name, "boundary_warning", boundary_warning, 0.0, 1.0)
-        check_param(self.name, "saturation_level", saturation_level, 0.0, 1.0)
-        if characteristic_length is not None:
-            check_param(self.name, "characteristic_length", characteristic_length, 0.0, strict=True)
-        check_choice(self.name, "layer", layer, LAYERS)
-        self.tau_h = tau_h
-        self.pe_warning = pe_warning
-        self.pe_critical = pe_critical
-        self.gradient_warning = gradient_warning
-        self.boundary_warning = boundary_warning
-        self.saturation_level = saturation_level
-        self.characteristic_length = characteristic_length
-        self.layer = layer
+    gradient_warning: float = param(
+        GRADIENT_WARNING_THRESHOLD, "WARNING at a saturation gradient above this while Pe > pe_warning", ge=0
+    )
+    boundary_warning: float = param(
+        BOUNDARY_LAYER_WARNING_THRESHOLD,
+        "WARNING at a saturated fraction of units above this",
+        ge=0,
+        le=1,
+    )
+    layer: Literal["plain", "split"] = param(
+        "plain", "plain: the roadmap's Pe; split: Pe cross-fitted on alternate health checks"
+    )
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -25,30 +25,25 @@ import math
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_param
-from detectors.transport import (
-    PE_CRITICAL_THRESHOLD,
-    PE_WARNING_THRESHOLD,
-    SATURATION_LEVEL,
-    TransportDetector,
-    peclet_number,
-    quartile_size,
-)
+from detectors.base import Level, Reading, Readings
+from detectors.transport import StressLayerDetector, TransportDetector, peclet_number, quartile_size
 from detectors.tuner import EXTRA, DynamicDiffusionTuner, require_river
+from scenarios.params import param
 from scenarios.trace import Layout, Observation, Trace, check_values
 
 PE_FEATURE_CAP = 10.0
 DAY_H = 24.0
 
 
-class TransportOnlineDetector(Detector):
+class TransportOnlineDetector(StressLayerDetector):
     """Forecast Pe of the stress layer one horizon ahead, from an online-learned capacity need.
 
     ``detail``: ``pe`` (transport's, now), ``pe_forecast`` (the score), ``recommended_capacity``
     (max(0, k_hat): rebalancing out of the stress layer, tasks/h, to keep Pe below the warning
     threshold at the horizon), ``layer_outflow`` (K, tasks/h) and ``labels_learned``. Levels:
     WARNING at ``pe_forecast >= pe_warning``, CRITICAL at ``>= pe_critical``; while alerting it
-    implicates the stress layer (with every unit tied with its least loaded member).
+    implicates the stress layer (with every unit tied with its least loaded member). The settings it
+    shares with transport are declared in ``StressLayerDetector``.
 
     >>> from scenarios import simulate
     >>> trace = simulate("ramp", seed=0, n_units=4, warmup_days=0.5, scenario_days=0.5)
@@ -63,35 +58,21 @@ class TransportOnlineDetector(Detector):
     score_label = "forecast Pe of the stress layer one horizon ahead (dimensionless)"
     requires = ("river", EXTRA)
 
-    def __init__(
-        self,
-        horizon_h: float = 4.0,
-        tau_h: float = 1.0,
-        pe_warning: float = PE_WARNING_THRESHOLD,
-        pe_critical: float = PE_CRITICAL_THRESHOLD,
-        saturation_level: float = SATURATION_LEVEL,
-        characteristic_length: float | None = None,
-        learning_rate: float = 0.01,
-        l2: float = 0.0,
-    ) -> None:
-        check_param(self.name, "horizon_h", horizon_h, 0.0, strict=True)
-        check_param(self.name, "learning_rate", learning_rate, 0.0, strict=True)
-        check_param(self.name, "l2", l2, 0.0)
-        self.horizon_h = horizon_h
-        self.tau_h = tau_h
-        self.pe_warning = pe_warning
-        self.pe_critical = pe_critical
-        self.saturation_level = saturation_level
-        self.characteristic_length = characteristic_length
-        self.learning_rate = learning_rate
-        self.l2 = l2
-        self._transport = TransportDetector(
-            tau_h=tau_h,
-            pe_warning=pe_warning,
-            pe_critical=pe_critical,
-            saturation_level=saturation_level,
-            characteristic_length=characteristic_length,
-        )  # validates the parameters it shares with transport
+    horizon_h: float = param(
+        4.0,
+        "how far ahead the capacity need is forecast (whole health checks, rounded up)",
+        unit="hours",
+        gt=0,
+    )
+    learning_rate: float = param(
+        0.01, "AdaGrad step size of the tuner's regression (and step of its intercept)", gt=0
+    )
+    l2: float = param(0.0, "L2 penalty on the tuner's regression weights", ge=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        shared = StressLayerDetector.settings_model.model_fields
+        self._transport = TransportDetector(**{name: getattr(self, name) for name in shared})
         require_river()  # a missing extra is a config error, reported before any run
 
     def reset(self, layout: Layout) -> None:

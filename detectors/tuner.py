@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 from collections import deque
 from types import ModuleType
 
 from scenarios.errors import InputError
+from scenarios.params import Declared, param
 
 EXTRA = "online"
 
@@ -62,7 +62,7 @@ def river() -> ModuleType:
     return importlib.import_module("river")
 
 
-class DynamicDiffusionTuner:
+class DynamicDiffusionTuner(Declared):
     """Learns online, one health check at a time, the required rebalancing capacity one horizon
     ahead; ``update`` returns the forecast for the health check it is given.
 
@@ -71,18 +71,15 @@ class DynamicDiffusionTuner:
     also sees ``required`` itself and ``required_change``, its change over the last horizon.
     """
 
-    def __init__(self, horizon_steps: int = 16, learning_rate: float = 0.01, l2: float = 0.0) -> None:
-        if isinstance(horizon_steps, bool) or not isinstance(horizon_steps, int) or horizon_steps < 1:
-            raise InputError("tuner.horizon_steps", f"must be an integer >= 1; got {horizon_steps!r}")
-        for name, value, low_open in (("learning_rate", learning_rate, True), ("l2", l2, False)):
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < 0 or (low_open and value == 0):
-                bound = "> 0" if low_open else ">= 0"
-                raise InputError(f"tuner.{name}", f"must be a number {bound}; got {value!r}")
-        self.horizon_steps = horizon_steps
-        self.learning_rate = learning_rate
-        self.l2 = l2
+    section = "tuner"
+
+    horizon_steps: int = param(16, "health checks between a forecast and the need it forecasts", ge=1)
+    learning_rate: float = param(0.01, "AdaGrad step size of the regression", gt=0)
+    l2: float = param(0.0, "L2 penalty on the regression's weights", ge=0)
+
+    def __post_init__(self) -> None:
         require_river()  # fail here, not at the first reset, when the extra is missing
+        self.reset()
         self.reset()
 
     def reset(self) -> None:

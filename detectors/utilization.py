@@ -10,17 +10,17 @@ inclusive. With no capacity the module reads rho 1.0 (BLACK) when work is requir
 from __future__ import annotations
 
 from collections import deque
+from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, check_choice, check_param
-from scenarios.errors import InputError
+from detectors.base import Detector, Level, Reading, Readings
+from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
 
 BANDS = ("GREEN", "YELLOW", "ORANGE", "RED", "BLACK")
 BAND_LIMITS = (0.70, 0.80, 0.90, 0.95)  # the module's lower bounds of YELLOW, ORANGE, RED, BLACK
 LIMIT_NAMES = ("warning_threshold", "max_utilization", "critical_threshold", "emergency_threshold")
-BASES = ("demand", "busy")
 ARRIVALS, BUSY_HOURS, STAFF = (FIELD_INDEX[f] for f in ("arrivals", "busy_hours", "staff_on_duty"))
 
 
@@ -52,32 +52,20 @@ class UtilizationDetector(Detector):
 
     name = "utilization"
 
-    def __init__(
-        self,
-        window_h: float = 1.0,
-        basis: str = "demand",
-        warning_threshold: float = BAND_LIMITS[0],
-        max_utilization: float = BAND_LIMITS[1],
-        critical_threshold: float = BAND_LIMITS[2],
-        emergency_threshold: float = BAND_LIMITS[3],
-    ) -> None:
-        check_param(self.name, "window_h", window_h, 0.0, strict=True)
-        check_choice(self.name, "basis", basis, BASES)
-        limits = (warning_threshold, max_utilization, critical_threshold, emergency_threshold)
-        for key, value in zip(LIMIT_NAMES, limits, strict=True):
-            check_param(self.name, key, value, 0.0)
+    window_h: float = param(1.0, "trailing window rho is measured over", unit="hours", gt=0)
+    basis: Literal["demand", "busy"] = param(
+        "demand", "work counted: arrived work (demand, the module's) or staff-hours served (busy)"
+    )
+    warning_threshold: float = param(BAND_LIMITS[0], "lowest rho of YELLOW (level WATCH)", ge=0)
+    max_utilization: float = param(BAND_LIMITS[1], "lowest rho of ORANGE (level WARNING)", ge=0)
+    critical_threshold: float = param(BAND_LIMITS[2], "lowest rho of RED (level CRITICAL)", ge=0)
+    emergency_threshold: float = param(BAND_LIMITS[3], "lowest rho of BLACK (level EMERGENCY)", ge=0)
+
+    def __post_init__(self) -> None:
+        limits = self._limits = tuple(getattr(self, name) for name in LIMIT_NAMES)
         for i in range(1, len(limits)):
-            if limits[i] <= limits[i - 1]:
-                raise InputError(
-                    f"detector.{self.name}.{LIMIT_NAMES[i]}",
-                    f"must be greater than {LIMIT_NAMES[i - 1]} ({limits[i - 1]}); got {limits[i]!r}",
-                )
-        self.window_h = window_h
-        self.basis = basis
-        self.warning_threshold = warning_threshold
-        self.max_utilization = max_utilization
-        self.critical_threshold = critical_threshold
-        self.emergency_threshold = emergency_threshold
+            lower = f"must be greater than {LIMIT_NAMES[i - 1]} ({limits[i - 1]})"
+            self.require(limits[i] > limits[i - 1], LIMIT_NAMES[i], lower)
 
     @property
     def score_label(self) -> str:
@@ -92,12 +80,6 @@ class UtilizationDetector(Detector):
         self._capacity: deque[float] = deque(maxlen=steps)
         self._mean_service = np.divide(
             1.0, layout.service_rate, out=np.zeros(layout.n_units), where=layout.service_rate > 0
-        )
-        self._limits = (
-            self.warning_threshold,
-            self.max_utilization,
-            self.critical_threshold,
-            self.emergency_threshold,
         )
 
     def step(self, obs: Observation) -> Reading:

@@ -120,7 +120,7 @@ def test_preset_format_builds_through_hydra_and_the_harness():
     ("params", "field", "words"),
     [
         ({"members": []}, "members", "non-empty"),
-        ({"members": "transport"}, "members", "non-empty"),
+        ({"members": "transport"}, "members", "must be a list of strings"),
         ({"members": ["transport", "transport"]}, "members", "unique"),
         ({"members": ["transport", "nope"]}, "members", "unknown member 'nope'"),
         ({"members": ["transport", "combo"]}, "members", "unknown member 'combo'"),
@@ -129,6 +129,14 @@ def test_preset_format_builds_through_hydra_and_the_harness():
         ({"members": ["transport", "spc"], "rule": "k_of_n", "k": 3}, "k", "from 1 to 2"),
         ({"members": ["transport", "spc"], "window_h": -1.0}, "window_h", ">= 0"),
         ({"members": ["transport", "spc"], "member_params": {"spc": {"bogus": 1}}}, "spc.bogus", "unknown"),
+        # a member is checked against its own declarations; the error names it
+        (
+            {"members": ["transport", "spc"], "member_params": {"spc": {"variant": "bogus"}}},
+            "detector.combo.member_params.spc.variant",
+            "must be one of faithful, textbook; got 'bogus'",
+        ),
+        ({"members": ["transport", "cusum"], "window_h": float("nan")}, "window_h", "a number of hours >= 0"),
+        ({"members": ["transport", "cusum"], "k": True}, "k", "an integer >= 1; got True"),
     ],
 )
 def test_bad_configuration_is_named(params, field, words):

@@ -27,6 +27,8 @@ from harness.config import build
 from scenarios import simulate
 from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
+from scenarios.params import check_values as check_setting
+from scenarios.params import describe
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, Truth, check_values
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "detector"
@@ -324,6 +326,49 @@ def test_every_detector_has_a_config_with_its_defaults(name):
         set(c) - {"_target_"} == set(defaults) and all(_same(c[k], defaults[k]) for k in defaults)
         for c in mine
     ), f"no config of {name} lists every parameter at its default"
+
+
+BUILT_IN = [name for name in detectors.available() if not detectors.is_plugin(name)]
+SETTINGS = [(name, s) for name in BUILT_IN for s in describe(detectors.detector_class(name))]
+NUMBERS = [(name, s.name) for name, s in SETTINGS if s.allowed.startswith("a number")]
+INTEGERS = [(name, s.name) for name, s in SETTINGS if s.allowed.startswith("an integer")]
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_settings_are_declared_with_meaning_and_valid_defaults(name):
+    """Each built-in detector declares its settings (``scenarios.params``): each has a one-line
+    meaning, and its default passes its own bounds (pydantic does not check defaults)."""
+    cls = detectors.detector_class(name)
+    settings = describe(cls)
+    assert [s.name for s in settings] == list(inspect.signature(cls).parameters)
+    for setting in settings:
+        assert setting.doc and setting.allowed, setting
+        check_setting(cls, setting.name, [setting.default], f"detector.{name}")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), True, "1"])
+@pytest.mark.parametrize(("name", "setting"), NUMBERS, ids=[f"{n}.{s}" for n, s in NUMBERS])
+def test_a_number_setting_refuses_what_is_not_a_finite_number(name, setting, bad):
+    with pytest.raises(InputError, match=r": must be a number") as error:
+        detectors.make(name, **{setting: bad})
+    assert error.value.field == f"detector.{name}.{setting}" and str(error.value).endswith(f"; got {bad!r}")
+
+
+@pytest.mark.parametrize("bad", [2.5, 1.0, True, "1", None])
+@pytest.mark.parametrize(("name", "setting"), INTEGERS, ids=[f"{n}.{s}" for n, s in INTEGERS])
+def test_an_integer_setting_refuses_what_is_not_an_integer(name, setting, bad):
+    with pytest.raises(InputError, match=r": must be an integer") as error:
+        detectors.make(name, **{setting: bad})
+    assert error.value.field == f"detector.{name}.{setting}"
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_an_unknown_setting_is_named_with_the_allowed_ones(name):
+    allowed = ", ".join(s.name for s in describe(detectors.detector_class(name)))
+    for make in (detectors.make, lambda n, **p: detectors.detector_class(n)(**p)):
+        with pytest.raises(InputError, match=f"unknown parameter; allowed: {allowed}$") as error:
+            make(name, nosuch=1.0)
+        assert error.value.field == f"detector.{name}.nosuch"
 
 
 SMALL_ORG = {"n_units": 4, "warmup_days": 0.5, "scenario_days": 4.0}

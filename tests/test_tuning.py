@@ -10,6 +10,7 @@ from studies import SMALL, run_task
 
 import detectors
 import scenarios
+from detectors.seismic import SeismicDetector
 from harness import cli
 from harness.analysis import headline
 from harness.analysis.calibrate import Run
@@ -21,12 +22,11 @@ from harness.tasks import tune as tune_task
 from scenarios.errors import InputError
 
 SPEC = {"_target_": "detectors.seismic.SeismicDetector", "nsta": 5, "nlta": 30, "sample_h": 1.0}
-ALLOWED = ["nsta", "nlta", "sample_h"]
 
 
 def test_configurations_are_the_shipped_one_then_every_combination():
     search = {"windows": [{"nsta": 2, "nlta": 10}, {"nsta": 5, "nlta": 30}], "sample_h": [1.0, 2.0]}
-    configs = configurations(SPEC, search, ALLOWED, "detector.seismic.search")
+    configs = configurations(SPEC, search, SeismicDetector, "detector.seismic.search")
     assert [label for label, _ in configs] == [
         "shipped",  # nsta=5, nlta=30, sample_h=1.0 is the shipped configuration: listed once
         "nsta=2, nlta=10, sample_h=1.0",
@@ -44,12 +44,43 @@ def test_configurations_are_the_shipped_one_then_every_combination():
         ({"sample_h": []}, "detector.seismic.search.sample_h", "non-empty list"),
         ({"sample_h": 2.0}, "detector.seismic.search.sample_h", "non-empty list"),
         ([], "detector.seismic.search", "must map"),
+        # values are checked against the parameter's own declaration
+        ({"sample_h": [1.0, 0.0]}, "detector.seismic.search.sample_h", "a number of hours > 0; got 0.0"),
+        ({"sample_h": [float("nan")]}, "detector.seismic.search.sample_h", "a number of hours > 0; got nan"),
+        ({"sample_h": [float("inf")]}, "detector.seismic.search.sample_h", "got inf"),
+        ({"sample_h": [True]}, "detector.seismic.search.sample_h", "got True"),
+        ({"sample_h": ["2"]}, "detector.seismic.search.sample_h", "got '2'"),
+        ({"nsta": [2.5]}, "detector.seismic.search.nsta", "an integer >= 1; got 2.5"),
+        ({"method": ["fast"]}, "detector.seismic.search.method", "one of recursive, classic; got 'fast'"),
+        ({"windows": [{"nsta": 0, "nlta": 10}]}, "detector.seismic.search.windows.nsta", ">= 1; got 0"),
     ],
 )
 def test_bad_search_spaces_are_named(search, field, words):
     with pytest.raises(InputError, match=words) as error:
-        configurations(SPEC, search, ALLOWED, "detector.seismic.search")
+        configurations(SPEC, search, SeismicDetector, "detector.seismic.search")
     assert error.value.field == field
+
+
+class OldStyle(detectors.Detector):
+    """A plugin written before declarations: its own ``__init__`` names its parameters."""
+
+    name = "old_style"
+
+    def __init__(self, limit: float = 1.0) -> None:
+        self.limit = limit
+
+    def step(self, obs):  # pragma: no cover - never stepped
+        raise AssertionError
+
+
+def test_a_search_space_of_an_old_style_plugin_is_checked_by_name_only():
+    spec = {"_target_": f"{__name__}.OldStyle", "limit": 1.0}
+    assert [label for label, _ in configurations(spec, {"limit": [-1.0]}, OldStyle, "d.search")] == [
+        "shipped",
+        "limit=-1.0",
+    ]
+    with pytest.raises(InputError, match="'width' is not a parameter; allowed: limit"):
+        configurations(spec, {"width": [1]}, OldStyle, "d.search")
 
 
 def curve(rows) -> pd.DataFrame:

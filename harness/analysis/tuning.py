@@ -16,6 +16,7 @@ numbers and intervals, and pairs the tuned choice with the shipped one on the sa
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from harness.analysis.headline import (
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
+from scenarios.params import Declared, check_values
 
 SHIPPED, TUNED, ORACLE = "shipped", "tuned", "oracle"
 ORACLE_LABEL = "oracle: chosen on the test seeds; an optimistic bound, not a result"
@@ -49,14 +51,24 @@ PAIR_COLUMNS = (
 )
 
 
-def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], allowed: Sequence[str], where: str):
+def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], owner: type, where: str):
     """The shipped ``spec`` and every combination of the ``search`` entries, as (label, spec) pairs.
 
-    >>> spec = {"_target_": "x.Y", "tau_h": 1.0, "layer": "plain"}
+    Each entry names parameters of ``owner`` (the class ``spec`` builds); a class that declares its
+    settings (``scenarios.params``) has every searched value checked against the declaration.
+
+    >>> from detectors.transport import TransportDetector
+    >>> spec = {"_target_": "detectors.transport.TransportDetector", "tau_h": 1.0, "layer": "plain"}
     >>> search = {"tau_h": [1.0, 2.0], "layer": ["split"]}
-    >>> [label for label, _ in configurations(spec, search, ["tau_h", "layer"], "detector.transport.search")]
+    >>> [label for label, _ in configurations(spec, search, TransportDetector, "detector.transport.search")]
     ['shipped', 'tau_h=1.0, layer=split', 'tau_h=2.0, layer=split']
+    >>> configurations(spec, {"tau_h": [-1.0]}, TransportDetector, "detector.transport.search")
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.InputError: detector.transport.search.tau_h: must be a number of hours >= 0; got -1.0
     """
+    allowed = list(inspect.signature(owner).parameters)
+    declared = isinstance(owner, type) and issubclass(owner, Declared) and owner.__init__ is Declared.__init__
     if not isinstance(search, Mapping) or not search:
         raise InputError(where, "must map parameters to lists of values")
     entries = []
@@ -65,10 +77,12 @@ def configurations(spec: Mapping[str, Any], search: Mapping[str, Any], allowed: 
             raise InputError(f"{where}.{key}", f"must be a non-empty list of values; got {values!r}")
         settings = [dict(v) if isinstance(v, Mapping) else {key: v} for v in values]
         for setting in settings:
-            for name in setting:
+            for name, value in setting.items():
                 if name not in allowed:
                     problem = f"{name!r} is not a parameter; allowed: {', '.join(allowed)}"
                     raise InputError(f"{where}.{key}", problem)
+                if declared:
+                    check_values(owner, name, [value], where if name == key else f"{where}.{key}")
         entries.append(settings)
     out = [(SHIPPED, dict(spec))]
     seen = [dict(spec)]

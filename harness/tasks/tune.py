@@ -15,7 +15,6 @@ runs the same tuning of its detectors that declare ``search:`` into its own fold
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import sys
 import traceback
@@ -102,8 +101,7 @@ def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) ->
             if not searched_only:
                 configs[name] = [(name, SHIPPED, spec)]
             continue
-        allowed = [p for p in inspect.signature(resolve(spec["_target_"], where)).parameters if p != "self"]
-        pairs = configurations(spec, search, allowed, where)
+        pairs = configurations(spec, search, resolve(spec["_target_"], where), where)
         for label, candidate in pairs:
             build(candidate, f"{where}[{label}]")  # every configuration must be valid before any work
         configs[name] = [(config_name(name, label), label, candidate) for label, candidate in pairs]
