@@ -37,7 +37,7 @@ class ComboDetector(Detector):
     is_combination = True
 
     members: list[str] = param(["transport", "spc"], "member detectors, by registry name")
-    member_params: dict[str, dict[str, Any]] | None = param(
+    member_params: dict[str, dict] | None = param(
         None, "parameters of members, by member name; null or a missing member: its defaults"
     )
     rule: Literal["any", "all", "k_of_n"] = param("any", "how many members must count: 1, all of them, or k")

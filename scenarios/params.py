@@ -106,8 +106,9 @@ def _kind(annotation: Any) -> tuple[str, bool]:
         inner = get_args(annotation)
         item = _kind(inner[0])[0] if inner else "values"
         return f"a list of {item.removeprefix('a ').removeprefix('an ')}s", False
-    if origin is dict or annotation is dict:
-        return "a mapping", False
+    if origin is dict:
+        item = _kind(get_args(annotation)[1])[0] if get_args(annotation) else "values"
+        return f"a map of names to {item.removeprefix('a ').removeprefix('an ')}s", False
     if annotation is bool:
         return "true or false", False
     if annotation is int:
@@ -182,7 +183,6 @@ class Declared:
 
     section: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel]]
-    __signature__: ClassVar[inspect.Signature | None]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -198,12 +198,12 @@ class Declared:
                     fields[name] = (hints[name], value)
                     setattr(klass, name, value.default)  # the class shows its defaults
         cls.settings_model = create_model(f"{cls.__name__}Settings", __config__=STRICT, **fields)
-        # ``inspect.signature(cls)`` lists the declared settings; a subclass with its own ``__init__``
-        # (a plugin written the old way) keeps the signature of that ``__init__``
+        keyword = inspect.Parameter.KEYWORD_ONLY
         declared = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=annotation)
-            for name, (annotation, f) in fields.items()
+            inspect.Parameter(name, keyword, default=f.default, annotation=f.annotation)
+            for name, f in cls.settings_model.model_fields.items()
         ]
+        # what inspect.signature(cls) and Hydra see; a class with its own __init__ shows that one
         cls.__signature__ = inspect.Signature(declared) if cls.__init__ is Declared.__init__ else None
 
     def __init__(self, **values: Any) -> None:

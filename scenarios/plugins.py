@@ -57,8 +57,7 @@ def load_class(group: str, name: str, target: str, base: type) -> type:
 
 
 def defaults(cls: type) -> dict[str, Any]:
-    """A class's keyword parameters and their defaults: its declared settings (``scenarios.params``)
-    or the keywords of its own ``__init__``."""
+    """A class's keyword parameters and their defaults."""
     return {p.name: p.default for p in inspect.signature(cls).parameters.values()}
 
 

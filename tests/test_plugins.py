@@ -88,12 +88,10 @@ class Surge(Scenario):
 
     name = "surge"
 
-    def __init__(self, base: float = 0.6, peak: float = 1.25, onset_day: float = 1.0,
-                 hours: float = 8.0) -> None:
-        self.base, self.peak, self.onset_day, self.hours = base, peak, onset_day, hours
-        for key in ("base", "peak", "onset_day", "hours"):
-            if not getattr(self, key) >= 0.0:
-                raise InputError(f"scenario.surge.{key}", f"must be >= 0.0; got {getattr(self, key)!r}")
+    base: float = param(0.6, "offered load outside the surge", ge=0)
+    peak: float = param(1.25, "offered load during the surge", ge=0)
+    onset_day: float = param(1.0, "scenario day the surge starts", unit="days", ge=0)
+    hours: float = param(8.0, "length of the surge", unit="hours", ge=0)
 
     def plan(self, rng, org):
         on = self._onset(rng, org, self.onset_day, 6.0)
@@ -153,7 +151,7 @@ def test_a_study_runs_the_plugins_by_name(plugin, tmp_path):
         ("detector.queue_alarm.nope=1", "detector.queue_alarm.nope: no such setting"),
         ("detector.queue_watch.limit=0", "detector.queue_watch.limit: must be a number of tasks > 0; got 0"),
         ("detector.queue_watch.limit=nan", "detector.queue_watch.limit: must be a number of tasks > 0"),
-        ("scenario.surge.peak=-1", "scenario.surge.peak: must be >= 0.0"),
+        ("scenario.surge.peak=-1", "scenario.surge.peak: must be a number >= 0; got -1"),
     ],
 )
 def test_plugins_are_validated_like_built_ins(plugin, tmp_path, override, message):

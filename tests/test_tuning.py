@@ -246,6 +246,9 @@ def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch
             ("task=tune", "+detector.transport.search.pe_critical=[0.1]"),
             "detector.transport.search[",
         ),
+        (("task=tune", "+detector.transport.search.tau_h=[-1.0]"), "detector.transport.search.tau_h"),
+        (("task=tune", "+detector.transport.search.layer=[plain,mixed]"), "detector.transport.search.layer"),
+        (("headline.tune=true", "+detector.transport.search.tau_h=[nan]"), "detector.transport.search.tau_h"),
         (("headline.tune=maybe",), "headline.tune"),
         (("headline.tune=true", "detector=[utilization_busy]"), "headline.tune"),  # nothing declares search:
         (("headline.tune=true", "executor.cell_timeout_s=10"), "executor.cell_timeout_s"),
