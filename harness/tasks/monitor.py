@@ -76,6 +76,11 @@ def choice_settings(raw: dict) -> tuple[str | None, list[str] | None, float | No
     if from_run is not None and (not isinstance(from_run, str) or not from_run):
         raise InputError("monitor.from_run", f"must be a finished study's folder or null; got {from_run!r}")
     if named is not None:
+        if isinstance(named, list) and None in named:
+            raise InputError(
+                "monitor.detectors",
+                'the null baseline is written "null" (quoted), as YAML reads null as none',
+            )
         if not isinstance(named, list) or not named or not all(isinstance(n, str) and n for n in named):
             raise InputError("monitor.detectors", f"must be a list of detector names or null; got {named!r}")
         if len(set(named)) != len(named):
@@ -171,8 +176,8 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
             raise InputError("monitor.webhook", refused)
     if settings.port != 0:
         settings.check_listen()
-    if warmup_h is None:
-        warmup_h = OrgConfig(**study.org).warmup_h
+    if warmup_h is None:  # as the harness scores: after the simulation's or the data's warm-up
+        warmup_h = org.warmup_h if settings.simulated else historical.warmup_h
     return MonitorPlan(settings, detectors, from_env, org, scenario, historical, choice, float(warmup_h))
 
 
