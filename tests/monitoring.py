@@ -5,9 +5,11 @@ Deadlines are generous (the machine may be loaded): every wait polls for its con
 
 import os
 import re
+import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,6 +88,28 @@ class Monitor:
             self.proc.wait()
         self._err.close()
         self._out.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server(args: list, log: Path):
+    """A server process (Prometheus, Alertmanager) with its output in ``log``, stopped on exit."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=out)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def gauge(families, name, **labels):
