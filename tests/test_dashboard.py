@@ -88,8 +88,8 @@ def test_every_panel_queries_exported_metrics_per_job_and_instance_in_their_unit
 def test_the_variables_select_job_instance_and_detector():
     variables = {v["name"]: v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]}
     for name, metric in (
-        ("job", "tdbench_observation_time_hours"),
-        ("instance", "tdbench_observation_time_hours"),
+        ("job", "tdbench_observation_time_seconds"),
+        ("instance", "tdbench_observation_time_seconds"),
         ("detector", "tdbench_detector_score"),
     ):
         assert variables[name]["type"] == "query"

@@ -74,11 +74,11 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
 
         def new_check():
             families = monitor.scrape()
-            fresh = gauge(families, "tdbench_observation_time_hours") not in (None, *checked)
+            fresh = gauge(families, "tdbench_observation_time_seconds") not in (None, *checked)
             return families if fresh else None
 
         families = wait_for(new_check, "health check", monitor)
-        time_h = gauge(families, "tdbench_observation_time_hours")
+        time_h = gauge(families, "tdbench_observation_time_seconds") / 3600
         k = step[time_h]
         assert gauge(families, "resilience_peclet_number") == expected.detail["pe"][k]
         assert gauge(families, "resilience_saturation_gradient") == expected.detail["gradient"][k]
@@ -93,7 +93,7 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
             "spc_faithful",
             "raising",
         }
-        checked.append(time_h)
+        checked.append(time_h * 3600)
 
     # the spike (6 h to 12 h) pushes the organisation over: phase-3 alert lines, with the metrics of
     # the detector's reading at that health check
@@ -154,7 +154,7 @@ def test_a_growing_file_is_monitored_and_a_bad_row_is_one_line(tmp_path, started
     frame.iloc[40 * n : 60 * n].to_csv(path, index=False, header=False, mode="a")
     wait_for(lambda: checks() == 60, "the appended steps", monitor)
     families = monitor.scrape()
-    assert gauge(families, "tdbench_observation_time_hours") == trace.time_h[59]
+    assert gauge(families, "tdbench_observation_time_seconds") == trace.time_h[59] * 3600
     batch = transport_readings(load_trace(path, spec=scenarios.historical.HistoricalSpec(warmup_h=6)))
     assert gauge(families, "resilience_peclet_number") == batch.detail["pe"][-1]
 

@@ -77,7 +77,7 @@ DETECTOR_LEVEL = "tdbench_detector_level"
 DETECTOR_THRESHOLD = "tdbench_detector_threshold"
 WARMING_UP = "tdbench_monitor_warming_up"
 DROPPED = "tdbench_alerts_dropped"  # exported with the counter suffix _total
-OBSERVATION_TIME = "tdbench_observation_time_hours"
+OBSERVATION_TIME = "tdbench_observation_time_seconds"
 DURATION = "resilience_health_check_duration_seconds"
 FAILURES = "resilience_health_check_failures"  # exported with the counter suffix _total
 LEVELS_HELP = "0 OK, 1 WATCH, 2 WARNING, 3 CRITICAL, 4 EMERGENCY"
@@ -115,8 +115,8 @@ class LatestCheck:
     def _families(self, check: HealthCheck | None) -> Iterator[Metric]:
         time_h = GaugeMetricFamily(
             OBSERVATION_TIME,
-            "Time of the last health check's observation, in hours on the source's clock "
-            "(simulated hours, or the file's time_h)",
+            "Time of the last health check's observation, in seconds on the source's clock "
+            "(simulated time, or the file's time_h, x 3600)",
         )
         warming = GaugeMetricFamily(
             WARMING_UP,
@@ -124,7 +124,7 @@ class LatestCheck:
             "scores and levels are NaN, no alert, no duration sample), else 0",
         )
         if check is not None:
-            time_h.add_metric([], check.time_h)
+            time_h.add_metric([], check.time_h * 3600.0)
             warming.add_metric([], float(check.warmup))
         yield time_h
         yield warming
