@@ -2,7 +2,9 @@
 alerts are the harness's episodes; promtool checks both (skipped only when promtool is absent)."""
 
 import functools
+import os
 import shutil
+import stat
 import subprocess
 
 import numpy as np
@@ -22,6 +24,7 @@ from harness.live.promrules import (
     keep_firing_for_s,
     series_values,
 )
+from harness.tasks.rules import write_yaml
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
@@ -160,3 +163,13 @@ def test_bad_input_is_one_line(rules, overrides, message):
         check(["task=rules", *RAMP, *args])
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_the_files_honour_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_yaml(tmp_path / RULE_FILE, {"groups": []})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / RULE_FILE).stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == [RULE_FILE]  # no temporary file left
