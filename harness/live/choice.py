@@ -2,10 +2,11 @@
 the false-alarm budget, their thresholds, and the scoring's refractory gap (DESIGN section 11).
 
 A run folder is read as data only: ``headline.csv`` (columns ``detector``, ``threshold``,
-``feasible`` and, when present, ``over_budget_test``) and the ``scoring``, ``org``, ``detector`` and
-``headline`` sections of its ``config.yaml``. Nothing in it is imported or instantiated; the monitor
-builds each chosen detector from this config's detector group, by name, and refuses a detector whose
-parameters differ from the ones the study ran (its threshold would mean something else).
+``feasible`` and, when present, ``over_budget_test``) and the ``scoring``, ``org``, ``detector``,
+``scenario`` and ``headline`` sections of its ``config.yaml``. Nothing in it is imported or
+instantiated; the monitor builds each chosen detector from this config's detector group, by name, and
+refuses a detector whose parameters differ from the ones the study ran (its threshold would mean
+something else).
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -52,6 +53,7 @@ class RunChoice:
     dt_h: float
     org: dict[str, Any]
     detectors: dict[str, dict]  # the run's detector specs, as data
+    scenarios: dict[str, dict]  # the run's scenario specs, as data
     budget: dict[str, float] = field(default_factory=dict)
 
     def select(self, named: Sequence[str] | None, available: Mapping[str, Mapping]) -> list[str]:
@@ -144,7 +146,7 @@ def read_run(run_dir: str | Path, where: str = "monitor.from_run") -> RunChoice:
             or value < 0
         ):
             raise InputError(where, f"{folder / CONFIG}: {key} must be a number >= 0; got {value!r}")
-    detectors = config.get("detector") or {}
+    detectors, scenarios = config.get("detector") or {}, config.get("scenario") or {}
     budget = (config.get("headline") or {}).get("budget") or {}
     return RunChoice(
         folder,
@@ -155,6 +157,7 @@ def read_run(run_dir: str | Path, where: str = "monitor.from_run") -> RunChoice:
         float(dt),
         dict(org),
         dict(detectors),
+        dict(scenarios),
         dict(budget),
     )
 

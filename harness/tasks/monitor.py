@@ -90,7 +90,7 @@ def choice_settings(raw: dict) -> tuple[str | None, list[str] | None, float | No
         if not ok or warmup_h < 0:
             raise InputError(
                 "monitor.warmup_h",
-                f"must be a number of hours >= 0 or null (org.warmup_days); got {warmup_h!r}",
+                f"must be a number of hours >= 0 or null (the study's warm-up); got {warmup_h!r}",
             )
     return from_run, named, warmup_h
 
@@ -230,7 +230,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         if tuner is not None:
             river()  # imported now, not in the first health check
         policy, policy_lines = alerting(plan, service.transport)
-        thresholds = getattr(policy, "thresholds", None)
+        thresholds = policy.thresholds if isinstance(policy, ThresholdEpisodes) else None
         exporter = PrometheusExporter(
             list(detectors),
             service.transport,

@@ -71,7 +71,7 @@ def prepare(cfg: DictConfig) -> RulesPlan:
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("monitor.seed", f"must be an integer >= 0; got {seed!r}")
-    ran = (read_config(choice).get("scenario") or {}).get(name)
+    ran = choice.scenarios.get(name)
     differs = None if ran is None else first_difference(ran, study.scenarios[name])
     if differs:
         key, was, now = differs
@@ -82,11 +82,6 @@ def prepare(cfg: DictConfig) -> RulesPlan:
         raise InputError("run_dir", f"its config.yaml's org section is not this version's: {error}") from None
     scenario = build(study.scenarios[name], f"scenario.{name}")
     return RulesPlan(choice, {n: study.detectors[n] for n in chosen}, scenario, seed, org)
-
-
-def read_config(choice: RunChoice) -> dict:
-    """The run's config.yaml as data (read_run has checked it)."""
-    return yaml.safe_load((choice.run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
 
 
 def validate(cfg: DictConfig) -> None:
