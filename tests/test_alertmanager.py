@@ -7,6 +7,7 @@ Everything listens on 127.0.0.1 at free ports, in temporary folders, and is stop
 
 import json
 import shutil
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -118,3 +119,34 @@ def test_the_rules_alert_reaches_a_webhook_through_alertmanager(tmp_path, receiv
         "transport: CRITICAL: Task arrival outpacing rebalancing"
     )
     assert time.monotonic() - start < 90  # bounded (typically well under a minute)
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None or shutil.which("amtool") is None, reason="needs promtool and amtool"
+)
+def test_the_example_configs_pass_their_checkers(tmp_path):
+    """The examples as a user runs them: task=rules' file in rules/ of the checkout, then Prometheus'
+    example config (which loads it) and Alertmanager's example."""
+    examples = tmp_path / "examples" / "monitoring"
+    examples.mkdir(parents=True)
+    for name in ("prometheus.yml", "alertmanager.yml"):
+        shutil.copy(ROOT / "examples" / "monitoring" / name, examples / name)
+    choice = read_run(study_folder(tmp_path / "study"))
+    (tmp_path / "rules").mkdir()
+    rules = rule_file(choice, {"transport": 1.2}, {"pe_critical": 1.2}, 0.25)
+    (tmp_path / "rules" / RULE_FILE).write_text(yaml.safe_dump(rules, sort_keys=False))
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(examples / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout  # the rule file it loads
+    checked = subprocess.run(
+        ["amtool", "check-config", str(examples / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
