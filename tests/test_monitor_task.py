@@ -249,6 +249,15 @@ def test_without_from_run_one_line_says_the_shipped_levels_are_used(tmp_path, st
     assert "1 detectors (transport)" in err  # the baselines only when named in monitor.detectors
 
 
+def named_overrides(study):
+    return (
+        "task=monitor",
+        f"monitor.from_run={study}",
+        "monitor.port=0",
+        'monitor.detectors=[utilization,"null"]',
+    )
+
+
 def test_a_detector_run_with_other_parameters_than_the_study_is_refused(tmp_path):
     study = study_folder(tmp_path / "study", "detector.transport.tau_h=2.0")
     cfg = compose_config("task=monitor", f"monitor.from_run={study}", "monitor.port=0")
@@ -265,6 +274,10 @@ def test_a_detector_run_with_other_parameters_than_the_study_is_refused(tmp_path
     )
     plan = monitor_task.prepare(named)  # the baseline when named, at its headline threshold
     assert list(plan.detectors) == ["utilization", "null"]
+    assert not any("observed every" in line for line in monitor_task.alerting(plan, None)[1])
+    other_step = compose_config(*named_overrides(study), "org.dt_h=0.5")
+    _, lines = monitor_task.alerting(monitor_task.prepare(other_step), None)
+    assert lines[-1].startswith("the study observed every 0.25 h, this simulation every 0.5 h (org.dt_h)")
 
 
 @pytest.mark.parametrize(

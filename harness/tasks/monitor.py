@@ -198,6 +198,11 @@ def alerting(plan: MonitorPlan, transport: str | None) -> tuple[LevelChanges | T
         f"within the refractory gap of {choice.refractory_h:g} h (its scoring.refractory_h)"
     ]
     lines += [choice.describe(name) for name in thresholds]
+    if plan.org is not None and plan.org.dt_h != choice.dt_h:
+        lines.append(
+            f"the study observed every {choice.dt_h:g} h, this simulation every {plan.org.dt_h:g} h "
+            "(org.dt_h): its thresholds and episodes were measured at the study's step"
+        )
     return ThresholdEpisodes(thresholds, choice.refractory_h, transport, basis), lines
 
 
