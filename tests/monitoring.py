@@ -5,18 +5,20 @@ Deadlines are generous (the machine may be loaded): every wait polls for its con
 
 import os
 import re
+import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
+from omegaconf import OmegaConf
 from prometheus_client.parser import text_string_to_metric_families
-from studies import ROOT, TDBENCH
+from studies import ROOT, TDBENCH, compose_config
 
 import scenarios
-from harness.config import build
+from harness.config import build, load_study
 
 DEADLINE_S = 90.0
 #: a spike 6 simulated hours in, on a small organisation: 2 simulated hours per wall second
@@ -88,6 +90,28 @@ class Monitor:
         self._out.close()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server(args: list, log: Path):
+    """A server process (Prometheus, Alertmanager) with its output in ``log``, stopped on exit."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=out)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def gauge(families, name, **labels):
     samples = [s.value for s in families[name].samples if s.labels == labels]
     return samples[0] if samples else None
@@ -108,6 +132,27 @@ def spike_trace():
 
 def transport_readings(trace):
     """The configured transport detector's readings over a whole trace (the batch reference)."""
-    spec = yaml.safe_load((ROOT / "conf" / "detector" / "transport.yaml").read_text())["transport"]
-    spec.pop("search", None)  # the tuning space is not a parameter
-    return build(spec, "detector.transport").run(trace)
+    return detector_readings("transport", trace)
+
+
+def detector_readings(name, trace):
+    """A configured detector's readings over a whole trace (the batch reference)."""
+    return build(load_study(compose_config()).detectors[name], f"detector.{name}").run(trace)
+
+
+#: a finished study as far as monitor.from_run and task=rules read it: thresholds that alert during
+#: SPIKE's spike, the baselines infeasible as in every study
+THRESHOLDS = {"transport": 1.2, "utilization": 0.9, "null": 0.0}
+
+
+def study_folder(folder: Path, *overrides: str, thresholds=None, feasible=("transport", "utilization")):
+    """A run folder with the two files monitor.from_run reads: the resolved config of ``overrides``
+    and a headline.csv in today's format (detector, threshold, feasible)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(compose_config(*overrides), folder / "config.yaml", resolve=True)
+    rows = [
+        f"{rank},{name},{value!r},{name in feasible}"
+        for rank, (name, value) in enumerate((thresholds or THRESHOLDS).items(), start=1)
+    ]
+    (folder / "headline.csv").write_text("rank,detector,threshold,feasible\n" + "\n".join(rows) + "\n")
+    return folder

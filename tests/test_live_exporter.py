@@ -1,8 +1,11 @@
 """The Prometheus endpoint: exactly the issue's metric names, help texts, +Inf, one snapshot per scrape."""
 
 import math
+import shutil
+import subprocess
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from detectors.base import Reading
@@ -53,9 +56,14 @@ def test_every_metric_of_the_issue_with_help_text():
         "tdbench_detector_level",
         "resilience_health_check_duration_seconds",
         "resilience_health_check_failures",  # the parser strips the counter's _total
-        "tdbench_observation_time_hours",
+        "tdbench_observation_time_seconds",
+        "tdbench_monitor_warming_up",
+        "tdbench_alerts_dropped",
+        "resilience_time_to_saturation_seconds",
     }
-    assert set(found) == expected
+    defaults = {name for name in found if name.startswith(("process_", "python_"))}
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "python_info"} <= defaults
+    assert set(found) - defaults == expected
     assert all(found[name].documentation for name in expected)
     assert found["resilience_health_check_duration_seconds"].type == "histogram"
     assert found["resilience_health_check_failures"].type == "counter"
@@ -63,11 +71,13 @@ def test_every_metric_of_the_issue_with_help_text():
     assert value(found["resilience_saturation_gradient"]) == 0.3
     assert value(found["resilience_boundary_layer_thickness"]) == 0.5
     assert value(found["resilience_time_to_saturation_minutes"]) == math.inf
+    assert value(found["resilience_time_to_saturation_seconds"]) == math.inf
+    assert value(found["tdbench_monitor_warming_up"]) == 0
     assert math.isnan(value(found["resilience_effective_diffusion"]))
     assert value(found["resilience_transport_level"]) == 3
     assert value(found["tdbench_detector_score"], detector="utilization") == 0.7
     assert value(found["tdbench_detector_level"], detector="transport") == 3
-    assert value(found["tdbench_observation_time_hours"]) == 3.5
+    assert value(found["tdbench_observation_time_seconds"]) == 3.5 * 3600
     assert "resilience_time_to_saturation_minutes +Inf" in exporter.render()
     assert "resilience_health_check_failures_total 0.0" in exporter.render()
 
@@ -83,6 +93,32 @@ def test_failures_and_durations_are_counted():
     assert samples["resilience_health_check_duration_seconds_count"].value == 2
     assert samples["resilience_health_check_duration_seconds_sum"].value == 0.008
     assert math.isnan(value(found["tdbench_detector_score"], detector="utilization"))
+
+
+def test_warm_up_checks_export_no_score_level_or_duration():
+    exporter = PrometheusExporter(
+        detectors=["transport", "utilization"], transport="transport", thresholds={"utilization": 0.9}
+    )
+    exporter.publish(HealthCheck(0.25, check().readings, seconds=5.0, warmup=True))
+    found = families(exporter.render())
+    assert value(found["tdbench_monitor_warming_up"]) == 1
+    assert math.isnan(value(found["tdbench_detector_score"], detector="utilization"))
+    assert math.isnan(value(found["tdbench_detector_level"], detector="transport"))
+    assert value(found["resilience_peclet_number"]) == 1.25  # the roadmap's gauges are shown
+    assert value(found["tdbench_detector_threshold"], detector="utilization") == 0.9
+    count = [
+        s for s in found["resilience_health_check_duration_seconds"].samples if s.name.endswith("_count")
+    ]
+    assert count[0].value == 0
+
+
+def test_seconds_beside_the_roadmaps_minutes():
+    exporter = PrometheusExporter(detectors=["transport"], transport="transport")
+    readings = {"transport": Reading(1.0, 2, (0,), dict(TRANSPORT_DETAIL, time_to_saturation_h=0.5))}
+    exporter.publish(HealthCheck(1.0, readings))
+    found = families(exporter.render())
+    assert value(found["resilience_time_to_saturation_minutes"]) == 30.0
+    assert value(found["resilience_time_to_saturation_seconds"]) == 1800.0
 
 
 def test_without_a_transport_detector_there_are_no_roadmap_gauges():
@@ -104,3 +140,18 @@ def test_the_endpoint_serves_the_same_text():
         exporter.close()
     assert value(served["resilience_peclet_number"]) == 1.25
     assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (Debian: prometheus)")
+def test_promtool_lints_only_the_roadmaps_minutes():
+    """Every name is in base units but the roadmap's own resilience_time_to_saturation_minutes, which
+    is kept as specified beside its _seconds twin."""
+    exporter = PrometheusExporter(
+        detectors=["transport", "utilization"], transport="transport", thresholds={"transport": 1.4}
+    )
+    exporter.publish(check())
+    done = subprocess.run(
+        ["promtool", "check", "metrics"], input=exporter.render(), capture_output=True, text=True, timeout=60
+    )
+    problems = (done.stdout + done.stderr).strip().splitlines()
+    assert problems == ['resilience_time_to_saturation_minutes use base unit "seconds" instead of "minutes"']

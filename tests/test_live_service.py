@@ -1,15 +1,22 @@
 """The service API: the roadmap's config object, check_transport_dynamics, state between checks."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 from studies import RaisingDetector
 
-from detectors.base import Level
+from detectors.base import Level, Reading
 from detectors.transport import TransportDetector, critical_saturation_alert
 from detectors.utilization import UtilizationDetector
-from harness.live.service import ResilienceService, ResilienceTransportConfig, env_values
+from harness.live.service import (
+    ResilienceService,
+    ResilienceTransportConfig,
+    env_values,
+    json_number,
+    transport_alert,
+)
 from scenarios import InputError, simulate
 
 WARNING = "WARNING: Pe trending toward unstable"
@@ -151,11 +158,55 @@ def test_observations_give_exactly_the_detectors_streaming_readings():
         assert alert["metrics"]["saturation_gradient"] == expected.detail["gradient"][k]
         assert alert["metrics"]["boundary_layer_thickness"] == expected.detail["boundary_layer"][k]
         minutes = expected.detail["time_to_saturation_h"][k] * 60
-        assert alert["metrics"]["time_to_saturation_minutes"] == minutes
+        assert alert["metrics"]["time_to_saturation_minutes"] == json_number(minutes)
         assert alert["level"] == Level(expected.level[k]).name
         assert alert["units"] == np.flatnonzero(expected.units[k]).tolist()
         levels.append(alert["level"])
     assert {"WARNING", "CRITICAL"} <= set(levels)  # the spike pushes it over
+
+
+def test_the_alert_dict_is_strict_json():
+    """No NaN or infinity reaches the dict: json.dumps(allow_nan=False) accepts every check's answer."""
+    trace = simulate("spike", seed=3, n_units=4, warmup_days=0.5, scenario_days=1, onset_day=0.2)
+    service = ResilienceService({"transport": TransportDetector()})
+    service.reset(trace.layout)
+    answers = [service.check_transport_dynamics(trace.observation(k)) for k in range(len(trace))]
+    metrics = [a["metrics"] for a in answers]
+    assert any(m["time_to_saturation_minutes"] == "+Inf" for m in metrics)  # no unit filling
+    json.loads(json.dumps(answers, allow_nan=False))
+    detail = {
+        "pe": 0.5,
+        "gradient": 0.0,
+        "boundary_layer": 0.0,
+        "d_eff": math.nan,
+        "time_to_saturation_h": 1.0,
+    }
+    alert = transport_alert(TransportDetector(), Reading(0.5, 0, (), detail), 1.0)
+    assert alert["metrics"]["effective_diffusion"] is None  # undefined (no gradient): null
+
+
+def test_one_unit_is_never_told_to_communicate_with_other_units():
+    """The phase-3 gradient message needs a second unit; a one-unit organisation never gets it."""
+    trace = simulate("spike", seed=0, n_units=1, warmup_days=0.25, scenario_days=1, onset_day=0.1)
+    detector = TransportDetector(pe_warning=0.1, pe_critical=100.0, gradient_warning=0.0)
+    service = ResilienceService({"transport": detector})
+    service.reset(trace.layout)
+    messages = {
+        m
+        for k in range(len(trace))
+        for m in service.check_transport_dynamics(trace.observation(k))["messages"]
+    }
+    assert "WARNING: Pe trending toward unstable" in messages
+    assert "Increase inter-unit communication" not in messages
+    reading = Reading(
+        1.0,
+        2,
+        (0,),
+        {"pe": 1.0, "gradient": 0.5, "boundary_layer": 0.0, "d_eff": 1.0, "time_to_saturation_h": 1.0},
+    )
+    one = transport_alert(TransportDetector(), reading, 1.0, n_units=1)["messages"]
+    two = transport_alert(TransportDetector(), reading, 1.0, n_units=2)["messages"]
+    assert "Increase inter-unit communication" in set(two) - set(one)
 
 
 def test_messages_follow_the_phase3_rules():

@@ -11,10 +11,13 @@ import pytest
 from monitoring import (
     DEADLINE_S,
     SPIKE,
+    THRESHOLDS,
     Monitor,
+    detector_readings,
     gauge,
     health_checks,
     spike_trace,
+    study_folder,
     transport_readings,
     wait_for,
 )
@@ -22,6 +25,7 @@ from studies import TDBENCH, RaisingDetector, compose_config, target
 
 import scenarios
 from detectors.base import Level
+from harness.analysis.scoring import ScoringSpec, score_run
 from harness.cli import check
 from harness.tasks import monitor as monitor_task
 from scenarios.historical import load_trace, observations_frame
@@ -58,6 +62,7 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
         f"monitor.alert_log={alerts}",
         "detector=[transport,utilization,spc_faithful]",
         f"+detector.raising._target_={target(RaisingDetector)}",
+        "monitor.warmup_h=0",  # every check alerts and is timed (the warm-up has its own test)
     )
     trace = spike_trace()
     expected = transport_readings(trace)
@@ -69,11 +74,11 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
 
         def new_check():
             families = monitor.scrape()
-            fresh = gauge(families, "tdbench_observation_time_hours") not in (None, *checked)
+            fresh = gauge(families, "tdbench_observation_time_seconds") not in (None, *checked)
             return families if fresh else None
 
         families = wait_for(new_check, "health check", monitor)
-        time_h = gauge(families, "tdbench_observation_time_hours")
+        time_h = gauge(families, "tdbench_observation_time_seconds") / 3600
         k = step[time_h]
         assert gauge(families, "resilience_peclet_number") == expected.detail["pe"][k]
         assert gauge(families, "resilience_saturation_gradient") == expected.detail["gradient"][k]
@@ -88,7 +93,7 @@ def test_simulated_organisation_serves_gauges_alerts_and_stops_on_sigterm(tmp_pa
             "spc_faithful",
             "raising",
         }
-        checked.append(time_h)
+        checked.append(time_h * 3600)
 
     # the spike (6 h to 12 h) pushes the organisation over: phase-3 alert lines, with the metrics of
     # the detector's reading at that health check
@@ -135,7 +140,11 @@ def test_a_growing_file_is_monitored_and_a_bad_row_is_one_line(tmp_path, started
     path = tmp_path / "live.csv"
     frame.iloc[: 40 * n].to_csv(path, index=False)
     monitor = started(
-        f"monitor.source={path}", "monitor.interval_s=0.2", "historical.warmup_h=6", "detector=[transport]"
+        f"monitor.source={path}",
+        "monitor.interval_s=0.2",
+        "historical.warmup_h=6",
+        "detector=[transport]",
+        "monitor.warmup_h=0",
     )
 
     def checks():
@@ -145,7 +154,7 @@ def test_a_growing_file_is_monitored_and_a_bad_row_is_one_line(tmp_path, started
     frame.iloc[40 * n : 60 * n].to_csv(path, index=False, header=False, mode="a")
     wait_for(lambda: checks() == 60, "the appended steps", monitor)
     families = monitor.scrape()
-    assert gauge(families, "tdbench_observation_time_hours") == trace.time_h[59]
+    assert gauge(families, "tdbench_observation_time_seconds") == trace.time_h[59] * 3600
     batch = transport_readings(load_trace(path, spec=scenarios.historical.HistoricalSpec(warmup_h=6)))
     assert gauge(families, "resilience_peclet_number") == batch.detail["pe"][-1]
 
@@ -172,6 +181,7 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
         "monitor.speed=1000",
         "monitor.max_checks=30",
         "detector=[transport]",
+        "monitor.warmup_h=0",
         environ={"PE_WARNING_THRESHOLD": "0.1", "PE_CRITICAL_THRESHOLD": "100"},
     )
     assert monitor.proc.wait(timeout=DEADLINE_S) == 0
@@ -185,6 +195,89 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
     assert lines[0]["time_h"] == 0.25
     assert not any(line["level"] == "CRITICAL" for line in lines)
     assert all(line["time_h"] <= 7.5 for line in lines)
+
+
+def test_from_run_alerts_are_the_harness_episodes_after_the_warm_up(tmp_path, started):
+    """monitor.from_run: the study's feasible detectors at its thresholds (the infeasible baseline is
+    left out although selected); no alert in the warm-up; firing and resolved lines are exactly the
+    episodes the harness scores on the same run."""
+    study = study_folder(tmp_path / "study")
+    alerts = tmp_path / "alerts.jsonl"
+    monitor = started(
+        *SPIKE,
+        "monitor.speed=1000",
+        "monitor.max_checks=96",
+        f"monitor.from_run={study}",
+        f"monitor.alert_log={alerts}",
+        "detector=[transport,utilization,null]",
+    )
+    assert monitor.proc.wait(timeout=DEADLINE_S) == 0
+    err = monitor.stderr()
+    assert f"tdbench monitor: alerting on the thresholds {study}'s headline chose" in err
+    assert "tdbench monitor: transport: score >= 1.2\n" in err
+    assert "tdbench monitor: utilization: score >= 0.9\n" in err
+    assert "2 detectors (transport, utilization)" in err
+    assert "tdbench monitor: warming up until time_h 6: no alert before" in err
+    last_h = 96 * 0.25
+
+    trace = spike_trace()  # its warm-up (org.warmup_days=0.25) is the monitor's default warm-up
+    lines = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert all(line["time_h"] > 6.0 for line in lines)
+    spec = ScoringSpec(thresholds=THRESHOLDS, refractory_h=1.0)
+    for name in ("transport", "utilization"):
+        episodes = score_run(trace, detector_readings(name, trace), spec, name).episodes
+        mine = [line for line in lines if line["detector"] == name]
+        starts = [line["start_h"] for line in mine if line["state"] == "firing"]
+        assert starts == [s for s in episodes["start_h"] if s <= last_h]
+        assert len(starts) >= 1  # the spike (6 h to 12 h) is alerted
+        ends = [(line["start_h"], line["end_h"]) for line in mine if line["state"] == "resolved"]
+        resolved = episodes["end_h"] - trace.layout.dt_h + 1.0 <= last_h
+        assert ends == list(zip(episodes["start_h"][resolved], episodes["end_h"][resolved], strict=True))
+    assert all(line["basis"] == f"threshold chosen by {study}" for line in lines)
+
+
+def test_without_from_run_one_line_says_the_shipped_levels_are_used(tmp_path, started):
+    monitor = started(
+        *SPIKE, "monitor.speed=1000", "monitor.max_checks=2", "detector=[transport,null,random]"
+    )
+    assert monitor.proc.wait(timeout=DEADLINE_S) == 0
+    err = monitor.stderr()
+    assert (
+        "tdbench monitor: alerting at the shipped levels (a line per level change): no study's thresholds "
+        "are in use; monitor.from_run=RUN applies those a study chose"
+    ) in err
+    assert "1 detectors (transport)" in err  # the baselines only when named in monitor.detectors
+
+
+def named_overrides(study):
+    return (
+        "task=monitor",
+        f"monitor.from_run={study}",
+        "monitor.port=0",
+        'monitor.detectors=[utilization,"null"]',
+    )
+
+
+def test_a_detector_run_with_other_parameters_than_the_study_is_refused(tmp_path):
+    study = study_folder(tmp_path / "study", "detector.transport.tau_h=2.0")
+    cfg = compose_config("task=monitor", f"monitor.from_run={study}", "monitor.port=0")
+    with pytest.raises(scenarios.InputError) as caught:
+        monitor_task.validate(cfg)
+    assert str(caught.value).startswith(
+        "detector.transport.tau_h: the study ran 2.0, this config has 1.0: its threshold would not apply"
+    )
+    named = compose_config(
+        "task=monitor",
+        f"monitor.from_run={study}",
+        "monitor.port=0",
+        'monitor.detectors=[utilization,"null"]',
+    )
+    plan = monitor_task.prepare(named)  # the baseline when named, at its headline threshold
+    assert list(plan.detectors) == ["utilization", "null"]
+    assert not any("observed every" in line for line in monitor_task.alerting(plan, None)[1])
+    other_step = compose_config(*named_overrides(study), "org.dt_h=0.5")
+    _, lines = monitor_task.alerting(monitor_task.prepare(other_step), None)
+    assert lines[-1].startswith("the study observed every 0.25 h, this simulation every 0.5 h (org.dt_h)")
 
 
 @pytest.mark.parametrize(
@@ -201,6 +294,17 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
         (["+monitor.colour=red"], {}, "monitor.colour: no such setting"),
         (["monitor.webhook=ftp://x"], {}, "monitor.webhook: must be an http:// or https:// URL"),
         (["monitor.max_checks=0"], {}, "monitor.max_checks: must be an integer >= 1"),
+        (["monitor.from_run=/no/such/run"], {}, "monitor.from_run: no headline.csv in '/no/such/run'"),
+        (["monitor.detectors=[nope]"], {}, "monitor.detectors: 'nope' is not selected"),
+        (["monitor.detectors=[]"], {}, "monitor.detectors: must be a list of detector names or null"),
+        (["monitor.detectors=[null]"], {}, 'monitor.detectors: the null baseline is written "null" (quoted)'),
+        (['detector=["null",random]'], {}, "detector: only baselines (null, random) are selected"),
+        (["monitor.warmup_h=-1"], {}, "monitor.warmup_h: must be a number of hours >= 0"),
+        (
+            ["monitor.webhook=http://169.254.169.254/x"],
+            {},
+            "monitor.webhook: '169.254.169.254' is a link-local",
+        ),
         (
             ["detector=[utilization]", f"+detector.transport._target_={target(RaisingDetector)}"],
             {},

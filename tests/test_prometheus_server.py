@@ -5,24 +5,17 @@ Needs the ``prometheus`` binary (Debian: ``apt-get install prometheus``; ``.ci/r
 
 import json
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
 
 import pytest
-from monitoring import SPIKE, Monitor, spike_trace, transport_readings, wait_for
+from monitoring import SPIKE, Monitor, free_port, spike_trace, transport_readings, wait_for
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None, reason="the prometheus binary is not installed (apt-get install prometheus)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def query(port: int, expr: str) -> list:

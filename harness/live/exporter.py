@@ -1,9 +1,12 @@
-"""The Prometheus endpoint: the roadmap's gauges, the phase-4 tuner's recommended rebalancing capacity
-(when a ``transport_online`` detector runs), every detector's score and level, and the health
-checks' duration and failures (prometheus-client, optional extra ``monitor``).
+"""The Prometheus endpoint: the roadmap's gauges (and the time to saturation in seconds, the base
+unit), the phase-4 tuner's recommended rebalancing capacity (when a ``transport_online`` detector
+runs), every detector's score, level and alert threshold, whether the monitor is warming up, the
+health checks' duration and failures, dropped webhook alerts, and prometheus-client's default
+process and platform collectors (optional extra ``monitor``).
 
 The gauges are read from the last health check as one snapshot at scrape time, so one scrape never
-mixes two checks.
+mixes two checks. While the monitor warms up, every detector's score and level are NaN (no alerting
+rule can fire on them) and no duration is observed.
 
 >>> from detectors.base import Reading
 >>> exporter = PrometheusExporter(detectors=["utilization"], transport=False)
@@ -15,12 +18,15 @@ mixes two checks.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
     start_http_server,
@@ -53,6 +59,11 @@ TRANSPORT_GAUGES = {
         "Minutes until the first unit reaches full utilization at its current net fill rate; "
         "+Inf when no unit is filling",
     ),
+    "resilience_time_to_saturation_seconds": (
+        "time_to_saturation_seconds",
+        "Seconds until the first unit reaches full utilization at its current net fill rate (the base "
+        "unit of resilience_time_to_saturation_minutes); +Inf when no unit is filling",
+    ),
     "resilience_effective_diffusion": (
         "effective_diffusion",
         "Effective diffusion D_eff: net transfers out of the stress layer per hour x L / (layer "
@@ -63,7 +74,10 @@ TRANSPORT_LEVEL = "resilience_transport_level"
 RECOMMENDED_CAPACITY = "resilience_recommended_rebalancing_capacity"
 DETECTOR_SCORE = "tdbench_detector_score"
 DETECTOR_LEVEL = "tdbench_detector_level"
-OBSERVATION_TIME = "tdbench_observation_time_hours"
+DETECTOR_THRESHOLD = "tdbench_detector_threshold"
+WARMING_UP = "tdbench_monitor_warming_up"
+DROPPED = "tdbench_alerts_dropped"  # exported with the counter suffix _total
+OBSERVATION_TIME = "tdbench_observation_time_seconds"
 DURATION = "resilience_health_check_duration_seconds"
 FAILURES = "resilience_health_check_failures"  # exported with the counter suffix _total
 LEVELS_HELP = "0 OK, 1 WATCH, 2 WARNING, 3 CRITICAL, 4 EMERGENCY"
@@ -71,13 +85,25 @@ LEVELS_HELP = "0 OK, 1 WATCH, 2 WARNING, 3 CRITICAL, 4 EMERGENCY"
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+def seconds_too(metrics: dict[str, float]) -> dict[str, float]:
+    """The transport metrics with the time to saturation also in seconds."""
+    return {**metrics, "time_to_saturation_seconds": metrics["time_to_saturation_minutes"] * 60.0}
+
+
 class LatestCheck:
     """A prometheus-client collector of the gauges of the last published health check."""
 
-    def __init__(self, detectors: Sequence[str], transport: str | None, tuner: str | None = None) -> None:
+    def __init__(
+        self,
+        detectors: Sequence[str],
+        transport: str | None,
+        tuner: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> None:
         self.detectors = list(detectors)
         self.transport = transport
         self.tuner = tuner
+        self.thresholds = dict(thresholds or {})
         self.latest: HealthCheck | None = None
 
     def describe(self) -> list[Metric]:
@@ -89,15 +115,32 @@ class LatestCheck:
     def _families(self, check: HealthCheck | None) -> Iterator[Metric]:
         time_h = GaugeMetricFamily(
             OBSERVATION_TIME,
-            "Time of the last health check's observation, in hours on the source's clock "
-            "(simulated hours, or the file's time_h)",
+            "Time of the last health check's observation, in seconds on the source's clock "
+            "(simulated time, or the file's time_h, x 3600)",
+        )
+        warming = GaugeMetricFamily(
+            WARMING_UP,
+            "1 while the monitor warms up after start-up (the detectors' state is not yet meaningful: "
+            "scores and levels are NaN, no alert, no duration sample), else 0",
         )
         if check is not None:
-            time_h.add_metric([], check.time_h)
+            time_h.add_metric([], check.time_h * 3600.0)
+            warming.add_metric([], float(check.warmup))
         yield time_h
+        yield warming
+        if self.thresholds:
+            threshold = GaugeMetricFamily(
+                DETECTOR_THRESHOLD,
+                "The alert threshold on each monitored detector's score, chosen by the study "
+                "(monitor.from_run): the detector alerts while its score >= this",
+                labels=["detector"],
+            )
+            for name, value in self.thresholds.items():
+                threshold.add_metric([name], value)
+            yield threshold
         if self.transport is not None:
             reading = None if check is None else check.readings.get(self.transport)
-            metrics = None if reading is None else transport_metrics(reading)
+            metrics = None if reading is None else seconds_too(transport_metrics(reading))
             for name, (key, text) in TRANSPORT_GAUGES.items():
                 family = GaugeMetricFamily(name, text)
                 if check is not None:
@@ -120,7 +163,7 @@ class LatestCheck:
         score = GaugeMetricFamily(
             DETECTOR_SCORE,
             "Each configured detector's score (its own continuous severity) at the last health "
-            "check; NaN when the detector failed",
+            "check; NaN when the detector failed or the monitor is warming up",
             labels=["detector"],
         )
         level = GaugeMetricFamily(
@@ -128,7 +171,7 @@ class LatestCheck:
         )
         if check is not None:
             for name in self.detectors:
-                reading = check.readings.get(name)
+                reading = None if check.warmup else check.readings.get(name)
                 score.add_metric([name], math.nan if reading is None else reading.score)
                 level.add_metric([name], math.nan if reading is None else reading.level)
         yield score
@@ -145,6 +188,7 @@ class PrometheusExporter:
         host: str = "127.0.0.1",
         port: int = 9464,
         tuner: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -161,14 +205,24 @@ class PrometheusExporter:
             "or missing (the step is not scored)",
             registry=self.registry,
         )
-        self._latest = LatestCheck(detectors, transport, tuner)
+        self.dropped = Counter(
+            DROPPED,
+            "Alert lines the webhook (monitor.webhook) could not deliver after its retries, or could not "
+            "queue because too many were waiting",
+            registry=self.registry,
+        )
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=self.registry)  # prometheus-client's defaults: process_*, python_*
+        self._latest = LatestCheck(detectors, transport, tuner, thresholds)
         self.registry.register(self._latest)
         self._server = None
 
     def publish(self, check: HealthCheck) -> None:
-        """Export this health check (a check in which a detector failed also counts as a failure)."""
+        """Export this health check (a check in which a detector failed also counts as a failure;
+        a warm-up check is not timed)."""
         self._latest.latest = check
-        self.duration.observe(check.seconds)
+        if not check.warmup:
+            self.duration.observe(check.seconds)
         if check.errors:
             self.failures.inc()
 

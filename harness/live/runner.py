@@ -1,14 +1,19 @@
-"""The monitor's loop: poll the source, run a health check per new observation, export it, alert on
-level changes; stop cleanly on SIGINT / SIGTERM, at ``max_checks`` or when a simulation ends."""
+"""The monitor's loop: poll the source, run a health check per new observation, export it, write its
+alert lines; stop cleanly on SIGINT / SIGTERM, at ``max_checks`` or when a simulation ends.
+
+The checks of the first ``warmup_h`` hours of observations (on the source's clock, from the time the
+source started: the first observation's time less one step) are warm-up: the detectors learn from
+them, but they raise no alert and are not timed."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from harness.live.alerts import AlertSink, alert_lines
+from harness.live.alerts import AlertSink, LevelChanges, ThresholdEpisodes
 from harness.live.service import HealthCheck, ResilienceService
 from scenarios.trace import Layout, Observation
 
@@ -79,8 +84,13 @@ class Monitor:
         sink: AlertSink,
         log: Callable[[str], None],
         max_checks: int | None = None,
+        alerting: LevelChanges | ThresholdEpisodes | None = None,
+        warmup_h: float = 0.0,
     ) -> None:
         self.service = service
+        self.alerting = alerting or LevelChanges(service.transport)
+        self.warmup_h = warmup_h
+        self._warmup_until: float | None = None
         self.source = source
         self.exporter = exporter
         self.sink = sink
@@ -93,6 +103,14 @@ class Monitor:
     def health_check(self, obs: Observation) -> HealthCheck:
         """Check one observation, export the result and write its alerts."""
         result = self.service.check(obs)
+        if self._warmup_until is None:
+            self._warmup_until = obs.time_h - self.service.layout.dt_h + self.warmup_h
+            if self.warmup_h > 0:
+                self.log(f"warming up until time_h {self._warmup_until:g}: no alert before")
+        if obs.time_h <= self._warmup_until:
+            result = dataclasses.replace(result, warmup=True)
+        elif self.warmup_h > 0 and obs.time_h - self.service.layout.dt_h <= self._warmup_until:
+            self.log(f"warm-up over at time_h {obs.time_h:g}")
         self.exporter.publish(result)
         for name, error in result.errors.items():
             if name not in self._failing:  # once until it answers again; the counter counts every check
@@ -100,8 +118,8 @@ class Monitor:
         for name in self._failing - result.errors.keys():
             self.log(f"detector {name} answers again at time_h {obs.time_h:g}")
         self._failing = set(result.errors)
-        for problem in self.sink.emit(alert_lines(result, self.service.transport)):
-            self.log(problem)
+        if not result.warmup:
+            self.sink.emit(self.alerting.lines(result))
         self.checks += 1
         self.last_time_h = obs.time_h
         return result

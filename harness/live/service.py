@@ -174,6 +174,7 @@ class HealthCheck:
     changes: dict[str, tuple[int, int]] = field(default_factory=dict)  # detector -> (before, now)
     seconds: float = 0.0  # wall time of the whole check
     transport: dict | None = None  # the phase-3 alert dict, when a transport detector answered
+    warmup: bool = False  # the detectors' state is not yet meaningful: no alert, no duration sample
 
 
 class ResilienceService:
@@ -243,7 +244,8 @@ class ResilienceService:
                 self._levels[name] = int(reading.level)
         transport = None
         if self.transport in readings:
-            transport = transport_alert(self.detectors[self.transport], readings[self.transport], obs.time_h)
+            detector, reading = self.detectors[self.transport], readings[self.transport]
+            transport = transport_alert(detector, reading, obs.time_h, self.layout.n_units)
         self._last_time_h = obs.time_h
         seconds = time.perf_counter() - start
         return HealthCheck(obs.time_h, readings, errors, changes, seconds, transport)
@@ -268,8 +270,18 @@ class ResilienceService:
         return result.transport
 
 
-def transport_alert(detector: TransportDetector, reading: Reading, time_h: float) -> dict:
-    """The phase-3 alert dict of a transport reading: its level and the roadmap's messages."""
+ONE_UNIT_MESSAGE = "Increase inter-unit communication"  # needs a second unit to communicate with
+
+
+def transport_alert(
+    detector: TransportDetector, reading: Reading, time_h: float, n_units: int | None = None
+) -> dict:
+    """The phase-3 alert dict of a transport reading: its level and the roadmap's messages.
+
+    It is JSON-safe: a metric that is undefined (NaN) is None, an infinite one the string "+Inf"
+    (Prometheus' spelling; ``time_to_saturation_minutes`` when no unit is filling). An organisation
+    of one unit never gets "Increase inter-unit communication".
+    """
     detail = reading.detail
     _, messages, _ = alert_rules(
         detail["pe"],
@@ -280,13 +292,25 @@ def transport_alert(detector: TransportDetector, reading: Reading, time_h: float
         detector.gradient_warning,
         detector.boundary_warning,
     )
+    if n_units == 1:
+        messages = [m for m in messages if m != ONE_UNIT_MESSAGE]
     return {
         "time_h": time_h,
         "level": Level(reading.level).name,
         "messages": messages,
-        "metrics": transport_metrics(reading),
+        "metrics": {k: json_number(v) for k, v in transport_metrics(reading).items()},
         "units": np.asarray(reading.units, dtype=int).tolist(),
     }
+
+
+def json_number(x: float) -> float | str | None:
+    """A float JSON can hold: "+Inf" / "-Inf" for infinities, None (null) for NaN."""
+    x = float(x)
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return x
 
 
 def transport_metrics(reading: Reading) -> dict[str, float]:

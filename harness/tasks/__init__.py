@@ -24,6 +24,7 @@ TASKS: dict[str, str] = {
     "tune": "harness.tasks.tune",
     "monitor": "harness.tasks.monitor",
     "compare": "harness.tasks.compare",
+    "rules": "harness.tasks.rules",
 }
 
 
@@ -50,6 +51,7 @@ READS: dict[str, tuple[str, ...]] = {  # the top-level settings each task reads,
     "tune": (*STUDY_SETTINGS, "tune"),
     "monitor": ("detector", "scenario", "org", "monitor", "historical"),
     "compare": ("sweep_dir",),
+    "rules": ("run_dir", "monitor", "detector", "scenario"),
 }
 
 
