@@ -151,6 +151,15 @@ def build(spec: Mapping[str, Any], where: str) -> Any:
         raise InputError(where, str(error)) from None
 
 
+def demand_label(study: StudyConfig) -> str:
+    """What the study's demand is, from its scenarios' labels (a recorded series names its source), for
+    the titles of report.md and headline.md; empty when every scenario draws its own profile."""
+    labels = [
+        build(spec, f"scenario.{name}").label for name, spec in study.scenarios.items() if "_target_" in spec
+    ]
+    return "; ".join(dict.fromkeys(label for label in labels if label))
+
+
 def build_as(kind: type, spec: Mapping[str, Any], where: str) -> Any:
     """``build``, checking that the result is a ``kind`` (a Detector, a Scenario)."""
     built = build(spec, where)

@@ -87,6 +87,11 @@ class Scenario(ABC):
     @abstractmethod
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan: ...
 
+    @property
+    def label(self) -> str:
+        """What reports say about this scenario's demand in their title; empty for a drawn profile."""
+        return ""
+
     def _check(self, **bounds: tuple[float, float | None]) -> None:
         for attr, (low, high) in bounds.items():
             value = getattr(self, attr)
