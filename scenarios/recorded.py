@@ -17,7 +17,7 @@ recorded interval, scaled so that the ``quantile`` of the open intervals' rates 
 >>> series = series_of(frame["time"], frame["count"], "data", "example")
 >>> series.step_h, series.n_days, series.start.date().isoformat()
 (0.08333333333333333, 2, '2003-03-03')
->>> np.nanmax(series.rate)  # arrivals per hour
+>>> float(np.nanmax(series.rate))  # arrivals per hour
 144.0
 """
 
@@ -138,7 +138,7 @@ def _csv_series(path: str, mtime_ns: int, size: int, where: str) -> Series:
 def series_of(times: pd.Series, counts: pd.Series, where: str, label: str) -> Series:
     """Validate recorded (time, count) rows and lay them on a grid of whole days.
 
-    Rows are counted from 1 after a header. The step is the smallest interval between rows; it must
+    Rows are counted from 1 after a header. The step is the most common interval between rows; it must
     divide a day, every time must lie on its grid from midnight, and within a day the rows must
     follow each other step by step (a closed interval inside an open day needs a count of 0).
     """
@@ -163,9 +163,9 @@ def series_of(times: pd.Series, counts: pd.Series, where: str, label: str) -> Se
     if (steps <= 0).any():
         i = np.argmax(steps <= 0) + 1
         raise InputError(where, f"{row(i)} ({stamps[i]}): time repeats or goes back; times must increase")
-    step = float(steps.min()) if len(steps) else 86400.0
+    step = float(pd.Series(steps).mode().min()) if len(steps) else 86400.0
     if 86400.0 % step:
-        raise InputError(where, f"irregular steps: the smallest step ({step:g} s) must divide a day")
+        raise InputError(where, f"irregular steps: the usual step ({step:g} s) must divide a day")
     off_grid = np.mod(seconds, step) != 0
     if off_grid.any():
         i = np.argmax(off_grid)
@@ -246,16 +246,21 @@ class Recorded(Scenario):
             fits &= weekday == WEEKDAYS.index(self.start_weekday)
         return days[fits]
 
-    def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
-        series = load_series(self.source)
+    def draw_window(self, rng: np.random.Generator, org: OrgConfig) -> int:
+        """The day (from the series' first midnight) where this draw's scored window starts; seeds draw
+        independently, so two seeds may get the same window."""
         starts = self.window_starts(org)
         if not len(starts):
             raise InputError(
                 "org.scenario_days",
                 f"warm-up and scenario ({org.duration_h / 24:g} days) must fit in the recorded series "
-                f"({series.n_days} days) with the scenario starting on a {self.start_weekday}",
+                f"({load_series(self.source).n_days} days), the scenario starting on a {self.start_weekday}",
             )
-        offset_h = 24.0 * float(rng.choice(starts)) - org.warmup_h  # series hours at the run's t = 0
+        return int(rng.choice(starts))
+
+    def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
+        series = load_series(self.source)
+        offset_h = 24.0 * self.draw_window(rng, org) - org.warmup_h  # series hours at the run's t = 0
         scale = self.peak_rho / np.quantile(series.rate[series.open], self.quantile)
         load = np.where(series.open, series.rate * scale, self.closed_rho)
         step_h, last = series.step_h, len(load) - 1
