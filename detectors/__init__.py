@@ -15,6 +15,7 @@ from typing import Any
 from detectors.base import Detector, Level, Reading, Readings
 from scenarios import plugins
 from scenarios.errors import InputError
+from scenarios.params import Declared, describe
 
 __all__ = [
     "Detector",
@@ -76,8 +77,12 @@ def detector_class(name: str) -> type[Detector]:
 
 
 def params_of(name: str) -> dict[str, Any]:
-    """A registered detector's keyword parameters and their defaults."""
-    signature = inspect.signature(detector_class(name).__init__)
+    """A registered detector's keyword parameters and their defaults: its declared settings, or
+    the keywords of a plugin's own ``__init__``."""
+    cls = detector_class(name)
+    if cls.__init__ is Declared.__init__:
+        return {s.name: s.default for s in describe(cls)}
+    signature = inspect.signature(cls.__init__)
     return {p.name: p.default for p in signature.parameters.values() if p.name != "self"}
 
 

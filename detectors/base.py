@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from scenarios.errors import InputError
+from scenarios.params import Declared
 from scenarios.trace import FIELDS, Layout, Observation, Trace, check_values
 
 
@@ -90,8 +91,9 @@ class Readings:
         )
 
 
-class Detector(ABC):
-    """Base class. Subclasses take every parameter as an explicit keyword in ``__init__``,
+class Detector(Declared, ABC):
+    """Base class. Subclasses declare every parameter once, as a class attribute made with
+    ``scenarios.params.param`` (the keyword-only ``__init__`` and its validation derive from it),
     extend ``reset`` to clear their state, and implement ``step``: one causal health check on a
     validated observation. ``update`` validates, then steps; ``run`` resets, takes the trace's
     random stream (``use_stream``), validates once, then steps.
@@ -101,6 +103,10 @@ class Detector(ABC):
     score_label: ClassVar[str] = "score"  # what the score measures and its unit, for figure axes
     is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
     requires: ClassVar[tuple[str, str] | None] = None  # (module, optional extra that installs it)
+
+    @classmethod
+    def settings_section(cls) -> str:
+        return f"detector.{cls.name}"
 
     def reset(self, layout: Layout) -> None:
         """Forget all state and prepare for an organisation with this layout."""
@@ -138,12 +144,6 @@ class Detector(ABC):
                 where, f"observation must have shape ({len(FIELDS)}, {layout.n_units}); got {values.shape}"
             )
         check_values(values, where)
-
-    def __repr__(self) -> str:
-        params = ", ".join(
-            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k != "layout"
-        )
-        return f"{type(self).__name__}({params})"
 
 
 def ewma_alpha(dt_h: float, tau_h: float) -> float:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from detectors.base import Detector, Level, Reading, check_param
-from detectors.signals import baseline_length_h, check_baseline, steps_of, system_utilization
+from detectors.base import Detector, Level, Reading
+from detectors.signals import baseline_length_h, steps_of, system_utilization
+from scenarios.params import param
 from scenarios.trace import Layout, Observation
 
 
@@ -29,29 +30,12 @@ class CusumDetector(Detector):
     name = "cusum"
     score_label = "CUSUM S (baseline σ)"
 
-    def __init__(
-        self,
-        k_sigma: float = 0.5,
-        h_sigma: float = 5.0,
-        sample_h: float = 1.0,
-        mean: float | None = None,
-        sigma: float | None = None,
-        baseline_h: float | None = None,
-    ) -> None:
-        check_param(self.name, "k_sigma", k_sigma, 0.0)
-        check_param(self.name, "h_sigma", h_sigma, 0.0, strict=True)
-        check_param(self.name, "sample_h", sample_h, 0.0, strict=True)
-        if mean is not None:
-            check_param(self.name, "mean", mean, 0.0, 1.0)
-        if sigma is not None:
-            check_param(self.name, "sigma", sigma, 0.0, strict=True)
-        check_baseline(self.name, baseline_h)
-        self.k_sigma = k_sigma
-        self.h_sigma = h_sigma
-        self.sample_h = sample_h
-        self.mean = mean
-        self.sigma = sigma
-        self.baseline_h = baseline_h
+    k_sigma: float = param(0.5, "allowance per sample", unit="baseline σ", ge=0)
+    h_sigma: float = param(5.0, "decision interval: WARNING while S > h_sigma", unit="baseline σ", gt=0)
+    sample_h: float = param(1.0, "samples are the mean utilization over this many hours", unit="hours", gt=0)
+    mean: float | None = param(None, "in-control mean utilization; null: the baseline's mean", ge=0, le=1)
+    sigma: float | None = param(None, "in-control sigma; null: the baseline's standard deviation", gt=0)
+    baseline_h: float | None = param(None, "baseline length; null: the warm-up", unit="hours", gt=0)
 
     def reset(self, layout: Layout) -> None:
         super().reset(layout)

@@ -16,6 +16,7 @@ import numpy as np
 
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
+from scenarios.params import Declared
 
 Profile = Callable[[np.ndarray], np.ndarray]
 
@@ -78,11 +79,16 @@ class Plan:
     units: tuple[int, ...] = ()  # units the scenario singles out (hot, short-staffed)
 
 
-class Scenario(ABC):
-    """A named load story. Subclasses set ``name`` and implement ``plan``."""
+class Scenario(Declared, ABC):
+    """A named load story. Subclasses set ``name``, declare their knobs with
+    ``scenarios.params.param`` and implement ``plan``."""
 
     name: ClassVar[str]
     null_control: ClassVar[bool] = False  # every alert in this scenario should be false
+
+    @classmethod
+    def settings_section(cls) -> str:
+        return f"scenario.{cls.name}"
 
     @abstractmethod
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan: ...

@@ -1,0 +1,246 @@
+"""Settings declared once: type, default, bounds or choices, unit and meaning in one place.
+
+A class lists its settings as annotated class attributes made with :func:`param`; everything else
+derives from that declaration: the keyword-only ``__init__`` (so a Hydra ``_target_`` builds it),
+validation by pydantic with one-line errors naming the dotted setting, search spaces checked against
+the same bounds, ``--help`` and the reference docs (:func:`describe`).
+
+>>> class Smoother(Declared):
+...     section = "detector.smoother"
+...     tau_h: float = param(1.0, "EWMA time constant", unit="hours", gt=0)
+...     layer: Literal["plain", "split"] = param("plain", "how the layer is chosen")
+>>> Smoother(tau_h=2).tau_h
+2.0
+>>> Smoother(tau_h=0)
+Traceback (most recent call last):
+...
+scenarios.errors.InputError: detector.smoother.tau_h: must be a number of hours > 0; got 0
+>>> Smoother(tau=1)
+Traceback (most recent call last):
+...
+scenarios.errors.InputError: detector.smoother.tau: unknown parameter; allowed: tau_h, layer
+>>> [(s.name, s.allowed) for s in describe(Smoother)]
+[('tau_h', 'a number of hours > 0'), ('layer', 'one of plain, split')]
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+
+import annotated_types as at
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from scenarios.errors import InputError
+
+__all__ = [
+    "SECTION",
+    "Declared",
+    "Literal",
+    "Setting",
+    "check_values",
+    "describe",
+    "input_error",
+    "param",
+    "validate",
+]
+
+STRICT = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True)
+#: The config of a settings section declared as a pydantic model (``class XSpec(BaseModel)``).
+SECTION = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def param(
+    default: Any,
+    doc: str,
+    *,
+    unit: str | None = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    finite: bool = True,
+) -> Any:
+    """One setting: its default, one-line meaning, unit and bounds. Numbers are finite unless
+    ``finite=False``; choices are a ``Literal[...]`` annotation; ``X | None`` allows null."""
+    return Field(
+        default,
+        description=doc,
+        ge=ge,
+        gt=gt,
+        le=le,
+        lt=lt,
+        allow_inf_nan=None if finite else True,
+        json_schema_extra={"unit": unit} if unit else None,
+    )
+
+
+# ---------------------------------------------------------------- what a setting allows, in words
+
+
+def _bounds(metadata: Iterable[Any]) -> str:
+    words = []
+    for m in metadata:
+        for attr, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            value = getattr(m, attr, None)
+            if isinstance(m, at.BaseMetadata) and value is not None:
+                words.append(f"{op} {value:g}" if isinstance(value, float) else f"{op} {value}")
+    return " and ".join(words)
+
+
+def _kind(annotation: Any) -> tuple[str, bool]:
+    """(words for the type, whether null is allowed)."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        kind, _ = _kind(args[0] if len(args) == 1 else Union[tuple(args)])  # noqa: UP007
+        return kind, type(None) in get_args(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(annotation)), False
+    if origin in (tuple, list) or annotation in (tuple, list):
+        inner = get_args(annotation)
+        item = _kind(inner[0])[0] if inner else "values"
+        return f"a list of {item.removeprefix('a ').removeprefix('an ')}s", False
+    if annotation is bool:
+        return "true or false", False
+    if annotation is int:
+        return "an integer", False
+    if annotation is float:
+        return "a number", False
+    if annotation is str:
+        return "a string", False
+    return getattr(annotation, "__name__", str(annotation)), False
+
+
+def allowed(field: FieldInfo) -> str:
+    """What a setting accepts, in the words of its error message."""
+    kind, nullable = _kind(field.annotation)
+    unit = (field.json_schema_extra or {}).get("unit") if isinstance(field.json_schema_extra, dict) else None
+    if unit and kind == "a number":
+        kind = f"a number of {unit}"
+    bounds = _bounds(field.metadata)
+    text = f"{kind} {bounds}" if bounds else kind
+    return f"{text}, or null" if nullable else text
+
+
+# ---------------------------------------------------------------- validation
+
+
+def input_error(exc: ValidationError, section: str, model: type[BaseModel]) -> InputError:
+    """The first pydantic error as one line naming the dotted setting and what it allows."""
+    error = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "literal["))]
+    name = loc[0] if loc else ""
+    where = ".".join(p for p in (section, *loc[:1]) if p)
+    if error["type"] == "extra_forbidden":
+        return InputError(where, f"unknown parameter; allowed: {', '.join(model.model_fields)}")
+    if error["type"] == "missing":
+        return InputError(where, "is required")
+    field = model.model_fields.get(name)
+    if field is None or error["type"] in ("value_error", "assertion_error"):
+        return InputError(where, error["msg"].removeprefix("Value error, "))
+    return InputError(where, f"must be {allowed(field)}; got {error['input']!r}")
+
+
+def _plain(value: Any, annotation: Any) -> Any:
+    """Config containers as plain Python; a list where the setting is a tuple becomes one."""
+    if hasattr(value, "_metadata") and hasattr(value, "_content"):  # an OmegaConf container
+        from omegaconf import OmegaConf
+
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, list) and tuple in (get_origin(a) or a for a in (annotation, *get_args(annotation))):
+        return tuple(value)
+    return value
+
+
+def validate(model: type[BaseModel], values: Mapping[str, Any], section: str) -> BaseModel:
+    """``model(**values)``, any error as one InputError under ``section``."""
+    fields = model.model_fields
+    values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise input_error(exc, section, model) from None
+
+
+# ---------------------------------------------------------------- declared classes
+
+
+class Declared:
+    """Base of classes whose keyword settings are declared once with :func:`param`.
+
+    Subclasses set ``section`` (the dotted prefix of their error messages) or override
+    :meth:`settings_section`; ``__post_init__`` may add rules that relate several settings.
+    """
+
+    section: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields: dict[str, tuple[Any, FieldInfo]] = {}
+        for klass in reversed(cls.__mro__):
+            base_model = klass.__dict__.get("settings_model")
+            if base_model is not None:
+                fields.update({n: (f.annotation, f) for n, f in base_model.model_fields.items()})
+            for name, value in list(vars(klass).items()):
+                if isinstance(value, FieldInfo):
+                    value.annotation = hints[name]
+                    fields[name] = (hints[name], value)
+                    setattr(klass, name, value.default)  # the class shows its defaults
+        cls.settings_model = create_model(f"{cls.__name__}Settings", __config__=STRICT, **fields)
+
+    def __init__(self, **values: Any) -> None:
+        model = validate(type(self).settings_model, values, self.settings_section())
+        for name in type(self).settings_model.model_fields:
+            setattr(self, name, getattr(model, name))
+        self.__post_init__()
+
+    @classmethod
+    def settings_section(cls) -> str:
+        return cls.section
+
+    def __post_init__(self) -> None:
+        """Rules that relate several settings (raise InputError) and derived values."""
+
+    def settings(self) -> dict[str, Any]:
+        """The declared settings and their values."""
+        return {name: getattr(self, name) for name in type(self).settings_model.model_fields}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting, for ``--help`` and the reference docs."""
+
+    name: str
+    default: Any
+    allowed: str
+    unit: str | None
+    doc: str
+
+
+def describe(owner: type[Declared] | type[BaseModel]) -> list[Setting]:
+    """Every declared setting of a class or settings model, in declaration order."""
+    model = owner.settings_model if issubclass(owner, Declared) else owner
+    out = []
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        out.append(Setting(name, field.default, allowed(field), extra.get("unit"), field.description or ""))
+    return out
+
+
+def check_values(owner: type[Declared], name: str, values: Iterable[Any], section: str) -> None:
+    """Check each value a search space gives ``name`` against the setting's own declaration."""
+    model = owner.settings_model
+    if name not in model.model_fields:
+        raise InputError(f"{section}.{name}", f"unknown parameter; allowed: {', '.join(model.model_fields)}")
+    for value in values:
+        validate(model, {name: value}, section)
