@@ -25,6 +25,7 @@ scenarios.errors.InputError: detector.smoother.tau: unknown parameter; allowed: 
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -40,6 +41,7 @@ from scenarios.errors import InputError
 __all__ = [
     "SECTION",
     "Declared",
+    "Section",
     "Literal",
     "Setting",
     "check_values",
@@ -105,6 +107,9 @@ def _kind(annotation: Any) -> tuple[str, bool]:
         inner = get_args(annotation)
         item = _kind(inner[0])[0] if inner else "values"
         return f"a list of {item.removeprefix('a ').removeprefix('an ')}s", False
+    if origin is dict:
+        item = _kind(get_args(annotation)[1])[0] if get_args(annotation) else "values"
+        return f"a map of names to {item.removeprefix('a ').removeprefix('an ')}s", False
     if annotation is bool:
         return "true or false", False
     if annotation is int:
@@ -162,9 +167,30 @@ def validate(model: type[BaseModel], values: Mapping[str, Any], section: str) ->
     fields = model.model_fields
     values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
     try:
-        return model(**values)
+        return model.model_validate(values)
     except ValidationError as exc:
         raise input_error(exc, section, model) from None
+
+
+class Section(BaseModel):
+    """A settings section that is a value (``OrgConfig``, ``ExecutorSpec``, ...): fields declared with
+    :func:`param`, cross-field rules in a ``model_validator(mode="after")`` raising InputError. Built
+    directly or with :func:`validate`, any error is one InputError under the class's ``section``."""
+
+    model_config = SECTION
+    section: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).model_fields
+        values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise input_error(exc, type(self).section, type(self)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings and their values, as plain Python."""
+        return self.model_dump()
 
 
 # ---------------------------------------------------------------- declared classes
@@ -194,6 +220,13 @@ class Declared:
                     fields[name] = (hints[name], value)
                     setattr(klass, name, value.default)  # the class shows its defaults
         cls.settings_model = create_model(f"{cls.__name__}Settings", __config__=STRICT, **fields)
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        cls.__signature__ = inspect.Signature(  # what inspect.signature(cls) and Hydra see
+            [
+                inspect.Parameter(name, keyword, default=f.default, annotation=f.annotation)
+                for name, f in cls.settings_model.model_fields.items()
+            ]
+        )
 
     def __init__(self, **values: Any) -> None:
         model = validate(type(self).settings_model, values, self.settings_section())
