@@ -77,10 +77,8 @@ def make(name: str, **params: Any) -> Scenario:
 
 
 def scenario_params(cls: type[Scenario]) -> dict[str, Any]:
-    """A scenario class's keyword parameters and their defaults."""
-    return {
-        p.name: p.default for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
-    }
+    """A scenario class's keyword parameters and their defaults (its declared settings)."""
+    return {p.name: p.default for p in inspect.signature(cls).parameters.values()}
 
 
 def cell_rng(name: str, seed: int) -> np.random.Generator:

@@ -48,7 +48,7 @@ def load_class(group: str, name: str, target: str, base: type) -> type:
         raise InputError(where, f"{target} must be a subclass of {base.__module__}.{base.__name__}")
     if getattr(cls, "name", None) != name:
         raise InputError(where, f"{target}.name must be the entry point's name {name!r}; got {cls.name!r}")
-    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+    for p in inspect.signature(cls).parameters.values():
         if p.kind is not p.POSITIONAL_OR_KEYWORD and p.kind is not p.KEYWORD_ONLY:
             raise InputError(where, f"{target}: parameter {p.name!r} must be an explicit keyword")
         if p.default is p.empty:
@@ -58,8 +58,7 @@ def load_class(group: str, name: str, target: str, base: type) -> type:
 
 def defaults(cls: type) -> dict[str, Any]:
     """A class's keyword parameters and their defaults."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return {p.name: p.default for p in params}
+    return {p.name: p.default for p in inspect.signature(cls).parameters.values()}
 
 
 def config_node(cls: type) -> dict[str, Any]:

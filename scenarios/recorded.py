@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,11 @@ import pandas as pd
 from scenarios.catalogue import Plan, Routing, Scenario
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
+from scenarios.params import param
 
 EXTRA = 'pip install -e ".[data]"'
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-ROUTINGS = ("uniform", "uneven")
-DAY = pd.Timedelta(days=1)
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "any"]
 
 
 @dataclass(frozen=True)
@@ -192,41 +193,29 @@ class Recorded(Scenario):
 
     name = "recorded"
 
-    def __init__(
-        self,
-        source: str = "bank_calls",
-        peak_rho: float = 0.9,
-        quantile: float = 0.99,
-        closed_rho: float = 0.0,
-        start_weekday: str = "monday",
-        routing: str = "uniform",
-        n_hot: int = 3,
-        hot_factor: float = 1.3,
-    ) -> None:
-        self.source, self.peak_rho, self.quantile, self.closed_rho = source, peak_rho, quantile, closed_rho
-        self.start_weekday, self.routing, self.n_hot, self.hot_factor = (
-            start_weekday,
-            routing,
-            n_hot,
-            hot_factor,
-        )
-        self._check(
-            peak_rho=(0.0, None),
-            quantile=(0.0, 1.0),
-            closed_rho=(0.0, None),
-            n_hot=(1, None),
-            hot_factor=(0.0, None),
-        )
-        for attr, allowed in (("start_weekday", (*WEEKDAYS, "any")), ("routing", ROUTINGS)):
-            if getattr(self, attr) not in allowed:
-                raise InputError(
-                    f"scenario.recorded.{attr}",
-                    f"must be one of {', '.join(allowed)}; got {getattr(self, attr)!r}",
-                )
-        series = load_series(source)
-        if np.quantile(series.rate[series.open], quantile) <= 0:
+    source: str = param(
+        "bank_calls",
+        f"the recorded series: {', '.join(DATASETS)} (needs {EXTRA}), or a .csv of (time, count)",
+    )
+    peak_rho: float = param(0.9, "offered load (1: capacity) at the quantile of the recorded rate", ge=0)
+    quantile: float = param(
+        0.99, "quantile of the open intervals' recorded rate that gets peak_rho", ge=0, le=1
+    )
+    closed_rho: float = param(0.0, "offered load while the series has no count (nights, weekends)", ge=0)
+    start_weekday: Weekday = param(
+        "monday", "the scored window starts at midnight on this day (any: every day)"
+    )
+    routing: Literal["uniform", "uneven"] = param(
+        "uniform", "uniform: by staff share; uneven: n_hot units get hot_factor times the others' share"
+    )
+    n_hot: int = param(3, "hot units with routing uneven, drawn per seed (at most org.n_units)", ge=1)
+    hot_factor: float = param(1.3, "a hot unit's share over the others' with routing uneven", ge=0)
+
+    def __post_init__(self) -> None:
+        series = load_series(self.source)
+        if np.quantile(series.rate[series.open], self.quantile) <= 0:
             raise InputError(
-                "scenario.recorded.quantile", f"the {quantile:g} quantile of the recorded rate is 0"
+                "scenario.recorded.quantile", f"the {self.quantile:g} quantile of the recorded rate is 0"
             )
 
     @property

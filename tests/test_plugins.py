@@ -41,6 +41,7 @@ import numpy as np
 
 from detectors.base import Detector, Level, Reading, check_param
 from scenarios.catalogue import Plan, Scenario
+from scenarios.params import param
 
 
 class QueueAlarm(Detector):
@@ -65,10 +66,10 @@ class Surge(Scenario):
 
     name = "surge"
 
-    def __init__(self, base: float = 0.6, peak: float = 1.25, onset_day: float = 1.0,
-                 hours: float = 8.0) -> None:
-        self.base, self.peak, self.onset_day, self.hours = base, peak, onset_day, hours
-        self._check(base=(0.0, None), peak=(0.0, None), onset_day=(0.0, None), hours=(0.0, None))
+    base: float = param(0.6, "offered load outside the surge", ge=0)
+    peak: float = param(1.25, "offered load during the surge", ge=0)
+    onset_day: float = param(1.0, "scenario day the surge starts", unit="days", ge=0)
+    hours: float = param(8.0, "length of the surge", unit="hours", ge=0)
 
     def plan(self, rng, org):
         on = self._onset(rng, org, self.onset_day, 6.0)
