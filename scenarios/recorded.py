@@ -50,7 +50,6 @@ class Dataset:
     time: str  # column of date-times
     count: str  # column of arrival counts
     label: str  # what the report's title calls it
-    citation: str
 
 
 DATASETS = {
@@ -59,8 +58,7 @@ DATASETS = {
         "bank_calls",
         "DateTime",
         "Calls",
-        "bank call centre, 2003",
-        "Weinberg, Brown & Stroud (2007), JASA 102(480), 1185-1198",
+        "bank call centre, 2003",  # Weinberg, Brown & Stroud (2007), JASA 102(480), 1185-1198
     ),
 }
 
@@ -209,14 +207,21 @@ class Recorded(Scenario):
         "uniform", "uniform: by staff share; uneven: n_hot units get hot_factor times the others' share"
     )
     n_hot: int = param(3, "hot units with routing uneven, drawn per seed (at most org.n_units)", ge=1)
-    hot_factor: float = param(1.3, "a hot unit's share over the others' with routing uneven", ge=0)
+    hot_factor: float = param(1.3, "a hot unit's share over the others' with routing uneven", gt=0)
 
     def __post_init__(self) -> None:
+        self.offered_load()  # reads and checks the series now, before any run
+
+    def offered_load(self) -> np.ndarray:
+        """rho per interval of the series: ``peak_rho`` x rate / the rate's ``quantile``; closed_rho where
+        the series has no count."""
         series = load_series(self.source)
-        if np.quantile(series.rate[series.open], self.quantile) <= 0:
+        reference = np.quantile(series.rate[series.open], self.quantile)
+        if reference <= 0:
             raise InputError(
                 "scenario.recorded.quantile", f"the {self.quantile:g} quantile of the recorded rate is 0"
             )
+        return np.where(series.open, series.rate * (self.peak_rho / reference), self.closed_rho)
 
     @property
     def label(self) -> str:
@@ -250,8 +255,7 @@ class Recorded(Scenario):
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         series = load_series(self.source)
         offset_h = 24.0 * self.draw_window(rng, org) - org.warmup_h  # series hours at the run's t = 0
-        scale = self.peak_rho / np.quantile(series.rate[series.open], self.quantile)
-        load = np.where(series.open, series.rate * scale, self.closed_rho)
+        load = self.offered_load()
         step_h, last = series.step_h, len(load) - 1
 
         def rho(t: np.ndarray) -> np.ndarray:

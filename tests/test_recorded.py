@@ -221,8 +221,9 @@ def test_the_experiment_labels_its_report_with_the_data_source(tmp_path):
         SimpleNamespace(scenarios={"recorded": {"_target_": "scenarios.recorded.Recorded"}})
     ) == ("recorded demand: bank call centre, 2003")
     out = tmp_path / "run"
-    overrides = ("+experiment=recorded", "seeds=2", "org.n_units=4", "detector=[utilization,transport]")
-    assert run_task(out, *overrides, "executor=serial", "progress=false") == 0
+    small = ("seeds=2", "org.n_units=4", "org.warmup_days=1", "org.scenario_days=2", "executor=serial")
+    detectors = "detector=[utilization,transport]"
+    assert run_task(out, "+experiment=recorded", *small, detectors, "progress=false") == 0
     assert (
         (out / "report.md")
         .read_text()
