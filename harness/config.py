@@ -6,11 +6,12 @@ import importlib
 import importlib.util
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
+from pydantic import model_validator
 
 from detectors.base import Detector
 from harness.analysis.calibrate import CalibrationSpec
@@ -21,67 +22,62 @@ from harness.run.budget import GB, Limits, check_budget, machine_memory
 from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
-from scenarios.truth import TruthSpec
+from scenarios.params import Section, param
+from scenarios.truth import TARGETS, TruthSpec
 
 EXECUTORS = ("local", "serial", "dask", "ray")
 EXTRAS = {"dask": "distributed", "ray": "ray"}  # executor -> module its optional extra installs
 
 
-@dataclass(frozen=True)
-class Criteria:
+MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers
+
+
+class Criteria(Section):
     """The roadmap's success criteria, as DESIGN section 5 measures them."""
 
-    lead_h: float = 2.0
-    lead_target: str = "utilization_breach"
-    lead_scenarios: tuple[str, ...] = ("ramp", "spike")
-    fp_rate: float = 0.15
-    unique_recall: float = 0.5
-    overhead_ms: float = 50.0
+    section: ClassVar[str] = "scoring.criteria"
+
+    lead_h: float = param(2.0, "criterion 1: median lead time at least this", unit="hours", ge=0)
+    lead_target: Literal[TARGETS] = param("utilization_breach", "criterion 1: events whose lead counts")
+    lead_scenarios: tuple[str, ...] = param(("ramp", "spike"), "criterion 1: scenarios whose events count")
+    fp_rate: float = param(0.15, "criterion 2: false-positive rate (pooled) below this", ge=0, le=1)
+    unique_recall: float = param(
+        0.5, "criterion 3: caught at recall >= this; unique when the others are below", ge=0, le=1
+    )
+    overhead_ms: float = param(50.0, "criterion 4: cost per update below this", unit="milliseconds", gt=0)
 
 
-@dataclass(frozen=True)
-class ExecutorSpec:
-    name: str = "local"
-    n_jobs: int = -1
-    address: str | None = None  # dask scheduler address; None starts a LocalCluster
-    cell_timeout_s: float | None = None
-    max_job_memory_gb: float | None = None  # None: this machine's memory, shared by its workers
+class ExecutorSpec(Section):
+    """Where the study's cells run."""
 
-    def __post_init__(self) -> None:
-        if self.name not in EXECUTORS:
-            raise InputError("executor.name", f"must be one of {', '.join(EXECUTORS)}; got {self.name!r}")
-        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0:
-            raise InputError(
-                "executor.n_jobs", f"must be a non-zero integer (-1: all cores); got {self.n_jobs!r}"
-            )
-        timeout = self.cell_timeout_s
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise InputError(
-                "executor.cell_timeout_s", f"must be a number of seconds > 0, or null; got {timeout!r}"
-            )
+    section: ClassVar[str] = "executor"
+
+    name: Literal[EXECUTORS] = param(
+        "local", "local: worker processes here; serial: in this process; dask or ray: a cluster"
+    )
+    n_jobs: int = param(-1, "worker processes (not 0); -1: every core, -2: all but one, ...")
+    address: str | None = param(None, "dask or ray scheduler such as tcp://host:8786; null: start one")
+    cell_timeout_s: float | None = param(None, "a longer cell fails; null: no limit", unit="seconds", gt=0)
+    max_job_memory_gb: float | None = param(
+        None, "memory one job may use; null: this machine's, shared by its workers", unit="GB", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExecutorSpec:
+        if self.n_jobs == 0:
+            raise InputError("executor.n_jobs", "must be a non-zero integer (-1: all cores); got 0")
         if self.address is not None and self.name not in EXTRAS:
             raise InputError(
                 "executor.address", f"only the {' and '.join(EXTRAS)} executors connect to an address"
             )
-        if self.address is not None and (not isinstance(self.address, str) or not self.address):
-            raise InputError(
-                "executor.address",
-                f"must be a scheduler address such as tcp://host:8786; got {self.address!r}",
-            )
-        memory = self.max_job_memory_gb
-        if memory is not None and (
-            isinstance(memory, bool) or not isinstance(memory, int | float) or not 0 < memory < float("inf")
-        ):
-            raise InputError(
-                "executor.max_job_memory_gb", f"must be a number of GB > 0, or null; got {memory!r}"
-            )
+        if self.address == "":
+            raise InputError("executor.address", "must be a scheduler address such as tcp://host:8786")
         module = EXTRAS.get(self.name)
         if module and importlib.util.find_spec(module) is None:
             raise InputError(
                 "executor.name", f"{self.name} needs the optional extra: pip install -e '.[{self.name}]'"
             )
+        return self
 
     @property
     def workers(self) -> int:
@@ -97,6 +93,22 @@ class ExecutorSpec:
         here = 1 if self.name == "serial" or self.address is not None else self.workers
         shared = f"{here} workers sharing this machine's {machine / GB:.3g} GB" if here > 1 else "this host"
         return Limits(machine / here, f"{shared}; set executor.max_job_memory_gb or executor.n_jobs", machine)
+
+
+class StudySettings(Section):
+    """The top-level settings of a study."""
+
+    seeds: int = param(10, "seeds per scenario", ge=1)
+    first_seed: int = param(0, "seeds run first_seed .. first_seed + seeds - 1", ge=0, le=MAX_SEED)
+    progress: bool = param(True, "progress bar on stderr")
+
+    @model_validator(mode="after")
+    def _seeds_fit(self) -> StudySettings:
+        if self.first_seed + self.seeds - 1 > MAX_SEED:
+            raise InputError(
+                "first_seed", f"must leave room for {self.seeds} seeds below 2**63; got {self.first_seed}"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,15 @@ def build(spec: Mapping[str, Any], where: str) -> Any:
         raise InputError(where, str(error)) from None
 
 
+def demand_label(study: StudyConfig) -> str:
+    """What the study's demand is, from its scenarios' labels (a recorded series names its source), for
+    the titles of report.md and headline.md; empty when every scenario draws its own profile."""
+    labels = [
+        build(spec, f"scenario.{name}").label for name, spec in study.scenarios.items() if "_target_" in spec
+    ]
+    return "; ".join(dict.fromkeys(label for label in labels if label))
+
+
 def build_as(kind: type, spec: Mapping[str, Any], where: str) -> Any:
     """``build``, checking that the result is a ``kind`` (a Detector, a Scenario)."""
     built = build(spec, where)
@@ -166,31 +187,6 @@ def build_as(kind: type, spec: Mapping[str, Any], where: str) -> Any:
             f"{spec['_target_']!r} builds a {type(built).__name__}, not a {kind.__module__}.{kind.__name__}",
         )
     return built
-
-
-def _dataclass(cls: type, values: Mapping[str, Any], where: str) -> Any:
-    allowed = [f.name for f in fields(cls)]
-    for key in values:
-        if key not in allowed:
-            raise InputError(f"{where}.{key}", f"unknown parameter; allowed: {', '.join(allowed)}")
-    try:
-        return cls(**values)
-    except InputError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise InputError(where, str(error)) from None
-
-
-def _int(value: Any, where: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(where, f"must be an integer >= {low}; got {value!r}")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise InputError(where, f"must be true or false; got {value!r}")
-    return value
 
 
 def check_selected(value: Any, default: Any, selected: Mapping[str, Any], where: str, kind: str) -> None:
@@ -219,23 +215,16 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     built_scenarios = {name: build_as(Scenario, spec, f"scenario.{name}") for name, spec in scenarios.items()}
     built_detectors = {name: build_as(Detector, spec, f"detector.{name}") for name, spec in detectors.items()}
 
-    n_seeds = _int(raw.get("seeds"), "seeds", 1)
-    first = _int(raw.get("first_seed", 0), "first_seed", 0)
+    top = StudySettings(**{name: raw[name] for name in StudySettings.model_fields if name in raw})
     org = raw.get("org") or {}
-    org_config = _dataclass(OrgConfig, org, "org")
+    org_config = OrgConfig(**org)
     scoring_raw = dict(raw.get("scoring") or {})
     truth = scoring_raw.pop("truth", {}) or {}
-    _dataclass(TruthSpec, truth, "scoring.truth")
-    criteria_raw = scoring_raw.pop("criteria", {}) or {}
-    if "lead_scenarios" in criteria_raw:
-        lead = criteria_raw["lead_scenarios"]
-        if isinstance(lead, str) or not isinstance(lead, list | tuple):
-            raise InputError("scoring.criteria.lead_scenarios", f"must be a list of scenarios; got {lead!r}")
-        criteria_raw["lead_scenarios"] = tuple(lead)
-    criteria = _dataclass(Criteria, criteria_raw, "scoring.criteria")
+    TruthSpec(**truth)
+    criteria = Criteria(**(scoring_raw.pop("criteria", {}) or {}))
     check_selected(
         criteria.lead_scenarios,
-        Criteria.lead_scenarios,
+        Criteria.model_fields["lead_scenarios"].default,
         scenarios,
         "scoring.criteria.lead_scenarios",
         "scenario",
@@ -246,20 +235,19 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
             raise InputError(
                 f"scoring.thresholds.{name}", f"names no selected detector; selected: {', '.join(detectors)}"
             )
-    scoring = _dataclass(ScoringSpec, scoring_raw, "scoring")
-    executor = _dataclass(ExecutorSpec, raw.get("executor") or {}, "executor")
+    scoring = ScoringSpec(**scoring_raw)
+    executor = ExecutorSpec(**(raw.get("executor") or {}))
     stats = StatisticsSpec.from_config(raw)
     check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
     check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
-    progress = _bool(raw.get("progress", True), "progress")
     sample = (raw.get("overhead") or {}).get("sample", StudyConfig.overhead_sample)
     if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
         raise InputError("overhead.sample", f"must be a number > 0 and <= 1; got {sample!r}")
-    check_budget(built_scenarios, built_detectors, org_config, n_seeds, first, executor.limits())
+    check_budget(built_scenarios, built_detectors, org_config, top.seeds, top.first_seed, executor.limits())
     return StudyConfig(
         scenarios=scenarios,
         detectors=detectors,
-        seeds=tuple(range(first, first + n_seeds)),
+        seeds=tuple(range(top.first_seed, top.first_seed + top.seeds)),
         org=org,
         truth=truth,
         scoring=scoring,
@@ -268,7 +256,7 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         stats=stats,
         headline=HeadlineSpec.from_config(raw.get("headline")),
         calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
-        progress=progress,
+        progress=top.progress,
         searches=searches,
         overhead_sample=float(sample),
     )

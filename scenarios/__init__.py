@@ -18,6 +18,7 @@ from scenarios.catalogue import CATALOGUE, Scenario
 from scenarios.errors import InputError
 from scenarios.model import run_model, unit_rates
 from scenarios.org import OrgConfig
+from scenarios.recorded import Recorded
 from scenarios.trace import FIELDS, Event, Layout, Observation, Trace, Truth
 from scenarios.truth import TARGETS, TruthSpec, derive_events
 
@@ -41,28 +42,32 @@ __all__ = [
 ]
 
 
+#: The scenarios shipped here: the synthetic catalogue, and demand that follows a recorded series.
+BUILTIN: dict[str, type[Scenario]] = {**CATALOGUE, Recorded.name: Recorded}
+
+
 def available() -> list[str]:
-    """Names of the catalogue's scenarios and of the installed plugins (entry-point group
+    """Names of the built-in scenarios and of the installed plugins (entry-point group
     ``tdbench.scenarios``, ``scenarios.plugins``)."""
-    return list(plugins.merged(plugins.SCENARIOS, CATALOGUE))
+    return list(plugins.merged(plugins.SCENARIOS, BUILTIN))
 
 
 def is_plugin(name: str) -> bool:
-    return name not in CATALOGUE and name in available()
+    return name not in BUILTIN and name in available()
 
 
 def scenario_class(name: str) -> type[Scenario]:
-    """The class of a catalogue or plugin scenario."""
-    known = plugins.merged(plugins.SCENARIOS, CATALOGUE)
+    """The class of a built-in or plugin scenario."""
+    known = plugins.merged(plugins.SCENARIOS, BUILTIN)
     if name not in known:
         raise InputError("scenario", f"unknown scenario {name!r}; allowed: {', '.join(known)}")
-    if name in CATALOGUE:
-        return CATALOGUE[name]
+    if name in BUILTIN:
+        return BUILTIN[name]
     return plugins.load_class(plugins.SCENARIOS, name, known[name], Scenario)
 
 
 def make(name: str, **params: Any) -> Scenario:
-    """Build a catalogue or plugin scenario by name, with keyword parameters."""
+    """Build a built-in or plugin scenario by name, with keyword parameters."""
     cls = scenario_class(name)
     allowed = scenario_params(cls)
     for key in params:

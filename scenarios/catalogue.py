@@ -1,8 +1,9 @@
 """The scenario catalogue (DESIGN section 3): load profiles, routing and shocks, jittered per seed.
 
-Each scenario is a small class whose explicit keyword parameters are its knobs (so a Hydra
-``_target_`` can build it). ``plan(rng, org)`` draws one seed's realisation. Scenario days count
-from the end of the warm-up; during warm-up every scenario runs at its starting load.
+Each scenario is a small class that declares its knobs once with ``param`` (the keyword-only
+constructor a Hydra ``_target_`` calls derives from them). ``plan(rng, org)`` draws one seed's
+realisation. Scenario days count from the end of the warm-up; during warm-up every scenario runs at
+its starting load.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
-from scenarios.params import Declared
+from scenarios.params import Declared, param
 
 Profile = Callable[[np.ndarray], np.ndarray]
 
@@ -93,12 +94,10 @@ class Scenario(Declared, ABC):
     @abstractmethod
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan: ...
 
-    def _check(self, **bounds: tuple[float, float | None]) -> None:
-        for attr, (low, high) in bounds.items():
-            value = getattr(self, attr)
-            if not np.isfinite(value) or value < low or (high is not None and value > high):
-                allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-                raise InputError(f"scenario.{self.name}.{attr}", f"must be {allowed}; got {value!r}")
+    @property
+    def label(self) -> str:
+        """What reports say about this scenario's demand in their title; empty for a drawn profile."""
+        return ""
 
     def _onset(self, rng: np.random.Generator, org: OrgConfig, day: float, jitter_h: float) -> float:
         return org.warmup_h + 24.0 * day + rng.uniform(-jitter_h, jitter_h)
@@ -149,9 +148,7 @@ class Steady(Scenario):
     name = "steady"
     null_control = True
 
-    def __init__(self, rho: float = 0.6) -> None:
-        self.rho = rho
-        self._check(rho=(0.0, None))
+    rho: float = param(0.6, "offered load (1: capacity)", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         return Plan(rho=constant(self.rho))
@@ -163,11 +160,15 @@ class Diurnal(Scenario):
     name = "diurnal"
     null_control = True
 
-    def __init__(self, rho: float = 0.6, amplitude: float = 0.12, period_h: float = 24.0) -> None:
-        self.rho, self.amplitude, self.period_h = rho, amplitude, period_h
-        self._check(rho=(0.0, None), amplitude=(0.0, None), period_h=(1e-9, None))
-        if amplitude > rho:
-            raise InputError("scenario.diurnal.amplitude", f"must be <= rho ({rho}); got {amplitude}")
+    rho: float = param(0.6, "mean offered load (1: capacity)", ge=0)
+    amplitude: float = param(0.12, "half the daily swing of the offered load (at most rho)", ge=0)
+    period_h: float = param(24.0, "length of one cycle", unit="hours", gt=0)
+
+    def __post_init__(self) -> None:
+        if self.amplitude > self.rho:
+            raise InputError(
+                "scenario.diurnal.amplitude", f"must be <= rho ({self.rho}); got {self.amplitude}"
+            )
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         rho, amp, period = self.rho, self.amplitude, self.period_h
@@ -179,23 +180,11 @@ class Ramp(Scenario):
 
     name = "ramp"
 
-    def __init__(
-        self,
-        rho_start: float = 0.6,
-        rho_end: float = 1.05,
-        start_day: float = 0.5,
-        ramp_days: float = 7.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.rho_start, self.rho_end = rho_start, rho_end
-        self.start_day, self.ramp_days, self.jitter_h = start_day, ramp_days, jitter_h
-        self._check(
-            rho_start=(0.0, None),
-            rho_end=(0.0, None),
-            start_day=(0.0, None),
-            ramp_days=(1e-9, None),
-            jitter_h=(0.0, None),
-        )
+    rho_start: float = param(0.6, "offered load (1: capacity) before the ramp", ge=0)
+    rho_end: float = param(1.05, "offered load (1: capacity) at the end of the ramp", ge=0)
+    start_day: float = param(0.5, "scenario day the ramp starts", unit="days", ge=0)
+    ramp_days: float = param(7.0, "length of the ramp", unit="days", gt=0)
+    jitter_h: float = param(12.0, "the start moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         start = self._onset(rng, org, self.start_day, self.jitter_h)
@@ -209,23 +198,11 @@ class Spike(Scenario):
 
     name = "spike"
 
-    def __init__(
-        self,
-        base_rho: float = 0.6,
-        spike_rho: float = 1.3,
-        onset_day: float = 3.0,
-        duration_h: float = 6.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.base_rho, self.spike_rho = base_rho, spike_rho
-        self.onset_day, self.duration_h, self.jitter_h = onset_day, duration_h, jitter_h
-        self._check(
-            base_rho=(0.0, None),
-            spike_rho=(0.0, None),
-            onset_day=(0.0, None),
-            duration_h=(0.0, None),
-            jitter_h=(0.0, None),
-        )
+    base_rho: float = param(0.6, "offered load (1: capacity) outside the spike", ge=0)
+    spike_rho: float = param(1.3, "offered load (1: capacity) during the spike", ge=0)
+    onset_day: float = param(3.0, "scenario day the spike starts", unit="days", ge=0)
+    duration_h: float = param(6.0, "length of the spike", unit="hours", ge=0)
+    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -242,23 +219,11 @@ class Uneven(Scenario):
 
     name = "uneven"
 
-    def __init__(
-        self,
-        rho: float = 0.65,
-        hot_rho: float = 1.1,
-        n_hot: int = 3,
-        onset_day: float = 2.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.rho, self.hot_rho, self.n_hot = rho, hot_rho, n_hot
-        self.onset_day, self.jitter_h = onset_day, jitter_h
-        self._check(
-            rho=(0.0, None),
-            hot_rho=(0.0, None),
-            n_hot=(1, None),
-            onset_day=(0.0, None),
-            jitter_h=(0.0, None),
-        )
+    rho: float = param(0.65, "system offered load (1: capacity)", ge=0)
+    hot_rho: float = param(1.1, "offered load (1: capacity) of each hot unit from the onset", ge=0)
+    n_hot: int = param(3, "hot units, drawn per seed (at most org.n_units)", ge=1)
+    onset_day: float = param(2.0, "scenario day the routing turns uneven", unit="days", ge=0)
+    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -277,25 +242,12 @@ class Recovery(Scenario):
 
     name = "recovery"
 
-    def __init__(
-        self,
-        base_rho: float = 0.6,
-        high_rho: float = 1.1,
-        low_rho: float = 0.5,
-        onset_day: float = 1.0,
-        high_days: float = 2.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.base_rho, self.high_rho, self.low_rho = base_rho, high_rho, low_rho
-        self.onset_day, self.high_days, self.jitter_h = onset_day, high_days, jitter_h
-        self._check(
-            base_rho=(0.0, None),
-            high_rho=(0.0, None),
-            low_rho=(0.0, None),
-            onset_day=(0.0, None),
-            high_days=(0.0, None),
-            jitter_h=(0.0, None),
-        )
+    base_rho: float = param(0.6, "offered load (1: capacity) before the overload", ge=0)
+    high_rho: float = param(1.1, "offered load (1: capacity) during the overload", ge=0)
+    low_rho: float = param(0.5, "offered load (1: capacity) after the overload (the relief)", ge=0)
+    onset_day: float = param(1.0, "scenario day the overload starts", unit="days", ge=0)
+    high_days: float = param(2.0, "length of the overload", unit="days", ge=0)
+    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -314,25 +266,12 @@ class RebalancingFailure(Scenario):
 
     name = "rebalancing_failure"
 
-    def __init__(
-        self,
-        rho: float = 0.7,
-        hot_rho: float = 0.95,
-        n_hot: int = 3,
-        failure_day: float = 3.0,
-        remaining_capacity: float = 0.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.rho, self.hot_rho, self.n_hot = rho, hot_rho, n_hot
-        self.failure_day, self.remaining_capacity, self.jitter_h = failure_day, remaining_capacity, jitter_h
-        self._check(
-            rho=(0.0, None),
-            hot_rho=(0.0, None),
-            n_hot=(1, None),
-            failure_day=(0.0, None),
-            remaining_capacity=(0.0, 1.0),
-            jitter_h=(0.0, None),
-        )
+    rho: float = param(0.7, "system offered load (1: capacity)", ge=0)
+    hot_rho: float = param(0.95, "offered load (1: capacity) of each hot unit", ge=0)
+    n_hot: int = param(3, "hot units, drawn per seed (at most org.n_units)", ge=1)
+    failure_day: float = param(3.0, "scenario day rebalancing fails", unit="days", ge=0)
+    remaining_capacity: float = param(0.0, "share of rebalancing capacity left after the failure", ge=0, le=1)
+    jitter_h: float = param(12.0, "the failure moves up to this much either way per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         failure = self._onset(rng, org, self.failure_day, self.jitter_h)
@@ -353,23 +292,11 @@ class StaffLoss(Scenario):
 
     name = "staff_loss"
 
-    def __init__(
-        self,
-        rho: float = 0.6,
-        onset_day: float = 3.0,
-        lost_fraction: float = 0.5,
-        duration_h: float = 48.0,
-        jitter_h: float = 12.0,
-    ) -> None:
-        self.rho, self.onset_day, self.lost_fraction = rho, onset_day, lost_fraction
-        self.duration_h, self.jitter_h = duration_h, jitter_h
-        self._check(
-            rho=(0.0, None),
-            onset_day=(0.0, None),
-            lost_fraction=(0.0, 1.0),
-            duration_h=(0.0, None),
-            jitter_h=(0.0, None),
-        )
+    rho: float = param(0.6, "system offered load (1: capacity)", ge=0)
+    onset_day: float = param(3.0, "scenario day the staff leave", unit="days", ge=0)
+    lost_fraction: float = param(0.5, "share of the unit's staff that leave", ge=0, le=1)
+    duration_h: float = param(48.0, "how long they stay away", unit="hours", ge=0)
+    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)

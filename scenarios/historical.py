@@ -23,15 +23,17 @@ and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from pydantic import field_validator
 
 from scenarios.errors import InputError
 from scenarios.graph import GRAPHS, make_graph
+from scenarios.params import Section, param
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS, TruthSpec, derive_events
 
@@ -42,37 +44,30 @@ LABEL_OPTIONAL = ("end_h", "units")
 UNIT_SEPARATOR = ";"
 
 
-@dataclass(frozen=True)
-class HistoricalSpec:
+class HistoricalSpec(Section):
     """What the observations do not say: warm-up, service rate (unless a column gives it), graph."""
 
-    warmup_h: float = 168.0  # leading hours observed by detectors but never scored
-    service_rate_per_h: float | None = None  # None: the service_rate column, else estimated
-    graph: str = "complete"  # org graph over units in order of first appearance: complete | ring
-    origin: str | None = None  # the date and time of time_h = 0, for dated figure axes; None: hours
+    section: ClassVar[str] = "historical"
 
-    def __post_init__(self) -> None:
-        if self.origin is not None:
-            try:
-                pd.Timestamp(str(self.origin))
-            except ValueError:
-                raise InputError(
-                    "historical.origin",
-                    f"must be a date-time such as 2025-01-31T00:00 or null; got {self.origin!r}",
-                ) from None
-        if not _number(self.warmup_h) or self.warmup_h < 0:
-            raise InputError("historical.warmup_h", f"must be a number of hours >= 0; got {self.warmup_h!r}")
-        rate = self.service_rate_per_h
-        if rate is not None and (not _number(rate) or rate <= 0):
+    warmup_h: float = param(168.0, "leading hours observed by the detectors, not scored", unit="hours", ge=0)
+    service_rate_per_h: float | None = param(
+        None, "tasks per staff-hour; null: a service_rate column, else estimated from the warm-up", gt=0
+    )
+    graph: Literal[GRAPHS] = param("complete", "distances between units (in order of first appearance)")
+    origin: str | None = param(None, "date-time of time_h = 0 (e.g. 2025-01-31T00:00); null: hours")
+
+    @field_validator("origin", mode="before")
+    @classmethod
+    def _date_time(cls, origin: object) -> object:
+        try:
+            ok = origin is None or (isinstance(origin, str) and pd.Timestamp(origin) is not pd.NaT)
+        except ValueError:
+            ok = False
+        if not ok:
             raise InputError(
-                "historical.service_rate_per_h", f"must be a number > 0 or null (estimate); got {rate!r}"
+                "historical.origin", f"must be a date-time such as 2025-01-31T00:00 or null; got {origin!r}"
             )
-        if self.graph not in GRAPHS:
-            raise InputError("historical.graph", f"must be one of {', '.join(GRAPHS)}; got {self.graph!r}")
-
-
-def _number(x: object) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and bool(np.isfinite(x))
+        return origin
 
 
 def read_table(path: str | Path, where: str) -> pd.DataFrame:

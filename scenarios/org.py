@@ -2,63 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import model_validator
 
 from scenarios.errors import InputError
 from scenarios.graph import GRAPHS, Graph, make_graph
+from scenarios.params import Section, param
 from scenarios.trace import Layout
 
 MIN_STEP_H = 1 / 60  # health checks and rebalancing rounds at most once a minute (the arrival grid)
 
 
-@dataclass(frozen=True)
-class OrgConfig:
+class OrgConfig(Section):
     """Every model parameter, with DESIGN's defaults. Time is in hours unless the name says days."""
 
-    n_units: int = 12
-    staff_per_unit: int = 4
-    service_mean_h: float = 1.0
-    service_cv: float | None = None  # None: exponential service; else lognormal with this CV
-    graph: str = "complete"
-    rebalance_interval_h: float = 0.25
-    rebalance_capacity_per_h: float = 8.0
-    rebalance_margin: float = 1.0  # queue per staff above the system mean before tasks move
-    transfer_delay_h: float = 0.25  # per hop
-    absence_hazard_per_h: float = 0.002
-    absence_beta: float = 2.0
-    absence_duration_h: float = 12.0
-    swap_base_rate_per_h: float = 0.05
-    swap_kappa: float = 1.0
-    dt_h: float = 0.25
-    warmup_days: float = 7.0
-    scenario_days: float = 14.0
+    section: ClassVar[str] = "org"
 
-    def __post_init__(self) -> None:
-        self._check_int("n_units", 1)
-        # no staff means no capacity, hence no arrivals (they scale with capacity): nothing to study
-        self._check_int("staff_per_unit", 1)
-        for name in ("service_mean_h", "dt_h", "rebalance_interval_h"):
-            self._check_number(name, positive=True)
-        for name in (
-            "rebalance_capacity_per_h",
-            "rebalance_margin",
-            "transfer_delay_h",
-            "absence_hazard_per_h",
-            "absence_beta",
-            "absence_duration_h",
-            "swap_base_rate_per_h",
-            "swap_kappa",
-            "warmup_days",
-        ):
-            self._check_number(name, positive=False)
-        self._check_number("scenario_days", positive=True)
-        if self.service_cv is not None:
-            self._check_number("service_cv", positive=True)
-        if self.graph not in GRAPHS:
-            raise InputError("org.graph", f"must be one of {', '.join(GRAPHS)}; got {self.graph!r}")
+    n_units: int = param(12, "work units", ge=1)
+    # no staff means no capacity, hence no arrivals (they scale with capacity): nothing to study
+    staff_per_unit: int = param(4, "staff of each unit, each serving one task at a time", ge=1)
+    service_mean_h: float = param(1.0, "mean service time of a task", unit="hours", gt=0)
+    service_cv: float | None = param(
+        None, "coefficient of variation of service times (lognormal); null: exponential", gt=0
+    )
+    graph: Literal[GRAPHS] = param("complete", "org graph, whose hops set the transfer delays")
+    rebalance_interval_h: float = param(
+        0.25, "time between rebalancing rounds (at least one minute)", unit="hours", gt=0
+    )
+    rebalance_capacity_per_h: float = param(8.0, "queued tasks the coordinator may move per hour", ge=0)
+    rebalance_margin: float = param(
+        1.0, "queue per staff above the system mean before tasks move", unit="tasks", ge=0
+    )
+    transfer_delay_h: float = param(0.25, "time a moved task is in transit, per hop", unit="hours", ge=0)
+    absence_hazard_per_h: float = param(0.002, "base hazard of a staff member's absence, per hour", ge=0)
+    absence_beta: float = param(2.0, "how much a busy unit raises the absence hazard", ge=0)
+    absence_duration_h: float = param(12.0, "length of an absence", unit="hours", ge=0)
+    swap_base_rate_per_h: float = param(0.05, "swap requests per unit and hour at no backlog", ge=0)
+    swap_kappa: float = param(1.0, "extra swap requests per hour per task of backlog per staff above 1", ge=0)
+    dt_h: float = param(0.25, "time between health checks (at least one minute)", unit="hours", gt=0)
+    warmup_days: float = param(7.0, "warm-up: observed by the detectors, not scored", unit="days", ge=0)
+    scenario_days: float = param(14.0, "scored part of the run, after the warm-up", unit="days", gt=0)
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> OrgConfig:
         for name in ("dt_h", "rebalance_interval_h"):
             value = getattr(self, name)
             if value < MIN_STEP_H:
@@ -69,25 +57,11 @@ class OrgConfig:
                 f"must be <= the run's length, 24 x (warmup_days + scenario_days) = {self.duration_h:g} h; "
                 f"got {self.dt_h!r}",
             )
-
-    def _check_int(self, name: str, low: int) -> None:
-        value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(f"org.{name}", f"must be an integer >= {low}; got {value!r}")
-
-    def _check_number(self, name: str, positive: bool) -> None:
-        value = getattr(self, name)
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or value < 0 or (positive and value == 0):
-            bound = "> 0" if positive else ">= 0"
-            raise InputError(f"org.{name}", f"must be a finite number {bound}; got {value!r}")
+        return self
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return tuple(cls.model_fields)
 
     @property
     def warmup_h(self) -> float:

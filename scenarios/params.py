@@ -30,7 +30,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -41,6 +41,7 @@ from scenarios.errors import InputError
 __all__ = [
     "SECTION",
     "Declared",
+    "Section",
     "Literal",
     "Setting",
     "check_values",
@@ -96,6 +97,8 @@ def _bounds(metadata: Iterable[Any]) -> str:
 def _kind(annotation: Any) -> tuple[str, bool]:
     """(words for the type, whether null is allowed)."""
     origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kind(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         kind, _ = _kind(args[0] if len(args) == 1 else Union[tuple(args)])  # noqa: UP007
@@ -137,6 +140,9 @@ def allowed(field: FieldInfo) -> str:
 def input_error(exc: ValidationError, section: str, model: type[BaseModel]) -> InputError:
     """The first pydantic error as one line naming the dotted setting and what it allows."""
     error = exc.errors(include_url=False)[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, InputError):  # raised by a rule that relates several settings
+        return cause
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "literal["))]
     name = loc[0] if loc else ""
     where = ".".join(p for p in (section, *loc[:1]) if p)
@@ -166,9 +172,30 @@ def validate(model: type[BaseModel], values: Mapping[str, Any], section: str) ->
     fields = model.model_fields
     values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
     try:
-        return model(**values)
+        return model.model_validate(values)
     except ValidationError as exc:
         raise input_error(exc, section, model) from None
+
+
+class Section(BaseModel):
+    """A settings section that is a value (``OrgConfig``, ``ExecutorSpec``, ...): fields declared with
+    :func:`param`, cross-field rules in a ``model_validator(mode="after")`` raising InputError. Built
+    directly or with :func:`validate`, any error is one InputError under the class's ``section``."""
+
+    model_config = SECTION
+    section: ClassVar[str] = ""
+
+    def __init__(self, **values: Any) -> None:
+        fields = type(self).model_fields
+        values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise input_error(exc, type(self).section, type(self)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings and their values, as plain Python."""
+        return self.model_dump()
 
 
 # ---------------------------------------------------------------- declared classes

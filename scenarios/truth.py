@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
+from pydantic import model_validator
 
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 from scenarios.trace import Event, Layout
 
 TARGETS = ("utilization_breach", "unit_saturation")
 
 
-@dataclass(frozen=True)
-class TruthSpec:
+class TruthSpec(Section):
     """Thresholds of the two targets. Hours are durations; utilization is a fraction of staff."""
 
-    utilization_on: float = 0.80
-    utilization_off: float = 0.75
-    utilization_window_h: float = 1.0
-    utilization_sustain_h: float = 1.0
-    utilization_clear_h: float = 1.0
-    backlog_on_h: float = 2.0
-    backlog_sustain_h: float = 0.5
-    backlog_off_h: float = 0.5
-    backlog_clear_h: float = 1.0
+    section: ClassVar[str] = "scoring.truth"
 
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not np.isfinite(value) or value < 0:
-                raise InputError(f"scoring.truth.{name}", f"must be a finite number >= 0; got {value!r}")
+    utilization_on: float = param(0.80, "utilization_breach starts at a trailing mean >= this", ge=0)
+    utilization_off: float = param(0.75, "... and ends once it stays < this (<= utilization_on)", ge=0)
+    utilization_window_h: float = param(1.0, "window of the trailing mean utilization", unit="hours", ge=0)
+    utilization_sustain_h: float = param(1.0, "how long it must hold >= utilization_on", unit="hours", ge=0)
+    utilization_clear_h: float = param(1.0, "how long it must stay < utilization_off", unit="hours", ge=0)
+    backlog_on_h: float = param(2.0, "unit_saturation starts at a unit backlog >= this", unit="hours", ge=0)
+    backlog_sustain_h: float = param(0.5, "how long it must hold >= backlog_on_h", unit="hours", ge=0)
+    backlog_off_h: float = param(0.5, "... ends once it stays < this (<= backlog_on_h)", unit="hours", ge=0)
+    backlog_clear_h: float = param(1.0, "how long it must stay < backlog_off_h", unit="hours", ge=0)
+
+    @model_validator(mode="after")
+    def _off_below_on(self) -> TruthSpec:
         for low, high in (("utilization_off", "utilization_on"), ("backlog_off_h", "backlog_on_h")):
             if getattr(self, low) > getattr(self, high):
                 raise InputError(f"scoring.truth.{low}", f"must be <= scoring.truth.{high}")
+        return self
 
 
 def runs(mask: np.ndarray, min_len: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,5 @@
 """The YAML files mirror the code: their defaults are the classes' defaults."""
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -45,12 +44,12 @@ def test_detector_yaml_named_after_a_registry_entry_equals_its_defaults(name):
 
 
 def test_org_and_scoring_yaml_equal_the_defaults():
-    assert load(CONF_DIR / "org" / "default.yaml") == dataclasses.asdict(OrgConfig())
+    assert load(CONF_DIR / "org" / "default.yaml") == OrgConfig().to_dict()
     scoring = load(CONF_DIR / "scoring" / "default.yaml")
-    assert scoring.pop("truth") == dataclasses.asdict(TruthSpec())
+    assert scoring.pop("truth") == TruthSpec().to_dict()
     criteria = scoring.pop("criteria")
-    assert {**criteria, "lead_scenarios": tuple(criteria["lead_scenarios"])} == dataclasses.asdict(Criteria())
-    assert scoring == dataclasses.asdict(ScoringSpec())
+    assert {**criteria, "lead_scenarios": tuple(criteria["lead_scenarios"])} == Criteria().to_dict()
+    assert scoring == ScoringSpec().to_dict()
 
 
 def test_default_study_selects_every_scenario():

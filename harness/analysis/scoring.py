@@ -6,40 +6,39 @@ episode covering steps i..j is the half-open interval [time_h[i], time_h[j] + dt
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from detectors.base import Level, Readings
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 from scenarios.trace import Event, Trace
 from scenarios.truth import TARGETS, runs
 
 
-@dataclass(frozen=True)
-class ScoringSpec:
+class ScoringSpec(Section):
     """How alerts become episodes and how episodes meet events."""
 
-    alert_level: int = int(Level.WARNING)
-    thresholds: dict[str, float] = field(default_factory=dict)  # detector -> score threshold
-    refractory_h: float = 1.0
-    horizon_h: float = 24.0  # H: how early a warning may come and still count
-    grace_h: float = 1.0  # G: how late a warning may come and still count
+    section: ClassVar[str] = "scoring"
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.alert_level, int) or not 1 <= self.alert_level <= 4:
-            raise InputError("scoring.alert_level", f"must be an integer in 1..4; got {self.alert_level!r}")
-        for name in ("refractory_h", "horizon_h", "grace_h"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
-                raise InputError(f"scoring.{name}", f"must be a finite number >= 0; got {value!r}")
+    alert_level: int = param(int(Level.WARNING), "an alert is a reading at this level or above", ge=1, le=4)
+    thresholds: dict[str, Annotated[float, Field(allow_inf_nan=True)]] = param(
+        {}, "detector -> score threshold: an alert is a score at or above it (instead of the level)"
+    )
+    refractory_h: float = param(1.0, "alert runs closer than this merge into one episode", unit="hours", ge=0)
+    horizon_h: float = param(24.0, "H: how early a warning may come and still count", unit="hours", ge=0)
+    grace_h: float = param(1.0, "G: how late a warning may come and still count", unit="hours", ge=0)
+
+    @model_validator(mode="after")
+    def _thresholds_are_numbers(self) -> ScoringSpec:
         for detector, value in self.thresholds.items():
-            if not isinstance(value, int | float) or np.isnan(value):
+            if np.isnan(value):
                 raise InputError(f"scoring.thresholds.{detector}", f"must be a number; got {value!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return self
 
 
 def alert_mask(readings: Readings, spec: ScoringSpec, detector: str = "") -> np.ndarray:

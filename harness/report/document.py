@@ -29,7 +29,7 @@ from harness.analysis.headline import Headline
 from harness.analysis.identical import identical_detectors
 from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL, alarm_rates
-from harness.config import ExecutorSpec, StudyConfig, build
+from harness.config import ExecutorSpec, StudyConfig, build, demand_label
 from harness.report.palette import palette
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
@@ -457,8 +457,9 @@ def render_markdown(
     run_dir = result.run_dir
     cells = result.cells
     ok = int((cells["status"] == "ok").sum())
+    label = demand_label(study)
     lines = [
-        "# tdbench report",
+        f"# tdbench report: {label}" if label else "# tdbench report",
         "",
         *([intro, ""] if intro else []),
         f"{len(study.scenarios)} scenario(s) x {len(study.seeds)} seed(s) x "

@@ -18,7 +18,7 @@ from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
-from harness.config import ExecutorSpec, StudyConfig, resolve
+from harness.config import ExecutorSpec, StudyConfig, demand_label, resolve
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
@@ -211,7 +211,8 @@ def write_summary(
     if best is not None:
         write_text(run_dir / "headline.csv", best.table.to_csv(index=False))
         write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
-        write_text(run_dir / "headline.md", f"# Headline\n\n{best_text}\n")
+        label = demand_label(study)
+        write_text(run_dir / "headline.md", f"# Headline{': ' + label if label else ''}\n\n{best_text}\n")
     write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
     tables = (cells, events, episodes, overhead)

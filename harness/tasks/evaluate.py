@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from detectors.base import Readings
 from harness.config import StudyConfig, load_study
@@ -40,13 +40,7 @@ def paths(cfg: DictConfig) -> tuple[Path, Path | None]:
 
 
 def historical_spec(cfg: DictConfig) -> HistoricalSpec:
-    raw = cfg.get("historical")
-    raw = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
-    allowed = ("warmup_h", "service_rate_per_h", "graph", "origin")
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"historical.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-    return HistoricalSpec(**raw)
+    return HistoricalSpec(**(cfg.get("historical") or {}))
 
 
 def evaluation_study(cfg: DictConfig) -> StudyConfig:
@@ -60,7 +54,7 @@ def evaluation_study(cfg: DictConfig) -> StudyConfig:
         base,
         scenarios={data.stem: scenario},
         seeds=(0,),
-        criteria=replace(base.criteria, lead_scenarios=(data.stem,)),
+        criteria=base.criteria.model_copy(update={"lead_scenarios": (data.stem,)}),
     )
 
 
