@@ -68,7 +68,11 @@ class Run:
     @property
     def config(self) -> DictConfig:
         """The run's resolved config (config.yaml)."""
-        return OmegaConf.load(self.run_dir / "config.yaml")
+        path = self.run_dir / "config.yaml"
+        loaded = OmegaConf.load(path)
+        if not isinstance(loaded, DictConfig):
+            raise InputError(str(path), "a run's config is a mapping, not a list")
+        return loaded
 
     @property
     def ok(self) -> bool:
