@@ -31,6 +31,7 @@ from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL, alarm_rates
 from harness.config import ExecutorSpec, StudyConfig, build
 from harness.report.palette import palette
+from harness.report.screen import announce
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
@@ -159,6 +160,7 @@ class ReportFigures:
         planned = plan_figures(
             self.run_dir, tables, headline, study, timelines["timeline"], timelines["timeline_marks"]
         )
+        announce(study.progress, f"figures: drawing {len(planned)}")
         done = {f.file: f for f in execute(draw_figure, planned, self.executor)}
         self.figures = [done[f.file] for f in planned]
         return self.figures
@@ -178,6 +180,7 @@ def write_report(
     if drawn is None or drawn.figures is None:
         drawn = ReportFigures(result.run_dir, study, executor, timeline_seed)
         drawn(result.tables, result.headline)
+    announce(study.progress, "report: writing report.md")
     text = render_markdown(result, study, drawn.figures, intro)
     path = result.run_dir / "report.md"
     write_text(path, text)

@@ -19,6 +19,7 @@ from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
 from harness.config import ExecutorSpec, StudyConfig, resolve
+from harness.report.screen import announce
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
@@ -182,6 +183,7 @@ def write_summary(
     """summary.csv, scorecard.md (as shipped, and at the headline's thresholds), wilcoxon.csv,
     first_alert.csv and the headline's files from the study's rows; ``ok``: its cells that
     succeeded; ``headline``: the future of ``study_headline``, awaited once the rest is done."""
+    announce(study.progress, "summary: summary.csv, scorecards, paired tests")
     cells, events, episodes, overhead = (rows[table] for table in ROW_TABLES)
     stats = study.stats
     ok_events = events[events["key"].isin(ok)]
@@ -233,6 +235,7 @@ def study_headline(
         )
     if not runs:
         return None, "No headline: no cell succeeded."
+    announce(study.progress, f"headline: choosing {len(runs)} detectors' thresholds on the calibration seeds")
     cal = study.calibrate
     calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
     mapper = partial(execute, spec=executor)

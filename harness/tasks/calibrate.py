@@ -30,12 +30,19 @@ from harness.analysis.statistics import StatisticsSpec
 from harness.config import StudyConfig, load_study
 from harness.report import figures
 from harness.report.document import CALIBRATED, OPERATING_CURVE
+from harness.report.screen import fit, results_line
 from harness.run.files import write_parquet, write_text
 from harness.run.ledger import Ledger
 from harness.run.plan import plan_jobs
 from harness.run.study import export_tables, store_jobs
 
 SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
+
+
+CALIBRATION_FILES = (
+    "calibration.csv", "calibration.md", "operating_curve.parquet", "calibrated.parquet", "fp_analysis.csv",
+    "figures/operating_curves.png",
+)
 
 
 def _specs(cfg: DictConfig) -> tuple[StudyConfig, CalibrationSpec, StatisticsSpec]:
@@ -219,11 +226,9 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         sections.append(f"## False-positive analysis (all seeds; {stats.label})\n\n{fp_text}\n")
         text += f"\n\nFalse-positive analysis, all seeds ({stats.label}):\n\n{fp_text}"
     write_text(out_dir / "calibration.md", "\n".join(sections))
-    print(text)
-    print(
-        f"\nresults: {out_dir} (calibration.csv, operating_curve.parquet, calibrated.parquet, "
-        "fp_analysis.csv, figures/operating_curves.png)"
-    )
+    print(fit(text, "calibration.md"))
+    print()
+    print(results_line(out_dir, CALIBRATION_FILES))
     if failed:
         print(f"{failed} cell(s) failed and are left out of the sweep: see cells.parquet (status, error)")
     return 1 if failed else 0
