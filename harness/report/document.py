@@ -282,6 +282,7 @@ def plan_figures(
                         "colors": colors,
                         "score_labels": labels,
                         "origin": study.scenarios[scenario].get("origin") if evaluation else None,
+                        **headline_order(headline),
                     },
                 )
             )
@@ -289,8 +290,10 @@ def plan_figures(
         planned.append(
             FigureJob(
                 f"lead_times_{target}.png",
-                f"Lead times: {target.replace('_', ' ')}",
-                f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector. "
+                f"Lead times at the shipped thresholds: {target.replace('_', ' ')}",
+                f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector, "
+                "each detector at its shipped levels (not matched in cost: a detector that alerts most of "
+                "the time shows long leads and few misses here; the headline compares them at one budget). "
                 f"A lead is capped at the horizon H = {scoring.horizon_h:g} h and may be as late as G = "
                 f"{scoring.grace_h:g} h after onset (negative); missed events have none and are counted.",
                 "lead_times",
@@ -380,6 +383,19 @@ def plan_figures(
             )
         )
     return planned
+
+
+def headline_order(headline: Headline | None) -> dict[str, Any]:
+    """The timelines' panel order and headline thresholds: the headline's rows, in its order."""
+    if headline is None:
+        return {}
+    table = headline.table
+    return {
+        "order": table["detector"].tolist(),
+        "headline_thresholds": {
+            row.detector: (float(row.threshold), bool(row.feasible)) for row in table.itertuples()
+        },
+    }
 
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:
