@@ -10,6 +10,7 @@ import pandas as pd
 
 from harness.analysis.sweep import HEADLINE, METRICS, Sweep, collect
 from harness.report.document import markdown_table
+from harness.report.exports import csv_text
 from harness.report.figures.sweep import sweep_curves
 from harness.report.palette import palette
 from harness.run.files import write_parquet, write_text
@@ -22,7 +23,7 @@ def write_sweep(sweep_dir: str | Path) -> Path:
     sweep = collect(sweep_dir)
     folder = sweep.folder
     write_parquet(folder / "sweep.parquet", sweep.rows)
-    write_text(folder / "sweep.csv", sweep.rows.to_csv(index=False))
+    write_text(folder / "sweep.csv", csv_text(sweep.rows))
     colors = palette(sweep.rows["detector"])
     drawn = []
     for parameter in sweep.numeric:

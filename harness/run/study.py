@@ -19,6 +19,7 @@ from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
 from harness.config import ExecutorSpec, StudyConfig, resolve
+from harness.report.exports import csv_text
 from harness.report.screen import announce
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
@@ -189,7 +190,7 @@ def write_summary(
     ok_events = events[events["key"].isin(ok)]
     tests = wilcoxon_table(ok_events, stats.reference)
     summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
-    write_text(run_dir / "summary.csv", summary.to_csv(index=False))
+    write_text(run_dir / "summary.csv", csv_text(summary))
     families = {
         name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
     }
@@ -214,8 +215,8 @@ def write_summary(
         write_text(run_dir / "headline.csv", best.table.to_csv(index=False))
         write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
         write_text(run_dir / "headline.md", f"# Headline\n\n{best_text}\n")
-    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
-    write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+    write_text(run_dir / "wilcoxon.csv", csv_text(tests))
+    write_text(run_dir / "first_alert.csv", csv_text(firsts))
     tables = (cells, events, episodes, overhead)
     return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
 

@@ -30,6 +30,7 @@ from harness.analysis.statistics import StatisticsSpec
 from harness.config import StudyConfig, load_study
 from harness.report import figures
 from harness.report.document import CALIBRATED, OPERATING_CURVE
+from harness.report.exports import csv_text
 from harness.report.screen import fit, results_line
 from harness.run.files import write_parquet, write_text
 from harness.run.ledger import Ledger
@@ -198,7 +199,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             ["detector", "split", *[c for c in curve_table if c not in ("detector", "split")]]
         ]
     write_parquet(out_dir / OPERATING_CURVE, curve_table)
-    write_text(out_dir / "calibration.csv", choice_table.to_csv(index=False))
+    write_text(out_dir / "calibration.csv", csv_text(choice_table))
     chosen = choice_table[(choice_table["choice"] == "calibrated") & choice_table["feasible"].astype(bool)]
     write_parquet(out_dir / CALIBRATED, chosen[["detector", "threshold"]].reset_index(drop=True))
     if len(curve_table):
@@ -221,7 +222,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             stats,
             cal.fp_detector,
         )
-        write_text(out_dir / "fp_analysis.csv", fp.to_csv(index=False))
+        write_text(out_dir / "fp_analysis.csv", csv_text(fp))
         fp_text = render_fp(fp)
         sections.append(f"## False-positive analysis (all seeds; {stats.label})\n\n{fp_text}\n")
         text += f"\n\nFalse-positive analysis, all seeds ({stats.label}):\n\n{fp_text}"

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from detectors.base import Readings
 from harness.config import StudyConfig, load_study
 from harness.report.document import write_report
+from harness.report.exports import csv_text
 from harness.report.screen import fit
 from harness.run.files import write_text
 from harness.run.jobs import cell_key, merge, run_record, score_cell
@@ -138,7 +139,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             "service_rate": trace.layout.service_rate,
         }
     )
-    write_text(Path(out_dir) / "units.csv", units.to_csv(index=False))
+    write_text(Path(out_dir) / "units.csv", csv_text(units))
     report = write_report(result, study, intro=intro(cfg))
     print(fit(result.scorecard_text, "scorecard.md"))
     print(f"\nresults: {result.run_dir}\nreport: {report}")
