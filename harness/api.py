@@ -47,7 +47,8 @@ class Run:
             if parquet.is_file():
                 self._tables[name] = pd.read_parquet(parquet)
             elif csv.is_file():
-                self._tables[name] = pd.read_csv(csv)
+                # only empty cells are missing: the detector "null" is a name
+                self._tables[name] = pd.read_csv(csv, keep_default_na=False, na_values=[""])
             else:
                 raise KeyError(f"{name!r}: no such table in {self.run_dir}; tables: {', '.join(self.tables)}")
         return self._tables[name]
