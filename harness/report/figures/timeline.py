@@ -29,9 +29,9 @@ from harness.report.figures.style import (
 from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
-LABEL_WIDTH = 44  # characters per line of a score label in the key
+LABEL_WIDTH = 52  # characters per line of a score label in the key
 Y_TICKS = 3  # at most this many intervals between a panel's y ticks
-PANEL_IN = 0.95  # height of a detector's panel, inches
+PANEL_IN = 1.0  # height of a detector's panel, inches
 #: The warm-up: hatched, so it never looks like an alert's shading (of a dark detector colour).
 WARMUP = {"facecolor": "none", "edgecolor": "#b8bcc0", "hatch": "///"}
 
@@ -173,7 +173,7 @@ def _threshold_label(row: pd.Series) -> str:
         return f"threshold {row['threshold']:.3g} (scoring.thresholds)"
     if row["agreement"] >= 1.0:
         return f"alert threshold {row['threshold']:.3g}"
-    return f"≈ alert threshold {row['threshold']:.3g}\n(matches levels on {row['agreement']:.1%} of steps)"
+    return f"≈ alert threshold {row['threshold']:.3g} (levels agree on {row['agreement']:.1%})"
 
 
 def _score_limits(ax: Any, score: np.ndarray, thresholds: list[float | None]) -> None:
