@@ -126,6 +126,14 @@ def render(
         lines.append(
             f"| {r['detector']} | {r['choice']} | {_fmt(r['threshold'], 'g')} | {cells[0]} | {cells[1]} |"
         )
+    calibrated = choices[choices["choice"] == "calibrated"]
+    if cal.rule == "budget" and not calibrated["feasible"].astype(bool).all():
+        lines += [
+            "",
+            "None within budget: no threshold met it on the calibration seeds. Small studies often have too "
+            "little quiet time and too few events to resolve the budget; more seeds, longer runs "
+            "(org.scenario_days) or a looser headline.budget make it reachable.",
+        ]
     held_out = choices[(choices["choice"] == "calibrated") & choices["feasible"].astype(bool)]
     always_on = held_out.loc[held_out["test_quiet_alert_fraction"] > ALWAYS_ON, "detector"].tolist()
     if always_on:
