@@ -2,12 +2,14 @@
 
 Each call composes the config exactly as the ``tdbench`` command does (the same overrides, the same
 validation: bad input raises the ``InputError`` the command would print) and returns a ``Run``,
-whose tables are pandas frames read from the run folder when first asked for. README, "Python API",
-has a worked example (run by the tests).
+whose tables are pandas frames read from the run folder when first asked for.
+docs/how-to/python-api.md has a worked example (run by the tests).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +47,8 @@ class Run:
             if parquet.is_file():
                 self._tables[name] = pd.read_parquet(parquet)
             elif csv.is_file():
-                self._tables[name] = pd.read_csv(csv)
+                # only empty cells are missing: the detector "null" is a name
+                self._tables[name] = pd.read_csv(csv, keep_default_na=False, na_values=[""])
             else:
                 raise KeyError(f"{name!r}: no such table in {self.run_dir}; tables: {', '.join(self.tables)}")
         return self._tables[name]
@@ -68,7 +71,11 @@ class Run:
     @property
     def config(self) -> DictConfig:
         """The run's resolved config (config.yaml)."""
-        return OmegaConf.load(self.run_dir / "config.yaml")
+        path = self.run_dir / "config.yaml"
+        loaded = OmegaConf.load(path)
+        if not isinstance(loaded, DictConfig):
+            raise InputError(str(path), "a run's config is a mapping, not a list")
+        return loaded
 
     @property
     def ok(self) -> bool:
@@ -79,21 +86,23 @@ class Run:
         return f"Run({str(self.run_dir)!r}, {len(self.cells)} cells)"
 
 
-def tdbench(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> Run:
+def tdbench(overrides: Sequence[str] = (), run_dir: str | Path | None = None, quiet: bool = False) -> Run:
     """Run ``tdbench <overrides>`` in this process (any task) and return its run folder.
 
     (Not ``harness.run``: that name is the ``harness/run/`` package.)
 
     ``run_dir`` is the output folder (default: Hydra's ``results/runs/<date>/<time>/``, or
-    ``hydra.run.dir=`` among the overrides). A sweep (``-m``) runs from the command line."""
+    ``hydra.run.dir=`` among the overrides). A sweep (``-m``) runs from the command line.
+    ``quiet``: print nothing (no tables, no progress); the files are written all the same."""
     from harness.cli import check, compose_run, run_task
 
-    args = _overrides(overrides)
+    args = _overrides(overrides, quiet)
     composed = compose_run(args)
     check(args, composed)
     [cfg], planned = composed
     out = _output_folder(planned, args, run_dir)
-    return Run(out, run_task(cfg, out))
+    with _silenced(quiet):
+        return Run(out, run_task(cfg, out))
 
 
 def load(run_dir: str | Path) -> Run:
@@ -108,14 +117,15 @@ def evaluate(
     name: str = "historical",
     overrides: Sequence[str] = (),
     run_dir: str | Path | None = None,
+    quiet: bool = False,
 ) -> Run:
     """Score every configured detector on historical observations, as ``tdbench task=evaluate``.
 
-    ``frame`` (and ``labels``) follow the schema of README, "Historical data". They are validated,
+    ``frame`` (and ``labels``) follow the schema of docs/how-to/evaluate-csv.md. They are validated,
     then saved into the run folder as ``<name>.parquet`` (and ``<name>_labels.parquet``), which the
     run's config points at, so ``tdbench task=report run_dir=...`` can rebuild it. ``name`` is the
     data's scenario name in the tables; ``overrides`` set anything else (``historical.warmup_h=24``,
-    ``detector=[transport]``)."""
+    ``detector=[transport]``); ``quiet``: print nothing."""
     from harness.cli import compose_run, run_task
     from harness.run.files import write_parquet
     from harness.tasks.evaluate import evaluation_study, historical_spec
@@ -126,7 +136,7 @@ def evaluate(
         raise InputError("data", "frame and labels must be pandas DataFrames")
     if not isinstance(name, str) or not NAME.match(name):
         raise InputError("name", f"must be letters, digits, '_', '.' or '-'; got {name!r}")
-    args = _overrides(overrides)
+    args = _overrides(overrides, quiet)
     for arg in args:
         key = arg.partition("=")[0].lstrip("+~")
         if key in SET_BY_EVALUATE:
@@ -143,17 +153,22 @@ def evaluate(
     write_parquet(data_path, frame)
     if labels_path is not None:
         write_parquet(labels_path, labels)
-    return Run(out, run_task(cfg, out))
+    with _silenced(quiet):
+        return Run(out, run_task(cfg, out))
 
 
-def _overrides(overrides: Sequence[str]) -> list[str]:
+def _silenced(quiet: bool) -> contextlib.AbstractContextManager:
+    return contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
+
+
+def _overrides(overrides: Sequence[str], quiet: bool = False) -> list[str]:
     from harness.cli import MULTIRUN_FLAGS, normalise
 
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
         raise InputError("overrides", f"must be a list of strings such as ['seeds=3']; got {overrides!r}")
     if any(o in MULTIRUN_FLAGS for o in overrides):
         raise InputError("overrides", "a sweep (-m) runs from the command line: tdbench -m ...")
-    return normalise(list(overrides))
+    return normalise([*overrides, "progress=false"] if quiet else list(overrides))
 
 
 def _output_folder(planned: str, args: list[str], run_dir: str | Path | None) -> Path:

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +359,9 @@ def main() -> None:
     """Entry point of the ``tdbench`` console script."""
     global _exit_code
     _exit_code = 0
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra
+        print(f"tdbench {version('tdbench')}")
+        sys.exit(0)
     args = normalise(sys.argv[1:])
     try:
         store_plugin_configs()

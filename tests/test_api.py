@@ -1,4 +1,4 @@
-"""The Python API (harness.api): the README's example runs, results equal the command's, bad input
+"""The Python API (harness.api): the documented example runs, results equal the command's, bad input
 raises the command's error and writes nothing."""
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ STUDY = ("seeds=2", "scenario=[spike,steady]", "detector=[utilization,cusum]", "
 QUIET = ("report.enabled=false",)
 
 
-def readme_example() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) == 1, "the Python API section has one example"
+def docs_example() -> str:
+    text = (ROOT / "docs" / "how-to" / "python-api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1, "the Python API page has one example"
     return blocks[0]
 
 
-def test_readme_example_runs(tmp_path):
+def test_docs_example_runs(tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     done = subprocess.run(
-        [sys.executable, "-c", readme_example()], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", docs_example()], cwd=tmp_path, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr
     assert "org.n_units: must be an integer >= 1; got 0" in done.stdout

@@ -315,3 +315,17 @@ def test_render_warns_about_always_on_thresholds():
     always_on = pd.DataFrame([choice("a", 0.02), choice("b", 0.9)])
     text = render(always_on, CalibrationSpec(rule="lead"), [0], [1])
     assert "WARNING: the calibrated thresholds of b alert more than 50% of quiet time" in text
+
+
+def test_a_small_study_says_what_would_make_the_budget_reachable(tmp_path, capsys):
+    from studies import SMALL, run_task
+
+    args = [*SMALL, "task=calibrate", "seeds=2", "scenario=[ramp,steady]", "detector=[transport]",
+            "executor=serial"]  # fmt: skip
+    assert run_task(tmp_path, *args) == 0
+    table = pd.read_csv(tmp_path / "calibration.csv")
+    calibrated = table[table["choice"] == "calibrated"]
+    printed = capsys.readouterr().out
+    assert not calibrated["feasible"].any()  # one calibration seed of two short runs cannot resolve 1%
+    advice = "more seeds, longer runs (org.scenario_days) or a looser headline.budget"
+    assert advice in " ".join(printed.split())

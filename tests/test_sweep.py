@@ -5,6 +5,7 @@ the documented headline columns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -78,7 +79,8 @@ def test_compare_task_writes_table_figures_and_markdown(tmp_path):
     assert run_task(tmp_path / "own", "task=compare", f"sweep_dir={sweep_dir}") == 0
     table = pd.read_csv(sweep_dir / "sweep.csv")
     assert len(table) == 4 * len(DETECTORS)
-    assert pd.read_parquet(sweep_dir / "sweep.parquet").shape == table.shape
+    flags = [c for c in table.columns if c.endswith(("_missed", "_not_reached"))]  # CSV only: see exports
+    assert flags and pd.read_parquet(sweep_dir / "sweep.parquet").shape == table.drop(columns=flags).shape
     figure = sweep_dir / "figures" / "sweep_org.rebalance_capacity_per_h.png"
     assert imread(figure).shape[1] >= 1200
     assert not (sweep_dir / "figures" / "sweep_org.png").exists()  # org is not numeric
@@ -86,7 +88,8 @@ def test_compare_task_writes_table_figures_and_markdown(tmp_path):
     assert "Swept: `org.rebalance_capacity_per_h` = 0, 8; `org` = default, ring." in text
     assert "No figure for `org`: not numeric." in text
     assert "![org.rebalance_capacity_per_h](figures/sweep_org.rebalance_capacity_per_h.png)" in text
-    assert "| transport | 8 | ring | 3 | 60.0% [50.0%, 65.0%] | 3.60 h [3.00 h, 4.20 h] | 1.0% |" in text
+    row = "| transport | 8 | ring | 3 | yes | 60.0% [50.0%, 65.0%] | 3.60 h [3.00 h, 4.20 h] | 1.0% |"
+    assert row in text
     assert "missed" in text  # a lead CI bound of -inf reads "missed"
     assert not (tmp_path / "own").exists()  # Hydra's own folder for the command is not kept
 
@@ -130,3 +133,16 @@ def test_every_multirun_ends_with_the_comparison(tmp_path):
     else:
         assert "sweep: not compared: sweep_dir: no job of" in out
         assert not (tmp_path / "sweep" / "sweep.csv").exists()
+
+
+def test_infeasible_points_are_marked_and_explained(tmp_path):
+    make_sweep(tmp_path, [{"org.rebalance_capacity_per_h": c} for c in ("0", "8")])
+    job = tmp_path / "1" / "headline.csv"
+    table = pd.read_csv(job)
+    table.loc[table["detector"] == "transport", ["feasible", "rank"]] = [False, np.nan]
+    table["budget_use"] = np.where(table["detector"] == "transport", 12.5, 0.5)
+    table.to_csv(job, index=False)
+    assert run_task(tmp_path / "own", "task=compare", f"sweep_dir={tmp_path}") == 0
+    text = (tmp_path / "sweep.md").read_text()
+    assert "| transport | 8 | 1 | no (budget x12.5) |" in text and "| transport | 0 | 0 | yes |" in text
+    assert "more seeds, longer runs" in text

@@ -31,6 +31,7 @@ from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL, alarm_rates
 from harness.config import ExecutorSpec, StudyConfig, build, demand_label
 from harness.report.palette import palette
+from harness.report.screen import announce
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
 from harness.run.executors import execute
 from harness.run.files import write_parquet, write_text
@@ -159,6 +160,7 @@ class ReportFigures:
         planned = plan_figures(
             self.run_dir, tables, headline, study, timelines["timeline"], timelines["timeline_marks"]
         )
+        announce(study.progress, f"figures: drawing {len(planned)}")
         done = {f.file: f for f in execute(draw_figure, planned, self.executor)}
         self.figures = [done[f.file] for f in planned]
         return self.figures
@@ -178,6 +180,7 @@ def write_report(
     if drawn is None or drawn.figures is None:
         drawn = ReportFigures(result.run_dir, study, executor, timeline_seed)
         drawn(result.tables, result.headline)
+    announce(study.progress, "report: writing report.md")
     text = render_markdown(result, study, drawn.figures, intro)
     path = result.run_dir / "report.md"
     write_text(path, text)
@@ -279,6 +282,7 @@ def plan_figures(
                         "colors": colors,
                         "score_labels": labels,
                         "origin": study.scenarios[scenario].get("origin") if evaluation else None,
+                        **headline_order(headline),
                     },
                 )
             )
@@ -286,8 +290,10 @@ def plan_figures(
         planned.append(
             FigureJob(
                 f"lead_times_{target}.png",
-                f"Lead times: {target.replace('_', ' ')}",
-                f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector. "
+                f"Lead times at the shipped thresholds: {target.replace('_', ' ')}",
+                f"Lead time of every scored {target.replace('_', ' ')} event, per scenario and detector, "
+                "each detector at its shipped levels (not matched in cost: a detector that alerts most of "
+                "the time shows long leads and few misses here; the headline compares them at one budget). "
                 f"A lead is capped at the horizon H = {scoring.horizon_h:g} h and may be as late as G = "
                 f"{scoring.grace_h:g} h after onset (negative); missed events have none and are counted.",
                 "lead_times",
@@ -377,6 +383,19 @@ def plan_figures(
             )
         )
     return planned
+
+
+def headline_order(headline: Headline | None) -> dict[str, Any]:
+    """The timelines' panel order and headline thresholds: the headline's rows, in its order."""
+    if headline is None:
+        return {}
+    table = headline.table
+    return {
+        "order": table["detector"].tolist(),
+        "headline_thresholds": {
+            row.detector: (float(row.threshold), bool(row.feasible)) for row in table.itertuples()
+        },
+    }
 
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:

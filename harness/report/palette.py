@@ -1,4 +1,5 @@
-"""A fixed colour per detector, the same in every figure of every report (and of sweep comparisons).
+"""A fixed colour per detector name, the same in every figure of every run and task (and of sweep
+comparisons).
 
 It needs no matplotlib, so the study can plan its figures without importing it.
 """
@@ -32,12 +33,37 @@ PALETTE = (
 )
 
 
-def palette(detectors: Iterable[str]) -> dict[str, str]:
-    """A fixed colour per detector, by sorted name, so a detector looks the same in every figure;
-    beyond 16 detectors the colours repeat.
+#: The default study's detectors, each with its colour for good: a detector looks the same in every
+#: figure of every run and task. Families share a hue (transport orange, utilization blue, spc pink).
+FIXED = {
+    "transport": "#D55E00",
+    "transport_online": "#EE8866",
+    "utilization": "#0077BB",
+    "utilization_busy": "#77AADD",
+    "spc_faithful": "#AA4499",
+    "spc_textbook": "#CC79A7",
+    "seismic_faithful": "#225555",
+    "seismic_textbook": "#44BB99",
+    "burnout": "#E69F00",
+    "csd": "#999933",
+    "cusum": "#222255",
+    "null": "#000000",
+    "random": "#666633",
+}
+#: The colours no default detector has, for other detectors (plugins, variants, combinations).
+SPARE = tuple(c for c in PALETTE if c not in FIXED.values())
 
-    >>> palette(["b", "a"])
-    {'a': '#77AADD', 'b': '#D55E00'}
+
+def palette(detectors: Iterable[str]) -> dict[str, str]:
+    """A colour per detector: the default detectors' fixed ones, then the spare colours for the
+    others by sorted name (repeating beyond three of them).
+
+    >>> palette(["transport", "mine"])
+    {'mine': '#AA3377', 'transport': '#D55E00'}
+    >>> palette(["utilization", "transport"])["transport"] == palette(["transport"])["transport"]
+    True
     """
     names = sorted(set(detectors))
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    others = [name for name in names if name not in FIXED]
+    spare = {name: SPARE[i % len(SPARE)] for i, name in enumerate(others)}
+    return {name: FIXED.get(name) or spare[name] for name in names}

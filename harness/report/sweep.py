@@ -10,6 +10,7 @@ import pandas as pd
 
 from harness.analysis.sweep import HEADLINE, METRICS, Sweep, collect
 from harness.report.document import markdown_table
+from harness.report.exports import csv_text
 from harness.report.figures.sweep import sweep_curves
 from harness.report.palette import palette
 from harness.run.files import write_parquet, write_text
@@ -22,7 +23,7 @@ def write_sweep(sweep_dir: str | Path) -> Path:
     sweep = collect(sweep_dir)
     folder = sweep.folder
     write_parquet(folder / "sweep.parquet", sweep.rows)
-    write_text(folder / "sweep.csv", sweep.rows.to_csv(index=False))
+    write_text(folder / "sweep.csv", csv_text(sweep.rows))
     colors = palette(sweep.rows["detector"])
     drawn = []
     for parameter in sweep.numeric:
@@ -61,16 +62,26 @@ def render(sweep: Sweep, drawn: list[tuple[str, Path]]) -> str:
         "bootstrap CIs over seeds. `sweep.csv` / `sweep.parquet` hold every headline column.",
         "",
     ]
+    if "feasible" in rows and not rows["feasible"].astype(bool).all():
+        lines += [
+            "An infeasible row had no threshold within the budget on its calibration seeds: its numbers are "
+            "at the nearest threshold, for information, and `budget xN` says by how much the budget would "
+            "have to grow to admit it. Small studies often have too little quiet time and too few events to "
+            "resolve the budget: more seeds, longer runs (`org.scenario_days`) or a looser "
+            "`headline.budget` make it reachable.",
+            "",
+        ]
     if sweep.missing:
         lines += ["Left out: " + "; ".join(sweep.missing) + ".", ""]
     order = [*sweep.parameters, "job"]
     table = rows.sort_values(["detector", *order], kind="stable")
-    header = ["detector", *[f"`{p}`" for p in sweep.parameters], "job", *METRICS.values()]
+    header = ["detector", *[f"`{p}`" for p in sweep.parameters], "job", "within budget", *METRICS.values()]
     body = [
         [
             str(r["detector"]),
             *[str(r[p]) for p in sweep.parameters],
             str(r["job"]),
+            within(r),
             *[cell(r, m) for m in METRICS],
         ]
         for _, r in table.iterrows()
@@ -90,6 +101,14 @@ def render(sweep: Sweep, drawn: list[tuple[str, Path]]) -> str:
     if skipped:
         lines += [f"No figure for {', '.join(f'`{p}`' for p in skipped)}: not numeric.", ""]
     return "\n".join(lines)
+
+
+def within(row: pd.Series) -> str:
+    """Whether the job's headline found a threshold within the budget for the detector."""
+    if "feasible" not in row or bool(row["feasible"]):
+        return "yes"
+    use = row.get("budget_use", np.nan)
+    return f"no (budget x{use:.3g})" if isinstance(use, int | float) and np.isfinite(use) else "no"
 
 
 def styles(sweep: Sweep, parameter: str) -> str:

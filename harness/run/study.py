@@ -19,6 +19,8 @@ from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
 from harness.config import ExecutorSpec, StudyConfig, demand_label, resolve
+from harness.report.exports import csv_text
+from harness.report.screen import announce
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
@@ -182,12 +184,13 @@ def write_summary(
     """summary.csv, scorecard.md (as shipped, and at the headline's thresholds), wilcoxon.csv,
     first_alert.csv and the headline's files from the study's rows; ``ok``: its cells that
     succeeded; ``headline``: the future of ``study_headline``, awaited once the rest is done."""
+    announce(study.progress, "summary: summary.csv, scorecards, paired tests")
     cells, events, episodes, overhead = (rows[table] for table in ROW_TABLES)
     stats = study.stats
     ok_events = events[events["key"].isin(ok)]
     tests = wilcoxon_table(ok_events, stats.reference)
     summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
-    write_text(run_dir / "summary.csv", summary.to_csv(index=False))
+    write_text(run_dir / "summary.csv", csv_text(summary))
     families = {
         name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
     }
@@ -213,8 +216,8 @@ def write_summary(
         write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
         label = demand_label(study)
         write_text(run_dir / "headline.md", f"# Headline{': ' + label if label else ''}\n\n{best_text}\n")
-    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
-    write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
+    write_text(run_dir / "wilcoxon.csv", csv_text(tests))
+    write_text(run_dir / "first_alert.csv", csv_text(firsts))
     tables = (cells, events, episodes, overhead)
     return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
 
@@ -234,6 +237,7 @@ def study_headline(
         )
     if not runs:
         return None, "No headline: no cell succeeded."
+    announce(study.progress, f"headline: choosing {len(runs)} detectors' thresholds on the calibration seeds")
     cal = study.calibrate
     calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
     mapper = partial(execute, spec=executor)

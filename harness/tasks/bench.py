@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from harness.report.screen import fit
 from harness.run.files import write_text
 from scenarios.errors import InputError
 
@@ -37,7 +38,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     if report.exists():
         table = render(json.loads(report.read_text()))
         write_text(out_dir / "bench.md", f"# Benchmarks\n\n{table}\n")
-        print(table)
+        print(fit(table, "bench.md"))
     print(f"\nresults: {out_dir}")
     return code
 

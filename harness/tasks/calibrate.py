@@ -30,12 +30,20 @@ from harness.analysis.statistics import StatisticsSpec
 from harness.config import StudyConfig, load_study
 from harness.report import figures
 from harness.report.document import CALIBRATED, OPERATING_CURVE
+from harness.report.exports import csv_text
+from harness.report.screen import fit, results_line
 from harness.run.files import write_parquet, write_text
 from harness.run.ledger import Ledger
 from harness.run.plan import plan_jobs
 from harness.run.study import export_tables, store_jobs
 
 SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
+
+
+CALIBRATION_FILES = (
+    "calibration.csv", "calibration.md", "operating_curve.parquet", "calibrated.parquet", "fp_analysis.csv",
+    "figures/operating_curves.png",
+)
 
 
 def _specs(cfg: DictConfig) -> tuple[StudyConfig, CalibrationSpec, StatisticsSpec]:
@@ -118,6 +126,14 @@ def render(
         lines.append(
             f"| {r['detector']} | {r['choice']} | {_fmt(r['threshold'], 'g')} | {cells[0]} | {cells[1]} |"
         )
+    calibrated = choices[choices["choice"] == "calibrated"]
+    if cal.rule == "budget" and not calibrated["feasible"].astype(bool).all():
+        lines += [
+            "",
+            "None within budget: no threshold met it on the calibration seeds. Small studies often have too "
+            "little quiet time and too few events to resolve the budget; more seeds, longer runs "
+            "(org.scenario_days) or a looser headline.budget make it reachable.",
+        ]
     held_out = choices[(choices["choice"] == "calibrated") & choices["feasible"].astype(bool)]
     always_on = held_out.loc[held_out["test_quiet_alert_fraction"] > ALWAYS_ON, "detector"].tolist()
     if always_on:
@@ -191,7 +207,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             ["detector", "split", *[c for c in curve_table if c not in ("detector", "split")]]
         ]
     write_parquet(out_dir / OPERATING_CURVE, curve_table)
-    write_text(out_dir / "calibration.csv", choice_table.to_csv(index=False))
+    write_text(out_dir / "calibration.csv", csv_text(choice_table))
     chosen = choice_table[(choice_table["choice"] == "calibrated") & choice_table["feasible"].astype(bool)]
     write_parquet(out_dir / CALIBRATED, chosen[["detector", "threshold"]].reset_index(drop=True))
     if len(curve_table):
@@ -214,16 +230,14 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             stats,
             cal.fp_detector,
         )
-        write_text(out_dir / "fp_analysis.csv", fp.to_csv(index=False))
+        write_text(out_dir / "fp_analysis.csv", csv_text(fp))
         fp_text = render_fp(fp)
         sections.append(f"## False-positive analysis (all seeds; {stats.label})\n\n{fp_text}\n")
         text += f"\n\nFalse-positive analysis, all seeds ({stats.label}):\n\n{fp_text}"
     write_text(out_dir / "calibration.md", "\n".join(sections))
-    print(text)
-    print(
-        f"\nresults: {out_dir} (calibration.csv, operating_curve.parquet, calibrated.parquet, "
-        "fp_analysis.csv, figures/operating_curves.png)"
-    )
+    print(fit(text, "calibration.md"))
+    print()
+    print(results_line(out_dir, CALIBRATION_FILES))
     if failed:
         print(f"{failed} cell(s) failed and are left out of the sweep: see cells.parquet (status, error)")
     return 1 if failed else 0

@@ -19,6 +19,8 @@ from omegaconf import DictConfig
 from detectors.base import Readings
 from harness.config import StudyConfig, load_study
 from harness.report.document import write_report
+from harness.report.exports import csv_text
+from harness.report.screen import fit
 from harness.run.files import write_text
 from harness.run.jobs import cell_key, merge, run_record, score_cell
 from harness.run.ledger import Ledger
@@ -131,9 +133,9 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
             "service_rate": trace.layout.service_rate,
         }
     )
-    write_text(Path(out_dir) / "units.csv", units.to_csv(index=False))
+    write_text(Path(out_dir) / "units.csv", csv_text(units))
     report = write_report(result, study, intro=intro(cfg))
-    print(result.scorecard_text)
+    print(fit(result.scorecard_text, "scorecard.md"))
     print(f"\nresults: {result.run_dir}\nreport: {report}")
     if result.failed:
         print(f"{result.failed} detector(s) failed: see cells.parquet (status, error)")

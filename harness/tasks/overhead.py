@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from harness.config import build, load_study
 from harness.report import figures
 from harness.report.document import markdown_table
+from harness.report.screen import fit
 from harness.run.files import write_parquet, write_text
 from harness.run.replay import overhead_row, replay
 from scenarios import simulate
@@ -134,7 +135,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     figures.overhead(scan, empty, out_dir / "figures" / "overhead.png", limit_ms=study.criteria.overhead_ms)
     table = render(scan)
     write_text(out_dir / "overhead.md", f"# Overhead against the number of units\n\n{table}\n")
-    print(table)
+    print(fit(table, "overhead.md"))
     print(f"\nresults: {out_dir} (overhead_scan.parquet, overhead.md, figures/overhead.png)")
     failed = scan["error"].astype(bool)
     if failed.any():

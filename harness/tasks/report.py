@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness.config import StudyConfig, load_study
 from harness.report.document import ReportFigures, report_settings, write_report
+from harness.report.screen import announce
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
 from harness.run.stopping import stopped_split
@@ -121,6 +122,7 @@ def validate(cfg: DictConfig) -> None:
 def run(cfg: DictConfig, out_dir: Path) -> int:
     run_dir = run_folder(cfg)
     study = saved_study(run_dir)
+    announce(study.progress, f"report: rebuilding {run_dir} from its ledger")
     with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
         executor = load_study(cfg).executor  # this command's, not the saved run's
         seed = timeline_seed_of(run_dir, study)

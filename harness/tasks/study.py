@@ -18,11 +18,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from harness.config import load_study
 from harness.report.document import ReportFigures, finish_study, report_settings
+from harness.report.screen import fit, results_line
 from harness.run.files import write_text
 from harness.run.finished import FinishedRun
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
 from harness.run.study import StudyResult, run_study
 from harness.tasks.tune import TuneSpec, study_plan, study_tuning
+
+RESULT_FILES = (
+    "headline.csv", "headline.md", "headline_pairs.csv", "summary.csv", "scorecard.md", "wilcoxon.csv",
+    "first_alert.csv",
+)
 
 
 def stop_settings(cfg: DictConfig) -> dict:
@@ -41,12 +47,13 @@ def validate(cfg: DictConfig) -> None:
 
 def printed(result: StudyResult, tuning: str = "") -> str:
     """What the study prints: the headline, the tuning (with headline.tune), then both scorecards."""
-    parts = ["# Headline", "", result.headline_text, ""]
+    parts = ["# Headline", "", fit(result.headline_text, "headline.md"), ""]
     if tuning:
-        parts += ["# Tuning", "", tuning, ""]
-    parts += ["# Scorecard as shipped", "", result.scorecard_text]
+        parts += ["# Tuning", "", fit(tuning, "tuning.md"), ""]
+    parts += ["# Scorecard as shipped", "", fit(result.scorecard_text, "scorecard.md")]
     if result.matched_scorecard_text:
-        parts += ["", "# Scorecard at the headline's thresholds", "", result.matched_scorecard_text]
+        matched = fit(result.matched_scorecard_text, "scorecard.md")
+        parts += ["", "# Scorecard at the headline's thresholds", "", matched]
     return "\n".join(parts)
 
 
@@ -78,10 +85,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     if spec.compare is not None:
         lines.append(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
     lines.append(f"\n{result.status_line}")
-    lines.append(
-        f"results: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
-        "first_alert.csv: see README)"
-    )
+    lines.append(results_line(result.run_dir, RESULT_FILES))
     if report is not None:
         lines.append(f"report: {report}")
     if result.failed:

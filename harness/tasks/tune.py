@@ -40,6 +40,7 @@ from harness.analysis.tuning import (
     search_rows,
 )
 from harness.config import StudyConfig, build, load_study, resolve
+from harness.report.screen import fit
 from harness.run.executors import execute
 from harness.run.files import write_text
 from harness.run.jobs import Job, simulate_job
@@ -366,7 +367,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     table, search, errors = run_tuning(plan)
     text = render(table, plan.study, plan.calibration, plan.test)
     write_tuning(out_dir, table, search, text)
-    print(text)
+    print(fit(text, "tuning.md"))
     print(f"\nresults: {out_dir} (tuning.csv, search.csv, tuning.md)")
     if errors:
         print(f"{len(errors)} configuration(s) failed on some run: see search.csv (error)")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from harness.report.figures.style import CRITERION_COLOR, colors_for, empty_panel, margins, save, styled
 from scenarios.truth import TARGETS
@@ -24,6 +25,9 @@ def coverage_curve(lead_h: np.ndarray, h: np.ndarray) -> np.ndarray:
         return np.full(h.shape, np.nan)
     found = np.sort(lead_h[np.isfinite(lead_h)])
     return (found.size - np.searchsorted(found, h, side="left")) / lead_h.size
+
+
+KEY_COLUMNS = 7  # detectors per row of the line key under the panels
 
 
 @styled
@@ -51,12 +55,13 @@ def lead_coverage(
     found = set(events["detector"].unique())
     detectors = [d for d in listed if d in found] + sorted(found - set(listed))
     colors = colors_for(detectors, colors)
-    fig = Figure(figsize=(15, 4.6 + 0.12 * max(0, len(detectors) - 8)))
+    key_rows = -(-len(detectors) // KEY_COLUMNS)
+    fig = Figure(figsize=(15, 4.6 + 0.12 * max(0, len(detectors) - 8) + 0.22 * key_rows))
     label_in = 0.075 * max((len(d) for d in detectors), default=8) + 0.3  # room for the names
     n = len(TARGETS)
     grid = fig.add_gridspec(1, n + 2, width_ratios=[4.0] * n + [label_in * 1.15, 3.0], wspace=0.08)
     axes = [fig.add_subplot(grid[0, i]) for i in range(n)] + [fig.add_subplot(grid[0, n + 1])]
-    margins(fig, left=0.8, right=0.3, top=0.75, bottom=0.7, wspace=0.08)
+    margins(fig, left=0.8, right=0.3, top=0.75, bottom=0.85 + 0.22 * key_rows, wspace=0.08)
     fig.suptitle(
         f"{title} (W({-grace_h:g} h) is the recall), and what it costs in false alarms",
         x=0.01,
@@ -96,6 +101,18 @@ def lead_coverage(
     axes[1].tick_params(labelleft=False)
     axes[0].set_ylabel("W(h): share of events warned ≥ h ahead")
     _false_alarm_panel(axes[-1], detectors, colors, false_alarms, set(infeasible), budget)
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=colors[d],
+            **({"ls": "--", "lw": 1.0} if d in infeasible else {"ls": "-", "lw": 1.5}),
+        )
+        for d in detectors
+    ]
+    names = [f"{d} (infeasible)" if d in infeasible else d for d in detectors]
+    fig.legend(handles, names, loc="lower left", bbox_to_anchor=(0.005, 0.0), ncol=KEY_COLUMNS, frameon=False,
+               fontsize=8)  # fmt: skip
     return save(fig, path)
 
 
@@ -126,9 +143,13 @@ def _false_alarm_panel(
         if detector in infeasible:
             bar.set_hatch("///")
             bar.set_edgecolor("white")
+    over = False
     for i, (q, f) in enumerate(zip(quiet, fp, strict=True)):
         text = "n/a" if not np.isfinite(q) else f"{q:.0%}" if q >= 0.01 or q == 0 else f"{q:.1%}"
         text += "" if not np.isfinite(f) else f" · FP {f:.0%}"
+        if budget is not None and detectors[i] not in infeasible and np.isfinite(q) and q > budget:
+            text += " · over*"
+            over = True
         ax.annotate(
             text,
             (shown[i], i),
@@ -148,5 +169,7 @@ def _false_alarm_panel(
     ax.set_xlim(0, 1.7 * top)  # room for the text after the longest bar
     ax.set_xticks([t for t in ax.get_xticks() if t <= top])
     budget_text = "" if budget is None else f"\ndotted: the budget, {100 * budget:g}%"
+    if over:
+        budget_text += "\n* over it here; it binds on the calibration seeds"
     ax.set_xlabel(f"quiet time alerting (%) · FP rate{budget_text}")
     ax.grid(axis="y", visible=False)

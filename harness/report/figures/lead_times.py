@@ -62,7 +62,7 @@ def lead_times(
     margins(fig, left=label_in, right=0.25, top=top, bottom=0.6, hspace=0.35, wspace=0.08)
     height = fig.get_size_inches()[1]
     fig.suptitle(
-        f"Lead time before {target.replace('_', ' ')} onset, per event",
+        f"Lead time before {target.replace('_', ' ')} onset, per event, at the shipped thresholds",
         x=0.01,
         y=1 - 0.1 / height,
         ha="left",

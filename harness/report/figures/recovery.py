@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.report.figures.style import MUTED, TARGET_COLORS, colors_for, jitter, margins, save, styled
+from harness.report.figures.style import MUTED, TARGET_COLORS, colors_for, jitter, key, margins, save, styled
 
 RELIEF = "relief"
 TARGET = "utilization_breach"
 FLOOR = 0.01  # score / threshold ratios below this are drawn at it (log axis)
+COLUMNS = 4  # small panels per row, one per detector
 
 
 @styled
@@ -29,9 +30,9 @@ def recovery(
     after_h: float = 72.0,
     colors: dict[str, Any] | None = None,
 ) -> Path:
-    """Left: each detector's score over its alert threshold around the moment the load is removed
-    (one run; 1 = threshold). Right: reset times of every utilization breach in ``reset_events``
-    (all seeds), i.e. how long each detector kept alerting after the breach ended.
+    """Top: one small panel per detector, its score over its alert threshold around the moment the
+    load is removed (one run; 1 = threshold). Bottom: reset times of every utilization breach in
+    ``reset_events`` (all seeds), i.e. how long each detector kept alerting after the breach ended.
 
     ``readings`` are the run's rows of timeline.parquet and ``events`` its rows of events.parquet;
     ``relief_h`` is when the load dropped.
@@ -39,13 +40,19 @@ def recovery(
     detectors = sorted(set(readings["detector"]) | set(reset_events["detector"]))
     colors = colors_for(detectors, colors)
     label_in = 0.075 * max((len(d) for d in detectors), default=8) + 0.4
-    fig = Figure(figsize=(12, 4.6 + 0.28 * len(detectors) + 1.2))
-    left, right = fig.subplots(
-        2, 1, gridspec_kw={"height_ratios": [4.0, 0.28 * max(len(detectors), 3) + 0.6]}
-    )
-    margins(fig, left=max(0.9, label_in), right=3.1, top=0.7, bottom=0.6, hspace=0.45)
+    rows = -(-max(len(detectors), 1) // COLUMNS)
+    reset_in = 0.28 * max(len(detectors), 3) + 0.6
+    fig = Figure(figsize=(12, 1.5 * rows + reset_in + 2.2))
+    grid = fig.add_gridspec(rows + 1, COLUMNS, height_ratios=[1.5] * rows + [reset_in])
+    small = [fig.add_subplot(grid[k // COLUMNS, k % COLUMNS]) for k in range(rows * COLUMNS)]
+    for ax in small[1:]:
+        ax.sharex(small[0])
+        ax.sharey(small[0])
+    right = fig.add_subplot(grid[rows, :])
+    margins(fig, left=max(0.9, label_in), right=2.2, top=0.75, bottom=0.6, hspace=0.55, wspace=0.08)
     fig.suptitle(
-        "Recovery: scores after the overload is removed, and reset times",
+        "Recovery: each detector's score / its alert threshold around the moment the overload is removed "
+        "(one run; log), and reset times",
         x=0.01,
         ha="left",
         fontweight="bold",
@@ -54,13 +61,25 @@ def recovery(
     theta = thresholds.set_index("detector")["threshold"] if len(thresholds) else pd.Series(dtype=float)
     run = readings[(readings["time_h"] >= relief_h - before_h) & (readings["time_h"] <= relief_h + after_h)]
     breach = _breach_at(events, relief_h)
-    for i, detector in enumerate(detectors):
+    for k, ax in enumerate(small):
+        if k >= len(detectors):
+            ax.set_visible(False)
+            continue
+        detector = detectors[k]
+        ax.set_title(detector, loc="left", fontsize=9, color=colors[detector], fontweight="bold")
+        ax.axhline(1.0, color="black", ls="--", lw=0.9)
+        ax.axvline(0.0, color=MUTED, ls="--", lw=1.0)
+        if breach is not None:
+            ax.axvline(breach["end_h"] - relief_h, color=TARGET_COLORS[TARGET], ls=":", lw=1.1)
         t = theta.get(detector, np.nan)
         mine = run[run["detector"] == detector]
         if mine.empty or not np.isfinite(t) or t <= 0:
+            ax.text(
+                0.5, 0.5, "no alert threshold", transform=ax.transAxes, ha="center", fontsize=8, color=MUTED
+            )
             continue
         ratio = np.clip(mine["score"].to_numpy(float) / t, FLOOR, None)
-        left.plot(mine["time_h"] - relief_h, ratio, color=colors[detector], lw=1.1, label=detector)
+        ax.plot(mine["time_h"] - relief_h, ratio, color=colors[detector], lw=1.1)
         if breach is not None:
             row = events[
                 (events["detector"] == detector)
@@ -69,33 +88,29 @@ def recovery(
             ]
             if len(row) and np.isfinite(row["reset_h"].iloc[0]):
                 x = breach["end_h"] + row["reset_h"].iloc[0] - relief_h
-                left.plot(
-                    [x],
-                    [0.03 + 0.05 * i],
-                    marker="^",
-                    ms=8,
-                    color=colors[detector],
-                    zorder=5,
-                    transform=left.get_xaxis_transform(),
-                )
-    left.axhline(1.0, color="black", ls="--", lw=1.0, label="alert threshold (score / threshold = 1)")
-    left.axvline(0.0, color=MUTED, ls="--", lw=1.2, label="load removed")
-    if breach is not None:
-        left.axvline(
-            breach["end_h"] - relief_h,
-            color=TARGET_COLORS[TARGET],
-            ls=":",
-            lw=1.2,
-            label="utilization breach ends",
-        )
-        left.plot([], [], marker="^", ls="none", color="black", label="alert ends (breach end + reset time)")
-    left.set_xlim(-before_h, after_h)
-    left.set_yscale("log")
-    left.set_ylim(FLOOR, None)
-    left.set_xlabel("hours since the load was removed")
-    left.set_ylabel(f"score / alert threshold (log; floor {FLOOR:g})")
-    left.set_title("one run (representative seed)", loc="left")
-    left.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+                ax.plot([x], [0.08], marker="^", ms=7, color=colors[detector], zorder=5,
+                        transform=ax.get_xaxis_transform(), clip_on=False)  # fmt: skip
+    first = small[0]
+    first.set_xlim(-before_h, after_h)
+    first.set_yscale("log")
+    first.set_ylim(FLOOR, None)
+    for k, ax in enumerate(small):
+        if k % COLUMNS:
+            ax.tick_params(labelleft=False)
+        if k + COLUMNS < len(detectors):
+            ax.tick_params(labelbottom=False)
+    small[(rows - 1) * COLUMNS].set_xlabel("hours since the load was removed")
+    small[0].set_ylabel("score / threshold")
+    key(
+        small[COLUMNS - 1],
+        [
+            ({"color": "black", "ls": "--", "lw": 0.9}, "alert threshold (ratio 1)"),
+            ({"color": MUTED, "ls": "--", "lw": 1.0}, "load removed"),
+            ({"color": TARGET_COLORS[TARGET], "ls": ":", "lw": 1.1}, "utilization breach ends"),
+            ({"color": "black", "marker": "^", "ls": "none"}, "alert ends\n(breach end + reset time)"),
+        ],
+        anchor=(1.03, 1.0),
+    )
 
     right.set_title(
         "reset times of every breach, all seeds (at right: censored = still alerting at run end; "

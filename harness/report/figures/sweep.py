@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from harness.report.figures.style import colors_for, empty_panel, margins, save, shade_alpha, styled
 
@@ -27,7 +28,8 @@ def sweep_curves(
     """One panel per metric (``metrics``: column -> axis label), x = ``parameter``; a line per detector
     (per detector and combination of the ``others`` swept parameters, told apart by line style),
     with a band from the metric's ``_lo`` to ``_hi`` column where the rows have them. Undefined or
-    infinite values (a median lead of "missed") leave gaps."""
+    infinite values (a median lead of "missed") leave gaps; infeasible points (``feasible`` false)
+    are hollow and off the line."""
     detectors = sorted(rows["detector"].unique())
     colors = colors_for(detectors, colors)
     fig = Figure(figsize=(15, 4.4))
@@ -51,7 +53,11 @@ def sweep_curves(
                     if not others
                     else " (" + ", ".join(f"{o}={v}" for o, v in zip(others, _tuple(key), strict=True)) + ")"
                 )
-                ax.plot(x, y, color=colors[detector], ls=style, marker="o", ms=4, label=detector + suffix)
+                feasible = mine["feasible"].to_numpy(bool) if "feasible" in mine else np.ones(len(x), bool)
+                ax.plot(x, np.where(feasible, y, np.nan), color=colors[detector], ls=style, marker="o", ms=4,
+                        label=detector + suffix)  # fmt: skip
+                ax.plot(x[~feasible], y[~feasible], ls="none", marker="o", ms=6, mfc="white",
+                        mec=colors[detector], zorder=4)  # fmt: skip
                 if f"{column}_lo" in mine and f"{column}_hi" in mine:
                     lo, hi = finite(mine[f"{column}_lo"]), finite(mine[f"{column}_hi"])
                     ax.fill_between(
@@ -60,6 +66,9 @@ def sweep_curves(
         values = np.sort(rows[parameter].unique().astype(float))
         ax.set_xticks(values)
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    if "feasible" in rows and not rows["feasible"].astype(bool).all():
+        handles.append(Line2D([], [], ls="none", marker="o", ms=6, mfc="white", mec="black"))
+        labels.append("infeasible: no threshold within\nthe budget (its nearest point)")
     np.atleast_1d(axes)[-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return save(fig, path)
 

@@ -29,8 +29,11 @@ from harness.report.figures.style import (
 from harness.report.timelines import WARMUP_END
 
 DAY_H = 24.0
-LABEL_WIDTH = 24  # characters per line of a score axis label
-Y_TICKS = 4  # at most this many intervals between a panel's y ticks
+LABEL_WIDTH = 52  # characters per line of a score label in the key
+Y_TICKS = 3  # at most this many intervals between a panel's y ticks
+PANEL_IN = 1.0  # height of a detector's panel, inches
+#: The warm-up: hatched, so it never looks like an alert's shading (of a dark detector colour).
+WARMUP = {"facecolor": "none", "edgecolor": "#b8bcc0", "hatch": "///"}
 
 
 @styled
@@ -48,6 +51,8 @@ def timeline(
     colors: dict[str, Any] | None = None,
     score_labels: dict[str, str] | None = None,
     origin: str | None = None,
+    order: list[str] | None = None,
+    headline_thresholds: dict[str, tuple[float, bool]] | None = None,
 ) -> Path:
     """One panel of system load on top, then one panel per detector, sharing the time axis (hours;
     dates when ``origin``, the moment of time_h = 0, is given).
@@ -55,18 +60,21 @@ def timeline(
     ``readings`` are one run's rows of timeline.parquet; ``events`` and ``episodes`` that run's rows
     of events.parquet and episodes.parquet; ``marks`` its rows of timeline_marks.parquet;
     ``thresholds`` the output of ``harness.timeline.score_thresholds``; ``score_labels`` what each
-    detector's score measures (its class's ``score_label``).
+    detector's score measures (its class's ``score_label``); ``order`` the panels' order (the
+    headline's; others after it, by name); ``headline_thresholds`` each detector's headline threshold
+    and whether it is feasible, drawn beside the shipped one.
     """
-    detectors = sorted(readings["detector"].unique())
+    present = set(readings["detector"].unique())
+    detectors = [d for d in order or [] if d in present] + sorted(present - set(order or []))
     colors = colors_for(detectors, colors)
     events = events.drop_duplicates(["target", "onset_h", "end_h"]).sort_values("onset_h")
     warmup_h = float(marks.loc[marks["mark"] == WARMUP_END, "time_h"].max()) if len(marks) else 0.0
 
     n = len(detectors)
-    fig = Figure(figsize=(13, 2.6 + 1.7 * n))
+    fig = Figure(figsize=(13, 2.4 + PANEL_IN * n))
     axes = fig.subplots(n + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1.5] + [1] * n})
     axes = np.atleast_1d(axes)
-    margins(fig, left=1.1, right=4.1, top=0.4, bottom=0.6, hspace=0.12)
+    margins(fig, left=0.8, right=4.1, top=0.4, bottom=0.6, hspace=0.1)
     system = readings[readings["detector"] == detectors[0]] if n else readings
     hours = system["time_h"].to_numpy(float)
     start = hours[0] - (hours[1] - hours[0]) if len(hours) > 1 else 0.0  # the first interval's start
@@ -96,7 +104,7 @@ def timeline(
         count = int((events["target"] == target).sum())
         patch = {"facecolor": color, "alpha": 0.3, "lw": 0}
         entries.append((patch, f"{target.replace('_', ' ')}: {count} scored (onset solid, end dotted)"))
-    entries.append(({"facecolor": "#d5d8dc", "lw": 0}, "warm-up (observed, not scored)"))
+    entries.append((WARMUP, "warm-up (observed, not scored)"))
     key(top, entries)
     top.set_title(title, loc="left")
 
@@ -107,25 +115,32 @@ def timeline(
         score = mine["score"].to_numpy(float)
         line = {"color": color, "lw": 1.0}
         ax.plot(mine["time_h"].to_numpy(float), score, **line)
-        entries = [(line, "score")]
         label = (score_labels or {}).get(detector, "score")
-        ax.set_ylabel(f"{detector}\n" + "\n".join(textwrap.wrap(label, LABEL_WIDTH)), fontsize=9)
+        entries = [(line, "\n".join(textwrap.wrap(label, LABEL_WIDTH)))]
+        ax.text(0.004, 0.93, detector, transform=ax.transAxes, ha="left", va="top", fontsize=9,
+                fontweight="bold", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})  # fmt: skip
         row = theta.loc[detector] if detector in theta.index else None
         if row is not None and np.isfinite(row["threshold"]):
             dashed = {"color": "black", "ls": "--", "lw": 1.0}
             ax.axhline(row["threshold"], **dashed)
             entries.append((dashed, _threshold_label(row)))
+        chosen, feasible = (headline_thresholds or {}).get(detector, (np.nan, False))
+        if np.isfinite(chosen):
+            dashdot = {"color": "black", "ls": "-.", "lw": 1.2}
+            ax.axhline(chosen, **dashdot)
+            what = "headline threshold" if feasible else "nearest to the budget (infeasible)"
+            entries.append((dashdot, f"{what} {chosen:.3g}"))
         ep = episodes[episodes["detector"] == detector]
         alert_spans(ax, ep["start_h"], ep["end_h"], color)
         shading = {"facecolor": mpl.colors.to_rgba(color, shade_alpha(color)), "edgecolor": color, "lw": 2}
         entries.append((shading, f"alert episodes ({len(ep)})"))
         key(ax, entries)
-        _score_limits(ax, score, None if row is None else row["threshold"])
+        _score_limits(ax, score, [None if row is None else row["threshold"], chosen])
 
     event_lines = _event_lines(events)
     for ax in axes:
         if warmup_h > 0:
-            spans(ax, [start], [warmup_h], color="#d5d8dc", alpha=0.5, zorder=0)
+            spans(ax, [start], [warmup_h], zorder=0, **WARMUP)
         vlines(ax, lw=0.9, alpha=0.8, **event_lines)
     bare_inner_axes(axes, 1, len(axes))  # the time axis's ticks and labels on the bottom panel only
     if origin is None:
@@ -136,8 +151,8 @@ def timeline(
             FuncFormatter(lambda h, _: (zero + pd.Timedelta(hours=h)).strftime("%d %b\n%H:%M"))
         )
         axes[-1].set_xlabel(f"date (time_h 0 = {zero.isoformat(sep=' ')})")
+    axes[0].yaxis.set_label_coords(-0.045, 0.5)
     for ax in axes:
-        ax.yaxis.set_label_coords(-0.055, 0.5)
         ax.yaxis.set_major_locator(MaxNLocator(Y_TICKS))
     return save(fig, path)
 
@@ -158,17 +173,19 @@ def _threshold_label(row: pd.Series) -> str:
         return f"threshold {row['threshold']:.3g} (scoring.thresholds)"
     if row["agreement"] >= 1.0:
         return f"alert threshold {row['threshold']:.3g}"
-    return f"≈ alert threshold {row['threshold']:.3g}\n(matches levels on {row['agreement']:.1%} of steps)"
+    return f"≈ alert threshold {row['threshold']:.3g} (levels agree on {row['agreement']:.1%})"
 
 
-def _score_limits(ax: Any, score: np.ndarray, threshold: float | None) -> None:
-    """Robust y-limits: infinite or extreme scores are clipped at the top and say so."""
+def _score_limits(ax: Any, score: np.ndarray, thresholds: list[float | None]) -> None:
+    """Robust y-limits that show the thresholds: infinite or extreme scores are clipped at the top and
+    say so."""
     finite = score[np.isfinite(score)]
     if finite.size == 0:
         return
     high = float(np.percentile(finite, 99.9))
-    if threshold is not None and np.isfinite(threshold):
-        high = max(high, threshold)
+    for threshold in thresholds:
+        if threshold is not None and np.isfinite(threshold):
+            high = max(high, threshold)
     low = min(0.0, float(finite.min()))
     top = high * 1.15 if high > 0 else 1.0
     ax.set_ylim(low, top)

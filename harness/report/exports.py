@@ -1,0 +1,36 @@
+"""CSV exports that other tools read with the same column types as the parquet files.
+
+A median lead of "missed" (at least half the events missed) is -inf in memory and a median reset
+that was never reached (the alert outlasted the run) is +inf; CSV readers such as DuckDB then read
+the whole column as text. In a CSV such a cell is empty instead, and a boolean column beside it
+says which case it was, so the column stays numeric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Parts of column names whose -inf / +inf have a meaning, and the flag that carries it.
+FLAGS = (("median_lead_h", -np.inf, "missed"), ("median_reset_h", np.inf, "not_reached"))
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV: beside every numeric column whose name contains ``median_lead_h`` a boolean
+    ``<column>_missed`` (true where it was -inf, then left empty), likewise ``median_reset_h`` with
+    ``<column>_not_reached`` for +inf.
+
+    >>> frame = pd.DataFrame({"detector": ["a", "b"], "median_lead_h": [2.5, -np.inf]})
+    >>> print(csv_text(frame), end="")
+    detector,median_lead_h,median_lead_h_missed
+    a,2.5,False
+    b,,True
+    """
+    out = frame.copy()
+    for column in frame.columns:
+        for prefix, value, flag in FLAGS:
+            if prefix in str(column) and pd.api.types.is_numeric_dtype(frame[column]):
+                hit = frame[column].to_numpy(float) == value
+                out[column] = frame[column].mask(hit)
+                out.insert(out.columns.get_loc(column) + 1, f"{column}_{flag}", hit)
+    return out.to_csv(index=False)
