@@ -190,7 +190,7 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
 @pytest.mark.parametrize(
     ("overrides", "environ", "message"),
     [
-        (["monitor.port=-1"], {}, "monitor.port: must be an integer in 0..65535"),
+        (["monitor.port=-1"], {}, "monitor.port: must be an integer >= 0 and <= 65535"),
         (
             ["monitor.speed=0"],
             {},

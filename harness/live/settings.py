@@ -1,94 +1,103 @@
-"""The ``monitor:`` section of the config, validated: every problem is one InputError naming the key.
+"""The ``monitor:`` section of the config, declared once: every problem is one InputError naming the key.
+
+A new monitor setting is one more ``param(...)`` line in :class:`MonitorSettings` (and its default in
+conf/config.yaml's ``monitor:`` section); validation, ``--help`` and the settings reference follow.
 
 >>> MonitorSettings(port=70000)
 Traceback (most recent call last):
 ...
-scenarios.errors.InputError: monitor.port: must be an integer in 0..65535 (0: any free port); got 70000
+scenarios.errors.InputError: monitor.port: must be an integer >= 0 and <= 65535; got 70000
 """
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 from urllib.parse import urlparse
 
+from pydantic import field_validator
+
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 
 SIM = "sim"
 FILE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
-@dataclass(frozen=True)
-class MonitorSettings:
-    """How ``tdbench task=monitor`` runs (README, "Live monitoring")."""
+class MonitorSettings(Section):
+    """How ``tdbench task=monitor`` runs (docs: Live monitoring)."""
 
-    source: str = SIM  # sim, or the path of a CSV / parquet file in the historical schema
-    interval_s: float = 900.0  # seconds between health checks on the source's clock
-    scenario: str = "ramp"  # source=sim: one of the selected scenarios
-    seed: int = 0  # source=sim
-    speed: float = 1.0  # source=sim: simulated hours per wall-clock second
-    host: str = "127.0.0.1"
-    port: int = 9464  # 0: any free port
-    alert_log: str | None = None  # None: alert lines to stdout
-    webhook: str | None = None  # URL each alert line is POSTed to
-    max_checks: int | None = None  # stop after this many health checks; None: run until stopped
+    section: ClassVar[str] = "monitor"
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.source, str) or not self.source:
-            raise InputError("monitor.source", f"must be sim or a .csv / .parquet file; got {self.source!r}")
-        if not self.simulated and Path(self.source).suffix.lower() not in FILE_SUFFIXES:
-            raise InputError("monitor.source", f"must be sim or a .csv / .parquet file; got {self.source!r}")
-        _positive("interval_s", self.interval_s, "a number of seconds > 0")
-        _positive("speed", self.speed, "a number of simulated hours per wall-clock second > 0")
-        if not isinstance(self.scenario, str) or not self.scenario:
-            raise InputError("monitor.scenario", f"must name a scenario; got {self.scenario!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError("monitor.seed", f"must be an integer >= 0; got {self.seed!r}")
-        if not isinstance(self.host, str) or not self.host:
-            raise InputError("monitor.host", f"must be a host name or address; got {self.host!r}")
-        port = self.port
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+    source: str = param(
+        SIM, "sim: a simulated organisation in accelerated real time; or a .csv / .parquet file"
+    )
+    interval_s: float = param(900.0, "time between health checks on the source's clock", unit="seconds", gt=0)
+    scenario: str = param("ramp", "source=sim: which of the selected scenarios runs")
+    seed: int = param(0, "source=sim: the simulation's seed", ge=0)
+    speed: float = param(
+        1.0, "source=sim: 1/3600 is real time", unit="simulated hours per wall-clock second", gt=0
+    )
+    host: str = param("127.0.0.1", "the Prometheus endpoint is http://host:port/metrics")
+    port: int = param(9464, "port of the endpoint; 0: any free port", ge=0, le=65535)
+    alert_log: str | None = param(None, "file the alert JSON lines are appended to; null: stdout")
+    webhook: str | None = param(None, "http(s) URL each alert line is POSTed to; null: none")
+    max_checks: int | None = param(None, "stop after this many health checks; null: until stopped", ge=1)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, source: str) -> str:
+        if source != SIM and Path(source).suffix.lower() not in FILE_SUFFIXES:
+            raise InputError("monitor.source", f"must be sim or a .csv / .parquet file; got {source!r}")
+        return source
+
+    @field_validator("scenario", "host", "alert_log")
+    @classmethod
+    def _not_empty(cls, value: str | None, info) -> str | None:
+        if value == "":
+            raise InputError(f"monitor.{info.field_name}", "must not be empty")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, webhook: str | None) -> str | None:
+        url = urlparse(webhook or "")
+        if webhook is not None and (url.scheme not in ("http", "https") or not url.netloc):
             raise InputError(
-                "monitor.port", f"must be an integer in 0..65535 (0: any free port); got {port!r}"
+                "monitor.webhook", f"must be an http:// or https:// URL or null; got {webhook!r}"
             )
-        if self.alert_log is not None and (not isinstance(self.alert_log, str) or not self.alert_log):
-            raise InputError(
-                "monitor.alert_log", f"must be a file path or null (stdout); got {self.alert_log!r}"
-            )
-        if self.webhook is not None:
-            url = urlparse(str(self.webhook))
-            if url.scheme not in ("http", "https") or not url.netloc:
-                raise InputError(
-                    "monitor.webhook", f"must be an http:// or https:// URL or null; got {self.webhook!r}"
-                )
-        checks = self.max_checks
-        if checks is not None and (isinstance(checks, bool) or not isinstance(checks, int) or checks < 1):
-            raise InputError(
-                "monitor.max_checks", f"must be an integer >= 1 or null (no limit); got {checks!r}"
-            )
+        return webhook
 
     @property
     def simulated(self) -> bool:
         return self.source == SIM
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any] | None) -> MonitorSettings:
-        values = dict(raw or {})
-        allowed = [f.name for f in fields(cls)]
-        for key in values:
-            if key not in allowed:
-                raise InputError(f"monitor.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-        return cls(**values)
+    def from_config(cls, raw: object) -> MonitorSettings:
+        return cls(**(raw or {}))
+
+    def exposure(self) -> str | None:
+        """A warning when the endpoint listens on every interface, else None."""
+        try:
+            everywhere = ipaddress.ip_address(self.host).is_unspecified
+        except ValueError:
+            everywhere = False
+        if not everywhere:
+            return None
+        return f"monitor.host={self.host} exposes the metrics endpoint to every network this host is on"
 
     def check_listen(self) -> None:
         """Raise InputError unless the endpoint's address can be bound now."""
         try:
             infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
-            family, kind, proto, _, address = infos[0]
+        except OSError as error:
+            raise InputError(
+                "monitor.host", f"cannot resolve {self.host!r}: {error.strerror or error}"
+            ) from None
+        family, kind, proto, _, address = infos[0]
+        try:
             with socket.socket(family, kind, proto) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind(address)
@@ -96,9 +105,3 @@ class MonitorSettings:
             raise InputError(
                 "monitor.port", f"cannot listen on {self.host}:{self.port}: {error.strerror or error}"
             ) from None
-
-
-def _positive(name: str, value: object, what: str) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    if not ok:
-        raise InputError(f"monitor.{name}", f"must be {what}; got {value!r}")

@@ -101,8 +101,7 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
         historical = historical_spec(cfg)
     if settings.alert_log is not None and not Path(settings.alert_log).parent.is_dir():
         raise InputError("monitor.alert_log", f"no such folder for {settings.alert_log!r}")
-    if settings.port != 0:
-        settings.check_listen()
+    settings.check_listen()
     return MonitorPlan(settings, detectors, from_env, org, scenario, historical)
 
 
@@ -155,6 +154,8 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         stopper.restore()
         print(f"tdbench: error: {error}", file=sys.stderr)
         return 2
+    if settings.exposure():
+        log(f"warning: {settings.exposure()}")
     for name, value in plan.from_env.items():
         log(f"{name}={value} from the environment")
     if service.transport is None:
