@@ -9,7 +9,8 @@ import pytest
 
 from detectors.base import Reading
 from harness.live.alerts import AlertSink, alert_lines
-from harness.live.service import HealthCheck, ResilienceService, ResilienceTransportConfig, transport_alert
+from harness.live.service import HealthCheck, ResilienceService, transport_alert
+from harness.live.settings import ResilienceTransportConfig
 
 DETAIL = {
     "pe": 1.3,

@@ -207,7 +207,7 @@ def test_a_bounded_run_with_the_environments_thresholds(tmp_path, started):
             "detector.transport._target_: task=monitor reads the roadmap's gauges from this detector",
         ),
         (["monitor.alert_log=/no/such/dir/alerts.jsonl"], {}, "monitor.alert_log: no such folder"),
-        ([], {"PE_WARNING_THRESHOLD": "x"}, "PE_WARNING_THRESHOLD: must be a number; got 'x'"),
+        ([], {"PE_WARNING_THRESHOLD": "x"}, "PE_WARNING_THRESHOLD: must be a number >= 0; got 'x'"),
         (
             ["detector=[utilization]"],
             {"PE_WARNING_THRESHOLD": "0.9"},

@@ -1,7 +1,9 @@
-"""The ``monitor:`` section of the config, declared once: every problem is one InputError naming the key.
+"""The monitor's settings, declared once: the ``monitor:`` section of the config and the roadmap's
+environment variables. Every problem is one InputError naming the key (or the variable).
 
 A new monitor setting is one more ``param(...)`` line in :class:`MonitorSettings` (and its default in
-conf/config.yaml's ``monitor:`` section); validation, ``--help`` and the settings reference follow.
+conf/config.yaml's ``monitor:`` section); a new environment variable is one more line in
+:class:`ResilienceTransportConfig`. Validation, ``--help`` and the settings reference follow.
 
 >>> MonitorSettings(port=70000)
 Traceback (most recent call last):
@@ -12,15 +14,25 @@ scenarios.errors.InputError: monitor.port: must be an integer >= 0 and <= 65535;
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
-from pydantic import field_validator
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from detectors.transport import (
+    BOUNDARY_LAYER_WARNING_THRESHOLD,
+    CHARACTERISTIC_LENGTH,
+    GRADIENT_WARNING_THRESHOLD,
+    PE_CRITICAL_THRESHOLD,
+    PE_WARNING_THRESHOLD,
+)
 from scenarios.errors import InputError
-from scenarios.params import Section, param
+from scenarios.params import Section, input_error, param
 
 SIM = "sim"
 FILE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -105,3 +117,83 @@ class MonitorSettings(Section):
             raise InputError(
                 "monitor.port", f"cannot listen on {self.host}:{self.port}: {error.strerror or error}"
             ) from None
+
+
+class ResilienceTransportConfig(BaseSettings):
+    """The roadmap's transport configuration: its environment variables, with their names and defaults.
+
+    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "0.9"}).transport_params()["pe_warning"]
+    0.9
+    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "high"})
+    Traceback (most recent call last):
+    ...
+    scenarios.errors.InputError: PE_WARNING_THRESHOLD: must be a number >= 0; got 'high'
+    """
+
+    # environment text is parsed (lax): "no", "off", "0" are false; " 1.0 " is 1.0
+    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore", allow_inf_nan=False)
+
+    TRANSPORT_ENABLED: bool = param(True, "false: task=monitor runs the other selected detectors only")
+    PE_WARNING_THRESHOLD: float = param(PE_WARNING_THRESHOLD, "Peclet number at which transport warns", ge=0)
+    PE_CRITICAL_THRESHOLD: float = param(
+        PE_CRITICAL_THRESHOLD, "Peclet number at which transport is critical (>= PE_WARNING_THRESHOLD)", ge=0
+    )
+    GRADIENT_WARNING_THRESHOLD: float = param(
+        GRADIENT_WARNING_THRESHOLD, "saturation gradient at which transport warns", ge=0
+    )
+    BOUNDARY_LAYER_WARNING_THRESHOLD: float = param(
+        BOUNDARY_LAYER_WARNING_THRESHOLD, "boundary-layer thickness at which transport warns", ge=0, le=1
+    )
+    CHARACTERISTIC_LENGTH: float = param(
+        CHARACTERISTIC_LENGTH, "L of Pe = v L / D (org unit distances)", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> ResilienceTransportConfig:
+        warning, critical = self.PE_WARNING_THRESHOLD, self.PE_CRITICAL_THRESHOLD
+        if critical < warning:
+            raise InputError(
+                "PE_CRITICAL_THRESHOLD",
+                f"must be a number >= {warning:g} (PE_WARNING_THRESHOLD); got {critical!r}",
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResilienceTransportConfig:
+        """The defaults, with every variable set in ``environ`` (default: ``os.environ``) applied."""
+        values = _Variables(cls, os.environ if environ is None else environ)()
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise input_error(exc, "", cls) from None
+
+    def set_in_environment(self) -> dict[str, Any]:
+        """The variables the environment set, and their values."""
+        return {
+            name: getattr(self, name) for name in type(self).model_fields if name in self.model_fields_set
+        }
+
+    def transport_params(self) -> dict[str, float]:
+        """The matching ``TransportDetector`` parameters."""
+        return {PARAMETER_OF[name]: getattr(self, name) for name in PARAMETER_OF}
+
+
+#: roadmap name -> TransportDetector parameter
+PARAMETER_OF = {
+    "PE_WARNING_THRESHOLD": "pe_warning",
+    "PE_CRITICAL_THRESHOLD": "pe_critical",
+    "GRADIENT_WARNING_THRESHOLD": "gradient_warning",
+    "BOUNDARY_LAYER_WARNING_THRESHOLD": "boundary_warning",
+    "CHARACTERISTIC_LENGTH": "characteristic_length",
+}
+
+
+class _Variables(EnvSettingsSource):
+    """pydantic-settings' reading of environment variables, from a given mapping."""
+
+    def __init__(self, settings: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = dict(environ)
+        super().__init__(settings, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._environ

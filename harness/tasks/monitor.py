@@ -11,7 +11,6 @@ The roadmap's variables (PE_WARNING_THRESHOLD, ...), when set in the environment
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from harness.config import build, load_study
 from harness.live.alerts import AlertSink
 from harness.live.file_source import FileSource
 from harness.live.runner import Monitor, Stopper
-from harness.live.service import PARAMETER_OF, ResilienceService, ResilienceTransportConfig, env_values
-from harness.live.settings import MonitorSettings
+from harness.live.service import ResilienceService
+from harness.live.settings import PARAMETER_OF, MonitorSettings, ResilienceTransportConfig
 from harness.live.sim_source import SimSource
 from harness.tasks.evaluate import historical_spec
 from scenarios import cell_rng
@@ -60,8 +59,8 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
     raw = OmegaConf.to_container(cfg, resolve=True)
     settings = MonitorSettings.from_config(raw.get("monitor"))
     study = load_study(cfg)
-    from_env = env_values(os.environ)
-    config = ResilienceTransportConfig(**from_env)
+    config = ResilienceTransportConfig.from_env()
+    from_env = config.set_in_environment()
     detectors = dict(study.detectors)
     if not config.TRANSPORT_ENABLED:
         detectors.pop(TRANSPORT, None)
