@@ -72,13 +72,13 @@ def settings_of(owner: type) -> list[Setting]:
     return [Setting(p.name, p.default, "", None, "") for p in inspect.signature(owner).parameters.values()]
 
 
-def options(group: str) -> dict[str, str]:
-    """The conf folder's options of a group (``detector``, ``scenario``): name -> class path."""
+def options(group: str) -> dict[str, dict[str, Any]]:
+    """The conf folder's options of a group (``detector``, ``scenario``): name -> its config."""
     out = {}
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
         for name, spec in OmegaConf.to_container(OmegaConf.load(path)).items():
             if isinstance(spec, dict) and "_target_" in spec:
-                out[name] = spec["_target_"]
+                out[str(name)] = spec
     return out
 
 
@@ -98,9 +98,7 @@ def groups(config: Mapping[str, Any] | None = None) -> list[Group]:
     composed ``config``: its selected scenarios and detectors at their configured values; without:
     every catalogue scenario and every conf/detector option."""
     if config is None:
-        chosen = {
-            kind: {n: {"_target_": t} for n, t in options(kind).items()} for kind in ("scenario", "detector")
-        }
+        chosen = {kind: options(kind) for kind in ("scenario", "detector")}
     else:
         chosen = {kind: config.get(kind) or {} for kind in ("scenario", "detector")}
     return [
@@ -204,7 +202,7 @@ def markdown() -> str:
         if not settings:
             continue
         readers = [t for t in TASKS if any(reads(t, group.key or s.name) for s in settings)]
-        out += ["", f"## {group.path or 'Top level'}", "", cell(group.heading()), ""]
+        out += ["", f"## {group.path or 'Top level: ' + group.heading()}", "", cell(group.heading()), ""]
         out += [f"Read by: {', '.join(f'task={t}' for t in readers)}.", ""]
         out += ["| setting | default | meaning | allowed |", "|---|---|---|---|"]
         for s in settings:
