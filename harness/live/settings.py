@@ -44,19 +44,28 @@ class MonitorSettings(Section):
     section: ClassVar[str] = "monitor"
 
     source: str = param(
-        SIM, "sim: a simulated organisation in accelerated real time; or a .csv / .parquet file"
+        SIM, "sim: a simulated organisation in accelerated real time; or a growing .csv / .parquet file"
     )
-    interval_s: float = param(900.0, "time between health checks on the source's clock", unit="seconds", gt=0)
+    interval_s: float = param(
+        900.0,
+        "time between health checks on the source's clock (sim: simulated; file: wall clock)",
+        unit="seconds",
+        gt=0,
+    )
     scenario: str = param("ramp", "source=sim: which of the selected scenarios runs")
     seed: int = param(0, "source=sim: the simulation's seed", ge=0)
     speed: float = param(
         1.0, "source=sim: 1/3600 is real time", unit="simulated hours per wall-clock second", gt=0
     )
     host: str = param("127.0.0.1", "the Prometheus endpoint is http://host:port/metrics")
-    port: int = param(9464, "port of the endpoint; 0: any free port", ge=0, le=65535)
+    port: int = param(
+        9464, "port of the endpoint; 0: any free port (the startup line says which)", ge=0, le=65535
+    )
     alert_log: str | None = param(None, "file the alert JSON lines are appended to; null: stdout")
     webhook: str | None = param(None, "http(s) URL each alert line is POSTed to; null: none")
-    max_checks: int | None = param(None, "stop after this many health checks; null: until stopped", ge=1)
+    max_checks: int | None = param(
+        None, "stop after this many health checks; null: until SIGINT/SIGTERM (or the simulation ends)", ge=1
+    )
 
     @field_validator("source")
     @classmethod
