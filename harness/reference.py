@@ -196,6 +196,10 @@ def markdown() -> str:
         " docs/reference/settings.md`); `tdbench task=NAME --help` prints the same for one task.",
         "Set any of them on the command line, e.g. `tdbench org.n_units=24 scenario.ramp.rho_end=1.2`;",
         "a bad value is one line naming the setting and what it allows, and exit code 2.",
+        "",
+        "A plugin scenario or detector declares its settings the same way, as class attributes:",
+        '`rate_h: float = param(1.0, "what it means", unit="hours", gt=0)` (`scenarios.params`);',
+        "its constructor, validation and `--help` entry follow from that one line.",
     ]
     for group in groups():
         settings = group.settings()
