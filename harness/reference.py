@@ -8,7 +8,6 @@ Each config section names the class that declares its settings: a pydantic model
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,8 @@ class Group:
     values: Mapping[str, Any] = field(default_factory=dict)  # configured values shown as defaults
 
     def settings(self) -> list[Setting]:
+        if not declared(self.owner) and self.values:  # the config's keys, until the class declares them
+            return [Setting(name, value, "", None, "") for name, value in flat(self.values)]
         return [replace(s, default=self.values.get(s.name, s.default)) for s in settings_of(self.owner)]
 
     def heading(self) -> str:
@@ -56,20 +57,41 @@ class Group:
         text = self.title or " ".join(doc.split()).replace("``", "")
         if self.key in ("scenario", "detector"):
             text = f"{text} ({self.owner.__module__}.{self.owner.__qualname__})"
+        if not declared(self.owner):
+            text += " Not declared yet: the meanings are in the comments of its file under conf/."
         return text
 
     def name(self, setting: Setting) -> str:
         return f"{self.path}.{setting.name}" if self.path and self.path != ENVIRONMENT else setting.name
 
 
+def declared(owner: type) -> bool:
+    """Whether a class declares its settings (a pydantic model, or a Declared class without its own
+    ``__init__``)."""
+    return issubclass(owner, BaseModel) or (
+        issubclass(owner, Declared) and owner.__init__ is Declared.__init__
+    )
+
+
 def settings_of(owner: type) -> list[Setting]:
-    """The declared settings of a class, or the names and defaults of one not declared yet."""
-    if issubclass(owner, BaseModel) or (issubclass(owner, Declared) and owner.__init__ is Declared.__init__):
+    """The declared settings of a class, or the keyword defaults of one not declared yet."""
+    if declared(owner):
         return describe(owner)
-    if dataclasses.is_dataclass(owner):
-        fields = dataclasses.fields(owner)
-        return [Setting(f.name, f.default, "", None, "") for f in fields if f.init]
     return [Setting(p.name, p.default, "", None, "") for p in inspect.signature(owner).parameters.values()]
+
+
+def flat(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested settings as (dotted name, value) pairs."""
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        out += flat(value, f"{name}.") if isinstance(value, Mapping) and value else [(name, value)]
+    return out
+
+
+def default_config() -> dict[str, Any]:
+    """conf/config.yaml's own sections (the groups' files aside)."""
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))
 
 
 def options(group: str) -> dict[str, dict[str, Any]]:
@@ -101,6 +123,14 @@ def groups(config: Mapping[str, Any] | None = None) -> list[Group]:
         chosen = {kind: options(kind) for kind in ("scenario", "detector")}
     else:
         chosen = {kind: config.get(kind) or {} for kind in ("scenario", "detector")}
+    sections = config if config is not None else default_config()
+    return [
+        replace(group, values=sections.get(group.key) or {}) if group.key == group.path else group
+        for group in sections_of(chosen)
+    ]
+
+
+def sections_of(chosen: Mapping[str, Mapping[str, Any]]) -> list[Group]:
     return [
         Group("", "", StudySettings),
         Group("", "", TaskInputs),
@@ -147,7 +177,7 @@ def shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, tuple | list):
         return "[" + ",".join(shown(v) for v in value) + "]"
-    if value is inspect.Parameter.empty or value is dataclasses.MISSING:
+    if value is inspect.Parameter.empty:
         return "(required)"
     return str(value)
 
