@@ -35,7 +35,7 @@ import scenarios
 from harness.config import resolve
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
-from harness.tasks import check_read, task_module, tasks_help
+from harness.tasks import check_read, settings_help, task_module, tasks_help
 from scenarios import plugins
 from scenarios.errors import InputError
 
@@ -49,6 +49,18 @@ INTERRUPTED_EXIT = 130
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
+
+
+def settings_of_task(task: str, _root_: DictConfig) -> str:
+    """``${tdbench_settings:${task}}`` in --help: the settings the task reads, at their composed values."""
+    config = {key: _root_[key] for key in _root_ if key != "hydra"}
+    config = {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in config.items()
+    }
+    return settings_help(task, config)
+
+
+OmegaConf.register_new_resolver("tdbench_settings", settings_of_task, replace=True)
 
 
 def groups(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:

@@ -56,8 +56,13 @@ class ExecutorSpec(Section):
         "local", "local: worker processes here; serial: in this process; dask or ray: a cluster"
     )
     n_jobs: int = param(-1, "worker processes (not 0); -1: every core, -2: all but one, ...")
-    address: str | None = param(None, "dask or ray scheduler such as tcp://host:8786; null: start one")
-    cell_timeout_s: float | None = param(None, "a longer cell fails; null: no limit", unit="seconds", gt=0)
+    address: str | None = param(
+        None,
+        "a dask scheduler (tcp://host:8786) or Ray cluster (ray://head:10001, auto); null: start one here",
+    )
+    cell_timeout_s: float | None = param(
+        None, "time limit of each simulation and each detector cell; null: no limit", unit="seconds", gt=0
+    )
     max_job_memory_gb: float | None = param(
         None, "memory one job may use; null: this machine's, shared by its workers", unit="GB", gt=0
     )

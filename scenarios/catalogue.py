@@ -110,6 +110,12 @@ class Scenario(Declared, ABC):
         return tuple(sorted(int(u) for u in rng.choice(org.n_units, size=n_hot, replace=False)))
 
 
+class Jittered(Scenario):
+    """A scenario whose onset moves by up to ``jitter_h`` either way, drawn per seed."""
+
+    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
+
+
 def constant(value: float) -> Profile:
     return lambda t: np.full(np.shape(t), value, dtype=float)
 
@@ -175,7 +181,7 @@ class Diurnal(Scenario):
         return Plan(rho=lambda t: rho + amp * np.sin(2 * np.pi * np.asarray(t) / period))
 
 
-class Ramp(Scenario):
+class Ramp(Jittered):
     """Load rises linearly from ``rho_start`` to ``rho_end`` over ``ramp_days``, then holds."""
 
     name = "ramp"
@@ -184,7 +190,6 @@ class Ramp(Scenario):
     rho_end: float = param(1.05, "offered load (1: capacity) at the end of the ramp", ge=0)
     start_day: float = param(0.5, "scenario day the ramp starts", unit="days", ge=0)
     ramp_days: float = param(7.0, "length of the ramp", unit="days", gt=0)
-    jitter_h: float = param(12.0, "the start moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         start = self._onset(rng, org, self.start_day, self.jitter_h)
@@ -193,7 +198,7 @@ class Ramp(Scenario):
         return Plan(rho=lambda t: np.interp(t, [start, end], [a, b]), onsets_h={"ramp_start": start})
 
 
-class Spike(Scenario):
+class Spike(Jittered):
     """A sudden surge to ``spike_rho`` for ``duration_h`` hours, then back to ``base_rho``."""
 
     name = "spike"
@@ -202,7 +207,6 @@ class Spike(Scenario):
     spike_rho: float = param(1.3, "offered load (1: capacity) during the spike", ge=0)
     onset_day: float = param(3.0, "scenario day the spike starts", unit="days", ge=0)
     duration_h: float = param(6.0, "length of the spike", unit="hours", ge=0)
-    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -214,7 +218,7 @@ class Spike(Scenario):
         )
 
 
-class Uneven(Scenario):
+class Uneven(Jittered):
     """System load stays moderate, but ``n_hot`` units run above capacity from ``onset_day``."""
 
     name = "uneven"
@@ -223,7 +227,6 @@ class Uneven(Scenario):
     hot_rho: float = param(1.1, "offered load (1: capacity) of each hot unit from the onset", ge=0)
     n_hot: int = param(3, "hot units, drawn per seed (at most org.n_units)", ge=1)
     onset_day: float = param(2.0, "scenario day the routing turns uneven", unit="days", ge=0)
-    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -237,7 +240,7 @@ class Uneven(Scenario):
         )
 
 
-class Recovery(Scenario):
+class Recovery(Jittered):
     """Overload at ``high_rho`` for ``high_days``, then relief at ``low_rho``: how fast do scores reset?"""
 
     name = "recovery"
@@ -247,7 +250,6 @@ class Recovery(Scenario):
     low_rho: float = param(0.5, "offered load (1: capacity) after the overload (the relief)", ge=0)
     onset_day: float = param(1.0, "scenario day the overload starts", unit="days", ge=0)
     high_days: float = param(2.0, "length of the overload", unit="days", ge=0)
-    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)
@@ -261,7 +263,7 @@ class Recovery(Scenario):
         return Plan(rho=rho, onsets_h={"overload": on, "relief": off})
 
 
-class RebalancingFailure(Scenario):
+class RebalancingFailure(Jittered):
     """Mildly hot units kept stable by rebalancing, until rebalancing capacity drops at ``failure_day``."""
 
     name = "rebalancing_failure"
@@ -271,7 +273,6 @@ class RebalancingFailure(Scenario):
     n_hot: int = param(3, "hot units, drawn per seed (at most org.n_units)", ge=1)
     failure_day: float = param(3.0, "scenario day rebalancing fails", unit="days", ge=0)
     remaining_capacity: float = param(0.0, "share of rebalancing capacity left after the failure", ge=0, le=1)
-    jitter_h: float = param(12.0, "the failure moves up to this much either way per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         failure = self._onset(rng, org, self.failure_day, self.jitter_h)
@@ -287,7 +288,7 @@ class RebalancingFailure(Scenario):
         )
 
 
-class StaffLoss(Scenario):
+class StaffLoss(Jittered):
     """At ``onset_day`` one unit loses ``lost_fraction`` of its staff for ``duration_h`` hours."""
 
     name = "staff_loss"
@@ -296,7 +297,6 @@ class StaffLoss(Scenario):
     onset_day: float = param(3.0, "scenario day the staff leave", unit="days", ge=0)
     lost_fraction: float = param(0.5, "share of the unit's staff that leave", ge=0, le=1)
     duration_h: float = param(48.0, "how long they stay away", unit="hours", ge=0)
-    jitter_h: float = param(12.0, "the onset moves up to this much either way, per seed", unit="hours", ge=0)
 
     def plan(self, rng: np.random.Generator, org: OrgConfig) -> Plan:
         on = self._onset(rng, org, self.onset_day, self.jitter_h)

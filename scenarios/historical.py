@@ -54,7 +54,9 @@ class HistoricalSpec(Section):
         None, "tasks per staff-hour; null: a service_rate column, else estimated from the warm-up", gt=0
     )
     graph: Literal[GRAPHS] = param("complete", "distances between units (in order of first appearance)")
-    origin: str | None = param(None, "date-time of time_h = 0 (e.g. 2025-01-31T00:00); null: hours")
+    origin: str | None = param(
+        None, "date-time of time_h = 0 (e.g. 2025-01-31T00:00): timelines show dates; null: hours"
+    )
 
     @field_validator("origin", mode="before")
     @classmethod

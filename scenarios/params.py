@@ -167,12 +167,15 @@ def _plain(value: Any, annotation: Any) -> Any:
     return value
 
 
+def _plain_values(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
+    fields = model.model_fields
+    return {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
+
+
 def validate(model: type[BaseModel], values: Mapping[str, Any], section: str) -> BaseModel:
     """``model(**values)``, any error as one InputError under ``section``."""
-    fields = model.model_fields
-    values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
     try:
-        return model.model_validate(values)
+        return model.model_validate(_plain_values(model, values))
     except ValidationError as exc:
         raise input_error(exc, section, model) from None
 
@@ -186,10 +189,8 @@ class Section(BaseModel):
     section: ClassVar[str] = ""
 
     def __init__(self, **values: Any) -> None:
-        fields = type(self).model_fields
-        values = {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
         try:
-            super().__init__(**values)
+            super().__init__(**_plain_values(type(self), values))
         except ValidationError as exc:
             raise input_error(exc, type(self).section, type(self)) from None
 

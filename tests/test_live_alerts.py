@@ -18,7 +18,8 @@ from harness.analysis.scoring import ScoringSpec, score_run
 from harness.config import build, load_study
 from harness.live import alerts
 from harness.live.alerts import AlertSink, LevelChanges, ThresholdEpisodes, Webhook
-from harness.live.service import HealthCheck, ResilienceService, ResilienceTransportConfig, transport_alert
+from harness.live.service import HealthCheck, ResilienceService, transport_alert
+from harness.live.settings import ResilienceTransportConfig
 
 DETAIL = {
     "pe": 1.3,

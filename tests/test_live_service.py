@@ -10,13 +10,8 @@ from studies import RaisingDetector
 from detectors.base import Level, Reading
 from detectors.transport import TransportDetector, critical_saturation_alert
 from detectors.utilization import UtilizationDetector
-from harness.live.service import (
-    ResilienceService,
-    ResilienceTransportConfig,
-    env_values,
-    json_number,
-    transport_alert,
-)
+from harness.live.service import ResilienceService, json_number, transport_alert
+from harness.live.settings import ResilienceTransportConfig
 from scenarios import InputError, simulate
 
 WARNING = "WARNING: Pe trending toward unstable"
@@ -84,14 +79,15 @@ def test_config_reads_every_variable_from_the_environment():
         "boundary_warning": 0.5,
         "characteristic_length": 2.0,
     }
-    assert env_values({"TRANSPORT_ENABLED": "TRUE"}) == {"TRANSPORT_ENABLED": True}
+    set_in = ResilienceTransportConfig.from_env({"TRANSPORT_ENABLED": "TRUE"}).set_in_environment()
+    assert set_in == {"TRANSPORT_ENABLED": True}
 
 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"PE_WARNING_THRESHOLD": "high"}, "PE_WARNING_THRESHOLD: must be a number; got 'high'"),
-        ({"TRANSPORT_ENABLED": "maybe"}, "TRANSPORT_ENABLED: must be one of 1/true/yes/on/0/false/no/off"),
+        ({"PE_WARNING_THRESHOLD": "high"}, "PE_WARNING_THRESHOLD: must be a number >= 0; got 'high'"),
+        ({"TRANSPORT_ENABLED": "maybe"}, "TRANSPORT_ENABLED: must be true or false; got 'maybe'"),
         ({"PE_CRITICAL_THRESHOLD": "0.5"}, "PE_CRITICAL_THRESHOLD: must be a number >= 0.8"),
         ({"BOUNDARY_LAYER_WARNING_THRESHOLD": "1.5"}, "BOUNDARY_LAYER_WARNING_THRESHOLD: must be a number"),
         ({"CHARACTERISTIC_LENGTH": "0"}, "CHARACTERISTIC_LENGTH: must be a number > 0"),

@@ -283,7 +283,7 @@ def test_a_detector_run_with_other_parameters_than_the_study_is_refused(tmp_path
 @pytest.mark.parametrize(
     ("overrides", "environ", "message"),
     [
-        (["monitor.port=-1"], {}, "monitor.port: must be an integer in 0..65535"),
+        (["monitor.port=-1"], {}, "monitor.port: must be an integer >= 0 and <= 65535"),
         (
             ["monitor.speed=0"],
             {},
@@ -311,7 +311,7 @@ def test_a_detector_run_with_other_parameters_than_the_study_is_refused(tmp_path
             "detector.transport._target_: task=monitor reads the roadmap's gauges from this detector",
         ),
         (["monitor.alert_log=/no/such/dir/alerts.jsonl"], {}, "monitor.alert_log: no such folder"),
-        ([], {"PE_WARNING_THRESHOLD": "x"}, "PE_WARNING_THRESHOLD: must be a number; got 'x'"),
+        ([], {"PE_WARNING_THRESHOLD": "x"}, "PE_WARNING_THRESHOLD: must be a number >= 0; got 'x'"),
         (
             ["detector=[utilization]"],
             {"PE_WARNING_THRESHOLD": "0.9"},

@@ -211,7 +211,9 @@ def test_report_settings_are_validated(monkeypatch, capsys):
     assert err.startswith("tdbench: error: overhead.units: must be a non-empty list of integers >= 1")
     with pytest.raises(InputError, match="report.colour"):
         report_spec({"colour": "red"})
-    assert report_spec({"enabled": False, "timeline_seed": 1}, (0, 1)) == ReportSpec(False, 1)
+    assert report_spec({"enabled": False, "timeline_seed": 1}, (0, 1)) == ReportSpec(
+        enabled=False, timeline_seed=1
+    )
 
 
 def test_report_can_be_switched_off_and_seed_chosen(tmp_path):

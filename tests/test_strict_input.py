@@ -81,6 +81,16 @@ CASES = [
         "stop.compare: task=calibrate does not read it; it reads: calibrate, detector,",
     ),
     (["task=tune", "report.enabled=false"], "report.enabled: task=tune does not read it"),
+    (["first_seed=18446744073709551616"], "first_seed: must be an integer >= 0 and <= 9223372036854775807"),
+    (["seeds=2", "first_seed=9223372036854775807"], "first_seed: must leave room for 2 seeds below 2**63"),
+    (["executor.cell_timeout_s=nan"], "executor.cell_timeout_s: must be a number of seconds > 0, or null"),
+    (["executor.cell_timeout_s=inf"], "executor.cell_timeout_s: must be a number of seconds > 0, or null"),
+    (["scenario.ramp.n_hot=1"], "scenario.ramp.n_hot: no such setting; settings here: _target_, jitter_h,"),
+    (["scenario.uneven.n_hot=1.5"], "scenario.uneven.n_hot: must be an integer >= 1; got 1.5"),
+    (
+        ["scoring.truth.backlog_on_h=nan"],
+        "scoring.truth.backlog_on_h: must be a number of hours >= 0; got nan",
+    ),
 ]
 
 
@@ -94,6 +104,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tm
     assert message in err
     assert NO_PLUS_HINT + "sedes" not in err and "+foo" not in err
     assert not run.exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["task=evaluate", "data=x.csv", "historical.origin=nan"],
+            "historical.origin: must be a date-time such as 2025-01-31T00:00 or null; got nan",
+        ),
+        (["task=monitor", "monitor.host=nosuch.invalid"], "monitor.host: cannot resolve 'nosuch.invalid'"),
+        (["task=monitor", "monitor.host=''"], "monitor.host: must not be empty"),
+    ],
+)
+def test_bad_input_of_other_tasks_is_one_line_exit_2(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(monkeypatch, capsys, [*args, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert (code, err.count("\n")) == (2, 1) and err.startswith(f"tdbench: error: {message}"), err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize("how", ["searchpath", "config-dir"])

@@ -1,7 +1,7 @@
 """The roadmap's service layer (phase 2): a service that keeps detector state between health checks.
 
-``ResilienceTransportConfig`` holds the roadmap's configuration names with its defaults, readable
-from environment variables; ``ResilienceService`` runs detectors on each health check and answers
+``ResilienceService`` (configured by ``harness.live.settings.ResilienceTransportConfig``, the roadmap's
+environment variables) runs detectors on each health check and answers
 the roadmap's ``check_transport_dynamics()`` with the phase-3 alert dict.
 
 >>> service = ResilienceService.from_config(ResilienceTransportConfig())
@@ -22,29 +22,19 @@ the roadmap's ``check_transport_dynamics()`` with the phase-3 alert dict.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from detectors.base import Detector, Level, Reading
-from detectors.transport import (
-    BOUNDARY_LAYER_WARNING_THRESHOLD,
-    CHARACTERISTIC_LENGTH,
-    GRADIENT_WARNING_THRESHOLD,
-    PE_CRITICAL_THRESHOLD,
-    PE_WARNING_THRESHOLD,
-    TransportDetector,
-    alert_rules,
-)
+from detectors.transport import TransportDetector, alert_rules
+from harness.live.settings import ResilienceTransportConfig
 from scenarios.errors import InputError
 from scenarios.graph import make_graph
 from scenarios.trace import FIELD_INDEX, FIELDS, Layout, Observation, check_values
 
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
 #: Keys of a per-unit dict: rates per hour, utilization 0..1, staff on duty, optional state.
 UNIT_KEYS = (
     "arrival_rate",
@@ -67,97 +57,6 @@ RATE_KEYS = {  # dict key -> observation field counted over the interval
     "swap_request_rate": "swap_requests",
     "absence_rate": "absences",
 }
-
-
-@dataclass(frozen=True)
-class ResilienceTransportConfig:
-    """The roadmap's transport configuration, with its names and defaults.
-
-    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "0.9"}).transport_params()["pe_warning"]
-    0.9
-    >>> ResilienceTransportConfig.from_env({"PE_WARNING_THRESHOLD": "high"})
-    Traceback (most recent call last):
-    ...
-    scenarios.errors.InputError: PE_WARNING_THRESHOLD: must be a number; got 'high' (environment variable)
-    """
-
-    TRANSPORT_ENABLED: bool = True
-    PE_WARNING_THRESHOLD: float = PE_WARNING_THRESHOLD
-    PE_CRITICAL_THRESHOLD: float = PE_CRITICAL_THRESHOLD
-    GRADIENT_WARNING_THRESHOLD: float = GRADIENT_WARNING_THRESHOLD
-    BOUNDARY_LAYER_WARNING_THRESHOLD: float = BOUNDARY_LAYER_WARNING_THRESHOLD
-    CHARACTERISTIC_LENGTH: float = CHARACTERISTIC_LENGTH  # org unit distance
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.TRANSPORT_ENABLED, bool):
-            raise InputError("TRANSPORT_ENABLED", f"must be true or false; got {self.TRANSPORT_ENABLED!r}")
-        pe_warning = self.PE_WARNING_THRESHOLD
-        for name, low, high in (
-            ("PE_WARNING_THRESHOLD", 0.0, None),
-            ("PE_CRITICAL_THRESHOLD", pe_warning, None),
-            ("GRADIENT_WARNING_THRESHOLD", 0.0, None),
-            ("BOUNDARY_LAYER_WARNING_THRESHOLD", 0.0, 1.0),
-        ):
-            value = getattr(self, name)
-            if not _finite(value) or value < low or (high is not None and value > high):
-                bound = f">= {low:g}" + ("" if high is None else f" and <= {high:g}")
-                if name == "PE_CRITICAL_THRESHOLD":
-                    bound += " (PE_WARNING_THRESHOLD)"
-                raise InputError(name, f"must be a number {bound}; got {value!r}")
-        if not _finite(self.CHARACTERISTIC_LENGTH) or self.CHARACTERISTIC_LENGTH <= 0:
-            raise InputError(
-                "CHARACTERISTIC_LENGTH", f"must be a number > 0; got {self.CHARACTERISTIC_LENGTH!r}"
-            )
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResilienceTransportConfig:
-        """The defaults, with every variable set in ``environ`` (default: ``os.environ``) applied."""
-        return cls(**env_values(os.environ if environ is None else environ))
-
-    def transport_params(self) -> dict[str, float]:
-        """The matching ``TransportDetector`` parameters."""
-        return {
-            "pe_warning": self.PE_WARNING_THRESHOLD,
-            "pe_critical": self.PE_CRITICAL_THRESHOLD,
-            "gradient_warning": self.GRADIENT_WARNING_THRESHOLD,
-            "boundary_warning": self.BOUNDARY_LAYER_WARNING_THRESHOLD,
-            "characteristic_length": self.CHARACTERISTIC_LENGTH,
-        }
-
-
-#: roadmap name -> TransportDetector parameter
-PARAMETER_OF = {
-    "PE_WARNING_THRESHOLD": "pe_warning",
-    "PE_CRITICAL_THRESHOLD": "pe_critical",
-    "GRADIENT_WARNING_THRESHOLD": "gradient_warning",
-    "BOUNDARY_LAYER_WARNING_THRESHOLD": "boundary_warning",
-    "CHARACTERISTIC_LENGTH": "characteristic_length",
-}
-
-
-def env_values(environ: Mapping[str, str]) -> dict[str, bool | float]:
-    """The roadmap variables set in ``environ``, parsed; a bad value names its variable."""
-    values: dict[str, bool | float] = {}
-    for name in ResilienceTransportConfig.names():
-        text = environ.get(name)
-        if text is None:
-            continue
-        word = text.strip().lower()
-        if name == "TRANSPORT_ENABLED":
-            if word not in TRUE_WORDS + FALSE_WORDS:
-                allowed = "/".join(TRUE_WORDS + FALSE_WORDS)
-                raise InputError(name, f"must be one of {allowed}; got {text!r} (environment variable)")
-            values[name] = word in TRUE_WORDS
-            continue
-        try:
-            values[name] = float(word)
-        except ValueError:
-            raise InputError(name, f"must be a number; got {text!r} (environment variable)") from None
-    return values
 
 
 def _finite(x: object) -> bool:

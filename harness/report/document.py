@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from harness.run.stopping import STOPPING, stopping_text
 from harness.run.study import StudyResult
 from harness.run.version import code_version
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
@@ -52,33 +53,27 @@ CALIBRATED = "calibrated.parquet"
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "simpy", "matplotlib", "hydra-core", "joblib", "tdbench")
 
 
-@dataclass(frozen=True)
-class ReportSpec:
+class ReportSpec(Section):
     """The ``report:`` settings."""
 
-    enabled: bool = True
-    timeline_seed: int | None = None  # None: each scenario's most typical seed
+    section: ClassVar[str] = "report"
+
+    enabled: bool = param(True, "write report.md and figures/ at the end of a study (and of task=evaluate)")
+    timeline_seed: int | None = param(
+        None, "seed drawn in each scenario's timeline; null: its most typical seed"
+    )
 
 
 def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> ReportSpec:
     """Validate the ``report:`` block of the config."""
-    raw = dict(raw or {})
-    allowed = ("enabled", "timeline_seed")
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"report.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise InputError("report.enabled", f"must be true or false; got {enabled!r}")
-    seed = raw.get("timeline_seed")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or (seeds and seed not in seeds)
-    ):
-        shown = f"{seeds[0]}..{seeds[-1]}" if seeds else "a seed of the study"
+    spec = ReportSpec(**(raw or {}))
+    seed = spec.timeline_seed
+    if seed is not None and seeds and seed not in seeds:
         raise InputError(
-            "report.timeline_seed", f"must be null or one of the study's seeds ({shown}); got {seed!r}"
+            "report.timeline_seed",
+            f"must be null or one of the study's seeds ({seeds[0]}..{seeds[-1]}); got {seed!r}",
         )
-    return ReportSpec(enabled, seed)
+    return spec
 
 
 def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> ReportSpec:

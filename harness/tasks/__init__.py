@@ -10,9 +10,10 @@ import importlib
 import re
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 
 TASKS: dict[str, str] = {
     "study": "harness.tasks.study",
@@ -26,6 +27,16 @@ TASKS: dict[str, str] = {
     "compare": "harness.tasks.compare",
     "rules": "harness.tasks.rules",
 }
+
+
+class TaskInputs(Section):
+    """What a task works on, besides the study's settings."""
+
+    task: Literal[tuple(TASKS)] = param("study", "what to run (tdbench --help lists the tasks)")
+    run_dir: str | None = param(None, "task=report: the run folder to rebuild")
+    sweep_dir: str | None = param(None, "task=compare: the sweep folder whose jobs to compare")
+    data: str | None = param(None, "task=evaluate: historical observations, a .csv or .parquet file")
+    labels: str | None = param(None, "task=evaluate: event labels (.csv or .parquet); null: derive the truth")
 
 
 STUDY_SETTINGS = (
@@ -82,6 +93,7 @@ def first_difference(value: Any, default: Any, path: str) -> str | None:
 
 def check_read(task: str, settings: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
     """Refuse a setting the task would ignore: one changed from its default outside ``READS[task]``."""
+    TaskInputs(**{name: settings[name] for name in TaskInputs.model_fields if name in settings})
     reads = {*EVERY_TASK, *READS[task]}
     for key in settings:
         if key in reads or key == "hydra":
@@ -104,6 +116,14 @@ def summary(name: str) -> str:
     text = " ".join((task_module(name).__doc__ or "").split())
     text = re.sub(r"^.*?``:\s*", "", text).replace("``", "")
     return re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+
+
+def settings_help(task: str, config: Mapping[str, Any]) -> str:
+    """The settings ``task`` reads at their values in the composed ``config``, for ``--help``."""
+    from harness.reference import help_text  # imports every declaring module: only for --help
+
+    task_module(task)
+    return help_text(task, config)
 
 
 def tasks_help() -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ from harness.live.alerts import AlertSink, LevelChanges, ThresholdEpisodes, refu
 from harness.live.choice import BASELINES, RunChoice, read_run
 from harness.live.file_source import FileSource
 from harness.live.runner import Monitor, Stopper
-from harness.live.service import PARAMETER_OF, ResilienceService, ResilienceTransportConfig, env_values
-from harness.live.settings import MonitorSettings
+from harness.live.service import ResilienceService
+from harness.live.settings import PARAMETER_OF, MonitorSettings, ResilienceTransportConfig
 from harness.live.sim_source import SimSource
 from harness.tasks.evaluate import historical_spec
 from scenarios import cell_rng
@@ -125,8 +124,8 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
     from_run, named, warmup_h = choice_settings(section)
     settings = MonitorSettings.from_config(section)
     study = load_study(cfg)
-    from_env = env_values(os.environ)
-    config = ResilienceTransportConfig(**from_env)
+    config = ResilienceTransportConfig.from_env()
+    from_env = config.set_in_environment()
     detectors = dict(study.detectors)
     if named is not None and not config.TRANSPORT_ENABLED and TRANSPORT in named:
         raise InputError("monitor.detectors", f"names {TRANSPORT}, but TRANSPORT_ENABLED=false")
@@ -174,8 +173,7 @@ def prepare(cfg: DictConfig) -> MonitorPlan:
         refused = refused_address(urlparse(settings.webhook).hostname or "")
         if refused:
             raise InputError("monitor.webhook", refused)
-    if settings.port != 0:
-        settings.check_listen()
+    settings.check_listen()
     if warmup_h is None:  # as the harness scores: after the simulation's or the data's warm-up
         warmup_h = org.warmup_h if settings.simulated else historical.warmup_h
     return MonitorPlan(settings, detectors, from_env, org, scenario, historical, choice, float(warmup_h))
@@ -264,6 +262,8 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         stopper.restore()
         print(f"tdbench: error: {error}", file=sys.stderr)
         return 2
+    if settings.exposure():
+        log(f"warning: {settings.exposure()}")
     for name, value in plan.from_env.items():
         log(f"{name}={value} from the environment")
     if service.transport is None:

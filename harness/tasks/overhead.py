@@ -17,10 +17,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from pydantic import field_validator
 
 from harness.config import build, load_study
 from harness.report import figures
@@ -31,6 +33,7 @@ from harness.run.replay import overhead_row, replay
 from scenarios import simulate
 from scenarios.errors import InputError
 from scenarios.graph import CompleteGraph
+from scenarios.params import Section, param
 from scenarios.trace import Layout, Trace, Truth
 
 SCAN_SCENARIO = "steady"
@@ -92,21 +95,26 @@ def _replays(detectors: dict[str, dict], trace: Trace) -> list[dict]:
     return rows
 
 
+class OverheadSpec(Section):
+    """The ``overhead:`` settings of task=overhead."""
+
+    section: ClassVar[str] = "overhead"
+
+    units: tuple[int, ...] = param((3, 12, 48, 192, 768), "organisation sizes of the resized replay")
+
+    @field_validator("units")
+    @classmethod
+    def _sizes(cls, units: tuple[int, ...]) -> tuple[int, ...]:
+        if not units or min(units) < 1:
+            raise InputError(
+                "overhead.units", f"must be a non-empty list of integers >= 1; got {list(units)}"
+            )
+        return units
+
+
 def scan_units(cfg: DictConfig) -> tuple[int, ...]:
     """The validated ``overhead.units``."""
-    raw = cfg.get("overhead")
-    raw = OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
-    for key in raw:
-        if key not in ("units", "sample"):
-            raise InputError(f"overhead.{key}", "unknown setting; allowed: sample, units")
-    units = raw.get("units")
-    if (
-        not isinstance(units, list | tuple)
-        or not units
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in units)
-    ):
-        raise InputError("overhead.units", f"must be a non-empty list of integers >= 1; got {units!r}")
-    return tuple(units)
+    return OverheadSpec(**(cfg.get("overhead") or {})).units
 
 
 def validate(cfg: DictConfig) -> None:

@@ -21,10 +21,11 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from harness.analysis.calibrate import Run, split_seeds
@@ -47,31 +48,22 @@ from harness.run.jobs import Job, simulate_job
 from harness.run.ledger import stored_score
 from harness.run.plan import plan_jobs
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 
 TUNING_FILES = ("tuning.csv", "search.csv", "tuning.md")
 TUNING_KEY = "tuning.key"  # written last: the content hash of the tuning the files above hold
 
 
-@dataclass(frozen=True)
-class TuneSpec:
+class TuneSpec(Section):
     """The ``tune`` config section."""
 
-    announce_above: int = 20  # a search with more configurations says so before it starts
+    section: ClassVar[str] = "tune"
 
-    def __post_init__(self) -> None:
-        value = self.announce_above
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InputError("tune.announce_above", f"must be an integer >= 1; got {value!r}")
+    announce_above: int = param(20, "a detector searching more configurations says so before it starts", ge=1)
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping) -> TuneSpec:
-        raw = cfg.get("tune")
-        values = dict(OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else raw or {})
-        allowed = list(cls.__dataclass_fields__)
-        for key in values:
-            if key not in allowed:
-                raise InputError(f"tune.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-        return cls(**values)
+        return cls(**(cfg.get("tune") or {}))
 
 
 @dataclass(frozen=True)
