@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from detectors.base import Detector
 from harness.analysis.calibrate import CalibrationSpec
@@ -98,6 +98,32 @@ class ExecutorSpec(Section):
         here = 1 if self.name == "serial" or self.address is not None else self.workers
         shared = f"{here} workers sharing this machine's {machine / GB:.3g} GB" if here > 1 else "this host"
         return Limits(machine / here, f"{shared}; set executor.max_job_memory_gb or executor.n_jobs", machine)
+
+
+class OverheadSpec(Section):
+    """The ``overhead:`` settings: the study's sample of timed streaming replays, task=overhead's sizes."""
+
+    section: ClassVar[str] = "overhead"
+
+    sample: float = param(
+        0.125,
+        "study: share of each scenario's seeds whose cells also time the streaming update() "
+        "(one seed in round(1 / sample), the first always)",
+        gt=0,
+        le=1,
+    )
+    units: tuple[int, ...] = param(
+        (3, 12, 48, 192, 768), "task=overhead: organisation sizes of the resized replay"
+    )
+
+    @field_validator("units")
+    @classmethod
+    def _sizes(cls, units: tuple[int, ...]) -> tuple[int, ...]:
+        if not units or min(units) < 1:
+            raise InputError(
+                "overhead.units", f"must be a non-empty list of integers >= 1; got {list(units)}"
+            )
+        return units
 
 
 class StudySettings(Section):
@@ -245,9 +271,7 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     stats = StatisticsSpec.from_config(raw)
     check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
     check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
-    sample = (raw.get("overhead") or {}).get("sample", StudyConfig.overhead_sample)
-    if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
-        raise InputError("overhead.sample", f"must be a number > 0 and <= 1; got {sample!r}")
+    overhead = OverheadSpec(**(raw.get("overhead") or {}))
     check_budget(built_scenarios, built_detectors, org_config, top.seeds, top.first_seed, executor.limits())
     return StudyConfig(
         scenarios=scenarios,
@@ -263,5 +287,5 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
         calibrate=CalibrationSpec.from_config(raw.get("calibrate") or {}, list(detectors)),
         progress=top.progress,
         searches=searches,
-        overhead_sample=float(sample),
+        overhead_sample=overhead.sample,
     )

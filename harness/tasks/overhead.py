@@ -17,23 +17,19 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
-from pydantic import field_validator
 
-from harness.config import build, load_study
+from harness.config import OverheadSpec, build, load_study
 from harness.report import figures
 from harness.report.document import markdown_table
 from harness.report.screen import fit
 from harness.run.files import write_parquet, write_text
 from harness.run.replay import overhead_row, replay
 from scenarios import simulate
-from scenarios.errors import InputError
 from scenarios.graph import CompleteGraph
-from scenarios.params import Section, param
 from scenarios.trace import Layout, Trace, Truth
 
 SCAN_SCENARIO = "steady"
@@ -93,23 +89,6 @@ def _replays(detectors: dict[str, dict], trace: Trace) -> list[dict]:
             continue
         rows.append({"detector": name, "n_units": n, "error": "", **overhead_row(wall_ms, cpu_ms)})
     return rows
-
-
-class OverheadSpec(Section):
-    """The ``overhead:`` settings of task=overhead."""
-
-    section: ClassVar[str] = "overhead"
-
-    units: tuple[int, ...] = param((3, 12, 48, 192, 768), "organisation sizes of the resized replay")
-
-    @field_validator("units")
-    @classmethod
-    def _sizes(cls, units: tuple[int, ...]) -> tuple[int, ...]:
-        if not units or min(units) < 1:
-            raise InputError(
-                "overhead.units", f"must be a non-empty list of integers >= 1; got {list(units)}"
-            )
-        return units
 
 
 def scan_units(cfg: DictConfig) -> tuple[int, ...]:
