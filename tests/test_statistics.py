@@ -11,9 +11,13 @@ from harness.analysis.statistics import (
     StatisticsSpec,
     holm,
     lead_differences,
+    mean_interval,
     median_lead_ci,
+    paired_mean,
+    paired_share,
     ratio_ci,
     seed_bootstrap,
+    share_interval,
     signed_rank,
     wilcoxon_table,
 )
@@ -155,3 +159,37 @@ def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
     normal = stats.wilcoxon(tied, zero_method="wilcox", method="asymptotic").pvalue
     assert signed_rank(tied)["p"] == pytest.approx(normal)
     assert signed_rank(tied)["nonzero"] == 7 and signed_rank(tied)["earlier"] == 6
+
+
+def test_share_interval_macro_and_pooled_estimates():
+    num = np.array([[1, 0, 0], [3, 1, 0]])
+    den = np.array([[2, 1, 0], [4, 1, 0]])  # the third stratum has no events: left out of the macro
+    macro = share_interval(num, den, SPEC)
+    pooled = share_interval(num, den, SPEC, macro=False)
+    assert macro.value == pytest.approx((4 / 6 + 1 / 2) / 2)
+    assert pooled.value == pytest.approx(5 / 8)
+    assert 0 <= macro.lo <= macro.value <= macro.hi <= 1
+    assert np.isnan(share_interval(np.zeros((3, 2)), np.zeros((3, 2)), SPEC).value)
+
+
+def test_paired_share_is_the_difference_with_a_t_test():
+    rng = np.random.default_rng(0)
+    den = rng.poisson(3, (10, 4))
+    a, b = rng.binomial(den, 0.7), rng.binomial(den, 0.3)
+    pair = paired_share(a, b, den, SPEC)
+    assert pair.estimate == pytest.approx(
+        share_interval(a, den, SPEC).value - share_interval(b, den, SPEC).value
+    )
+    assert pair.lo < pair.estimate < pair.hi and pair.p < 0.01
+    same = paired_share(a, a, den, SPEC)
+    assert (same.estimate, same.lo, same.hi, same.p) == (0, 0, 0, 1)
+
+
+def test_mean_interval_and_paired_mean_are_t_intervals_over_non_missing_seeds():
+    values = np.array([1.0, 2.0, np.nan, 4.0])
+    est = mean_interval(values, SPEC)
+    ref = sps.ttest_1samp([1.0, 2.0, 4.0], 0).confidence_interval(0.95)
+    assert (est.value, est.lo, est.hi) == pytest.approx((7 / 3, ref.low, ref.high))
+    pair = paired_mean(np.array([3.0, 2.0, 5.0, np.nan]), np.array([1.0, 1.0, 1.0, 1.0]), SPEC)
+    test = sps.ttest_rel([3.0, 2.0, 5.0], [1.0, 1.0, 1.0])
+    assert (pair.estimate, pair.p) == pytest.approx((7 / 3, test.pvalue))

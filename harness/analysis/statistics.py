@@ -275,7 +275,111 @@ def sums_by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> np.n
     return np.array([g.sum() for g in by_seed(frame, seeds, column)], float)
 
 
-# ---------------------------------------------------------------- paired tests
+# ---------------------------------------------------------------- seed-level intervals and paired tests
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its confidence interval over seeds."""
+
+    value: float
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Detector minus reference, paired by seed: the difference, its interval and two-sided p-value."""
+
+    estimate: float
+    lo: float
+    hi: float
+    p: float
+
+
+def share_contributions(num: np.ndarray, den: np.ndarray, macro: bool = True) -> tuple[float, np.ndarray]:
+    """(share, each seed's linearised contribution to it).
+
+    ``num``, ``den``: (n_seeds, n_strata) counts. ``macro``: the mean over strata with any event of
+    each stratum's pooled share num.sum(0) / den.sum(0); otherwise the share pooled over everything.
+    A seed's contribution is its term in the estimate's first-order (delta-method) expansion around
+    the pooled shares, scaled so the estimate's variance is their variance over seeds / n_seeds; the
+    contributions sum to 0. NaN share (and NaN contributions) without events.
+
+    >>> share, z = share_contributions(np.array([[1, 0], [1, 2]]), np.array([[2, 0], [2, 2]]))
+    >>> float(share), z.round(3).tolist()
+    (0.75, [0.0, 0.0])
+    """
+    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
+    if not macro:
+        num, den = num.sum(1, keepdims=True), den.sum(1, keepdims=True)
+    totals = den.sum(0)
+    kept = totals > 0
+    if not kept.any():
+        return np.nan, np.full(num.shape[0], np.nan)
+    num, den, totals = num[:, kept], den[:, kept], totals[kept]
+    shares = num.sum(0) / totals
+    per_seed_den = totals / num.shape[0]
+    contributions = ((num - shares * den) / per_seed_den).mean(1)
+    return float(shares.mean()), contributions
+
+
+def t_interval(value: float, contributions: np.ndarray, spec: StatisticsSpec) -> tuple[float, float, float]:
+    """(lo, hi, two-sided p of value = 0) of a Student t interval with n - 1 degrees of freedom, the
+    standard error being the contributions' standard deviation over sqrt(n). Fewer than two
+    contributions: NaN."""
+    from scipy import stats
+
+    z = np.asarray(contributions, float)
+    n = z.size
+    if n < 2 or not np.isfinite(value):
+        return np.nan, np.nan, np.nan
+    se = float(z.std(ddof=1) / np.sqrt(n))
+    half = float(stats.t.ppf((1 + spec.confidence) / 2, n - 1)) * se
+    if se == 0:
+        return value, value, float(value == 0)
+    p = float(2 * stats.t.sf(abs(value) / se, n - 1))
+    return value - half, value + half, p
+
+
+def share_interval(num: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True) -> Estimate:
+    """Share of events (see ``share_contributions``) with a t interval over seeds, clipped to [0, 1]."""
+    value, z = share_contributions(num, den, macro)
+    lo, hi, _ = t_interval(value, z, spec)
+    return Estimate(value, max(lo, 0.0), min(hi, 1.0)) if np.isfinite(lo) else Estimate(value, lo, hi)
+
+
+def paired_share(
+    num_a: np.ndarray, num_b: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True
+) -> Paired:
+    """Share of detector a minus share of detector b on the same events (``den``), paired by seed:
+    a t interval and t test on the difference of the seeds' contributions."""
+    a, za = share_contributions(num_a, den, macro)
+    b, zb = share_contributions(num_b, den, macro)
+    lo, hi, p = t_interval(a - b, za - zb, spec)
+    return Paired(a - b, lo, hi, p)
+
+
+def mean_interval(values: np.ndarray, spec: StatisticsSpec) -> Estimate:
+    """Mean of per-seed values (NaN left out) with a t interval over seeds."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if not v.size:
+        return Estimate(np.nan, np.nan, np.nan)
+    value = float(v.mean())
+    lo, hi, _ = t_interval(value, v - value, spec)
+    return Estimate(value, lo, hi)
+
+
+def paired_mean(a: np.ndarray, b: np.ndarray, spec: StatisticsSpec) -> Paired:
+    """Mean of per-seed differences a - b (seeds where either is NaN left out): t interval, t test."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[~np.isnan(d)]
+    if not d.size:
+        return Paired(np.nan, np.nan, np.nan, np.nan)
+    value = float(d.mean())
+    lo, hi, p = t_interval(value, d - value, spec)
+    return Paired(value, lo, hi, p)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
