@@ -74,6 +74,9 @@ class UtilizationDetector(Detector):
                 )
         self.window_h = window_h
         self.basis = basis
+        # utilization_breach is the trailing busy fraction >= 0.8 (scenarios.truth): on basis busy the
+        # score is the target's own defining quantity
+        self.defines = ("utilization_breach",) if basis == "busy" else ()
         self.warning_threshold = warning_threshold
         self.max_utilization = max_utilization
         self.critical_threshold = critical_threshold

@@ -8,17 +8,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from harness.analysis.alerts import first_alert_comparison
-from harness.analysis.calibrate import Run, split_seeds
-from harness.analysis.headline import Headline, build_headline, render_headline
+from harness.analysis.calibrate import Run
+from harness.analysis.headline import Fold, Headline, build_headline, make_folds, render_headline
 from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
 from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
-from harness.config import ExecutorSpec, StudyConfig, resolve
+from harness.config import ExecutorSpec, StudyConfig, build, resolve
 from harness.run.executors import execute, job_runner
 from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
@@ -209,8 +210,12 @@ def write_summary(
     for name in HEADLINE_FILES:
         (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
     if best is not None:
-        write_text(run_dir / "headline.csv", best.table.to_csv(index=False))
-        write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
+        for name, frame in (
+            ("headline.csv", best.table),
+            ("headline_pairs.csv", best.pairs),
+            ("headline_scenarios.csv", best.scenarios),
+        ):
+            write_text(run_dir / name, frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False))
         write_text(run_dir / "headline.md", f"# Headline\n\n{best_text}\n")
     write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
@@ -218,7 +223,7 @@ def write_summary(
     return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
 
 
-HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline.md")
+HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline_scenarios.csv", "headline.md")
 
 
 def study_headline(
@@ -233,23 +238,32 @@ def study_headline(
         )
     if not runs:
         return None, "No headline: no cell succeeded."
-    cal = study.calibrate
-    calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
+    cal, spec = study.calibrate, study.headline
+    if study.split:  # a stopping-rule study's split
+        folds = [Fold(0, tuple(study.split[0]), tuple(study.split[1]))]
+    else:
+        folds = make_folds(study.seeds, spec.folds, cal.calibration_fraction, cal.split_seed)
+    null_controls = frozenset(
+        name for name, s in study.scenarios.items() if resolve(s["_target_"], f"scenario.{name}").null_control
+    )
+    circular = frozenset(
+        name for name, s in study.detectors.items() if spec.target in build(s, f"detector.{name}").defines
+    )
     mapper = partial(execute, spec=executor)
-    headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats, mapper)
+    headline = build_headline(runs, folds, study.scoring, spec, study.stats, null_controls, circular, mapper)
     return headline, render_headline(headline, study.stats)
 
 
 def matched_scorecard(
     headline: Headline, overhead: pd.DataFrame, study: StudyConfig, families: dict[str, str]
 ) -> str:
-    """The roadmap's scorecard at the headline's thresholds, scored on the test seeds (the
-    thresholds were chosen on the calibration seeds); infeasible detectors are left out."""
+    """The roadmap's scorecard at the headline's thresholds: every seed scored at the threshold of its
+    fold (chosen on the other folds' seeds), as the headline; infeasible detectors are left out."""
     feasible = headline.table.loc[headline.table["feasible"].astype(bool), "detector"].tolist()
     left_out = sorted(set(headline.table["detector"]) - set(feasible))
     note = (
-        f"Each detector at its headline threshold ({study.headline.label} on the calibration seeds "
-        f"{headline.calibration_seeds}), scored on the test seeds {headline.test_seeds}; "
+        f"Each detector at its headline thresholds ({study.headline.label}), every seed "
+        f"{headline.test_seeds} scored out of fold (at the threshold chosen without it); "
         "overhead as shipped (a threshold does not change it)."
     )
     if left_out:

@@ -35,7 +35,13 @@ from harness.run.ledger import Ledger
 from harness.run.plan import plan_jobs
 from harness.run.study import export_tables, store_jobs
 
-SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
+SHOWN = (
+    ("fp_rate", "%"),
+    ("warned", "%"),
+    ("recall", "%"),
+    ("median_lead_h", "h"),
+    ("quiet_alert_fraction", "%"),
+)
 
 
 def _specs(cfg: DictConfig) -> tuple[StudyConfig, CalibrationSpec, StatisticsSpec]:
@@ -82,7 +88,8 @@ def render(
     if cal.rule == "budget":
         how = (
             f"Target {cal.target}; rule budget: within {budget.label} on the calibration seeds {calib}, "
-            f"the highest recall (then median lead, then threshold); reported on the test seeds {test}."
+            f"the most events {budget.warned_label} (pooled over events; "
+            f"then median lead, then threshold); reported on the test seeds {test}."
         )
     else:
         how = (
@@ -93,8 +100,8 @@ def render(
     lines = [
         how,
         "",
-        "| detector | choice | threshold | calibration: FP, recall, median lead, quiet alerting "
-        "| test: FP, recall, median lead, quiet alerting |",
+        "| detector | choice | threshold | calibration: FP, warned, recall, median lead, quiet alerting "
+        "| test: FP, warned, recall, median lead, quiet alerting |",
         "|---|---|---|---|---|",
     ]
     for r in choices.to_dict("records"):
@@ -130,6 +137,7 @@ def render(
         ]
     lines += [
         "",
+        f"Warned: share of events alerted >= {budget.min_lead_h:g} h before onset (headline.min_lead_h). "
         "Quiet alerting: share of the time outside every event window and critical period spent alerting.",
         "The oracle rows are tuned on the test seeds themselves: an optimistic bound, not a held-out result.",
         "Use a calibrated threshold in a study with +scoring.thresholds.<detector>=<threshold>.",
@@ -170,7 +178,9 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         sets = [[r for (_, seed), r in sorted(mine.items()) if seed in seeds] for seeds in (calib, test)]
         if not all(sets):
             continue
-        curve, choice = calibrate_detector(sets[0], sets[1], study.scoring, cal.target, rule(study))
+        curve, choice = calibrate_detector(
+            sets[0], sets[1], study.scoring, cal.target, rule(study), study.headline.min_lead_h
+        )
         curves.append(curve.assign(detector=detector))
         choices.append(choice.assign(detector=detector))
     columns = ["detector", "choice", "tuned_on", "feasible", "threshold"]

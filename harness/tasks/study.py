@@ -40,8 +40,10 @@ def validate(cfg: DictConfig) -> None:
 
 
 def printed(result: StudyResult, tuning: str = "") -> str:
-    """What the study prints: the headline, the tuning (with headline.tune), then both scorecards."""
-    parts = ["# Headline", "", result.headline_text, ""]
+    """What the study prints: the headline's answer in one sentence, the headline, the tuning (with
+    headline.tune), then both scorecards."""
+    answer, _, rest = result.headline_text.partition("\n")  # the answer's sentence comes first
+    parts = [answer, "", "# Headline", "", rest.lstrip("\n"), ""]
     if tuning:
         parts += ["# Tuning", "", tuning, ""]
     parts += ["# Scorecard as shipped", "", result.scorecard_text]
