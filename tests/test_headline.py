@@ -145,7 +145,7 @@ def test_no_seed_scores_a_threshold_it_helped_choose(seed, scale):
             for k, r in runs["seer"].items()
         }
         cells = headline({"seer": noisy}, folds=folds).cells
-        at = lambda c: set(c.loc[c["fold"] == fold.index, "threshold"])  # noqa: E731
+        at = lambda c, j=fold.index: set(c.loc[c["fold"] == j, "threshold"])  # noqa: E731
         assert at(cells) == at(clean)
         assert set(cells.loc[cells["fold"] == fold.index, "seed"]) == set(fold.test)
 

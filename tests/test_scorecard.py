@@ -129,6 +129,11 @@ def test_unique_detection_is_judged_against_the_existing_modules_only():
     # a second variant of a's module that catches what b catches: b loses, a keeps its own
     variant = with_copy(tables, "b", "a2")
     assert unique_of(variant, {**FAMILIES, "a2": "utilization"}) == {"a": "ramp", "a2": "", "b": ""}
+    # events of a null control are chance breaches: catching them alone is no unique detection
+    card = build_scorecard(
+        *tables, Criteria(), families=FAMILIES, stats=SPEC, null_controls=frozenset({"ramp"})
+    )
+    assert card.set_index("detector")["unique_scenarios"].to_dict() == {"a": "", "b": "spike"}
 
 
 def test_scorecard_names_only_the_lead_scenarios_that_ran_and_skips_absent_intervals():

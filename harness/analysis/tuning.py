@@ -28,7 +28,7 @@ from harness.analysis.calibrate import Sweep
 from harness.analysis.headline.folds import Runs, choose_in_budget, run_sweeps, selection_curve
 from harness.analysis.headline.inference import PairInput, pair_table, seed_median_leads
 from harness.analysis.headline.metrics import detector_metrics, event_counts, score_runs
-from harness.analysis.headline.spec import HeadlineSpec, with_week
+from harness.analysis.headline.spec import HeadlineSpec, budget_use, with_week
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
@@ -98,7 +98,8 @@ def choose(curves: Mapping[str, pd.DataFrame], spec: HeadlineSpec) -> Pick | Non
     None when no configuration has a scored value."""
     best, best_key = None, None
     for label, curve in curves.items():
-        row, feasible = choose_in_budget(curve, spec)
+        curve = curve if "false_per_quiet_week" in curve else with_week(curve)
+        row, feasible = choose_in_budget(curve.assign(budget_use=budget_use(curve, spec)), spec)
         if row is None:
             continue
         lead = float(row["median_lead_h"]) if pd.notna(row["median_lead_h"]) else -np.inf

@@ -198,7 +198,8 @@ def write_summary(
         text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
     else:
         grace = study.scoring.grace_h
-        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
+        nulls = null_controls(study)
+        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace, nulls)
         text = render_scorecard(card, study.criteria, failed, stats)
     firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
     best, best_text = headline.result()
@@ -243,15 +244,23 @@ def study_headline(
         folds = [Fold(0, tuple(study.split[0]), tuple(study.split[1]))]
     else:
         folds = make_folds(study.seeds, spec.folds, cal.calibration_fraction, cal.split_seed)
-    null_controls = frozenset(
-        name for name, s in study.scenarios.items() if resolve(s["_target_"], f"scenario.{name}").null_control
-    )
     circular = frozenset(
         name for name, s in study.detectors.items() if spec.target in build(s, f"detector.{name}").defines
     )
     mapper = partial(execute, spec=executor)
-    headline = build_headline(runs, folds, study.scoring, spec, study.stats, null_controls, circular, mapper)
+    headline = build_headline(
+        runs, folds, study.scoring, spec, study.stats, null_controls(study), circular, mapper
+    )
     return headline, render_headline(headline, study.stats)
+
+
+def null_controls(study: StudyConfig) -> frozenset[str]:
+    """The study's scenarios whose events are chance breaches (``null_control`` on the class)."""
+    return frozenset(
+        name
+        for name, spec in study.scenarios.items()
+        if getattr(resolve(spec["_target_"], f"scenario.{name}"), "null_control", False)
+    )
 
 
 def matched_scorecard(
@@ -274,5 +283,8 @@ def matched_scorecard(
     cells = headline.cells[headline.cells["detector"].isin(feasible)].assign(status="ok", key=key)
     events = headline.events[headline.events["detector"].isin(feasible)].assign(key=key)
     costs = overhead.assign(key=key) if len(overhead) else overhead
-    card = build_scorecard(cells, events, costs, study.criteria, families, study.stats, study.scoring.grace_h)
+    grace = study.scoring.grace_h
+    card = build_scorecard(
+        cells, events, costs, study.criteria, families, study.stats, grace, null_controls(study)
+    )
     return render_scorecard(card, study.criteria, 0, study.stats) + "\n\n" + note

@@ -184,7 +184,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         curves.append(curve.assign(detector=detector))
         choices.append(choice.assign(detector=detector))
     columns = ["detector", "choice", "tuned_on", "feasible", "threshold"]
-    columns += [f"{s}_{m}" for s in ("calibration", "test") for m in METRICS if m != "threshold"]
+    columns += [f"{s}_{m}" for s in ("calibration", "test") for m in (*METRICS[1:], "warned")]
     columns += (
         ["budget_use", "nearest_threshold"]
         if cal.rule == "budget"

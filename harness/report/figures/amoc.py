@@ -108,6 +108,7 @@ def amoc(
         else:
             ax.set_visible(False)
     for ax in axes[max(len(detectors) - ncols, 0) : len(detectors)]:  # the lowest panel of each column
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex labels only the bottom row's
         ax.set_xlabel(f"quiet alerting (log; 0 at {FLOOR:g})")
     for ax in axes[::ncols]:
         ax.set_ylabel("share of events")

@@ -21,17 +21,24 @@ def verdicts(detector: str, pairs: pd.DataFrame) -> str:
     if pairs.empty:
         return ""
     mine = pairs[(pairs["detector"] == detector) | (pairs["reference"] == detector)]
-    said, undecided = [], 0
+    ahead, behind, undecided = [], [], 0
     for r in mine.to_dict("records"):
         other = r["reference"] if r["detector"] == detector else r["detector"]
         sign = 1 if r["detector"] == detector else -1
         if r["warned_p_holm"] < ALPHA:
-            said.append(f"{'>' if sign * r['warned_diff'] > 0 else '<'} {other}")
+            (ahead if sign * r["warned_diff"] > 0 else behind).append(other)
         else:
             undecided += 1
+    said = [f"{mark} {short(names)}" for mark, names in ((">", ahead), ("<", behind)) if names]
     if undecided:
-        said.append(f"{undecided} pair{'s' if undecided > 1 else ''} not distinguishable")
+        said.append(f"{undecided} undecided")
     return "; ".join(said)
+
+
+def short(names: list[str], shown: int = 2) -> str:
+    """The first ``shown`` names and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more}" if more > 0 else "")
 
 
 @styled
@@ -47,13 +54,14 @@ def ranking(
 ) -> Path:
     """One row per detector (rank order, infeasible ones last and hollow): ``warned`` with its
     interval; on the right the pairs decided on warned at family-wise 5% (">": warns ahead of more
-    events than) and the count of undecided ones. Flags follow the name."""
+    events than; the first names and how many more) and the count of undecided ones. Flags follow
+    the name."""
     rows = table.reset_index(drop=True)
     colors = colors_for(rows["detector"], colors)
     n = max(len(rows), 1)
-    fig = Figure(figsize=(10.5, 0.38 * n + 1.5))
+    fig = Figure(figsize=(11.5, 0.38 * n + 1.5))
     ax = fig.subplots()
-    margins(fig, left=2.9, right=3.6, top=0.75, bottom=0.6)
+    margins(fig, left=2.9, right=4.4, top=0.75, bottom=0.6)
     fig.suptitle(
         f"Share of {target} events warned >= {min_lead_h:g} h ahead at the budget (macro over scenarios, "
         "out of fold)",
