@@ -60,12 +60,14 @@ def test_study_writes_report_with_every_figure(run_dir):
         "figures/lead_coverage.png",
         "figures/overhead.png",
         "figures/recovery.png",
+        "figures/ranking.png",
         "figures/amoc.png",
         "figures/lead_coverage_headline.png",
     }
     assert set(links) == expected
     assert (
         report.index("## Headline")
+        < report.index("figures/ranking.png")
         < report.index("figures/amoc.png")
         < report.index("figures/lead_coverage_headline.png")
         < report.index("## Scorecard as shipped")
