@@ -297,67 +297,112 @@ class Paired:
     p: float
 
 
-def share_contributions(num: np.ndarray, den: np.ndarray, macro: bool = True) -> tuple[float, np.ndarray]:
-    """(share, each seed's linearised contribution to it).
+def share(num: np.ndarray, den: np.ndarray, macro: bool = True) -> np.ndarray:
+    """Share of events warned, over the last two axes (..., n_seeds, n_strata) of counts.
 
-    ``num``, ``den``: (n_seeds, n_strata) counts. ``macro``: the mean over strata with any event of
-    each stratum's pooled share num.sum(0) / den.sum(0); otherwise the share pooled over everything.
-    A seed's contribution is its term in the estimate's first-order (delta-method) expansion around
-    the pooled shares, scaled so the estimate's variance is their variance over seeds / n_seeds; the
-    contributions sum to 0. NaN share (and NaN contributions) without events.
+    ``macro``: the mean over strata with any event of each stratum's pooled share
+    num.sum(seeds) / den.sum(seeds); otherwise the share pooled over everything. NaN without events.
 
-    >>> share, z = share_contributions(np.array([[1, 0], [1, 2]]), np.array([[2, 0], [2, 2]]))
-    >>> float(share), z.round(3).tolist()
-    (0.75, [0.0, 0.0])
+    >>> num, den = np.array([[1, 0, 0], [3, 1, 0]]), np.array([[2, 1, 0], [4, 1, 0]])
+    >>> float(share(num, den)), float(share(num, den, macro=False))
+    (0.5833333333333333, 0.625)
     """
-    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
+    num, den = np.asarray(num, float), np.asarray(den, float)
     if not macro:
-        num, den = num.sum(1, keepdims=True), den.sum(1, keepdims=True)
+        num, den = num.sum(-1, keepdims=True), den.sum(-1, keepdims=True)
+    totals = den.sum(-2)
+    having = totals > 0
+    shares = np.divide(num.sum(-2), totals, out=np.zeros_like(totals), where=having)
+    count = having.sum(-1)
+    return np.where(count > 0, shares.sum(-1) / np.maximum(count, 1), np.nan)
+
+
+def leave_one_out(num: np.ndarray, den: np.ndarray, macro: bool = True) -> np.ndarray:
+    """The share without each seed in turn: (n_seeds,) from (n_seeds, n_strata) counts."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return share(num.sum(0) - num[:, None], den.sum(0) - den[:, None], macro)
+
+
+def jackknife_se(leave_one_out_values: np.ndarray) -> float:
+    """Jackknife standard error from the leave-one-seed-out values of a statistic."""
+    v = np.asarray(leave_one_out_values, float)
+    n = v.size
+    return float(np.sqrt((n - 1) / n * ((v - v.mean()) ** 2).sum()))
+
+
+def effective_df(den: np.ndarray, macro: bool = True) -> float:
+    """Degrees of freedom for a share's t interval: Satterthwaite's approximation for a cluster-
+    robust (CR2) variance of the share, seeds as clusters, under independent events (Bell and
+    McCaffrey 2002, as in Imbens and Kolesar 2016). n - 1 when every seed has the same events in
+    every stratum, fewer when a few seeds hold most of them; a stratum seen in one seed only adds
+    no information on the variance. NaN when no stratum is seen in two seeds.
+
+    >>> effective_df(np.full((5, 2), 3)), round(effective_df(np.array([[20], [1], [1], [1], [1]])), 2)
+    (4.0, 1.31)
+    """
+    den = np.atleast_2d(np.asarray(den, float))
+    if not macro:
+        den = den.sum(1, keepdims=True)
+    den = den[:, den.sum(0) > 0]
     totals = den.sum(0)
-    kept = totals > 0
-    if not kept.any():
-        return np.nan, np.full(num.shape[0], np.nan)
-    num, den, totals = num[:, kept], den[:, kept], totals[kept]
-    shares = num.sum(0) / totals
-    per_seed_den = totals / num.shape[0]
-    contributions = ((num - shares * den) / per_seed_den).mean(1)
-    return float(shares.mean()), contributions
+    share_of = den / totals  # (seeds, strata): each seed's part of each stratum's events
+    inside = share_of < 1
+    weight = np.where(inside, 1 / (totals * np.sqrt(np.where(inside, 1 - share_of, 1))), 0.0)
+    # gram[g, h] = sum over strata s of weight[g, s] weight[h, s] totals[s] (delta_gh share_of[g, s]
+    #   - share_of[g, s] share_of[h, s]): the covariances of the seeds' terms under independent events
+    scaled = weight * share_of
+    gram = np.diag((weight**2 * share_of * totals).sum(1)) - (scaled * totals) @ scaled.T
+    spread = float((gram**2).sum())
+    return float(np.trace(gram) ** 2 / spread) if spread > 0 else np.nan
 
 
-def t_interval(value: float, contributions: np.ndarray, spec: StatisticsSpec) -> tuple[float, float, float]:
-    """(lo, hi, two-sided p of value = 0) of a Student t interval with n - 1 degrees of freedom, the
-    standard error being the contributions' standard deviation over sqrt(n). Fewer than two
-    contributions: NaN."""
+def t_interval(value: float, se: float, df: float, spec: StatisticsSpec) -> tuple[float, float, float]:
+    """(lo, hi, two-sided p of value = 0) of a Student t interval with ``df`` degrees of freedom.
+    NaN for an undefined value, standard error or df (fewer than two seeds); a zero standard error
+    gives [value, value] and p 1 (value 0) or 0."""
     from scipy import stats
 
-    z = np.asarray(contributions, float)
-    n = z.size
-    if n < 2 or not np.isfinite(value):
+    if not (np.isfinite(value) and np.isfinite(se) and np.isfinite(df) and df > 0):
         return np.nan, np.nan, np.nan
-    se = float(z.std(ddof=1) / np.sqrt(n))
-    half = float(stats.t.ppf((1 + spec.confidence) / 2, n - 1)) * se
     if se == 0:
         return value, value, float(value == 0)
-    p = float(2 * stats.t.sf(abs(value) / se, n - 1))
-    return value - half, value + half, p
+    half = float(stats.t.ppf((1 + spec.confidence) / 2, df)) * se
+    return value - half, value + half, float(2 * stats.t.sf(abs(value) / se, df))
 
 
 def share_interval(num: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True) -> Estimate:
-    """Share of events (see ``share_contributions``) with a t interval over seeds, clipped to [0, 1]."""
-    value, z = share_contributions(num, den, macro)
-    lo, hi, _ = t_interval(value, z, spec)
-    return Estimate(value, max(lo, 0.0), min(hi, 1.0)) if np.isfinite(lo) else Estimate(value, lo, hi)
+    """Share of events (see ``share``) with a jackknife t interval over seeds on the logit scale.
+
+    The logit is taken of (share * events + 1/2) / (events + 1), ``events`` the total count, so
+    shares of 0 and 1 stay finite; the interval is mapped back, inside [0, 1]. Every seed counts,
+    with or without events; fewer than two seeds with events give a NaN interval.
+    """
+    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
+    value = float(share(num, den, macro))
+    if (den.sum(1) > 0).sum() < 2:
+        return Estimate(value, np.nan, np.nan)
+    from scipy import special
+
+    events = den.sum()
+    to_logit = lambda x: special.logit((x * events + 0.5) / (events + 1))  # noqa: E731
+    from_logit = lambda y: float(np.clip((special.expit(y) * (events + 1) - 0.5) / events, 0, 1))  # noqa: E731
+    se = jackknife_se(to_logit(leave_one_out(num, den, macro)))
+    lo, hi, _ = t_interval(float(to_logit(value)), se, effective_df(den, macro), spec)
+    return Estimate(value, from_logit(lo), from_logit(hi))
 
 
 def paired_share(
     num_a: np.ndarray, num_b: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True
 ) -> Paired:
     """Share of detector a minus share of detector b on the same events (``den``), paired by seed:
-    a t interval and t test on the difference of the seeds' contributions."""
-    a, za = share_contributions(num_a, den, macro)
-    b, zb = share_contributions(num_b, den, macro)
-    lo, hi, p = t_interval(a - b, za - zb, spec)
-    return Paired(a - b, lo, hi, p)
+    a jackknife t interval and t test of the difference."""
+    num_a, num_b = np.atleast_2d(np.asarray(num_a, float)), np.atleast_2d(np.asarray(num_b, float))
+    den = np.atleast_2d(np.asarray(den, float))
+    value = float(share(num_a, den, macro) - share(num_b, den, macro))
+    if (den.sum(1) > 0).sum() < 2:
+        return Paired(value, np.nan, np.nan, np.nan)
+    loo = leave_one_out(num_a, den, macro) - leave_one_out(num_b, den, macro)
+    return Paired(value, *t_interval(value, jackknife_se(loo), effective_df(den, macro), spec))
 
 
 def mean_interval(values: np.ndarray, spec: StatisticsSpec) -> Estimate:
@@ -367,7 +412,8 @@ def mean_interval(values: np.ndarray, spec: StatisticsSpec) -> Estimate:
     if not v.size:
         return Estimate(np.nan, np.nan, np.nan)
     value = float(v.mean())
-    lo, hi, _ = t_interval(value, v - value, spec)
+    se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
+    lo, hi, _ = t_interval(value, se, v.size - 1, spec)
     return Estimate(value, lo, hi)
 
 
@@ -378,8 +424,8 @@ def paired_mean(a: np.ndarray, b: np.ndarray, spec: StatisticsSpec) -> Paired:
     if not d.size:
         return Paired(np.nan, np.nan, np.nan, np.nan)
     value = float(d.mean())
-    lo, hi, p = t_interval(value, d - value, spec)
-    return Paired(value, lo, hi, p)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else np.nan
+    return Paired(value, *t_interval(value, se, d.size - 1, spec))
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
