@@ -168,30 +168,29 @@ def ratio_ci(numerator: np.ndarray, denominator: np.ndarray, spec: StatisticsSpe
 
 def median_ci(groups: Sequence[np.ndarray], spec: StatisticsSpec) -> tuple[float, float]:
     """CI of the median of all values (NaN left out), given each seed's values (seeds without
-    values left out).
+    values left out): Woodruff's interval, seeds as clusters.
 
-    A resample's median is found among the values sorted once: each value counts as often as its
-    seed was drawn, and the middle ranks of those counts' running sum pick the median (the mean
-    of the two middle values for an even count, as ``np.median``).
+    The share of values at or below the median, F(median), gets ``share_interval``'s interval over
+    seeds (jackknife, logit scale); moved to centre on 1/2, its ends are read back as quantiles of
+    all values. Fewer than two seeds with values: NaN.
+
+    >>> median_ci([np.array([1.0, 2.0]), np.array([3.0]), np.array([4.0, 5.0, 6.0])], StatisticsSpec())
+    (1.0, 6.0)
     """
-    groups = [np.asarray(g, float) for g in groups if len(g)]
-    values = np.concatenate(groups) if groups else np.zeros(0)
-    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-    known = ~np.isnan(values)
-    order = np.argsort(values[known], kind="stable")
-    ordered, of = values[known][order], owner[known][order]
-
-    def statistic(idx: np.ndarray) -> np.ndarray:
-        if not of.size:
-            return np.full(idx.shape[:-1], np.nan)
-        ranks = np.cumsum(seed_weights(idx, len(groups))[..., of], axis=-1)
-        total = ranks[..., -1:]
-        low = np.minimum((ranks <= (total - 1) // 2).sum(-1), of.size - 1)
-        high = np.minimum((ranks <= total // 2).sum(-1), of.size - 1)
-        middle = np.where(low == high, ordered[low], (ordered[low] + ordered[high]) / 2)
-        return np.where(total[..., 0] > 0, middle, np.nan)
-
-    return seed_bootstrap(len(groups), statistic, spec)
+    groups = [g[~np.isnan(g)] for g in (np.asarray(g, float) for g in groups)]
+    groups = [g for g in groups if g.size]
+    if len(groups) < 2:
+        return np.nan, np.nan
+    values = np.concatenate(groups)
+    middle = np.median(values)
+    below = np.array([[(g <= middle).sum()] for g in groups], float)
+    sizes = np.array([[g.size] for g in groups], float)
+    at = share_interval(below, sizes, spec, macro=False)
+    if not np.isfinite(at.lo):
+        return np.nan, np.nan
+    probs = np.clip([0.5 - (at.value - at.lo), 0.5 + (at.hi - at.value)], 0, 1)
+    lo, hi = np.quantile(values, probs, method="inverted_cdf")
+    return float(lo), float(hi)
 
 
 def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsSpec) -> tuple[float, float]:
@@ -523,3 +522,63 @@ def wilcoxon_table(events: pd.DataFrame, reference: str) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=columns)
     table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
     return table
+
+
+# ---------------------------------------------------------------- group-sequential looks
+
+SEQUENTIAL_METHOD = "group-sequential, Lan-DeMets O'Brien-Fleming-type alpha spending"
+
+
+def obf_spent(fraction: np.ndarray, alpha: float) -> np.ndarray:
+    """Two-sided alpha spent by information ``fraction`` under O'Brien-Fleming-type spending (Lan and
+    DeMets 1983), alpha/2 on each side: 2 (2 - 2 Phi(z_{1 - alpha/4} / sqrt(fraction)))."""
+    from scipy import stats
+
+    return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / np.sqrt(np.asarray(fraction, float)))
+
+
+def spending_boundaries(fractions: Sequence[float], alpha: float) -> np.ndarray:
+    """Two-sided z boundaries c_k of looks at increasing information ``fractions`` (the last 1): a
+    standardised difference |Z_k| >= c_k at look k decides, and under the null the chance of deciding
+    by look k is ``obf_spent`` of its fraction (``alpha`` by the last). The crossing probabilities of
+    the Brownian motion B(t) = Z sqrt(t) are integrated numerically on a grid, look by look.
+
+    >>> spending_boundaries([0.2, 0.4, 0.6, 0.8, 1.0], 0.05).round(2).tolist()  # as gsDesign's sfLDOF
+    [4.88, 3.36, 2.68, 2.29, 2.03]
+    """
+    from scipy import optimize, stats
+
+    t = np.asarray(fractions, float)
+    spend = np.diff(obf_spent(t, alpha), prepend=0.0)
+    step = 0.02
+    grid = np.arange(-10, 10 + step / 2, step)
+    points, mass = np.zeros(1), np.ones(1)  # B(0) = 0: the paths still running, and their probability
+    bounds = []
+    for k in range(len(t)):
+        sd = np.sqrt(t[k] - (t[k - 1] if k else 0.0))  # B(t_k) = B(t_{k-1}) + N(0, sd^2)
+        b = optimize.brentq(_beyond, 0.0, 60.0, args=(points, mass, sd, spend[k])) if spend[k] > 0 else np.inf
+        bounds.append(b / np.sqrt(t[k]))
+        running = np.abs(grid) < b
+        density = stats.norm.pdf((grid[running, None] - points) / sd) @ mass / sd
+        points, mass = grid[running], density * step
+    return np.array(bounds)
+
+
+def _beyond(b: float, points: np.ndarray, mass: np.ndarray, sd: float, target: float) -> float:
+    """P(|B_next| >= b) - target, B_next = B + N(0, sd^2), B on ``points`` with ``mass``."""
+    from scipy import stats
+
+    return (
+        float((mass * (stats.norm.cdf((-b - points) / sd) + stats.norm.sf((b - points) / sd))).sum()) - target
+    )
+
+
+def repeated_interval(
+    estimate: float, lo: float, hi: float, boundary: float, confidence: float
+) -> tuple[float, float]:
+    """A look's repeated confidence interval: the pair's interval at ``confidence`` read as a normal
+    interval (its standard error (hi - lo) / (2 z)) and widened to the look's z ``boundary``."""
+    from scipy import stats
+
+    se = (hi - lo) / (2 * stats.norm.isf((1 - confidence) / 2))
+    return estimate - boundary * se, estimate + boundary * se
