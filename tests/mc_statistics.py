@@ -27,6 +27,12 @@ from harness.analysis.statistics import (
 SPEC = StatisticsSpec()
 
 
+def tolerance(rate: float, reps: int) -> float:
+    """Two Monte Carlo standard errors of an estimated rate: a fast check with few replications
+    fails only when the true rate is clearly beyond its limit."""
+    return 2 * float(np.sqrt(rate * (1 - rate) / reps))
+
+
 @dataclass(frozen=True)
 class Shape:
     rates: tuple[float, ...] = (0.5, 1.0, 1.5, 2.5, 4.0, 6.0, 8.0, 15.0)  # events per seed, by scenario
@@ -151,3 +157,34 @@ def median_lead_coverage(n_seeds: int, reps: int, seed: int = 6, events: float =
         lo, hi = median_lead_ci(groups, -1.0, SPEC)
         hits += lo <= truth <= hi
     return hits / reps
+
+
+def sequential_error(
+    reps: int,
+    looks: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 35, 40, 45),
+    macro: bool = True,
+    fixed: bool = False,
+    seed: int = 7,
+    shape: Shape = Shape(),
+) -> float:
+    """Share of null studies (two detectors alike) that the seeds-until-decided rule declares
+    different at some look: each look's paired_share interval at the nominal level of its
+    O'Brien-Fleming-type spending boundary (``fixed``: at 95% at every look, the naive rule)."""
+    from scipy import stats
+
+    from harness.analysis.statistics import spending_boundaries
+
+    levels = np.full(len(looks), SPEC.confidence)
+    if not fixed:
+        levels = 1 - 2 * stats.norm.sf(spending_boundaries(np.array(looks) / looks[-1], 1 - SPEC.confidence))
+    specs = [StatisticsSpec(confidence=float(level)) for level in levels]
+    rng, errors = np.random.default_rng(seed), 0
+    for _ in range(reps):
+        den = shape.events(rng, looks[-1])
+        a, b = shape.warned(rng, den), shape.warned(rng, den)
+        for n, spec in zip(looks, specs, strict=True):
+            pair = paired_share(a[:n], b[:n], den[:n], spec, macro)
+            if pair.lo > 0 or pair.hi < 0:
+                errors += 1
+                break
+    return errors / reps

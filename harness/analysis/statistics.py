@@ -1,17 +1,18 @@
-"""Uncertainty and paired tests over a study's runs (DESIGN section 5, "Statistics").
+"""Uncertainty and paired tests over a study's runs (DESIGN section 5, "Statistics"); the seed is
+the unit of inference (docs/explanation/statistics.md gives each method's measured coverage).
 
-* Bootstrap confidence intervals resample *seeds* (every run of a resampled seed comes along, so
-  each resample keeps the study's mix of scenarios); ``scipy.stats.bootstrap`` does the resampling
-  on seed indices and the statistics are vectorised over resamples.
-* Seeds that carry no information about a ratio (no events for recall or lead time, no episodes
-  for the FP rate) are left out of its resampling: they add nothing to a pooled ratio, and a
-  resample made only of them would have no value.
-* Missed events rank below every detected one: inside a bootstrap they enter as ``MISSED`` (a
-  finite stand-in, because the interval is computed from finite numbers) and any statistic below
-  the lowest possible lead time comes back as -inf ("missed").
-* Paired Wilcoxon signed-rank tests (``scipy.stats.wilcoxon``) of per-event lead times against a
-  reference detector, Holm-corrected over the whole table.
+* Shares of events (``share_interval``, macro over strata or pooled): jackknife over seeds on the
+  logit scale, Student t with Bell-McCaffrey degrees of freedom (``effective_df``).
+* Paired differences of shares on the same events (``paired_share``) and of per-seed values
+  (``paired_mean``): a t interval and two-sided t test; ``holm`` adjusts a family's p-values.
+* Means of per-seed values (``mean_interval``): Student t with n - 1 degrees of freedom.
+* Medians (``median_ci``, ``median_lead_ci``): Woodruff's interval, the share of values at or below
+  the median read back as quantiles; missed events rank below every detected one.
+* Bootstrap intervals (``seed_bootstrap``, ``ratio_ci``, ``km_median_ci``) resample *seeds* (every
+  run of a resampled seed comes along); seeds without information on a ratio are left out.
 * Kaplan-Meier medians of right-censored durations (reset times), vectorised over resamples.
+* Group-sequential looks (``spending_boundaries``, ``look_levels``): O'Brien-Fleming-type alpha
+  spending for seeds-until-decided (harness/run/stopping.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 from scenarios.errors import InputError
 
 METHODS = ("percentile", "basic", "bca")
-MISSED = -1.0e9  # a missed event's lead time inside a bootstrap
+MISSED = -1.0e9  # a missed event's lead time while an interval is computed (below every lead)
+MAX_RESAMPLES = 100_000
 PAIR_KEYS = ["scenario", "seed", "target", "onset_h"]
 
 
@@ -41,7 +43,6 @@ class StatisticsSpec:
     confidence: float = 0.95
     method: str = "percentile"
     seed: int = 0
-    reference: str = "transport"  # Wilcoxon tests compare every detector's lead times with this one
     baseline: str = "utilization"  # first-alert comparison: every detector against this one
     coverage_h: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # lead-time coverage W(h) columns
 
@@ -49,9 +50,12 @@ class StatisticsSpec:
         if (
             isinstance(self.n_resamples, bool)
             or not isinstance(self.n_resamples, int)
-            or self.n_resamples < 10
+            or not 10 <= self.n_resamples <= MAX_RESAMPLES
         ):
-            raise InputError("statistics.n_resamples", f"must be an integer >= 10; got {self.n_resamples!r}")
+            raise InputError(
+                "statistics.n_resamples",
+                f"must be an integer from 10 to {MAX_RESAMPLES}; got {self.n_resamples!r}",
+            )
         if not isinstance(self.confidence, int | float) or not 0 < self.confidence < 1:
             raise InputError("statistics.confidence", f"must be a number in (0, 1); got {self.confidence!r}")
         if self.method not in METHODS:
@@ -443,25 +447,6 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-def lead_differences(leads: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Paired lead-time differences (detector - reference; positive = detector warns earlier).
-
-    Missed events rank below every detected one: a pair where exactly one detector missed gets a
-    difference larger in size than every difference between two detections; two misses tie (0).
-
-    >>> lead_differences(np.array([3.0, np.nan, np.nan, 1.0]), np.array([1.0, 2.0, np.nan, 1.5])).tolist()
-    [2.0, -3.0, 0.0, -0.5]
-    """
-    a = np.where(np.isnan(leads), -np.inf, leads)
-    b = np.where(np.isnan(reference), -np.inf, reference)
-    both_missed = np.isinf(a) & np.isinf(b)
-    with np.errstate(invalid="ignore"):
-        diff = np.where(both_missed, 0.0, a - b)
-    finite = np.abs(diff[np.isfinite(diff)])
-    big = (finite.max() if finite.size else 0.0) + 1.0
-    return np.where(np.isinf(diff), np.sign(diff) * big, diff)
-
-
 def signed_rank(differences: np.ndarray) -> dict[str, float]:
     """Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped), with the counts of
     positive (``earlier``) and negative (``later``) differences. The p-value is exact for up to 50
@@ -479,49 +464,6 @@ def signed_rank(differences: np.ndarray) -> dict[str, float]:
 
     result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
     return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
-
-
-def wilcoxon_table(events: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Per-event lead times of every detector against ``reference``, per target, per scenario and
-    over all scenarios (``ALL``); ``p_holm`` is Holm-adjusted over every row of the table."""
-    columns = [
-        "detector",
-        "reference",
-        "target",
-        "scenario",
-        "pairs",
-        "nonzero",
-        "earlier",
-        "later",
-        "median_diff_h",
-        "statistic",
-        "p",
-    ]
-    if events.empty or reference not in set(events["detector"]):
-        return pd.DataFrame(columns=[*columns, "p_holm"])
-    base = events[events["detector"] == reference][[*PAIR_KEYS, "lead_h"]]
-    rows = []
-    for detector in sorted(set(events["detector"]) - {reference}):
-        mine = events[events["detector"] == detector][[*PAIR_KEYS, "lead_h"]]
-        pairs = mine.merge(base, on=PAIR_KEYS, suffixes=("", "_ref"))
-        for target, of_target in pairs.groupby("target", sort=True):
-            scopes = [("ALL", of_target), *of_target.groupby("scenario", sort=True)]
-            for scenario, group in scopes:
-                mine, ref = group["lead_h"].to_numpy(float), group["lead_h_ref"].to_numpy(float)
-                both = ~np.isnan(mine) & ~np.isnan(ref)
-                rows.append(
-                    {
-                        "detector": detector,
-                        "reference": reference,
-                        "target": target,
-                        "scenario": scenario,
-                        **signed_rank(lead_differences(mine, ref)),
-                        "median_diff_h": float(np.median(mine[both] - ref[both])) if both.any() else np.nan,
-                    }
-                )
-    table = pd.DataFrame(rows, columns=columns)
-    table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
-    return table
 
 
 # ---------------------------------------------------------------- group-sequential looks
@@ -573,12 +515,9 @@ def _beyond(b: float, points: np.ndarray, mass: np.ndarray, sd: float, target: f
     )
 
 
-def repeated_interval(
-    estimate: float, lo: float, hi: float, boundary: float, confidence: float
-) -> tuple[float, float]:
-    """A look's repeated confidence interval: the pair's interval at ``confidence`` read as a normal
-    interval (its standard error (hi - lo) / (2 z)) and widened to the look's z ``boundary``."""
+def look_levels(fractions: Sequence[float], alpha: float) -> np.ndarray:
+    """The confidence level of each look's interval (1 - its nominal two-sided alpha): a paired
+    interval at this level that excludes 0 crosses the look's ``spending_boundaries``."""
     from scipy import stats
 
-    se = (hi - lo) / (2 * stats.norm.isf((1 - confidence) / 2))
-    return estimate - boundary * se, estimate + boundary * se
+    return 1 - 2 * stats.norm.sf(spending_boundaries(fractions, alpha))
