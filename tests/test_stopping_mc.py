@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import mc_statistics as mc
 
-REPS = 400
+REPS = 300
 
 
 def test_alpha_spending_keeps_the_false_decided_rate_over_nine_looks_within_5_percent():
@@ -15,4 +15,4 @@ def test_alpha_spending_keeps_the_false_decided_rate_over_nine_looks_within_5_pe
 
 
 def test_re_testing_a_fixed_95_percent_interval_at_every_look_would_not():
-    assert mc.sequential_error(REPS, fixed=True) > 0.10  # the check can see optional stopping
+    assert mc.sequential_error(150, fixed=True) > 0.10  # the check can see optional stopping

@@ -363,14 +363,14 @@ def t_interval(value: float, se: float, df: float, spec: StatisticsSpec) -> tupl
     """(lo, hi, two-sided p of value = 0) of a Student t interval with ``df`` degrees of freedom.
     NaN for an undefined value, standard error or df (fewer than two seeds); a zero standard error
     gives [value, value] and p 1 (value 0) or 0."""
-    from scipy import stats
+    from scipy import special  # Student t quantile and distribution function, without stats' overhead
 
     if not (np.isfinite(value) and np.isfinite(se) and np.isfinite(df) and df > 0):
         return np.nan, np.nan, np.nan
     if se == 0:
         return value, value, float(value == 0)
-    half = float(stats.t.ppf((1 + spec.confidence) / 2, df)) * se
-    return value - half, value + half, float(2 * stats.t.sf(abs(value) / se, df))
+    half = float(special.stdtrit(df, (1 + spec.confidence) / 2)) * se
+    return value - half, value + half, float(2 * special.stdtr(df, -abs(value) / se))
 
 
 def share_interval(num: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True) -> Estimate:

@@ -110,15 +110,6 @@ def check_budget(
     from scenarios import cell_rng, scenario_params
 
     base = process_bytes()
-    need = base + float(n_resamples) * n_seeds * BOOTSTRAP_BYTES_PER_DRAW
-    if need > limits.machine_bytes:
-        raise refuse(
-            [f"statistics.n_resamples={n_resamples}", f"seeds={n_seeds}"],
-            "statistics.n_resamples",
-            f"a bootstrap of {n_resamples} resamples of {n_seeds} seeds",
-            need,
-            f"this machine has {human(limits.machine_bytes)}",
-        )
     cells = n_seeds * len(scenarios) * len(detectors)
     need = base + float(cells) * DRIVER_BYTES_PER_CELL
     if need > limits.machine_bytes:
@@ -127,6 +118,15 @@ def check_budget(
             "seeds",
             f"the study's {cells:.3g} cells ({n_seeds} seeds x {len(scenarios)} scenarios x "
             f"{len(detectors)} detectors), held by its own process,",
+            need,
+            f"this machine has {human(limits.machine_bytes)}",
+        )
+    need = base + float(n_resamples) * n_seeds * BOOTSTRAP_BYTES_PER_DRAW
+    if need > limits.machine_bytes:
+        raise refuse(
+            [f"statistics.n_resamples={n_resamples}", f"seeds={n_seeds}"],
+            "statistics.n_resamples",
+            f"a bootstrap of {n_resamples} resamples of {n_seeds} seeds",
             need,
             f"this machine has {human(limits.machine_bytes)}",
         )
