@@ -243,10 +243,10 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     scoring = _dataclass(ScoringSpec, scoring_raw, "scoring")
     executor = _dataclass(ExecutorSpec, raw.get("executor") or {}, "executor")
     stats = StatisticsSpec.from_config(raw)
-    check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
     check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
     progress = _bool(raw.get("progress", True), "progress")
-    check_budget(built_scenarios, built_detectors, org_config, n_seeds, first, executor.limits())
+    limits = executor.limits()
+    check_budget(built_scenarios, built_detectors, org_config, n_seeds, first, limits, stats.n_resamples)
     return StudyConfig(
         scenarios=scenarios,
         detectors=detectors,

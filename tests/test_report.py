@@ -33,7 +33,6 @@ REBUILT = (
     "summary.csv",
     "scorecard.md",
     "report.md",
-    "wilcoxon.csv",
     "first_alert.csv",
     "headline.csv",
     "headline_pairs.csv",

@@ -10,7 +10,6 @@ from scipy import stats as sps
 from harness.analysis.statistics import (
     StatisticsSpec,
     holm,
-    lead_differences,
     mean_interval,
     median_lead_ci,
     paired_mean,
@@ -19,7 +18,6 @@ from harness.analysis.statistics import (
     seed_bootstrap,
     share_interval,
     signed_rank,
-    wilcoxon_table,
 )
 from scenarios.errors import InputError
 
@@ -108,12 +106,6 @@ def test_holm_matches_the_step_down_definition():
     assert holm([]).size == 0
 
 
-def test_lead_differences_rank_misses_below_every_detection():
-    d = lead_differences(np.array([5.0, np.nan, 2.0, np.nan]), np.array([1.0, 20.0, np.nan, np.nan]))
-    assert d[0] == 4.0 and d[3] == 0.0
-    assert d[1] < -abs(d[0]) and d[2] > abs(d[0])  # one-sided misses beat any real difference
-
-
 def events_frame(leads: dict[str, list[float]]) -> pd.DataFrame:
     rows = []
     for detector, values in leads.items():
@@ -131,26 +123,8 @@ def events_frame(leads: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_wilcoxon_table_pairs_events_and_applies_holm():
-    rng = np.random.default_rng(3)
-    base = rng.uniform(0, 20, size=16)
-    events = events_frame(
-        {"transport": base.tolist(), "early": (base + rng.uniform(1, 3, 16)).tolist(), "same": base.tolist()}
-    )
-    table = wilcoxon_table(events, "transport").set_index(["detector", "scenario"])
-    early = table.loc[("early", "ALL")]
-    assert early["pairs"] == 16 and early["earlier"] == 16 and early["later"] == 0
-    assert early["p"] == pytest.approx(sps.wilcoxon(events.lead_h[16:32].to_numpy() - base).pvalue)
-    assert early["p_holm"] >= early["p"]
-    assert table.loc[("same", "ALL"), "nonzero"] == 0 and np.isnan(table.loc[("same", "ALL"), "p"])
-    assert set(table.index.get_level_values("scenario")) == {"ALL", "ramp", "spike"}
-    assert signed_rank(np.zeros(3))["p"] != signed_rank(np.zeros(3))["p"]  # NaN: nothing to test
-
-
 def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
     from scipy import stats
-
-    from harness.analysis.statistics import signed_rank
 
     untied = np.array([1.5, -0.5, 2.0, 3.25, -1.0, 4.0, 0.75])
     exact = stats.wilcoxon(untied, method="exact").pvalue
@@ -193,3 +167,13 @@ def test_mean_interval_and_paired_mean_are_t_intervals_over_non_missing_seeds():
     pair = paired_mean(np.array([3.0, 2.0, 5.0, np.nan]), np.array([1.0, 1.0, 1.0, 1.0]), SPEC)
     test = sps.ttest_rel([3.0, 2.0, 5.0], [1.0, 1.0, 1.0])
     assert (pair.estimate, pair.p) == pytest.approx((7 / 3, test.pvalue))
+
+
+def test_resamples_are_bounded_and_a_bootstrap_too_big_for_the_machine_is_refused():
+    from harness.cli import check
+
+    with pytest.raises(InputError, match="statistics.n_resamples: must be an integer from 10 to 100000"):
+        StatisticsSpec(n_resamples=10**12)
+    study = ["scenario=[ramp]", "detector=[utilization]", "statistics.n_resamples=100000", "seeds=100000"]
+    with pytest.raises(InputError, match=r"^statistics.n_resamples=100000, seeds=100000: a bootstrap of"):
+        check(study)

@@ -17,7 +17,6 @@ from harness.analysis.calibrate import Run
 from harness.analysis.headline import Fold, Headline, build_headline, make_folds, render_headline
 from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
-from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
 from harness.config import ExecutorSpec, StudyConfig, build, resolve
 from harness.run.executors import execute, job_runner
@@ -48,7 +47,6 @@ class StudyResult:
     summary: pd.DataFrame
     scorecard: pd.DataFrame
     scorecard_text: str
-    wilcoxon: pd.DataFrame = field(default_factory=pd.DataFrame)
     first_alert: pd.DataFrame = field(default_factory=pd.DataFrame)
     headline: Headline | None = None
     headline_text: str = ""  # headline.md, or the line saying why there is none
@@ -85,7 +83,7 @@ def run_study(
     study: StudyConfig, run_dir: str | Path, beside: Callable[[Tables, Headline | None], object] | None = None
 ) -> StudyResult:
     """Run every job of the study the ledger of ``run_dir`` lacks (or holds as failed), then export
-    the tables and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv (``beside``:
+    the tables and write summary.csv, scorecard.md and first_alert.csv (``beside``:
     as in ``summarise_run``)."""
     with Ledger(run_dir) as ledger:
         jobs = plan_jobs(study)
@@ -140,7 +138,7 @@ def summarise_run(
     executor: ExecutorSpec | None = None,
     beside: Callable[[Tables, Headline | None], object] | None = None,
 ) -> StudyResult:
-    """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
+    """Export the tables, then write this study's summary.csv, scorecard.md,
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
     stored readings) from its rows in the ledger. The headline's detectors are worked out in
     parallel through ``executor`` (default: the study's). ``beside`` is work on the study's
@@ -156,7 +154,7 @@ def summarise_run(
         rows = stored_rows(ledger, keys)
         alongside = background.submit(lambda: beside(rows, later.result()[0])) if beside else None
         try:
-            result = write_summary(ledger.run_dir, study, ok, rows, later)
+            result = write_summary(ledger.run_dir, study, rows, later)
         except BaseException:
             if alongside is not None:
                 alongside.cancel()  # not started yet (the headline still running): never start it
@@ -177,17 +175,13 @@ def stored_rows(ledger: Ledger, keys: set[str]) -> Tables:
     return stored
 
 
-def write_summary(
-    run_dir: Path, study: StudyConfig, ok: set[str], rows: Tables, headline: Future
-) -> StudyResult:
-    """summary.csv, scorecard.md (as shipped, and at the headline's thresholds), wilcoxon.csv,
-    first_alert.csv and the headline's files from the study's rows; ``ok``: its cells that
-    succeeded; ``headline``: the future of ``study_headline``, awaited once the rest is done."""
+def write_summary(run_dir: Path, study: StudyConfig, rows: Tables, headline: Future) -> StudyResult:
+    """summary.csv, scorecard.md (as shipped, and at the headline's thresholds),
+    first_alert.csv and the headline's files from the study's rows; ``headline``: the future of
+    ``study_headline``, awaited once the rest is done."""
     cells, events, episodes, overhead = (rows[table] for table in ROW_TABLES)
     stats = study.stats
-    ok_events = events[events["key"].isin(ok)]
-    tests = wilcoxon_table(ok_events, stats.reference)
-    summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
+    summary = summarize(cells, events, stats, study.scoring.grace_h)
     write_text(run_dir / "summary.csv", summary.to_csv(index=False))
     families = {
         name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
@@ -218,10 +212,9 @@ def write_summary(
         ):
             write_text(run_dir / name, frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False))
         write_text(run_dir / "headline.md", f"# Headline\n\n{best_text}\n")
-    write_text(run_dir / "wilcoxon.csv", tests.to_csv(index=False))
     write_text(run_dir / "first_alert.csv", firsts.to_csv(index=False))
     tables = (cells, events, episodes, overhead)
-    return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
+    return StudyResult(run_dir, *tables, summary, card, text, firsts, best, best_text, matched)
 
 
 HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline_scenarios.csv", "headline.md")

@@ -81,7 +81,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         lines.append(f"\n{stopping_text(pd.read_csv(Path(out_dir) / STOPPING))}")
     lines.append(f"\n{result.status_line}")
     lines.append(
-        f"results: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, wilcoxon.csv, "
+        f"results: {result.run_dir} (headline.csv, headline.md, summary.csv, scorecard.md, "
         "first_alert.csv: see README)"
     )
     if report is not None:
