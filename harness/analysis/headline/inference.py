@@ -23,9 +23,11 @@ from harness.analysis.statistics import (
     StatisticsSpec,
     by_seed,
     holm,
+    jackknife_se,
+    leave_one_out,
     paired_mean,
     paired_share,
-    share_contributions,
+    share,
     t_interval,
 )
 
@@ -50,11 +52,16 @@ PAIR_COLUMNS = [
 
 
 def rate_interval(num: np.ndarray, den: np.ndarray, stats: StatisticsSpec) -> Estimate:
-    """A pooled ratio sum(num) / sum(den) of per-seed sums (n_seeds, 1) that is not a share (events
-    per quiet week, quiet hours per alarm): the statistics module's linearised t interval over seeds,
-    bounded below by 0 only."""
-    value, contributions = share_contributions(num, den, macro=False)
-    lo, hi, _ = t_interval(value, contributions, stats)
+    """A pooled ratio sum(num) / sum(den) of per-seed sums (n_seeds, 1) that is not a share of events
+    (false episodes per quiet week, quiet hours per alarm): a leave-one-seed-out jackknife t interval
+    (n - 1 degrees of freedom, n the seeds with a denominator), bounded below by 0 only."""
+    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
+    value = float(share(num, den, macro=False))
+    n = int((den.sum(1) > 0).sum())
+    if n < 2 or not np.isfinite(value):
+        return Estimate(value, np.nan, np.nan)
+    se = jackknife_se(leave_one_out(num, den, macro=False))
+    lo, hi, _ = t_interval(value, se, n - 1, stats)
     return Estimate(value, max(lo, 0.0) if np.isfinite(lo) else lo, hi)
 
 
