@@ -16,7 +16,7 @@ from harness.analysis.calibrate import Run, Sweep
 from harness.analysis.headline import HeadlineSpec, build_headline, make_folds
 from harness.analysis.headline.amoc import partial_auc
 from harness.analysis.headline.folds import choose_in_budget
-from harness.analysis.headline.inference import PAIR_COLUMNS, PairInput, pair_sentence, pair_table
+from harness.analysis.headline.inference import PAIR_COLUMNS, PairInput, oriented, pair_sentence, pair_table
 from harness.analysis.headline.spec import budget_use
 from harness.analysis.scoring import ScoringSpec, median_lead
 from harness.analysis.statistics import StatisticsSpec, km_median, km_median_ci
@@ -219,6 +219,14 @@ def test_each_unordered_pair_once_and_the_family_adjusted_together():
     assert list(table.columns) == PAIR_COLUMNS
     pairs = [frozenset(p) for p in zip(table["detector"], table["reference"], strict=True)]
     assert len(pairs) == len(set(pairs)) == 5  # a-b, c-a, d-a, c-b, d-b
+    flipped = oriented(table, "a", "c")  # stored as c vs a
+    stored = table[(table["detector"] == "c") & (table["reference"] == "a")].iloc[0]
+    assert (flipped["detector"], flipped["warned_diff"]) == ("a", -stored["warned_diff"])
+    assert (flipped["lead_diff_h_lo"], flipped["lead_diff_h_hi"]) == (
+        -stored["lead_diff_h_hi"],
+        -stored["lead_diff_h_lo"],
+    )
+    assert oriented(table, "c", "d") is None
     p = np.concatenate([table["warned_p"], table["lead_p"]])
     adjusted = np.concatenate([table["warned_p_holm"], table["lead_p_holm"]])
     assert (adjusted >= p).all() and adjusted.min() == pytest.approx(min(1.0, 10 * p.min()))

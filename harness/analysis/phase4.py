@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.analysis.headline import Headline
-from harness.analysis.headline.inference import FAMILY_ALPHA, pair_table
+from harness.analysis.headline.inference import FAMILY_ALPHA, oriented, pair_table
 from harness.analysis.statistics import StatisticsSpec
 
 ONLINE = "transport_online"
@@ -28,10 +28,9 @@ def phase4_pair(headline: Headline, stats: StatisticsSpec) -> dict | None:
         return None
     if not (bool(table.loc[ONLINE, "feasible"]) and bool(table.loc[REFERENCE, "feasible"])):
         return None
-    pairs = headline.pairs
-    mine = pairs[(pairs["detector"] == ONLINE) & (pairs["reference"] == REFERENCE)] if len(pairs) else pairs
-    if len(mine):
-        return mine.to_dict("records")[0]
+    mine = oriented(headline.pairs, ONLINE, REFERENCE)
+    if mine is not None:
+        return mine
     inputs = {name: headline.pair_inputs[name] for name in (ONLINE, REFERENCE)}
     alone = pair_table([ONLINE], inputs, replace(headline.spec, references=(REFERENCE,)), stats)
     return alone.to_dict("records")[0]

@@ -126,6 +126,22 @@ def pair_table(
     return table[PAIR_COLUMNS]
 
 
+def oriented(pairs: pd.DataFrame, detector: str, reference: str) -> dict | None:
+    """The pair table's row of {detector, reference} as ``detector`` minus ``reference`` (each
+    unordered pair is stored once, in either order: a stored reverse has its differences negated
+    and its intervals mirrored); None when the pair is not in the table."""
+    for a, b, sign in ((detector, reference, 1.0), (reference, detector, -1.0)):
+        rows = pairs[(pairs["detector"] == a) & (pairs["reference"] == b)] if len(pairs) else pairs
+        if len(rows):
+            row = rows.to_dict("records")[0]
+            for name in ("warned_diff", "lead_diff_h"):
+                lo, hi = row[f"{name}_lo"], row[f"{name}_hi"]
+                row[name] *= sign
+                row[f"{name}_lo"], row[f"{name}_hi"] = (lo, hi) if sign > 0 else (-hi, -lo)
+            return {**row, "detector": detector, "reference": reference}
+    return None
+
+
 def _signed(x: float, fmt: str) -> str:
     return "n/a" if not np.isfinite(x) else format(x, "+" + fmt)
 
