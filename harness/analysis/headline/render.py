@@ -63,7 +63,7 @@ def answer(table: pd.DataFrame, pairs: pd.DataFrame, spec: HeadlineSpec) -> str:
     names = {r["detector"] for r in top}
     decided = pairs[pairs["warned_p_holm"] < FAMILY_ALPHA] if len(pairs) else pairs
     among = (
-        decided[decided["detector"].isin(names) | decided["reference"].isin(names)]
+        decided[decided["detector"].isin(names) & decided["reference"].isin(names)]
         if len(decided)
         else decided
     )
@@ -75,7 +75,7 @@ def answer(table: pd.DataFrame, pairs: pd.DataFrame, spec: HeadlineSpec) -> str:
             for r in among.to_dict("records")
         ]
         verdict = f"decided at family-wise {FAMILY_ALPHA:.0%}: " + "; ".join(said)
-    return f"{head}: {listed}: {verdict}."
+    return f"{head}: {listed}; {verdict}."
 
 
 def render_headline(headline, stats: StatisticsSpec) -> str:
