@@ -248,11 +248,13 @@ def study_headline(
 
 
 def null_controls(study: StudyConfig) -> frozenset[str]:
-    """The study's scenarios whose events are chance breaches (``null_control`` on the class)."""
+    """The study's scenarios whose events are chance breaches (``null_control`` on the class; a
+    recorded trace, without a scenario class, is none)."""
     return frozenset(
         name
         for name, spec in study.scenarios.items()
-        if getattr(resolve(spec["_target_"], f"scenario.{name}"), "null_control", False)
+        if "_target_" in spec
+        and getattr(resolve(spec["_target_"], f"scenario.{name}"), "null_control", False)
     )
 
 
