@@ -3,8 +3,8 @@
 Every (scenario, seed) of the study is simulated once, and every configuration of every selected
 detector runs in batch on that one trace (``Detector.run``); scores are read to float32 precision,
 as the ledger stores them, so the shipped configuration sees exactly the headline's runs. Seeds
-split as the headline's (``calibrate.calibration_fraction``, ``calibrate.split_seed``). The
-headline's rule (``headline.budget``, ``headline.target``; harness.analysis.tuning) chooses a
+split once into calibration and test (``calibrate.calibration_fraction``, ``calibrate.split_seed``:
+the headline's split with ``headline.folds=1``; tuning does not cross-fit). The headline's rule (``headline.budget``, ``headline.target``; harness.analysis.tuning) chooses a
 configuration and threshold on the calibration seeds; the test seeds only report it, beside the
 shipped configuration (its threshold chosen the same way), with the headline's intervals and the
 paired difference; apart and labelled, the oracle chosen on the test seeds. Detectors without
@@ -89,7 +89,7 @@ def config_name(detector: str, label: str) -> str:
 
 def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) -> Plan:
     """Every configuration of the study's detectors (only those declaring ``search:`` when
-    ``searched_only``), each built once before any work; seeds split as the headline's."""
+    ``searched_only``), each built once before any work; seeds split once (calibrate.*)."""
     if study.executor.cell_timeout_s is not None:
         raise InputError("executor.cell_timeout_s", "tuning runs without a time limit; leave it null")
     cal = study.calibrate
@@ -258,7 +258,8 @@ def render(table: pd.DataFrame, study: StudyConfig, calibration: list[int], test
         f"Each configuration of a detector's search: space at the headline's budget, {spec.label} "
         f"(target {spec.target}): the headline's rule chooses the configuration and threshold on the "
         f"calibration seeds {calibration} ({spec.warned_label}, then median lead, then the earlier "
-        f"configuration; shipped first). Every number below is measured on the test seeds {test}. "
+        f"configuration; shipped first). Every number below is measured on the test seeds {test} (one "
+        "split: tuning is not cross-fitted like the headline). "
         f"Brackets: {study.stats.label}.",
         "",
         *_table([r for r in records if r["choice"] in (SHIPPED, TUNED)]),
