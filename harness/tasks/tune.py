@@ -4,8 +4,9 @@ Every (scenario, seed) of the study is simulated once, and every configuration o
 detector runs in batch on that one trace (``Detector.run``); scores are read to float32 precision,
 as the ledger stores them, so the shipped configuration sees exactly the headline's runs. Seeds
 split once into calibration and test (``calibrate.calibration_fraction``, ``calibrate.split_seed``:
-the headline's split with ``headline.folds=1``; tuning does not cross-fit). The headline's rule (``headline.budget``, ``headline.target``; harness.analysis.tuning) chooses a
-configuration and threshold on the calibration seeds; the test seeds only report it, beside the
+the headline's split with ``headline.folds=1``; tuning does not cross-fit). The headline's rule
+(``headline.budget``, ``headline.target``, ``headline.min_lead_h``; harness.analysis.tuning) chooses
+a configuration and threshold on the calibration seeds; the test seeds only report it, beside the
 shipped configuration (its threshold chosen the same way), with the headline's intervals and the
 paired difference; apart and labelled, the oracle chosen on the test seeds. Detectors without
 ``search:`` take part with their shipped configuration only. A study with ``headline.tune=true``
