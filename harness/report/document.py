@@ -402,7 +402,7 @@ def plan_figures(
 
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:
-    """W(h) at the headline's matched thresholds on its test seeds, beside the test-seed cost."""
+    """W(h) at the headline's matched thresholds on its scored seeds (out of fold), beside their cost."""
     table = headline.table
     infeasible = table.loc[~table["feasible"].astype(bool), "detector"].tolist()
     test = headline.test_seeds

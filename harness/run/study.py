@@ -50,7 +50,7 @@ class StudyResult:
     first_alert: pd.DataFrame = field(default_factory=pd.DataFrame)
     headline: Headline | None = None
     headline_text: str = ""  # headline.md, or the line saying why there is none
-    matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (test seeds)
+    matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (every seed out of fold)
 
     @property
     def tables(self) -> Tables:
