@@ -124,6 +124,9 @@ class Detector(Declared, ABC):
     score_label: ClassVar[str] = "score"  # what the score measures and its unit, for figure axes
     is_combination: ClassVar[bool] = False  # combinations are left out of "unique detection"
     requires: ClassVar[tuple[str, str] | None] = None  # (module, optional extra that installs it)
+    # ground-truth targets whose defining quantity is this detector's score (the headline flags the
+    # detector "circular" on them); an instance may narrow it by its parameters
+    defines: tuple[str, ...] = ()
 
     @classmethod
     def settings_section(cls) -> str:

@@ -66,6 +66,9 @@ class UtilizationDetector(Detector):
         for i in range(1, len(limits)):
             lower = f"must be greater than {LIMIT_NAMES[i - 1]} ({limits[i - 1]})"
             self.require(limits[i] > limits[i - 1], LIMIT_NAMES[i], lower)
+        # utilization_breach is the trailing busy fraction >= 0.8 (scenarios.truth): on basis busy the
+        # score is the target's own defining quantity
+        self.defines = ("utilization_breach",) if self.basis == "busy" else ()
 
     @property
     def score_label(self) -> str:

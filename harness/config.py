@@ -269,10 +269,17 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     scoring = ScoringSpec(**scoring_raw)
     executor = ExecutorSpec(**(raw.get("executor") or {}))
     stats = StatisticsSpec.from_config(raw)
-    check_selected(stats.reference, StatisticsSpec.reference, detectors, "statistics.reference", "detector")
     check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
     overhead = OverheadSpec(**(raw.get("overhead") or {}))
-    check_budget(built_scenarios, built_detectors, org_config, top.seeds, top.first_seed, executor.limits())
+    check_budget(
+        built_scenarios,
+        built_detectors,
+        org_config,
+        top.seeds,
+        top.first_seed,
+        executor.limits(),
+        stats.n_resamples,
+    )
     return StudyConfig(
         scenarios=scenarios,
         detectors=detectors,

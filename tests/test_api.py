@@ -49,7 +49,7 @@ def test_tdbench_equals_the_command(tmp_path):
     assert (api.headline is None) == (cli.headline is None)
     if api.headline is not None:
         assert api.headline.equals(cli.headline)
-    assert set(api.tables) >= {"cells", "events", "episodes", "overhead", "summary", "wilcoxon"}
+    assert set(api.tables) >= {"cells", "events", "episodes", "overhead", "summary", "first_alert"}
     with pytest.raises(KeyError, match="no such table"):
         api["nothing"]
 

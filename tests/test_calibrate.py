@@ -306,7 +306,7 @@ def test_render_warns_about_always_on_thresholds():
 
     def choice(detector, quiet):
         metrics = {f"{s}_{m}": 0.1 for s in ("calibration", "test") for m in
-                   ("fp_rate", "recall", "median_lead_h", "quiet_alert_fraction")}  # fmt: skip
+                   ("fp_rate", "warned", "recall", "median_lead_h", "quiet_alert_fraction")}  # fmt: skip
         return {"detector": detector, "choice": "calibrated", "tuned_on": "calibration", "feasible": True,
                 "threshold": 1.0, **metrics, "test_quiet_alert_fraction": quiet}  # fmt: skip
 

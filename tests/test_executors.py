@@ -18,7 +18,8 @@ from scenarios.errors import InputError
 STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")
 
 
-HEADLINE = ("headline.csv", "headline_pairs.csv", "headline.md")  # its detectors' parts run in the workers
+# its detectors' parts run in the workers
+HEADLINE = ("headline.csv", "headline_pairs.csv", "headline_scenarios.csv", "headline.md")
 
 
 @pytest.fixture(scope="module")

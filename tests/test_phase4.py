@@ -14,29 +14,38 @@ from harness.analysis.phase4 import TITLE, verdict
 NAN = np.nan
 
 
-def pair(recall: tuple[float, float], lead: tuple[float, float]) -> dict:
+def pair(warned: tuple[float, float], lead: tuple[float, float]) -> dict:
+    """A pair row: (difference, Holm-adjusted p) of warned and of the median lead."""
     return {
-        "recall_diff_lo": recall[0],
-        "recall_diff_hi": recall[1],
-        "lead_diff_h_lo": lead[0],
-        "lead_diff_h_hi": lead[1],
+        "warned_diff": warned[0],
+        "warned_p_holm": warned[1],
+        "lead_diff_h": lead[0],
+        "lead_p_holm": lead[1],
     }
 
 
 @pytest.mark.parametrize(
-    ("recall", "lead", "answer"),
+    ("warned", "lead", "answer"),
     [
-        ((0.02, 0.10), (-1.0, 2.0), "yes: the online forecast detects more events"),
-        ((-0.05, 0.05), (0.5, 3.0), "yes: the online forecast warns earlier"),
-        ((-0.10, -0.01), (-1.0, 1.0), "no: the online forecast detects fewer events"),
-        ((-0.10, -0.01), (-3.0, -0.5), "no: the online forecast detects fewer events and warns later"),
-        ((0.01, 0.10), (-3.0, -0.5), "mixed: it gains on one measure and loses on the other"),
-        ((-0.05, 0.05), (-1.0, 1.0), "not shown: the test seeds do not distinguish it from transport"),
-        ((-0.05, 0.05), (NAN, NAN), "not shown: the test seeds do not distinguish it from transport"),
+        ((0.06, 0.01), (0.5, 0.4), "yes: the online forecast warns ahead of more events"),
+        ((0.01, 0.9), (1.5, 0.001), "yes: the online forecast warns earlier"),
+        ((-0.05, 0.02), (0.1, 0.8), "no: the online forecast warns ahead of fewer events"),
+        ((-0.05, 0.02), (-2.0, 0.03), "no: the online forecast warns ahead of fewer events and warns later"),
+        ((0.05, 0.01), (-2.0, 0.01), "mixed: it gains on one measure and loses on the other"),
+        (
+            (0.01, 0.6),
+            (0.1, 0.9),
+            "not shown: the seeds do not distinguish it from transport at family-wise 5%",
+        ),
+        (
+            (0.01, 0.6),
+            (NAN, NAN),
+            "not shown: the seeds do not distinguish it from transport at family-wise 5%",
+        ),
     ],
 )
-def test_verdict_follows_the_intervals(recall, lead, answer):
-    assert verdict(pair(recall, lead)) == answer
+def test_verdict_follows_the_adjusted_p_values(warned, lead, answer):
+    assert verdict(pair(warned, lead)) == answer
 
 
 @pytest.mark.skipif(importlib.util.find_spec("river") is None, reason="needs the optional extra 'online'")
@@ -57,4 +66,4 @@ def test_the_report_answers_the_gate(tmp_path):
     report = (out / "report.md").read_text()
     section = report.split(f"## {TITLE}", 1)[1].split("\n## ", 1)[0]
     assert "Answer: " in section
-    assert "transport_online" in section and "calibration seeds" in section
+    assert "transport_online" in section and "out of fold" in section and "Holm p" in section

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from studies import SMALL_STUDY, compose_config, run_task
 
 from harness import cli
@@ -32,10 +33,10 @@ REBUILT = (
     "summary.csv",
     "scorecard.md",
     "report.md",
-    "wilcoxon.csv",
     "first_alert.csv",
     "headline.csv",
     "headline_pairs.csv",
+    "headline_scenarios.csv",
     "headline.md",
 )
 TABLES = ("cells.parquet", "events.parquet", "episodes.parquet", "overhead.parquet", "timeline.parquet")
@@ -58,12 +59,14 @@ def test_study_writes_report_with_every_figure(run_dir):
         "figures/lead_coverage.png",
         "figures/overhead.png",
         "figures/recovery.png",
+        "figures/ranking.png",
         "figures/amoc.png",
         "figures/lead_coverage_headline.png",
     }
     assert set(links) == expected
     assert (
         report.index("## Headline")
+        < report.index("figures/ranking.png")
         < report.index("figures/amoc.png")
         < report.index("figures/lead_coverage_headline.png")
         < report.index("## Scorecard as shipped")
@@ -167,6 +170,40 @@ def test_report_task_from_the_command_line(run_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (copy / "report.md").read_bytes() == (run_dir / "report.md").read_bytes()
     assert not (tmp_path / "runs" / "day").exists()
+
+
+def test_report_rederives_the_headline_with_new_settings_without_simulating(
+    run_dir, tmp_path, monkeypatch, capsys
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the report simulated")
+
+    monkeypatch.setattr("harness.run.jobs.simulate", no_simulation)
+    monkeypatch.setattr("scenarios.simulate", no_simulation)
+    args = ["task=report", f"run_dir={copy}", "executor=serial", "headline.min_lead_h=6", "headline.folds=1",
+            "calibrate.split_seed=3", f"hydra.run.dir={tmp_path / 'scratch'}"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["tdbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert printed.startswith("At quiet alerting") and "warned >= 6 h ahead" in printed.splitlines()[0]
+    headline = (copy / "headline.md").read_text()
+    assert "Thresholds chosen on calibration seeds" in headline  # folds=1: one split
+    saved = load_study(OmegaConf.load(copy / "config.yaml"))
+    assert (saved.headline.min_lead_h, saved.headline.folds, saved.calibrate.split_seed) == (6, 1, 3)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(copy / "cells.parquet"), pd.read_parquet(run_dir / "cells.parquet")
+    )
+    for wrong in ("calibrate.rule=lead", "+headline.colour=1"):
+        monkeypatch.setattr(sys, "argv", ["tdbench", "task=report", f"run_dir={copy}", wrong])
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.startswith(f"tdbench: error: {wrong.lstrip('+').split('=')[0]}")
 
 
 def cli_error(monkeypatch, capsys, args: list[str]) -> str:

@@ -129,6 +129,11 @@ def test_unique_detection_is_judged_against_the_existing_modules_only():
     # a second variant of a's module that catches what b catches: b loses, a keeps its own
     variant = with_copy(tables, "b", "a2")
     assert unique_of(variant, {**FAMILIES, "a2": "utilization"}) == {"a": "ramp", "a2": "", "b": ""}
+    # events of a null control are chance breaches: catching them alone is no unique detection
+    card = build_scorecard(
+        *tables, Criteria(), families=FAMILIES, stats=SPEC, null_controls=frozenset({"ramp"})
+    )
+    assert card.set_index("detector")["unique_scenarios"].to_dict() == {"a": "", "b": "spike"}
 
 
 def test_scorecard_names_only_the_lead_scenarios_that_ran_and_skips_absent_intervals():
@@ -158,9 +163,7 @@ def test_verdict_is_marked_when_the_interval_crosses_the_bar():
 def test_summary_adds_intervals_and_paired_tests():
     cells, events, _ = synthetic_study()
     cells = cells.assign(null_control=cells["scenario"] == "spike")
-    summary = summarize(cells, events, StatisticsSpec(n_resamples=200, reference="c")).set_index(
-        ["detector", "scenario"]
-    )
+    summary = summarize(cells, events, StatisticsSpec(n_resamples=200)).set_index(["detector", "scenario"])
     row = summary.loc[("a", "ALL")]
     assert row["recall_utilization_breach"] == 2 / 3
     assert row["recall_utilization_breach_lo"] == row["recall_utilization_breach_hi"] == 2 / 3
@@ -169,10 +172,6 @@ def test_summary_adds_intervals_and_paired_tests():
         and row["lead_coverage_8h_utilization_breach"] == 0
     )
     assert row["null_control_runs"] == 4 and row["null_alarm_rate"] == 1.0
-    assert row["lead_diff_vs_c_h_utilization_breach"] == 2.0  # 5 h against c's 3 h where both caught
-    # 12 events: 8 caught 2 h earlier than c, 4 missed where c caught them; misses outrank the gains
-    assert 0.5 < row["wilcoxon_p_holm_utilization_breach"] <= 1
-    assert np.isnan(summary.loc[("c", "ALL"), "wilcoxon_p_holm_utilization_breach"])
 
 
 def tdbench(*args: str) -> subprocess.CompletedProcess:
@@ -195,10 +194,7 @@ def test_study_prints_and_writes_the_scorecard_with_intervals(tmp_path):
         lo, hi = summary[f"{metric}_lo"], summary[f"{metric}_hi"]
         both = lo.notna() & hi.notna()
         assert both.any() and (lo[both] <= hi[both]).all()
-    tests = pd.read_csv(out / "wilcoxon.csv")
-    assert (
-        set(tests["detector"]) == {"utilization"} and (tests["p_holm"].dropna() >= tests["p"].dropna()).all()
-    )
+    assert not (out / "wilcoxon.csv").exists()  # no event-level tests: the headline's pairs are by seed
     firsts = pd.read_csv(out / "first_alert.csv")
     assert set(firsts["scenario"]) == {"ramp", "steady", "ALL"} and set(firsts["baseline"]) == {"utilization"}
 

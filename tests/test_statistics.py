@@ -10,12 +10,14 @@ from scipy import stats as sps
 from harness.analysis.statistics import (
     StatisticsSpec,
     holm,
-    lead_differences,
+    mean_interval,
     median_lead_ci,
+    paired_mean,
+    paired_share,
     ratio_ci,
     seed_bootstrap,
+    share_interval,
     signed_rank,
-    wilcoxon_table,
 )
 from scenarios.errors import InputError
 
@@ -104,12 +106,6 @@ def test_holm_matches_the_step_down_definition():
     assert holm([]).size == 0
 
 
-def test_lead_differences_rank_misses_below_every_detection():
-    d = lead_differences(np.array([5.0, np.nan, 2.0, np.nan]), np.array([1.0, 20.0, np.nan, np.nan]))
-    assert d[0] == 4.0 and d[3] == 0.0
-    assert d[1] < -abs(d[0]) and d[2] > abs(d[0])  # one-sided misses beat any real difference
-
-
 def events_frame(leads: dict[str, list[float]]) -> pd.DataFrame:
     rows = []
     for detector, values in leads.items():
@@ -127,26 +123,8 @@ def events_frame(leads: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_wilcoxon_table_pairs_events_and_applies_holm():
-    rng = np.random.default_rng(3)
-    base = rng.uniform(0, 20, size=16)
-    events = events_frame(
-        {"transport": base.tolist(), "early": (base + rng.uniform(1, 3, 16)).tolist(), "same": base.tolist()}
-    )
-    table = wilcoxon_table(events, "transport").set_index(["detector", "scenario"])
-    early = table.loc[("early", "ALL")]
-    assert early["pairs"] == 16 and early["earlier"] == 16 and early["later"] == 0
-    assert early["p"] == pytest.approx(sps.wilcoxon(events.lead_h[16:32].to_numpy() - base).pvalue)
-    assert early["p_holm"] >= early["p"]
-    assert table.loc[("same", "ALL"), "nonzero"] == 0 and np.isnan(table.loc[("same", "ALL"), "p"])
-    assert set(table.index.get_level_values("scenario")) == {"ALL", "ramp", "spike"}
-    assert signed_rank(np.zeros(3))["p"] != signed_rank(np.zeros(3))["p"]  # NaN: nothing to test
-
-
 def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
     from scipy import stats
-
-    from harness.analysis.statistics import signed_rank
 
     untied = np.array([1.5, -0.5, 2.0, 3.25, -1.0, 4.0, 0.75])
     exact = stats.wilcoxon(untied, method="exact").pvalue
@@ -155,3 +133,47 @@ def test_signed_rank_is_exact_without_ties_and_normal_with_ties():
     normal = stats.wilcoxon(tied, zero_method="wilcox", method="asymptotic").pvalue
     assert signed_rank(tied)["p"] == pytest.approx(normal)
     assert signed_rank(tied)["nonzero"] == 7 and signed_rank(tied)["earlier"] == 6
+
+
+def test_share_interval_macro_and_pooled_estimates():
+    num = np.array([[1, 0, 0], [3, 1, 0]])
+    den = np.array([[2, 1, 0], [4, 1, 0]])  # the third stratum has no events: left out of the macro
+    macro = share_interval(num, den, SPEC)
+    pooled = share_interval(num, den, SPEC, macro=False)
+    assert macro.value == pytest.approx((4 / 6 + 1 / 2) / 2)
+    assert pooled.value == pytest.approx(5 / 8)
+    assert 0 <= macro.lo <= macro.value <= macro.hi <= 1
+    assert np.isnan(share_interval(np.zeros((3, 2)), np.zeros((3, 2)), SPEC).value)
+
+
+def test_paired_share_is_the_difference_with_a_t_test():
+    rng = np.random.default_rng(0)
+    den = rng.poisson(3, (10, 4))
+    a, b = rng.binomial(den, 0.7), rng.binomial(den, 0.3)
+    pair = paired_share(a, b, den, SPEC)
+    assert pair.estimate == pytest.approx(
+        share_interval(a, den, SPEC).value - share_interval(b, den, SPEC).value
+    )
+    assert pair.lo < pair.estimate < pair.hi and pair.p < 0.01
+    same = paired_share(a, a, den, SPEC)
+    assert (same.estimate, same.lo, same.hi, same.p) == (0, 0, 0, 1)
+
+
+def test_mean_interval_and_paired_mean_are_t_intervals_over_non_missing_seeds():
+    values = np.array([1.0, 2.0, np.nan, 4.0])
+    est = mean_interval(values, SPEC)
+    ref = sps.ttest_1samp([1.0, 2.0, 4.0], 0).confidence_interval(0.95)
+    assert (est.value, est.lo, est.hi) == pytest.approx((7 / 3, ref.low, ref.high))
+    pair = paired_mean(np.array([3.0, 2.0, 5.0, np.nan]), np.array([1.0, 1.0, 1.0, 1.0]), SPEC)
+    test = sps.ttest_rel([3.0, 2.0, 5.0], [1.0, 1.0, 1.0])
+    assert (pair.estimate, pair.p) == pytest.approx((7 / 3, test.pvalue))
+
+
+def test_resamples_are_bounded_and_a_bootstrap_too_big_for_the_machine_is_refused():
+    from harness.cli import check
+
+    with pytest.raises(InputError, match="statistics.n_resamples: must be an integer from 10 to 100000"):
+        StatisticsSpec(n_resamples=10**12)
+    study = ["scenario=[ramp]", "detector=[utilization]", "statistics.n_resamples=100000", "seeds=100000"]
+    with pytest.raises(InputError, match=r"^statistics.n_resamples=100000, seeds=100000: a bootstrap of"):
+        check(study)

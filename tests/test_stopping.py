@@ -12,6 +12,7 @@ from studies import SMALL, run_task
 from test_ledger_faults import run
 
 from harness.analysis.calibrate import split_seeds
+from harness.analysis.statistics import look_levels, obf_spent
 from harness.cli import check
 from harness.run.stopping import decision
 from scenarios.errors import InputError
@@ -40,9 +41,15 @@ def test_rounds_add_seeds_until_the_rule_decides(stopped):
     assert len(rounds) > 1, "the first round should leave the question open"
     assert rounds["seeds"].tolist() == list(range(2, 2 + 2 * len(rounds), 2))
     assert rounds["decision"].iloc[:-1].isna().all()  # every earlier round went on
+    assert rounds["look"].tolist() == list(range(1, len(rounds) + 1))
+    levels = look_levels([2 / 6, 4 / 6, 1.0], 0.05)  # the planned looks: 2, 4 and 6 seeds
+    assert levels[0] > levels[1] > levels[2] > 0.95
     for r in rounds.itertuples():
+        assert r.level == pytest.approx(levels[r.look - 1])
+        assert r.spent_alpha == pytest.approx(obf_spent(r.seeds / 6, 0.05))
         expected = decision(r.lo, r.hi, 0.05, r.seeds >= 6)
         assert (r.decision if isinstance(r.decision, str) else "") == expected
+    assert rounds["method"].str.startswith("group-sequential, Lan-DeMets O'Brien-Fleming").all()
     final = int(rounds["seeds"].iloc[-1])
     cells = pd.read_parquet(stopped / "cells.parquet")
     assert sorted(cells["seed"].unique()) == list(range(final))
@@ -64,11 +71,9 @@ def test_the_last_round_is_the_final_headlines_pair(stopped):
     last = pd.read_csv(stopped / "stopping.csv").iloc[-1]
     pairs = pd.read_csv(stopped / "headline_pairs.csv")
     row = pairs[(pairs["detector"] == "transport") & (pairs["reference"] == "utilization")].iloc[0]
-    assert [last["estimate"], last["lo"], last["hi"]] == [
-        row["lead_diff_h"],
-        row["lead_diff_h_lo"],
-        row["lead_diff_h_hi"],
-    ]
+    assert last["estimate"] == row["lead_diff_h"]
+    # the look's interval is at its boundary's level (> 95%); the final headline at statistics.confidence
+    assert last["lo"] <= row["lead_diff_h_lo"] <= row["lead_diff_h_hi"] <= last["hi"]
     assert [last["events"], last["both_detected"]] == [row["events"], row["both_detected"]]
     assert f"test seeds {seeds_of(last['test_seeds'])}" in (stopped / "headline.md").read_text()
 
@@ -101,19 +106,20 @@ def test_the_report_task_rebuilds_the_stopped_run(stopped, tmp_path):
 @pytest.mark.parametrize(
     ("compare", "settings", "reason"),
     [
-        ("[utilization,transport]", ("stop.metric=lead",), "excludes 0"),
-        ("[twin,utilization]", (), "narrower than the half-width"),
-        ("[transport,utilization]", ("stop.halfwidth=0.01", "stop.max_seeds=4"), "max_seeds reached"),
+        ("[twin,utilization]", ("stop.max_seeds=8", "+detector.twin.basis=busy"), "excludes 0"),
+        ("[twin,utilization]", ("stop.max_seeds=8",), "narrower than the half-width"),
+        ("[transport,utilization]", ("stop.max_seeds=4", "stop.halfwidth=0.01"), "max_seeds reached"),
     ],
 )
 def test_the_rule_stops_for_each_reason(tmp_path, compare, settings, reason):
     twin = "+detector.twin._target_=detectors.utilization.UtilizationDetector"
-    rule = (f"stop.compare={compare}", "stop.batch=2", *settings, "report.enabled=false")
+    rule = (f"stop.compare={compare}", "stop.metric=lead", "stop.batch=2", *settings, "report.enabled=false")
     assert run_task(tmp_path, *SMALL, *STUDY, *BUDGET, "seeds=4", twin, *rule) == 0
     last = pd.read_csv(tmp_path / "stopping.csv").iloc[-1]
     assert last["decision"] == reason
-    halfwidth = 0.01 if settings and "halfwidth" in settings[0] else 0.05
-    assert decision(last["lo"], last["hi"], halfwidth, last["seeds"] >= 4) == reason
+    halfwidth = 0.01 if "stop.halfwidth=0.01" in settings else 0.05
+    at_max = last["seeds"] == int(settings[0].split("=")[1])
+    assert decision(last["lo"], last["hi"], halfwidth, at_max) == reason
     if reason == "narrower than the half-width":  # identical detectors: no difference at all
         assert [last["estimate"], last["lo"], last["hi"]] == [0.0, 0.0, 0.0]
 
@@ -137,9 +143,11 @@ def test_an_infeasible_detector_stops_the_rule_with_no_matched_pair(tmp_path):
             ["stop.compare=[transport,utilization]", "headline.references=[transport]"],
             "stop.compare: the reference 'utilization' must be one of headline.references (transport)",
         ),
-        ([*RULE, "stop.batch=0"], "stop.batch: must be an integer >= 1"),
-        ([*RULE, "stop.metric=auc"], "stop.metric: must be one of recall, lead"),
+        ([*RULE, "stop.batch=0"], "stop.batch: must be an integer from 1 to 10000"),
+        ([*RULE, "stop.metric=auc"], "stop.metric: must be one of warned, lead"),
         ([*RULE, "stop.max_seeds=1"], "stop.max_seeds: must be >= seeds (2)"),
+        ([*RULE, "stop.max_seeds=1000000000"], "stop.max_seeds: must be an integer from 1 to 10000"),
+        ([*RULE, "stop.max_seeds=400"], "stop.max_seeds: plans more than 100 looks from seeds=2"),
         ([*RULE, "stop.target=utilization_breach"], "stop.target: no such setting"),
         (["stop.batch=3"], "stop.batch: only used with stop.compare"),
     ],

@@ -42,7 +42,7 @@ CASES = [
     (["+report.foo=1"], "report.foo: no such setting; settings here: enabled"),
     (["+historical.foo=1"], "historical.foo: no such setting"),
     (["org.n_unit=3"], "org.n_unit: no such setting; did you mean org.n_units?"),
-    (["statistics.reference=nosuch"], "statistics.reference: names no selected detector ('nosuch')"),
+    (["statistics.reference=transport"], "statistics.reference: no such setting"),
     (["statistics.baseline=nosuch"], "statistics.baseline: names no selected detector ('nosuch')"),
     (
         ["scoring.criteria.lead_scenarios=[nope]"],
@@ -143,7 +143,7 @@ def test_detectors_on_the_search_path_are_validated_like_the_built_in_ones(
     [
         ["+scoring.thresholds.transport=1.3"],
         ["+experiment=quick"],
-        ["detector=[utilization]"],  # statistics.reference keeps its default: no tests, no error
+        ["detector=[utilization]"],
         ["seeds=${first_seed}", "first_seed=2"],
         ["executor.max_job_memory_gb=2"],
     ],

@@ -18,19 +18,19 @@ from scenarios.errors import InputError
 DETECTORS = ("transport", "utilization")
 
 
-def headline(recall: float) -> pd.DataFrame:
+def headline(warned: float) -> pd.DataFrame:
     rows = []
     for rank, detector in enumerate(DETECTORS, 1):
-        r = recall - 0.1 * (rank - 1)
+        r = warned - 0.1 * (rank - 1)
         rows.append(
             {
                 "rank": rank,
                 "detector": detector,
                 "threshold": 1.0 + rank,
                 "feasible": True,
-                "recall": r,
-                "recall_lo": r - 0.1,
-                "recall_hi": r + 0.05,
+                "warned": r,
+                "warned_lo": r - 0.1,
+                "warned_hi": r + 0.05,
                 "median_lead_h": 6.0 * r,
                 "median_lead_h_lo": 5.0 * r if rank == 1 else float("-inf"),
                 "median_lead_h_hi": 7.0 * r,
@@ -69,7 +69,7 @@ def test_one_row_per_job_and_detector_with_the_swept_parameter(tmp_path):
         (j, d) for j in ("0", "2") for d in DETECTORS
     ]
     assert rows.set_index(["job", "detector"]).loc[("2", "transport"), "org.rebalance_capacity_per_h"] == 8
-    assert rows.set_index(["job", "detector"]).loc[("2", "transport"), "recall"] == pytest.approx(0.7)
+    assert rows.set_index(["job", "detector"]).loc[("2", "transport"), "warned"] == pytest.approx(0.7)
 
 
 def test_compare_task_writes_table_figures_and_markdown(tmp_path):

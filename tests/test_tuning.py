@@ -12,9 +12,10 @@ import detectors
 import scenarios
 from detectors.seismic import SeismicDetector
 from harness import cli
-from harness.analysis import headline
 from harness.analysis.calibrate import Run
 from harness.analysis.headline import HeadlineSpec
+from harness.analysis.headline.folds import choose as headline_choose
+from harness.analysis.headline.folds import run_sweeps
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.tuning import ORACLE_LABEL, choose, configurations, select
 from harness.run.files import file_mode
@@ -89,7 +90,8 @@ def curve(rows) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["threshold", "n_detected", "n_false", "quiet_alert_fraction", "median_lead_h"]
     )
-    return frame.assign(recall=frame["n_detected"] / 10, quiet_h=168.0 * 10, fp_rate=0.0)
+    share = frame["n_detected"] / 10  # every detection 2 h or more ahead here
+    return frame.assign(recall=share, warned=share, quiet_h=168.0 * 10, fp_rate=0.0)
 
 
 def test_choose_across_configurations_is_the_headline_rule():
@@ -123,7 +125,7 @@ def runs():
 
 def test_the_shipped_threshold_is_the_headlines_and_informed_beats_blind(runs):
     spec, scoring = HeadlineSpec(quiet_alert_fraction=0.05, false_per_quiet_week=3), ScoringSpec()
-    chosen = headline.select("utilization", runs, scoring, spec)
+    chosen = headline_choose(run_sweeps(runs, scoring, spec.target), [0, 1, 2], spec)
     pick = select({"shipped": runs}, scoring, spec)
     assert (pick.threshold, pick.feasible) == (chosen.threshold, chosen.feasible)
     rng = np.random.default_rng(0)
@@ -154,7 +156,7 @@ def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeyp
     table = pd.read_csv(tmp_path / "tuning.csv")
     assert list(table["choice"]) == ["shipped", "tuned", "oracle"] * 2
     assert list(table["chosen_on"]) == ["calibration", "calibration", "test"] * 2
-    for column in ("recall_lo", "recall_hi", "median_lead_h_lo", "false_per_quiet_week_hi"):
+    for column in ("warned_lo", "warned_hi", "median_lead_h_lo", "false_per_quiet_week_hi"):
         assert column in table
     tuned = table[table["choice"] == "tuned"].set_index("detector")
     assert "transport (tuned) vs transport (shipped)" in tuned.loc["transport", "pair_sentence"]
@@ -193,9 +195,9 @@ def test_choices_read_only_their_own_seeds():
     keys = ("config", "threshold", "feasible", "calibration_recall", "calibration_median_lead_h")
     for choice in (0, 1):  # shipped and tuned: chosen on the calibration seeds
         assert [rows[choice].get(k) for k in keys] == [test_changed[choice].get(k) for k in keys]
-        assert rows[choice]["recall"] != test_changed[choice]["recall"]  # the test seeds only report
+        assert rows[choice]["detected"] != test_changed[choice]["detected"]  # the test seeds only report
     assert rows[2]["choice"] == "oracle"  # the oracle: chosen on the test seeds alone
-    oracle = ("config", "threshold", "feasible", "recall", "median_lead_h")
+    oracle = ("config", "threshold", "feasible", "detected", "median_lead_h")
     assert [rows[2].get(k) for k in oracle] == [calibration_changed[2].get(k) for k in oracle]
     assert [rows[2].get(k) for k in oracle] != [test_changed[2].get(k) for k in oracle]
 
@@ -204,7 +206,7 @@ STUDY = (*SMALL, "executor=serial", *TINY, FEW, "detector=[transport,utilization
 
 
 def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch, capsys):
-    assert run_task(tmp_path, *STUDY, "headline.tune=true") == 0
+    assert run_task(tmp_path, *STUDY, "headline.tune=true", "headline.folds=1") == 0
     out = capsys.readouterr().out
     assert out.index("# Headline") < out.index("# Tuning") < out.index("# Scorecard as shipped")
     assert "transport: tuned" in out and "utilization_busy: tuned" not in out  # only detectors with search:
@@ -212,8 +214,9 @@ def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch
     assert list(table["detector"]) == ["transport"] * 3
     head = pd.read_csv(tmp_path / "headline.csv").set_index("detector")
     shipped = table[table["choice"] == "shipped"].iloc[0]
-    assert shipped["threshold"] == head.loc["transport", "threshold"]  # the headline's own choice
-    assert shipped["recall"] == head.loc["transport", "recall"]
+    # tuning uses the one calibration/test split: the headline's own choice with headline.folds=1
+    assert shipped["threshold"] == head.loc["transport", "threshold_fold_median"]
+    assert shipped["warned"] == head.loc["transport", "warned"]
     report = (tmp_path / "report.md").read_text()
     assert "## Tuning" in report and ORACLE_LABEL[1:] in report
     before = {name: (tmp_path / name).read_bytes() for name in tune_task.TUNING_FILES}
@@ -222,11 +225,17 @@ def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch
         raise AssertionError("tuned again although nothing changed")
 
     monkeypatch.setattr(tune_task, "run_tuning", refuse)
-    assert run_task(tmp_path, *STUDY, "headline.tune=true") == 0
+    assert run_task(tmp_path, *STUDY, "headline.tune=true", "headline.folds=1") == 0
     assert "transport: tuned" in capsys.readouterr().out
     assert before == {name: (tmp_path / name).read_bytes() for name in tune_task.TUNING_FILES}
     with pytest.raises(AssertionError, match="tuned again"):  # another budget is another tuning
-        run_task(tmp_path, *STUDY, "headline.tune=true", "headline.budget.quiet_alert_fraction=0.05")
+        run_task(
+            tmp_path,
+            *STUDY,
+            "headline.tune=true",
+            "headline.folds=1",
+            "headline.budget.quiet_alert_fraction=0.05",
+        )
     assert not (tmp_path / tune_task.TUNING_KEY).exists()  # files of no key: redone by the next run
     assert run_task(tmp_path, *STUDY) == 0  # headline.tune=false: no tuning files, no section
     assert not any((tmp_path / name).exists() for name in tune_task.TUNING_FILES)

@@ -373,6 +373,27 @@ class Sweep:
         for p in parts:
             self.quiet[p.dt_h] = np.concatenate((self.quiet.get(p.dt_h, np.zeros(0)), p.quiet_scores))
 
+    @classmethod
+    def combine(cls, sweeps: Sequence[Sweep]) -> Sweep:
+        """The sweep of all runs of ``sweeps`` together, without deriving any run's intervals again
+        (each run's sweep derived once serves every subset of runs, e.g. every fold)."""
+        out = cls.__new__(cls)
+        cat = lambda get: np.concatenate([np.zeros(0), *(get(s) for s in sweeps)])  # noqa: E731
+        out.candidates = np.unique(cat(lambda s: s.candidates))
+        out.start = cat(lambda s: s.start[0]), cat(lambda s: s.start[1])
+        out.false = tuple(cat(lambda s, i=i: s.false[i]) for i in range(3))
+        out.detect = np.sort(cat(lambda s: s.detect))
+        offsets = np.cumsum([0] + [len(s.detect) for s in sweeps])
+        shifted = (s.piece_event + o for s, o in zip(sweeps, offsets[:-1], strict=True))
+        out.piece_event = np.concatenate([np.zeros(0, int), *shifted])
+        out.piece_lead, out.piece_bound = cat(lambda s: s.piece_lead), cat(lambda s: s.piece_bound)
+        out.quiet_h = float(sum(s.quiet_h for s in sweeps))
+        out.quiet = {}
+        for s in sweeps:
+            for dt, scores in s.quiet.items():
+                out.quiet[dt] = np.concatenate((out.quiet.get(dt, np.zeros(0)), scores))
+        return out
+
     def covered(self, lead_h: float, thresholds: np.ndarray) -> np.ndarray:
         """Number of target events warned at least ``lead_h`` ahead at each (increasing) threshold:
         an event's lead at theta is its longest lead piece still reached at theta."""
@@ -381,9 +402,12 @@ class Sweep:
         np.maximum.at(best, self.piece_event[reach], self.piece_bound[reach])
         return len(best) - np.searchsorted(np.sort(best), np.asarray(thresholds, float), side="left")
 
-    def curve(self, thresholds: np.ndarray | Sequence[float] | None = None) -> pd.DataFrame:
+    def curve(
+        self, thresholds: np.ndarray | Sequence[float] | None = None, warned_h: float | None = None
+    ) -> pd.DataFrame:
         """Pooled metrics at each threshold (default: every distinct score value), as CURVE_COLUMNS;
-        counts add up over runs before any ratio is taken, as in summary.csv."""
+        counts add up over runs before any ratio is taken, as in summary.csv. With ``warned_h``, also
+        ``n_warned`` and ``warned``: target events warned at least that many hours ahead."""
         grid = self.candidates if thresholds is None else np.asarray(thresholds, float).reshape(-1)
         if np.isnan(grid).any() or (grid == -np.inf).any() or (np.diff(grid) <= 0).any():
             raise InputError("thresholds", "must be increasing numbers > -inf")
@@ -398,7 +422,7 @@ class Sweep:
         for dt, scores in sorted(self.quiet.items()):
             alert_quiet_h += dt * _count(grid, np.full(len(scores), -np.inf), scores, np.ones(len(scores)))
         ratio = lambda num, den: num / den if den > 0 else np.full(n, np.nan)  # noqa: E731
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "threshold": grid,
                 "n_episodes": n_episodes,
@@ -414,6 +438,10 @@ class Sweep:
             },
             columns=CURVE_COLUMNS,
         )
+        if warned_h is None:
+            return frame
+        n_warned = self.covered(warned_h, grid)
+        return frame.assign(n_warned=n_warned, warned=ratio(n_warned, n_events))
 
 
 def operating_curve(
@@ -612,15 +640,22 @@ def lead_rule(max_fp_rate: float, min_recall: float, max_quiet_alert_fraction: f
 
 
 def calibrate_detector(
-    calibration: Sequence[Run], test: Sequence[Run], spec: ScoringSpec, target: str, pick: Pick
+    calibration: Sequence[Run],
+    test: Sequence[Run],
+    spec: ScoringSpec,
+    target: str,
+    pick: Pick,
+    warned_h: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Operating curves on both seed sets, the held-out choice and the oracle, by the rule ``pick``.
+    """Operating curves on both seed sets (with ``warned`` when ``warned_h`` is given), the held-out
+    choice and the oracle, by the rule ``pick``.
 
     Returns (curves with a ``split`` column, choices): one choice row ``calibrated`` (tuned on the
     calibration runs, reported on the test runs) and one ``oracle (tuned on test)``.
     """
     sweeps = {"calibration": Sweep(calibration, spec, target), "test": Sweep(test, spec, target)}
-    curves = {split: sweep.curve() for split, sweep in sweeps.items()}
+    curves = {split: sweep.curve(warned_h=warned_h) for split, sweep in sweeps.items()}
+    metrics = [m for m in METRICS if m != "threshold"] + (["warned"] if warned_h is not None else [])
     rows = []
     for choice, tuned_on in (("calibrated", "calibration"), ("oracle (tuned on test)", "test")):
         best, extra = pick(curves[tuned_on])
@@ -628,8 +663,8 @@ def calibrate_detector(
         if best is not None:
             row["threshold"] = float(best["threshold"])
             for split, sweep in sweeps.items():
-                point = sweep.curve([row["threshold"]]).iloc[0]
-                row.update({f"{split}_{m}": point[m] for m in METRICS if m != "threshold"})
+                point = sweep.curve([row["threshold"]], warned_h).iloc[0]
+                row.update({f"{split}_{m}": point[m] for m in metrics})
         rows.append(row)
     frame = pd.concat([c.assign(split=name) for name, c in curves.items()], ignore_index=True)
     return frame, pd.DataFrame(rows)

@@ -1,15 +1,18 @@
 """The roadmap's gate for phase 4 (DESIGN section 12): does the online tuner add value over the
 transport detector it extends, at the headline's matched false-alarm budget?
 
-Both detectors run at their headline thresholds (chosen on the calibration seeds); the answer is
-the headline's paired difference (``harness.analysis.headline.paired``) on the test seeds: recall
-of the target events and lead time over the events both detect, each with its bootstrap CI over
-seeds. Phase 4 adds value when an interval excludes zero in its favour and none against it.
+Both detectors run at their headline thresholds (out of fold); the answer is the headline's paired
+comparison of the two (harness.analysis.headline.inference): ``warned`` and the median lead, paired
+by seed, Holm-adjusted within the headline's family when the pair is in it (alone otherwise). Phase
+4 adds value when a difference is decided in its favour and none against it.
 """
 
 from __future__ import annotations
 
-from harness.analysis.headline import Headline, pair_sentence, paired
+from dataclasses import replace
+
+from harness.analysis.headline import Headline
+from harness.analysis.headline.inference import FAMILY_ALPHA, oriented, pair_table
 from harness.analysis.statistics import StatisticsSpec
 
 ONLINE = "transport_online"
@@ -18,37 +21,38 @@ TITLE = "Does phase 4 add value?"
 
 
 def phase4_pair(headline: Headline, stats: StatisticsSpec) -> dict | None:
-    """The paired difference transport_online - transport on the test seeds (the headline's row of
-    it when it has one), or None when either is not in the study or has no threshold within the
-    budget."""
+    """The pair transport_online - transport (the headline's row of it when it has one), or None
+    when either is not in the study or has no threshold within the budget."""
     table = headline.table.set_index("detector")
     if not {ONLINE, REFERENCE} <= set(table.index):
         return None
     if not (bool(table.loc[ONLINE, "feasible"]) and bool(table.loc[REFERENCE, "feasible"])):
         return None
-    pairs = headline.pairs
-    if len(pairs):  # the headline's own pair, when transport is one of its references
-        mine = pairs[(pairs["detector"] == ONLINE) & (pairs["reference"] == REFERENCE)]
-        if len(mine):
-            return mine.drop(columns="sentence").to_dict("records")[0]
-    return paired(headline.events, ONLINE, REFERENCE, headline.test_seeds, headline.spec, stats)
+    mine = oriented(headline.pairs, ONLINE, REFERENCE)
+    if mine is not None:
+        return mine
+    inputs = {name: headline.pair_inputs[name] for name in (ONLINE, REFERENCE)}
+    alone = pair_table([ONLINE], inputs, replace(headline.spec, references=(REFERENCE,)), stats)
+    return alone.to_dict("records")[0]
 
 
 def verdict(row: dict) -> str:
-    """Yes, no or undecided, from the intervals of the recall and lead differences."""
-    better = [row["recall_diff_lo"] > 0, row["lead_diff_h_lo"] > 0]
-    worse = [row["recall_diff_hi"] < 0, row["lead_diff_h_hi"] < 0]
+    """Yes, no or undecided, from the pair's Holm-adjusted p-values and the signs of its differences."""
+    decided = [row["warned_p_holm"] < FAMILY_ALPHA, row["lead_p_holm"] < FAMILY_ALPHA]
+    signs = [row["warned_diff"] > 0, row["lead_diff_h"] > 0]
+    better = [d and s for d, s in zip(decided, signs, strict=True)]
+    worse = [d and not s for d, s in zip(decided, signs, strict=True)]
     if any(better) and not any(worse):
         return "yes: the online forecast " + " and ".join(
-            w for w, b in zip(("detects more events", "warns earlier"), better, strict=True) if b
+            w for w, b in zip(("warns ahead of more events", "warns earlier"), better, strict=True) if b
         )
     if any(worse) and not any(better):
         return "no: the online forecast " + " and ".join(
-            w for w, b in zip(("detects fewer events", "warns later"), worse, strict=True) if b
+            w for w, b in zip(("warns ahead of fewer events", "warns later"), worse, strict=True) if b
         )
     if any(better) and any(worse):
         return "mixed: it gains on one measure and loses on the other"
-    return "not shown: the test seeds do not distinguish it from transport"
+    return f"not shown: the seeds do not distinguish it from transport at family-wise {FAMILY_ALPHA:.0%}"
 
 
 def phase4_section(headline: Headline | None, stats: StatisticsSpec) -> list[str]:
@@ -61,8 +65,8 @@ def phase4_section(headline: Headline | None, stats: StatisticsSpec) -> list[str
         "",
         f"The roadmap's gate (\"only implement if phases 1-3 prove value\"): `{ONLINE}` (transport's Pe "
         f"forecast one horizon ahead by the online tuner) against `{REFERENCE}`, both at their headline "
-        f"thresholds ({spec.label}, chosen on calibration seeds {headline.calibration_seeds}), paired by "
-        f"{spec.target} event on test seeds {headline.test_seeds}. Brackets: {stats.label}.",
+        f"thresholds ({spec.label}, out of fold), paired by seed on the same {spec.target} events of seeds "
+        f"{headline.test_seeds}. Brackets: {stats.confidence:.0%} intervals over seeds.",
         "",
     ]
     row = phase4_pair(headline, stats)
@@ -75,13 +79,10 @@ def phase4_section(headline: Headline | None, stats: StatisticsSpec) -> list[str
         }.get(tuple(infeasible), "not shown: neither meets the budget")
         return [
             *lines,
-            f"No paired comparison: {' and '.join(infeasible)} has no threshold within the budget on the "
-            f"calibration seeds. Answer: {answer}.",
+            f"No paired comparison: {' and '.join(infeasible)} has no threshold within the budget in "
+            f"some fold. Answer: {answer}.",
             "",
         ]
-    counts = (
-        f"{row['events']} {spec.target} events on {len(headline.test_seeds)} test seeds, "
-        f"{row['both_detected']} detected by both"
-    )
-    sentence = pair_sentence(row, spec).removesuffix(".")
+    counts = f"{row['events']} {spec.target} events on {len(headline.test_seeds)} seeds"
+    sentence = row["sentence"].removesuffix(".")
     return [*lines, f"- {sentence} ({counts}).", "", f"Answer: {verdict(row)}.", ""]

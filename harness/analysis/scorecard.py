@@ -94,11 +94,12 @@ def build_scorecard(
     families: dict[str, str] | None = None,
     stats: StatisticsSpec | None = None,
     grace_h: float = 1.0,
+    null_controls: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """One row per detector: each criterion's measured value, its CI (``*_lo``, ``*_hi``), and
     whether it passes. ``families``: detector -> module (class ``name``; default: the detector's
-    own name), for unique detection. ``grace_h`` is the scoring's G: lead times below -G mean
-    "missed"."""
+    own name), for unique detection, which ignores the ``null_controls`` scenarios (their events
+    are chance breaches). ``grace_h`` is the scoring's G: lead times below -G mean "missed"."""
     stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
     keys = set(ok["key"])
@@ -107,8 +108,9 @@ def build_scorecard(
     detectors = sorted(ok["detector"].unique())
     seeds = sorted(set(ok["seed"]))
     families = {d: (families or {}).get(d, d) for d in detectors}
-    unique = unique_detections(events, detectors, families, criteria.unique_recall)
-    unique_ci = unique_detection_cis(events, detectors, families, criteria.unique_recall, seeds, stats)
+    signal = events[~events["scenario"].isin(null_controls)]
+    unique = unique_detections(signal, detectors, families, criteria.unique_recall)
+    unique_ci = unique_detection_cis(signal, detectors, families, criteria.unique_recall, seeds, stats)
     run = set(ok["scenario"])
     lead_scenarios = [s for s in criteria.lead_scenarios if s in run]
     rows = []
@@ -220,7 +222,8 @@ def render_scorecard(
     notes.append(
         "Unique detection: recall >= "
         f"{criteria.unique_recall:g} in a scenario where every variant of the other existing modules "
-        f"({', '.join(MODULES)}) selected in this study has less."
+        f"({', '.join(MODULES)}) selected in this study has less; null-control scenarios do not count "
+        "(their events are chance breaches)."
     )
     notes.append(
         "The last column is not a criterion: the share of quiet time (outside every event window and "

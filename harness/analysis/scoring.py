@@ -6,6 +6,7 @@ episode covering steps i..j is the half-open interval [time_h[i], time_h[j] + dt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -88,6 +89,22 @@ class RunScore:
     metrics: dict[str, float]
 
 
+def event_spans(events: Sequence[Event], spec: ScoringSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every event's span of relevance: its warning window and its critical period."""
+    onset = np.array([e.onset_h for e in events])
+    end = np.array([e.end_h for e in events])
+    return onset - spec.horizon_h, np.maximum(onset + spec.grace_h, end)
+
+
+def quiet_steps(
+    time_h: np.ndarray, scored: np.ndarray, events: Sequence[Event], spec: ScoringSpec
+) -> np.ndarray:
+    """The scored steps outside every event's span of relevance: quiet time."""
+    span_lo, span_hi = event_spans(events, spec)
+    in_span = ((time_h[:, None] >= span_lo[None, :]) & (time_h[:, None] <= span_hi[None, :])).any(axis=1)
+    return scored & ~in_span
+
+
 def score_run(trace: Trace, readings: Readings, spec: ScoringSpec, detector: str = "") -> RunScore:
     """Score a detector's readings on one run."""
     dt = trace.layout.dt_h
@@ -100,16 +117,10 @@ def score_run(trace: Trace, readings: Readings, spec: ScoringSpec, detector: str
     ep_open = pairs[:, 1] == len(time_h) - 1
 
     events = trace.truth.events
-    onset = np.array([e.onset_h for e in events])
-    end = np.array([e.end_h for e in events])
-    # every event's span of relevance: its warning window and its critical period
-    span_lo = onset - spec.horizon_h
-    span_hi = np.maximum(onset + spec.grace_h, end)
+    span_lo, span_hi = event_spans(events, spec)
     overlaps = (ep_start[:, None] <= span_hi[None, :]) & (ep_end[:, None] > span_lo[None, :])
     ep_true = overlaps.any(axis=1)
-
-    in_span = ((time_h[:, None] >= span_lo[None, :]) & (time_h[:, None] <= span_hi[None, :])).any(axis=1)
-    quiet = scored & ~in_span
+    quiet = quiet_steps(time_h, scored, events, spec)
     episodes = pd.DataFrame(
         {
             "start_h": ep_start,

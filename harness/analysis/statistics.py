@@ -1,17 +1,18 @@
-"""Uncertainty and paired tests over a study's runs (DESIGN section 5, "Statistics").
+"""Uncertainty and paired tests over a study's runs (DESIGN section 5, "Statistics"); the seed is
+the unit of inference (docs/explanation/statistics.md gives each method's measured coverage).
 
-* Bootstrap confidence intervals resample *seeds* (every run of a resampled seed comes along, so
-  each resample keeps the study's mix of scenarios); ``scipy.stats.bootstrap`` does the resampling
-  on seed indices and the statistics are vectorised over resamples.
-* Seeds that carry no information about a ratio (no events for recall or lead time, no episodes
-  for the FP rate) are left out of its resampling: they add nothing to a pooled ratio, and a
-  resample made only of them would have no value.
-* Missed events rank below every detected one: inside a bootstrap they enter as ``MISSED`` (a
-  finite stand-in, because the interval is computed from finite numbers) and any statistic below
-  the lowest possible lead time comes back as -inf ("missed").
-* Paired Wilcoxon signed-rank tests (``scipy.stats.wilcoxon``) of per-event lead times against a
-  reference detector, Holm-corrected over the whole table.
+* Shares of events (``share_interval``, macro over strata or pooled): jackknife over seeds on the
+  logit scale, Student t with Bell-McCaffrey degrees of freedom (``effective_df``).
+* Paired differences of shares on the same events (``paired_share``) and of per-seed values
+  (``paired_mean``): a t interval and two-sided t test; ``holm`` adjusts a family's p-values.
+* Means of per-seed values (``mean_interval``): Student t with n - 1 degrees of freedom.
+* Medians (``median_ci``, ``median_lead_ci``): Woodruff's interval, the share of values at or below
+  the median read back as quantiles; missed events rank below every detected one.
+* Bootstrap intervals (``seed_bootstrap``, ``ratio_ci``, ``km_median_ci``) resample *seeds* (every
+  run of a resampled seed comes along); seeds without information on a ratio are left out.
 * Kaplan-Meier medians of right-censored durations (reset times), vectorised over resamples.
+* Group-sequential looks (``spending_boundaries``, ``look_levels``): O'Brien-Fleming-type alpha
+  spending for seeds-until-decided (harness/run/stopping.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from omegaconf import DictConfig, OmegaConf
 from scenarios.errors import InputError
 
 METHODS = ("percentile", "basic", "bca")
-MISSED = -1.0e9  # a missed event's lead time inside a bootstrap
+MISSED = -1.0e9  # a missed event's lead time while an interval is computed (below every lead)
+MAX_RESAMPLES = 100_000
 PAIR_KEYS = ["scenario", "seed", "target", "onset_h"]
 
 
@@ -41,7 +43,6 @@ class StatisticsSpec:
     confidence: float = 0.95
     method: str = "percentile"
     seed: int = 0
-    reference: str = "transport"  # Wilcoxon tests compare every detector's lead times with this one
     baseline: str = "utilization"  # first-alert comparison: every detector against this one
     coverage_h: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # lead-time coverage W(h) columns
 
@@ -49,9 +50,12 @@ class StatisticsSpec:
         if (
             isinstance(self.n_resamples, bool)
             or not isinstance(self.n_resamples, int)
-            or self.n_resamples < 10
+            or not 10 <= self.n_resamples <= MAX_RESAMPLES
         ):
-            raise InputError("statistics.n_resamples", f"must be an integer >= 10; got {self.n_resamples!r}")
+            raise InputError(
+                "statistics.n_resamples",
+                f"must be an integer from 10 to {MAX_RESAMPLES}; got {self.n_resamples!r}",
+            )
         if not isinstance(self.confidence, int | float) or not 0 < self.confidence < 1:
             raise InputError("statistics.confidence", f"must be a number in (0, 1); got {self.confidence!r}")
         if self.method not in METHODS:
@@ -168,30 +172,29 @@ def ratio_ci(numerator: np.ndarray, denominator: np.ndarray, spec: StatisticsSpe
 
 def median_ci(groups: Sequence[np.ndarray], spec: StatisticsSpec) -> tuple[float, float]:
     """CI of the median of all values (NaN left out), given each seed's values (seeds without
-    values left out).
+    values left out): Woodruff's interval, seeds as clusters.
 
-    A resample's median is found among the values sorted once: each value counts as often as its
-    seed was drawn, and the middle ranks of those counts' running sum pick the median (the mean
-    of the two middle values for an even count, as ``np.median``).
+    The share of values at or below the median, F(median), gets ``share_interval``'s interval over
+    seeds (jackknife, logit scale); moved to centre on 1/2, its ends are read back as quantiles of
+    all values. Fewer than two seeds with values: NaN.
+
+    >>> median_ci([np.array([1.0, 2.0]), np.array([3.0]), np.array([4.0, 5.0, 6.0])], StatisticsSpec())
+    (1.0, 6.0)
     """
-    groups = [np.asarray(g, float) for g in groups if len(g)]
-    values = np.concatenate(groups) if groups else np.zeros(0)
-    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-    known = ~np.isnan(values)
-    order = np.argsort(values[known], kind="stable")
-    ordered, of = values[known][order], owner[known][order]
-
-    def statistic(idx: np.ndarray) -> np.ndarray:
-        if not of.size:
-            return np.full(idx.shape[:-1], np.nan)
-        ranks = np.cumsum(seed_weights(idx, len(groups))[..., of], axis=-1)
-        total = ranks[..., -1:]
-        low = np.minimum((ranks <= (total - 1) // 2).sum(-1), of.size - 1)
-        high = np.minimum((ranks <= total // 2).sum(-1), of.size - 1)
-        middle = np.where(low == high, ordered[low], (ordered[low] + ordered[high]) / 2)
-        return np.where(total[..., 0] > 0, middle, np.nan)
-
-    return seed_bootstrap(len(groups), statistic, spec)
+    groups = [g[~np.isnan(g)] for g in (np.asarray(g, float) for g in groups)]
+    groups = [g for g in groups if g.size]
+    if len(groups) < 2:
+        return np.nan, np.nan
+    values = np.concatenate(groups)
+    middle = np.median(values)
+    below = np.array([[(g <= middle).sum()] for g in groups], float)
+    sizes = np.array([[g.size] for g in groups], float)
+    at = share_interval(below, sizes, spec, macro=False)
+    if not np.isfinite(at.lo):
+        return np.nan, np.nan
+    probs = np.clip([0.5 - (at.value - at.lo), 0.5 + (at.hi - at.value)], 0, 1)
+    lo, hi = np.quantile(values, probs, method="inverted_cdf")
+    return float(lo), float(hi)
 
 
 def median_lead_ci(groups: Sequence[np.ndarray], floor: float, spec: StatisticsSpec) -> tuple[float, float]:
@@ -275,7 +278,157 @@ def sums_by_seed(frame: pd.DataFrame, seeds: Sequence[int], column: str) -> np.n
     return np.array([g.sum() for g in by_seed(frame, seeds, column)], float)
 
 
-# ---------------------------------------------------------------- paired tests
+# ---------------------------------------------------------------- seed-level intervals and paired tests
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its confidence interval over seeds."""
+
+    value: float
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Detector minus reference, paired by seed: the difference, its interval and two-sided p-value."""
+
+    estimate: float
+    lo: float
+    hi: float
+    p: float
+
+
+def share(num: np.ndarray, den: np.ndarray, macro: bool = True) -> np.ndarray:
+    """Share of events warned, over the last two axes (..., n_seeds, n_strata) of counts.
+
+    ``macro``: the mean over strata with any event of each stratum's pooled share
+    num.sum(seeds) / den.sum(seeds); otherwise the share pooled over everything. NaN without events.
+
+    >>> num, den = np.array([[1, 0, 0], [3, 1, 0]]), np.array([[2, 1, 0], [4, 1, 0]])
+    >>> float(share(num, den)), float(share(num, den, macro=False))
+    (0.5833333333333333, 0.625)
+    """
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    if not macro:
+        num, den = num.sum(-1, keepdims=True), den.sum(-1, keepdims=True)
+    totals = den.sum(-2)
+    having = totals > 0
+    shares = np.divide(num.sum(-2), totals, out=np.zeros_like(totals), where=having)
+    count = having.sum(-1)
+    return np.where(count > 0, shares.sum(-1) / np.maximum(count, 1), np.nan)
+
+
+def leave_one_out(num: np.ndarray, den: np.ndarray, macro: bool = True) -> np.ndarray:
+    """The share without each seed in turn: (n_seeds,) from (n_seeds, n_strata) counts."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return share(num.sum(0) - num[:, None], den.sum(0) - den[:, None], macro)
+
+
+def jackknife_se(leave_one_out_values: np.ndarray) -> float:
+    """Jackknife standard error from the leave-one-seed-out values of a statistic."""
+    v = np.asarray(leave_one_out_values, float)
+    n = v.size
+    return float(np.sqrt((n - 1) / n * ((v - v.mean()) ** 2).sum()))
+
+
+def effective_df(den: np.ndarray, macro: bool = True) -> float:
+    """Degrees of freedom for a share's t interval: Satterthwaite's approximation for a cluster-
+    robust (CR2) variance of the share, seeds as clusters, under independent events (Bell and
+    McCaffrey 2002, as in Imbens and Kolesar 2016). n - 1 when every seed has the same events in
+    every stratum, fewer when a few seeds hold most of them; a stratum seen in one seed only adds
+    no information on the variance. NaN when no stratum is seen in two seeds.
+
+    >>> effective_df(np.full((5, 2), 3)), round(effective_df(np.array([[20], [1], [1], [1], [1]])), 2)
+    (4.0, 1.31)
+    """
+    den = np.atleast_2d(np.asarray(den, float))
+    if not macro:
+        den = den.sum(1, keepdims=True)
+    den = den[:, den.sum(0) > 0]
+    totals = den.sum(0)
+    share_of = den / totals  # (seeds, strata): each seed's part of each stratum's events
+    inside = share_of < 1
+    weight = np.where(inside, 1 / (totals * np.sqrt(np.where(inside, 1 - share_of, 1))), 0.0)
+    # gram[g, h] = sum over strata s of weight[g, s] weight[h, s] totals[s] (delta_gh share_of[g, s]
+    #   - share_of[g, s] share_of[h, s]): the covariances of the seeds' terms under independent events
+    scaled = weight * share_of
+    gram = np.diag((weight**2 * share_of * totals).sum(1)) - (scaled * totals) @ scaled.T
+    spread = float((gram**2).sum())
+    return float(np.trace(gram) ** 2 / spread) if spread > 0 else np.nan
+
+
+def t_interval(value: float, se: float, df: float, spec: StatisticsSpec) -> tuple[float, float, float]:
+    """(lo, hi, two-sided p of value = 0) of a Student t interval with ``df`` degrees of freedom.
+    NaN for an undefined value, standard error or df (fewer than two seeds); a zero standard error
+    gives [value, value] and p 1 (value 0) or 0."""
+    from scipy import special  # Student t quantile and distribution function, without stats' overhead
+
+    if not (np.isfinite(value) and np.isfinite(se) and np.isfinite(df) and df > 0):
+        return np.nan, np.nan, np.nan
+    if se == 0:
+        return value, value, float(value == 0)
+    half = float(special.stdtrit(df, (1 + spec.confidence) / 2)) * se
+    return value - half, value + half, float(2 * special.stdtr(df, -abs(value) / se))
+
+
+def share_interval(num: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True) -> Estimate:
+    """Share of events (see ``share``) with a jackknife t interval over seeds on the logit scale.
+
+    The logit is taken of (share * events + 1/2) / (events + 1), ``events`` the total count, so
+    shares of 0 and 1 stay finite; the interval is mapped back, inside [0, 1]. Every seed counts,
+    with or without events; fewer than two seeds with events give a NaN interval.
+    """
+    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
+    value = float(share(num, den, macro))
+    if (den.sum(1) > 0).sum() < 2:
+        return Estimate(value, np.nan, np.nan)
+    from scipy import special
+
+    events = den.sum()
+    to_logit = lambda x: special.logit((x * events + 0.5) / (events + 1))  # noqa: E731
+    from_logit = lambda y: float(np.clip((special.expit(y) * (events + 1) - 0.5) / events, 0, 1))  # noqa: E731
+    se = jackknife_se(to_logit(leave_one_out(num, den, macro)))
+    lo, hi, _ = t_interval(float(to_logit(value)), se, effective_df(den, macro), spec)
+    return Estimate(value, from_logit(lo), from_logit(hi))
+
+
+def paired_share(
+    num_a: np.ndarray, num_b: np.ndarray, den: np.ndarray, spec: StatisticsSpec, macro: bool = True
+) -> Paired:
+    """Share of detector a minus share of detector b on the same events (``den``), paired by seed:
+    a jackknife t interval and t test of the difference."""
+    num_a, num_b = np.atleast_2d(np.asarray(num_a, float)), np.atleast_2d(np.asarray(num_b, float))
+    den = np.atleast_2d(np.asarray(den, float))
+    value = float(share(num_a, den, macro) - share(num_b, den, macro))
+    if (den.sum(1) > 0).sum() < 2:
+        return Paired(value, np.nan, np.nan, np.nan)
+    loo = leave_one_out(num_a, den, macro) - leave_one_out(num_b, den, macro)
+    return Paired(value, *t_interval(value, jackknife_se(loo), effective_df(den, macro), spec))
+
+
+def mean_interval(values: np.ndarray, spec: StatisticsSpec) -> Estimate:
+    """Mean of per-seed values (NaN left out) with a t interval over seeds."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if not v.size:
+        return Estimate(np.nan, np.nan, np.nan)
+    value = float(v.mean())
+    se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else np.nan
+    lo, hi, _ = t_interval(value, se, v.size - 1, spec)
+    return Estimate(value, lo, hi)
+
+
+def paired_mean(a: np.ndarray, b: np.ndarray, spec: StatisticsSpec) -> Paired:
+    """Mean of per-seed differences a - b (seeds where either is NaN left out): t interval, t test."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    d = d[~np.isnan(d)]
+    if not d.size:
+        return Paired(np.nan, np.nan, np.nan, np.nan)
+    value = float(d.mean())
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else np.nan
+    return Paired(value, *t_interval(value, se, d.size - 1, spec))
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -292,25 +445,6 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     out[order] = adjusted
     return out
-
-
-def lead_differences(leads: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Paired lead-time differences (detector - reference; positive = detector warns earlier).
-
-    Missed events rank below every detected one: a pair where exactly one detector missed gets a
-    difference larger in size than every difference between two detections; two misses tie (0).
-
-    >>> lead_differences(np.array([3.0, np.nan, np.nan, 1.0]), np.array([1.0, 2.0, np.nan, 1.5])).tolist()
-    [2.0, -3.0, 0.0, -0.5]
-    """
-    a = np.where(np.isnan(leads), -np.inf, leads)
-    b = np.where(np.isnan(reference), -np.inf, reference)
-    both_missed = np.isinf(a) & np.isinf(b)
-    with np.errstate(invalid="ignore"):
-        diff = np.where(both_missed, 0.0, a - b)
-    finite = np.abs(diff[np.isfinite(diff)])
-    big = (finite.max() if finite.size else 0.0) + 1.0
-    return np.where(np.isinf(diff), np.sign(diff) * big, diff)
 
 
 def signed_rank(differences: np.ndarray) -> dict[str, float]:
@@ -332,44 +466,58 @@ def signed_rank(differences: np.ndarray) -> dict[str, float]:
     return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
 
 
-def wilcoxon_table(events: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Per-event lead times of every detector against ``reference``, per target, per scenario and
-    over all scenarios (``ALL``); ``p_holm`` is Holm-adjusted over every row of the table."""
-    columns = [
-        "detector",
-        "reference",
-        "target",
-        "scenario",
-        "pairs",
-        "nonzero",
-        "earlier",
-        "later",
-        "median_diff_h",
-        "statistic",
-        "p",
-    ]
-    if events.empty or reference not in set(events["detector"]):
-        return pd.DataFrame(columns=[*columns, "p_holm"])
-    base = events[events["detector"] == reference][[*PAIR_KEYS, "lead_h"]]
-    rows = []
-    for detector in sorted(set(events["detector"]) - {reference}):
-        mine = events[events["detector"] == detector][[*PAIR_KEYS, "lead_h"]]
-        pairs = mine.merge(base, on=PAIR_KEYS, suffixes=("", "_ref"))
-        for target, of_target in pairs.groupby("target", sort=True):
-            scopes = [("ALL", of_target), *of_target.groupby("scenario", sort=True)]
-            for scenario, group in scopes:
-                mine, ref = group["lead_h"].to_numpy(float), group["lead_h_ref"].to_numpy(float)
-                both = ~np.isnan(mine) & ~np.isnan(ref)
-                rows.append(
-                    {
-                        "detector": detector,
-                        "reference": reference,
-                        "target": target,
-                        "scenario": scenario,
-                        **signed_rank(lead_differences(mine, ref)),
-                        "median_diff_h": float(np.median(mine[both] - ref[both])) if both.any() else np.nan,
-                    }
-                )
-    table = pd.DataFrame(rows, columns=columns)
-    table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
-    return table
+# ---------------------------------------------------------------- group-sequential looks
+
+SEQUENTIAL_METHOD = "group-sequential, Lan-DeMets O'Brien-Fleming-type alpha spending"
+
+
+def obf_spent(fraction: np.ndarray, alpha: float) -> np.ndarray:
+    """Two-sided alpha spent by information ``fraction`` under O'Brien-Fleming-type spending (Lan and
+    DeMets 1983), alpha/2 on each side: 2 (2 - 2 Phi(z_{1 - alpha/4} / sqrt(fraction)))."""
+    from scipy import stats
+
+    return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / np.sqrt(np.asarray(fraction, float)))
+
+
+def spending_boundaries(fractions: Sequence[float], alpha: float) -> np.ndarray:
+    """Two-sided z boundaries c_k of looks at increasing information ``fractions`` (the last 1): a
+    standardised difference |Z_k| >= c_k at look k decides, and under the null the chance of deciding
+    by look k is ``obf_spent`` of its fraction (``alpha`` by the last). The crossing probabilities of
+    the Brownian motion B(t) = Z sqrt(t) are integrated numerically on a grid, look by look.
+
+    >>> spending_boundaries([0.2, 0.4, 0.6, 0.8, 1.0], 0.05).round(2).tolist()  # as gsDesign's sfLDOF
+    [4.88, 3.36, 2.68, 2.29, 2.03]
+    """
+    from scipy import optimize, stats
+
+    t = np.asarray(fractions, float)
+    spend = np.diff(obf_spent(t, alpha), prepend=0.0)
+    step = 0.02
+    grid = np.arange(-10, 10 + step / 2, step)
+    points, mass = np.zeros(1), np.ones(1)  # B(0) = 0: the paths still running, and their probability
+    bounds = []
+    for k in range(len(t)):
+        sd = np.sqrt(t[k] - (t[k - 1] if k else 0.0))  # B(t_k) = B(t_{k-1}) + N(0, sd^2)
+        b = optimize.brentq(_beyond, 0.0, 60.0, args=(points, mass, sd, spend[k])) if spend[k] > 0 else np.inf
+        bounds.append(b / np.sqrt(t[k]))
+        running = np.abs(grid) < b
+        density = stats.norm.pdf((grid[running, None] - points) / sd) @ mass / sd
+        points, mass = grid[running], density * step
+    return np.array(bounds)
+
+
+def _beyond(b: float, points: np.ndarray, mass: np.ndarray, sd: float, target: float) -> float:
+    """P(|B_next| >= b) - target, B_next = B + N(0, sd^2), B on ``points`` with ``mass``."""
+    from scipy import stats
+
+    return (
+        float((mass * (stats.norm.cdf((-b - points) / sd) + stats.norm.sf((b - points) / sd))).sum()) - target
+    )
+
+
+def look_levels(fractions: Sequence[float], alpha: float) -> np.ndarray:
+    """The confidence level of each look's interval (1 - its nominal two-sided alpha): a paired
+    interval at this level that excludes 0 crosses the look's ``spending_boundaries``."""
+    from scipy import stats
+
+    return 1 - 2 * stats.norm.sf(spending_boundaries(fractions, alpha))

@@ -18,7 +18,6 @@ from harness.analysis.statistics import (
     median_lead_ci,
     ratio_ci,
     sums_by_seed,
-    wilcoxon_table,
 )
 from scenarios.truth import TARGETS
 
@@ -93,15 +92,8 @@ def summarize(
     events: pd.DataFrame,
     stats: StatisticsSpec | None = None,
     grace_h: float = 1.0,
-    tests: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per (detector, scenario), plus each detector's ALL row over every scenario.
-
-    The paired comparison with ``stats.reference`` adds, per target, the median lead difference over
-    events both detected (``lead_diff_vs_<reference>_h_<target>``, positive = earlier) and the
-    Holm-adjusted Wilcoxon signed-rank p-value (``wilcoxon_p_holm_<target>``; see wilcoxon.csv).
-    ``tests``: that table (``wilcoxon_table`` of the ok cells' events), when the caller has it.
-    """
+    """One row per (detector, scenario), plus each detector's ALL row over every scenario."""
     stats = stats or StatisticsSpec()
     ok = cells[cells["status"] == "ok"]
     events = events[events["key"].isin(set(ok["key"]))] if len(events) else events
@@ -116,26 +108,4 @@ def summarize(
         rows.append(
             {"detector": detector, "scenario": ALL, **pooled(of_detector, det_events, stats, grace_h)}
         )
-    summary = pd.DataFrame(rows)
-    if summary.empty:
-        return summary
-    if tests is None:
-        tests = wilcoxon_table(events, stats.reference) if len(events) else pd.DataFrame()
-    for target in TARGETS:
-        mine = (
-            tests[tests["target"] == target] if len(tests) else pd.DataFrame(columns=["detector", "scenario"])
-        )
-        mine = mine.rename(
-            columns={
-                "median_diff_h": f"lead_diff_vs_{stats.reference}_h_{target}",
-                "p_holm": f"wilcoxon_p_holm_{target}",
-            }
-        )
-        keep = [
-            "detector",
-            "scenario",
-            f"lead_diff_vs_{stats.reference}_h_{target}",
-            f"wilcoxon_p_holm_{target}",
-        ]
-        summary = summary.merge(mine.reindex(columns=keep), on=["detector", "scenario"], how="left")
-    return summary
+    return pd.DataFrame(rows)

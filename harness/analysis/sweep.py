@@ -21,7 +21,7 @@ HEADLINE = "headline.csv"
 OVERRIDES = Path(".hydra") / "overrides.yaml"
 #: Headline columns drawn against each numeric swept parameter, with their axis labels.
 METRICS = {
-    "recall": "recall at the budget",
+    "warned": "share warned ahead at the budget",
     "median_lead_h": "median lead (h)",
     "quiet_alert_fraction": "quiet alert fraction",
 }

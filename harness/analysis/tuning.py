@@ -19,23 +19,17 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.analysis.calibrate import Sweep
-from harness.analysis.headline import (
-    HeadlineSpec,
-    Runs,
-    choose_in_budget,
-    pair_sentence,
-    paired,
-    score_runs,
-    test_metrics,
-    with_week,
-)
+from harness.analysis.headline.folds import Runs, choose_in_budget, run_sweeps, selection_curve
+from harness.analysis.headline.inference import PairInput, pair_table, seed_median_leads
+from harness.analysis.headline.metrics import detector_metrics, event_counts, score_runs
+from harness.analysis.headline.spec import HeadlineSpec, budget_use, with_week
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
 from scenarios.errors import InputError
@@ -43,11 +37,12 @@ from scenarios.params import Declared, check_values
 
 SHIPPED, TUNED, ORACLE = "shipped", "tuned", "oracle"
 ORACLE_LABEL = "oracle: chosen on the test seeds; an optimistic bound, not a result"
-SHOWN = ("recall", "median_lead_h", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate")
+SHOWN = ("warned", "recall", "median_lead_h", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate")
 PAIR_COLUMNS = (
     "events",
-    "both_detected",
-    *(f"{m}{s}" for m in ("recall_diff", "lead_diff_h") for s in ("", "_lo", "_hi")),
+    *(f"{m}{s}" for m in ("warned_diff", "lead_diff_h") for s in ("", "_lo", "_hi")),
+    "warned_p",
+    "lead_p",
 )
 
 
@@ -107,8 +102,9 @@ class Pick:
 
 
 def curve_of(runs: Runs, scoring: ScoringSpec, spec: HeadlineSpec) -> pd.DataFrame:
-    """The exact threshold sweep of ``runs`` (in (scenario, seed) order, as headline.select)."""
-    return Sweep([runs[k] for k in sorted(runs)], scoring, spec.target).curve()
+    """The headline's selection curve of ``runs`` (every distinct score value, warned macro over
+    scenarios)."""
+    return selection_curve(run_sweeps(runs, scoring, spec.target), sorted({s for _, s in runs}), spec)
 
 
 def choose(curves: Mapping[str, pd.DataFrame], spec: HeadlineSpec) -> Pick | None:
@@ -116,12 +112,14 @@ def choose(curves: Mapping[str, pd.DataFrame], spec: HeadlineSpec) -> Pick | Non
     None when no configuration has a scored value."""
     best, best_key = None, None
     for label, curve in curves.items():
-        row, feasible = choose_in_budget(curve, spec)
+        curve = curve if "false_per_quiet_week" in curve else with_week(curve)
+        row, feasible = choose_in_budget(curve.assign(budget_use=budget_use(curve, spec)), spec)
         if row is None:
             continue
         lead = float(row["median_lead_h"]) if pd.notna(row["median_lead_h"]) else -np.inf
         use = float(row["budget_use"])
-        key = (feasible, 0.0 if feasible else -use, int(row["n_detected"]), lead)
+        warned = float(row["warned"]) if pd.notna(row["warned"]) else -1.0
+        key = (feasible, 0.0 if feasible else -use, warned, lead)
         if best_key is None or key > best_key:  # ties keep the earlier configuration
             chosen = {name: float(row[name]) for name in SHOWN}
             best, best_key = Pick(label, float(row["threshold"]), feasible, use, chosen), key
@@ -135,9 +133,14 @@ def select(runs_by_config: Mapping[str, Runs], scoring: ScoringSpec, spec: Headl
 
 def at_threshold(runs: Runs, threshold: float, scoring: ScoringSpec, spec: HeadlineSpec) -> dict[str, float]:
     """Pooled metrics of ``runs`` alerting at score >= ``threshold``."""
-    sweep = Sweep([runs[k] for k in sorted(runs)], scoring, spec.target)
-    row = with_week(sweep.curve([threshold])).iloc[0]
-    return {name: float(row[name]) for name in SHOWN}
+    sweeps = run_sweeps(runs, scoring, spec.target)
+    row = with_week(Sweep.combine(list(sweeps.values())).curve([threshold])).iloc[0]
+    warned = selection_curve(sweeps, sorted({s for _, s in runs}), spec)
+    at = warned[warned["threshold"] <= threshold]
+    return {
+        **{name: float(row[name]) for name in SHOWN if name != "warned"},
+        "warned": float(at["warned"].iloc[-1]) if len(at) else 0.0,
+    }
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,8 @@ def report(
     """One row per choice: the pick, its metrics on the calibration seeds, and the headline's numbers
     with intervals on the test seeds; the tuned row also holds the paired difference tuned minus
     shipped on the same test-seed events (both feasible only, as the headline's pairs)."""
-    rows, events = [], {}
+    rows, inputs = [], {}
+    seeds = list(split.test_seeds)
     for choice, pick in picks(split, scoring, spec).items():
         row: dict = {
             "detector": detector,
@@ -181,16 +185,24 @@ def report(
         )
         at = at_threshold(split.calibration[pick.config], pick.threshold, scoring, spec)
         row.update({f"calibration_{k}": v for k, v in at.items()})
-        name = f"{detector} ({choice})"
-        cells, events[choice] = score_runs(name, split.test[pick.config], pick.threshold, scoring)
-        row.update(test_metrics(cells, events[choice], split.test_seeds, spec, stats, scoring.grace_h))
+        runs = split.test[pick.config]
+        scenarios = sorted({scenario for scenario, _ in runs})
+        cells, events = score_runs(f"{detector} ({choice})", runs, pick.threshold, scoring)
+        row.update(
+            detector_metrics(cells, events, seeds, scenarios, frozenset(), spec, stats, scoring.grace_h)
+        )
+        counts = event_counts(events, spec.target, seeds, scenarios, spec.min_lead_h)
+        leads = seed_median_leads(events, spec.target, seeds, -scoring.grace_h)
+        inputs[choice] = PairInput(counts["events"], counts["warned"], leads, bool(row["over_budget_test"]))
         rows.append(row)
     shipped, tuned = rows[0], rows[1]
     if shipped["feasible"] and tuned["feasible"]:
-        both = pd.concat([events[TUNED], events[SHIPPED]], ignore_index=True)
-        pair = paired(both, f"{detector} ({TUNED})", f"{detector} ({SHIPPED})", split.test_seeds, spec, stats)
+        names = {TUNED: f"{detector} ({TUNED})", SHIPPED: f"{detector} ({SHIPPED})"}
+        family = replace(spec, references=(names[SHIPPED],))
+        both = {names[c]: inputs[c] for c in (TUNED, SHIPPED)}
+        pair = pair_table([names[TUNED]], both, family, stats).to_dict("records")[0]
         same = (tuned["config"], tuned["threshold"]) == (shipped["config"], shipped["threshold"])
-        sentence = f"{detector}: the tuned choice is the shipped one." if same else pair_sentence(pair, spec)
+        sentence = f"{detector}: the tuned choice is the shipped one." if same else pair["sentence"]
         tuned.update({k: pair[k] for k in PAIR_COLUMNS}, pair_sentence=sentence)
     return rows
 

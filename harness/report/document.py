@@ -44,9 +44,10 @@ from scenarios.params import Section, param
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
+RANKING = "ranking.png"
 AMOC = "amoc.png"
 COVERAGE = "lead_coverage_headline.png"
-HEADLINE_FIGURES = (AMOC, COVERAGE)  # drawn under the headline, at the top of the report
+HEADLINE_FIGURES = (RANKING, AMOC, COVERAGE)  # drawn under the headline, at the top of the report
 #: Written by calibration (issue 4) when it ran: the sweep and the chosen thresholds.
 OPERATING_CURVE = "operating_curve.parquet"
 CALIBRATED = "calibrated.parquet"
@@ -215,21 +216,42 @@ def plan_figures(
     scoring = study.scoring
     truth = TruthSpec(**study.truth)
     planned: list[FigureJob] = []
+    if headline is not None and len(headline.table):
+        spec = headline.spec
+        planned.append(
+            FigureJob(
+                RANKING,
+                "Who warns first: the ranking",
+                f"Each detector's share of {spec.target} events warned at least {spec.min_lead_h:g} h ahead "
+                f"at the budget ({spec.label}), macro over scenarios, every seed out of fold, with its "
+                f"{study.stats.confidence:.0%} interval over seeds, in rank order (hollow: infeasible). "
+                "Right: the pairs decided on warned at family-wise 5% (Holm) and how many are not.",
+                "ranking",
+                (headline.table, headline.pairs, out / RANKING),
+                {
+                    "min_lead_h": spec.min_lead_h,
+                    "target": spec.target,
+                    "colors": colors,
+                    "confidence": study.stats.confidence,
+                },
+            )
+        )
     if headline is not None and len(headline.amoc):
         planned.append(
             FigureJob(
                 AMOC,
-                "Recall against quiet-time alerting",
-                "Threshold-free view on the test seeds: for every threshold of each detector, the recall "
-                "counting only warnings at least 0, 2 and 8 h ahead (and any detection, grey) against the "
-                "share of quiet time spent alerting. Shaded: the partial AUC's range; dotted: the budget; "
-                "dot: the headline threshold (hollow: infeasible, its nearest point).",
+                "Events warned against quiet-time alerting",
+                "Threshold-free view on all seeds: for every threshold of each detector, the share of events "
+                "warned at least 0, 2 and 8 h ahead (and any detection, grey) against the share of quiet "
+                "time spent alerting. Shaded: the partial AUC's range; dotted: the budget; dot: the "
+                "deployable threshold (hollow: infeasible, its nearest point).",
                 "amoc",
                 (headline.amoc, headline.table, out / AMOC),
                 {
                     "budget": headline.spec.quiet_alert_fraction,
                     "area_to": headline.spec.partial_auc_to,
                     "colors": colors,
+                    "min_lead_h": headline.spec.min_lead_h,
                 },
             )
         )
@@ -394,19 +416,19 @@ def headline_order(headline: Headline | None) -> dict[str, Any]:
 
 
 def headline_coverage(headline: Headline, out: Path, scales: dict[str, Any]) -> FigureJob:
-    """W(h) at the headline's matched thresholds on its test seeds, beside the test-seed cost."""
+    """W(h) at the headline's matched thresholds on its scored seeds (out of fold), beside their cost."""
     table = headline.table
     infeasible = table.loc[~table["feasible"].astype(bool), "detector"].tolist()
     test = headline.test_seeds
-    seeds = f"test seeds {test}" if len(test) <= 12 else f"{len(test)} test seeds"
+    seeds = f"seeds {test}" if len(test) <= 12 else f"{len(test)} seeds"
     return FigureJob(
         COVERAGE,
         "Lead-time coverage W(h) at the headline's thresholds",
-        f"Each detector at its headline threshold (chosen at the budget on calibration seeds "
-        f"{headline.calibration_seeds}), on the test seeds {headline.test_seeds}: W(h) = share of events "
-        "warned at least h hours before onset, pooled over the scenarios; missed events count in the "
-        "denominator, so W(-G) is the recall. Right, in the headline's order: the quiet-time alerting and "
-        "FP rate that coverage costs on the test seeds, beside the budget (dotted). Dashed lines and "
+        f"Each detector at its headline thresholds (every seed of {test} scored at the threshold chosen "
+        "on the other folds): W(h) = share of events warned at least h hours before onset, pooled over "
+        "the scenarios; missed events count in the denominator, so W(-G) is the share detected. Right, in "
+        "the headline's order: the quiet-time alerting and FP rate that coverage costs on those seeds, "
+        "beside the budget (dotted). Dashed lines and "
         "hatched bars: infeasible detectors, at their nearest point, not at the budget.",
         "lead_coverage",
         (headline.events, out / COVERAGE),

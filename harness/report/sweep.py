@@ -58,8 +58,8 @@ def render(sweep: Sweep, drawn: list[tuple[str, Path]]) -> str:
         f"Sweep folder `{sweep.folder}`: {jobs} job(s) with a {HEADLINE}, {rows['detector'].nunique()} "
         f"detector(s). Swept: {values or 'nothing (every job has the same overrides)'}.",
         "",
-        "Each row is one job's headline (test seeds, at the matched false-alarm budget); brackets are its "
-        "bootstrap CIs over seeds. `sweep.csv` / `sweep.parquet` hold every headline column.",
+        "Each row is one job's headline (every seed out of fold, at the matched false-alarm budget); "
+        "brackets are its intervals over seeds. `sweep.csv` / `sweep.parquet` hold every headline column.",
         "",
     ]
     if "feasible" in rows and not rows["feasible"].astype(bool).all():

@@ -29,6 +29,8 @@ GB = 2**30
 READING_BYTES = 600  # one health check: its Reading (score, level, details), its row in Readings, timings
 IMPLICATED_BYTES = 10  # per unit and health check: the implicated-unit tuple and mask
 DRIVER_BYTES_PER_CELL = 500  # the study process: a cell's plan entry and its result rows, at least
+#: A seed bootstrap holds its resampled seed indices and a few float arrays of the same shape
+BOOTSTRAP_BYTES_PER_DRAW = 4 * 8
 CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
 
 
@@ -100,9 +102,11 @@ def check_budget(
     n_seeds: int,
     first_seed: int,
     limits: Limits,
+    n_resamples: int = 0,
 ) -> None:
     """Raise InputError, naming the settings that drive it, if one job or the study's own process
-    would not fit in memory. ``scenarios`` and ``detectors`` are built instances."""
+    (its cells, its seed bootstraps of ``n_resamples`` resamples) would not fit in memory.
+    ``scenarios`` and ``detectors`` are built instances."""
     from scenarios import cell_rng, scenario_params
 
     base = process_bytes()
@@ -114,6 +118,15 @@ def check_budget(
             "seeds",
             f"the study's {cells:.3g} cells ({n_seeds} seeds x {len(scenarios)} scenarios x "
             f"{len(detectors)} detectors), held by its own process,",
+            need,
+            f"this machine has {human(limits.machine_bytes)}",
+        )
+    need = base + float(n_resamples) * n_seeds * BOOTSTRAP_BYTES_PER_DRAW
+    if need > limits.machine_bytes:
+        raise refuse(
+            [f"statistics.n_resamples={n_resamples}", f"seeds={n_seeds}"],
+            "statistics.n_resamples",
+            f"a bootstrap of {n_resamples} resamples of {n_seeds} seeds",
             need,
             f"this machine has {human(limits.machine_bytes)}",
         )

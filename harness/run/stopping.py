@@ -1,13 +1,21 @@
 """Seeds until decided: run a study in batches of seeds until a named paired comparison on the
-headline is settled.
+headline is settled, with a group-sequential design that keeps its error rate over all looks.
 
-Every round builds the headline (thresholds chosen at ``headline.budget`` on that round's
-calibration seeds only) and reads its pair ``stop.compare[0]`` vs ``stop.compare[1]``: the paired
-difference in ``stop.metric`` (recall or lead) on ``headline.target``'s test-seed events, with its
-bootstrap CI over test seeds. The CI excludes 0 (the two differ), or its half-width is below
-``stop.halfwidth`` (they differ by less than that, if at all), or ``stop.max_seeds`` is reached;
-otherwise ``stop.batch`` more seeds run. With no matched pair (a compared detector infeasible at the
-budget) the rule stops at once: more seeds do not answer a question the budget rules out.
+The looks are planned before the first seed runs: at ``seeds``, then every ``stop.batch`` more, up
+to ``stop.max_seeds``. Each look's boundary comes from O'Brien-Fleming-type alpha spending
+(``statistics.spending_boundaries``, total alpha 1 - ``statistics.confidence``, information fraction
+= seeds / max_seeds): strict at the first looks, close to the fixed-sample level at the last. Every
+round builds the headline (thresholds chosen at ``headline.budget`` on that round's calibration
+seeds only) with its intervals at the look's level (``look_levels``: the fixed-sample level of the
+look's boundary) and reads its pair ``stop.compare[0]`` vs ``stop.compare[1]``: the paired
+difference in ``stop.metric`` (``warned`` or ``lead``) with that interval over seeds (a repeated
+confidence interval). That interval excludes 0 (the two differ), or its
+half-width is below ``stop.halfwidth`` (they differ by less than that, if at all), or the last look
+is reached; otherwise ``stop.batch`` more seeds run. The final headline is then rebuilt from the stored
+cells at ``statistics.confidence``. Under no difference, the chance that any look
+declares one is at most 1 - ``statistics.confidence`` (Monte Carlo check: tests/test_stopping_mc.py).
+With no matched pair (a compared detector infeasible at the budget) the rule stops at once: more
+seeds do not answer a question the budget rules out.
 
 The seed split is stable: the first batch is split as any study's (``split_seeds``), each added
 batch on its own seeds (``extend_split``), so no seed changes sides and the final headline uses the
@@ -28,6 +36,11 @@ import pandas as pd
 
 from harness.analysis.calibrate import extend_split, split_seeds
 from harness.analysis.headline import Headline
+from harness.analysis.statistics import (
+    SEQUENTIAL_METHOD,
+    look_levels,
+    obf_spent,
+)
 from harness.config import StudyConfig
 from harness.run.files import write_text
 from harness.run.study import StudyResult, run_study
@@ -35,8 +48,10 @@ from scenarios.errors import InputError
 
 STOPPING = "stopping.csv"
 #: stop.metric -> the column of headline_pairs.csv it reads (with _lo, _hi) and its unit
-METRICS = {"recall": ("recall_diff", "fraction of events"), "lead": ("lead_diff_h", "h")}
+METRICS = {"warned": ("warned_diff", "share of events warned ahead"), "lead": ("lead_diff_h", "h")}
 NO_PAIR = "no matched pair"
+MAX_SEEDS = 10_000
+MAX_LOOKS = 100
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,7 @@ class StopSpec:
     """The ``stop:`` settings; ``compare`` None: no stopping rule, the study runs ``seeds`` seeds."""
 
     compare: tuple[str, str] | None = None
-    metric: str = "recall"
+    metric: str = "warned"
     halfwidth: float = 0.05
     batch: int = 5
     max_seeds: int = 50
@@ -55,10 +70,14 @@ class StopSpec:
         number = isinstance(self.halfwidth, int | float) and not isinstance(self.halfwidth, bool)
         if not number or not self.halfwidth > 0:
             raise InputError("stop.halfwidth", f"must be a number > 0; got {self.halfwidth!r}")
-        for name in ("batch", "max_seeds"):
+        for name, most in (("batch", MAX_SEEDS), ("max_seeds", MAX_SEEDS)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"stop.{name}", f"must be an integer >= 1; got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+                raise InputError(f"stop.{name}", f"must be an integer from 1 to {most}; got {value!r}")
+
+    def looks(self, first: int) -> list[int]:
+        """The planned looks' seed counts, starting with ``first`` seeds."""
+        return [*range(first, self.max_seeds, self.batch), self.max_seeds]
 
 
 def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
@@ -97,46 +116,60 @@ def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
         raise InputError("seeds", f"the stopping rule starts with at least 2 seeds; got {len(study.seeds)}")
     if spec.max_seeds < len(study.seeds):
         raise InputError("stop.max_seeds", f"must be >= seeds ({len(study.seeds)}); got {spec.max_seeds}")
+    if len(spec.looks(len(study.seeds))) > MAX_LOOKS:
+        raise InputError(
+            "stop.max_seeds",
+            f"plans more than {MAX_LOOKS} looks from seeds={len(study.seeds)} in batches of {spec.batch}; "
+            "raise stop.batch or lower stop.max_seeds",
+        )
     return spec
 
 
 def run_until_decided(study: StudyConfig, out_dir: Path, spec: StopSpec) -> tuple[StudyConfig, StudyResult]:
     """Run ``study`` (its seeds are the first batch) and add ``spec.batch`` seeds at a time until the
-    comparison is decided; returns the final study (with its split) and its result, and writes
-    stopping.csv."""
-    cal = study.calibrate
+    comparison is decided at a planned look; returns the final study (with its split) and its
+    result at ``statistics.confidence``, and writes stopping.csv."""
+    cal, stats = study.calibrate, study.stats
     seeds = list(study.seeds)
+    looks = spec.looks(len(seeds))
+    fractions = np.array(looks) / spec.max_seeds
+    alpha = 1 - stats.confidence
+    levels = look_levels(fractions, alpha)
     calibration, test = split_seeds(seeds, cal.calibration_fraction, cal.split_seed)
     rounds = []
-    while True:
+    for look, level in enumerate(levels):
         current = replace(study, seeds=tuple(seeds), split=(tuple(calibration), tuple(test)))
-        result = run_study(current, out_dir)
+        result = run_study(replace(current, stats=replace(stats, confidence=float(level))), out_dir)
         pair, infeasible = pair_of(result.headline, spec)
-        reason = NO_PAIR if pair is None else decision(pair["lo"], pair["hi"], spec.halfwidth, False)
-        if not reason and len(seeds) >= spec.max_seeds:
-            reason = "max_seeds reached"
+        numbers = pair or dict.fromkeys(("estimate", "lo", "hi", "events", "both_detected"), np.nan)
         rounds.append(
             {
+                "look": look + 1,
                 "seeds": len(seeds),
                 "calibration_seeds": " ".join(map(str, calibration)),
                 "test_seeds": " ".join(map(str, test)),
-                **(pair or dict.fromkeys(("estimate", "lo", "hi", "events", "both_detected"), np.nan)),
-                "decision": reason,
+                **numbers,
+                "level": float(level),
+                "spent_alpha": float(obf_spent(fractions[look], alpha)),
+                "decision": NO_PAIR
+                if pair is None
+                else decision(numbers["lo"], numbers["hi"], spec.halfwidth, look == len(levels) - 1),
                 "infeasible": " ".join(infeasible),
             }
         )
-        if reason:
+        if rounds[-1]["decision"]:
             break
-        added = range(seeds[-1] + 1, seeds[0] + min(len(seeds) + spec.batch, spec.max_seeds))
+        added = range(seeds[-1] + 1, seeds[0] + looks[look + 1])
         calibration, test = extend_split(calibration, test, added, cal.calibration_fraction, cal.split_seed)
         seeds += added
     table = pd.DataFrame(rounds)
     table.insert(0, "comparison", f"{spec.compare[0]} - {spec.compare[1]}")
     table.insert(1, "metric", spec.metric)
     table.insert(2, "target", study.headline.target)
+    table.insert(3, "method", f"{SEQUENTIAL_METHOD}, alpha {alpha:g} over {len(looks)} planned looks")
     table.insert(table.columns.get_loc("hi") + 1, "halfwidth", (table["hi"] - table["lo"]) / 2)
     write_text(Path(out_dir) / STOPPING, table.to_csv(index=False))
-    return current, result
+    return current, run_study(current, out_dir)
 
 
 def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, list[str]]:
@@ -149,14 +182,22 @@ def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, lis
     pairs = headline.pairs
     if infeasible or pairs.empty:
         return None, infeasible
-    row = pairs[(pairs["detector"] == spec.compare[0]) & (pairs["reference"] == spec.compare[1])].iloc[0]
     column = METRICS[spec.metric][0]
+    if column not in pairs:
+        raise InputError(
+            "stop.metric", f"{spec.metric!r} is not in the headline's pair table (no column {column})"
+        )
+    row = pairs[(pairs["detector"] == spec.compare[0]) & (pairs["reference"] == spec.compare[1])].iloc[0]
     numbers = {"estimate": row[column], "lo": row[f"{column}_lo"], "hi": row[f"{column}_hi"]}
-    return {**numbers, "events": row["events"], "both_detected": row["both_detected"]}, []
+    return {
+        **numbers,
+        "events": row.get("events", np.nan),
+        "both_detected": row.get("both_detected", np.nan),
+    }, []
 
 
 def decision(lo: float, hi: float, halfwidth: float, at_max: bool) -> str:
-    """Why the rule stops here ('' to go on).
+    """Why the rule stops at a look with repeated confidence interval [lo, hi] ('' to go on).
 
     >>> decision(0.1, 0.3, 0.05, False), decision(-0.02, 0.04, 0.05, False), decision(-1, 1, 0.05, True)
     ('excludes 0', 'narrower than the half-width', 'max_seeds reached')
@@ -199,24 +240,26 @@ def stopping_text(table: pd.DataFrame) -> str:
         )
     unit = METRICS[last["metric"]][1]
     why = {
-        "excludes 0": "its CI excludes 0: the two detectors differ",
-        "narrower than the half-width": "its CI is narrower than the half-width: any difference is smaller",
+        "excludes 0": "its repeated CI excludes 0: the two detectors differ",
+        "narrower than the half-width": (
+            "its repeated CI is narrower than the half-width: any difference is smaller"
+        ),
         "max_seeds reached": "stop.max_seeds was reached with the question still open",
     }[last["decision"]]
     fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:+.3g}"  # noqa: E731
     rounds = ", ".join(
-        f"{r.seeds} seeds: {fmt(r.estimate)} [{fmt(r.lo)}, {fmt(r.hi)}]"
+        f"{r.seeds} seeds: {fmt(r.estimate)} [{fmt(r.lo)}, {fmt(r.hi)}] at {r.level:.2%}"
         if r.decision != NO_PAIR
         else f"{r.seeds} seeds: no matched pair"
         for r in table.itertuples()
     )
-    events = (
-        f"{int(last['both_detected'])} paired events both detected"
-        if last["metric"] == "lead"
-        else f"{int(last['events'])} paired events"
-    )
+    count = last["both_detected"] if last["metric"] == "lead" else last["events"]
+    kind = "paired events both detected" if last["metric"] == "lead" else "paired events"
+    events = f"{int(count)} {kind}" if np.isfinite(count) else "the paired events"
     return (
         f"Stopped after {int(last['seeds'])} seeds because the paired difference {last['comparison']} in "
         f"{last['metric']} ({unit}) on {last['target']} events, {fmt(last['estimate'])} "
-        f"[{fmt(last['lo'])}, {fmt(last['hi'])}] over {events}, {why}. It is {where}. Rounds: {rounds}."
+        f"[{fmt(last['lo'])}, {fmt(last['hi'])}] over {events}, {why}. It is {where}. "
+        f"Method: {last['method']}; each look's interval is at its boundary's level, so the chance "
+        f"of declaring a difference that is not there stays within alpha over all looks. Rounds: {rounds}."
     )

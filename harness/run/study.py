@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from harness.analysis.alerts import first_alert_comparison
-from harness.analysis.calibrate import Run, split_seeds
-from harness.analysis.headline import Headline, build_headline, render_headline
+from harness.analysis.calibrate import Run
+from harness.analysis.headline import Fold, Headline, build_headline, make_folds, render_headline
 from harness.analysis.scorecard import build_scorecard, render_scorecard
 from harness.analysis.scoring import EVENT_COLUMNS
-from harness.analysis.statistics import wilcoxon_table
 from harness.analysis.summary import summarize
-from harness.config import ExecutorSpec, StudyConfig, demand_label, resolve
+from harness.config import ExecutorSpec, StudyConfig, build, demand_label, resolve
 from harness.report.exports import csv_text
 from harness.report.screen import announce
 from harness.run.executors import execute, job_runner
@@ -49,11 +49,10 @@ class StudyResult:
     summary: pd.DataFrame
     scorecard: pd.DataFrame
     scorecard_text: str
-    wilcoxon: pd.DataFrame = field(default_factory=pd.DataFrame)
     first_alert: pd.DataFrame = field(default_factory=pd.DataFrame)
     headline: Headline | None = None
     headline_text: str = ""  # headline.md, or the line saying why there is none
-    matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (test seeds)
+    matched_scorecard_text: str = ""  # the scorecard at the headline's thresholds (every seed out of fold)
 
     @property
     def tables(self) -> Tables:
@@ -86,7 +85,7 @@ def run_study(
     study: StudyConfig, run_dir: str | Path, beside: Callable[[Tables, Headline | None], object] | None = None
 ) -> StudyResult:
     """Run every job of the study the ledger of ``run_dir`` lacks (or holds as failed), then export
-    the tables and write summary.csv, scorecard.md, wilcoxon.csv and first_alert.csv (``beside``:
+    the tables and write summary.csv, scorecard.md and first_alert.csv (``beside``:
     as in ``summarise_run``)."""
     with Ledger(run_dir) as ledger:
         jobs = plan_jobs(study)
@@ -141,7 +140,7 @@ def summarise_run(
     executor: ExecutorSpec | None = None,
     beside: Callable[[Tables, Headline | None], object] | None = None,
 ) -> StudyResult:
-    """Export the tables, then write this study's summary.csv, scorecard.md, wilcoxon.csv,
+    """Export the tables, then write this study's summary.csv, scorecard.md,
     first_alert.csv and the headline (headline.csv, headline.md, headline_pairs.csv, from the
     stored readings) from its rows in the ledger. The headline's detectors are worked out in
     parallel through ``executor`` (default: the study's). ``beside`` is work on the study's
@@ -157,7 +156,7 @@ def summarise_run(
         rows = stored_rows(ledger, keys)
         alongside = background.submit(lambda: beside(rows, later.result()[0])) if beside else None
         try:
-            result = write_summary(ledger.run_dir, study, ok, rows, later)
+            result = write_summary(ledger.run_dir, study, rows, later)
         except BaseException:
             if alongside is not None:
                 alongside.cancel()  # not started yet (the headline still running): never start it
@@ -178,18 +177,14 @@ def stored_rows(ledger: Ledger, keys: set[str]) -> Tables:
     return stored
 
 
-def write_summary(
-    run_dir: Path, study: StudyConfig, ok: set[str], rows: Tables, headline: Future
-) -> StudyResult:
-    """summary.csv, scorecard.md (as shipped, and at the headline's thresholds), wilcoxon.csv,
-    first_alert.csv and the headline's files from the study's rows; ``ok``: its cells that
-    succeeded; ``headline``: the future of ``study_headline``, awaited once the rest is done."""
-    announce(study.progress, "summary: summary.csv, scorecards, paired tests")
+def write_summary(run_dir: Path, study: StudyConfig, rows: Tables, headline: Future) -> StudyResult:
+    """summary.csv, scorecard.md (as shipped, and at the headline's thresholds),
+    first_alert.csv and the headline's files from the study's rows; ``headline``: the future of
+    ``study_headline``, awaited once the rest is done."""
+    announce(study.progress, "summary: summary.csv, scorecards")
     cells, events, episodes, overhead = (rows[table] for table in ROW_TABLES)
     stats = study.stats
-    ok_events = events[events["key"].isin(ok)]
-    tests = wilcoxon_table(ok_events, stats.reference)
-    summary = summarize(cells, events, stats, study.scoring.grace_h, tests=tests if len(ok_events) else None)
+    summary = summarize(cells, events, stats, study.scoring.grace_h)
     write_text(run_dir / "summary.csv", csv_text(summary))
     families = {
         name: resolve(spec["_target_"], f"detector.{name}").name for name, spec in study.detectors.items()
@@ -200,7 +195,8 @@ def write_summary(
         text = f"No cell succeeded: {failed} cell(s) failed; see cells.parquet (status, error)."
     else:
         grace = study.scoring.grace_h
-        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace)
+        nulls = null_controls(study)
+        card = build_scorecard(cells, events, overhead, study.criteria, families, stats, grace, nulls)
         text = render_scorecard(card, study.criteria, failed, stats)
     firsts = first_alert_comparison(cells, episodes, stats.baseline, stats)
     best, best_text = headline.result()
@@ -212,17 +208,20 @@ def write_summary(
     for name in HEADLINE_FILES:
         (run_dir / name).unlink(missing_ok=True)  # never leave another run's headline behind
     if best is not None:
-        write_text(run_dir / "headline.csv", best.table.to_csv(index=False))
-        write_text(run_dir / "headline_pairs.csv", best.pairs.to_csv(index=False))
+        for name, frame in (
+            ("headline.csv", best.table),
+            ("headline_pairs.csv", best.pairs),
+            ("headline_scenarios.csv", best.scenarios),
+        ):
+            write_text(run_dir / name, frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False))
         label = demand_label(study)
         write_text(run_dir / "headline.md", f"# Headline{': ' + label if label else ''}\n\n{best_text}\n")
-    write_text(run_dir / "wilcoxon.csv", csv_text(tests))
     write_text(run_dir / "first_alert.csv", csv_text(firsts))
     tables = (cells, events, episodes, overhead)
-    return StudyResult(run_dir, *tables, summary, card, text, tests, firsts, best, best_text, matched)
+    return StudyResult(run_dir, *tables, summary, card, text, firsts, best, best_text, matched)
 
 
-HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline.md")
+HEADLINE_FILES = ("headline.csv", "headline_pairs.csv", "headline_scenarios.csv", "headline.md")
 
 
 def study_headline(
@@ -237,24 +236,43 @@ def study_headline(
         )
     if not runs:
         return None, "No headline: no cell succeeded."
-    announce(study.progress, f"headline: choosing {len(runs)} detectors' thresholds on the calibration seeds")
-    cal = study.calibrate
-    calibration, test = study.split or split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
+    announce(study.progress, f"headline: choosing {len(runs)} detectors' thresholds across the seed folds")
+    cal, spec = study.calibrate, study.headline
+    if study.split:  # a stopping-rule study's split
+        folds = [Fold(0, tuple(study.split[0]), tuple(study.split[1]))]
+    else:
+        folds = make_folds(study.seeds, spec.folds, cal.calibration_fraction, cal.split_seed)
+    circular = frozenset(
+        name for name, s in study.detectors.items() if spec.target in build(s, f"detector.{name}").defines
+    )
     mapper = partial(execute, spec=executor)
-    headline = build_headline(runs, calibration, test, study.scoring, study.headline, study.stats, mapper)
+    headline = build_headline(
+        runs, folds, study.scoring, spec, study.stats, null_controls(study), circular, mapper
+    )
     return headline, render_headline(headline, study.stats)
+
+
+def null_controls(study: StudyConfig) -> frozenset[str]:
+    """The study's scenarios whose events are chance breaches (``null_control`` on the class; a
+    recorded trace, without a scenario class, is none)."""
+    return frozenset(
+        name
+        for name, spec in study.scenarios.items()
+        if "_target_" in spec
+        and getattr(resolve(spec["_target_"], f"scenario.{name}"), "null_control", False)
+    )
 
 
 def matched_scorecard(
     headline: Headline, overhead: pd.DataFrame, study: StudyConfig, families: dict[str, str]
 ) -> str:
-    """The roadmap's scorecard at the headline's thresholds, scored on the test seeds (the
-    thresholds were chosen on the calibration seeds); infeasible detectors are left out."""
+    """The roadmap's scorecard at the headline's thresholds: every seed scored at the threshold of its
+    fold (chosen on the other folds' seeds), as the headline; infeasible detectors are left out."""
     feasible = headline.table.loc[headline.table["feasible"].astype(bool), "detector"].tolist()
     left_out = sorted(set(headline.table["detector"]) - set(feasible))
     note = (
-        f"Each detector at its headline threshold ({study.headline.label} on the calibration seeds "
-        f"{headline.calibration_seeds}), scored on the test seeds {headline.test_seeds}; "
+        f"Each detector at its headline thresholds ({study.headline.label}), every seed "
+        f"{headline.test_seeds} scored out of fold (at the threshold chosen without it); "
         "overhead as shipped (a threshold does not change it)."
     )
     if left_out:
@@ -265,5 +283,8 @@ def matched_scorecard(
     cells = headline.cells[headline.cells["detector"].isin(feasible)].assign(status="ok", key=key)
     events = headline.events[headline.events["detector"].isin(feasible)].assign(key=key)
     costs = overhead.assign(key=key) if len(overhead) else overhead
-    card = build_scorecard(cells, events, costs, study.criteria, families, study.stats, study.scoring.grace_h)
+    grace = study.scoring.grace_h
+    card = build_scorecard(
+        cells, events, costs, study.criteria, families, study.stats, grace, null_controls(study)
+    )
     return render_scorecard(card, study.criteria, 0, study.stats) + "\n\n" + note

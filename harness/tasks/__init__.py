@@ -55,7 +55,7 @@ EVERY_TASK = ("task", "progress")
 READS: dict[str, tuple[str, ...]] = {  # the top-level settings each task reads, besides EVERY_TASK
     "study": (*STUDY_SETTINGS, "stop", "report", "tune", "overhead"),
     "calibrate": STUDY_SETTINGS,
-    "report": ("run_dir", "executor"),
+    "report": ("run_dir", "executor", "headline", "calibrate"),  # calibrate: its split only (task check)
     "evaluate": ("detector", "scoring", "executor", "statistics", "data", "labels", "historical", "report"),
     "bench": (),
     "overhead": ("detector", "org", "scoring", "overhead"),

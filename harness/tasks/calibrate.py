@@ -37,11 +37,21 @@ from harness.run.ledger import Ledger
 from harness.run.plan import plan_jobs
 from harness.run.study import export_tables, store_jobs
 
-SHOWN = (("fp_rate", "%"), ("recall", "%"), ("median_lead_h", "h"), ("quiet_alert_fraction", "%"))
+SHOWN = (
+    ("fp_rate", "%"),
+    ("warned", "%"),
+    ("recall", "%"),
+    ("median_lead_h", "h"),
+    ("quiet_alert_fraction", "%"),
+)
 
 
 CALIBRATION_FILES = (
-    "calibration.csv", "calibration.md", "operating_curve.parquet", "calibrated.parquet", "fp_analysis.csv",
+    "calibration.csv",
+    "calibration.md",
+    "operating_curve.parquet",
+    "calibrated.parquet",
+    "fp_analysis.csv",
     "figures/operating_curves.png",
 )
 
@@ -90,7 +100,8 @@ def render(
     if cal.rule == "budget":
         how = (
             f"Target {cal.target}; rule budget: within {budget.label} on the calibration seeds {calib}, "
-            f"the highest recall (then median lead, then threshold); reported on the test seeds {test}."
+            f"the most events {budget.warned_label} (pooled over events; "
+            f"then median lead, then threshold); reported on the test seeds {test}."
         )
     else:
         how = (
@@ -101,8 +112,8 @@ def render(
     lines = [
         how,
         "",
-        "| detector | choice | threshold | calibration: FP, recall, median lead, quiet alerting "
-        "| test: FP, recall, median lead, quiet alerting |",
+        "| detector | choice | threshold | calibration: FP, warned, recall, median lead, quiet alerting "
+        "| test: FP, warned, recall, median lead, quiet alerting |",
         "|---|---|---|---|---|",
     ]
     for r in choices.to_dict("records"):
@@ -146,6 +157,7 @@ def render(
         ]
     lines += [
         "",
+        f"Warned: share of events alerted >= {budget.min_lead_h:g} h before onset (headline.min_lead_h). "
         "Quiet alerting: share of the time outside every event window and critical period spent alerting.",
         "The oracle rows are tuned on the test seeds themselves: an optimistic bound, not a held-out result.",
         "Use a calibrated threshold in a study with +scoring.thresholds.<detector>=<threshold>.",
@@ -186,11 +198,13 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         sets = [[r for (_, seed), r in sorted(mine.items()) if seed in seeds] for seeds in (calib, test)]
         if not all(sets):
             continue
-        curve, choice = calibrate_detector(sets[0], sets[1], study.scoring, cal.target, rule(study))
+        curve, choice = calibrate_detector(
+            sets[0], sets[1], study.scoring, cal.target, rule(study), study.headline.min_lead_h
+        )
         curves.append(curve.assign(detector=detector))
         choices.append(choice.assign(detector=detector))
     columns = ["detector", "choice", "tuned_on", "feasible", "threshold"]
-    columns += [f"{s}_{m}" for s in ("calibration", "test") for m in METRICS if m != "threshold"]
+    columns += [f"{s}_{m}" for s in ("calibration", "test") for m in (*METRICS[1:], "warned")]
     columns += (
         ["budget_use", "nearest_threshold"]
         if cal.rule == "budget"

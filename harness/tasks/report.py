@@ -1,6 +1,8 @@
 """``tdbench task=report run_dir=FOLDER``: rebuild the exported tables, summary.csv, scorecard.md,
 the headline, report.md and figures/ of a run from its ledger and config.yaml, without simulating
-anything.
+anything. Headline settings on the command line (``headline.*``, ``calibrate.split_seed``,
+``calibrate.calibration_fraction``) re-derive the headline with them; the run's config.yaml then
+records them.
 
 The report lands in ``run_dir``; Hydra's own folder for this command (which would only hold this
 command's config and log) is removed afterwards, so results/runs/ keeps one folder per run.
@@ -11,16 +13,20 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from harness.analysis.calibrate import CalibrationSpec
 from harness.config import StudyConfig, load_study
 from harness.report.document import ReportFigures, report_settings, write_report
 from harness.report.screen import announce
+from harness.run.files import write_text
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
 from harness.run.stopping import stopped_split
@@ -29,6 +35,7 @@ from harness.tasks.study import printed
 from scenarios.errors import InputError
 
 HYDRA_ONLY = {".hydra", "config.yaml", "cli.log", LOCK_FILE}
+REDERIVED = ("calibrate.split_seed", "calibrate.calibration_fraction")
 
 
 def run_folder(cfg: DictConfig) -> Path:
@@ -44,13 +51,33 @@ def run_folder(cfg: DictConfig) -> Path:
     return path
 
 
-def saved_study(run_dir: Path) -> StudyConfig:
-    """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included); a
-    stopping-rule study keeps the seed split its rule used (stopping.csv)."""
+def headline_changes(cfg: DictConfig) -> dict[str, Any]:
+    """The headline settings this command line gives (``headline.*``, ``calibrate.split_seed``,
+    ``calibrate.calibration_fraction``), by dotted key, with their values: the report re-derives the
+    headline with them instead of the run's own."""
+    if not HydraConfig.initialized():
+        return {}
+    keys = [line.lstrip("+~").split("=", 1)[0] for line in HydraConfig.get().overrides.task]
+    chosen = [k for k in keys if k.split(".")[0] == "headline" or k in REDERIVED]
+    return {key: OmegaConf.select(cfg, key) for key in chosen}
+
+
+def saved_config(run_dir: Path, changes: dict[str, Any] | None = None) -> DictConfig:
+    """The run's config.yaml, with ``changes`` (dotted key: value)."""
     try:
         saved = OmegaConf.load(run_dir / "config.yaml")
     except (OSError, OmegaConfBaseException) as error:
         raise InputError("run_dir", f"cannot read its config.yaml: {error}") from None
+    for key, value in (changes or {}).items():
+        OmegaConf.update(saved, key, value, force_add=True)
+    return saved
+
+
+def saved_study(run_dir: Path, changes: dict[str, Any] | None = None) -> StudyConfig:
+    """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included), with
+    ``changes`` (dotted key: value) to its headline settings; a stopping-rule study keeps the seed
+    split its rule used (stopping.csv)."""
+    saved = saved_config(run_dir, changes)
     if saved.get("task") == "evaluate":
         from harness.tasks.evaluate import evaluation_study
 
@@ -111,19 +138,38 @@ def reading(run_dir: Path) -> Iterator[None]:
         raise InputError("run_dir", f"cannot read the run folder {str(run_dir)!r}: {text}") from None
 
 
+def check_calibrate(cfg: DictConfig) -> None:
+    """Of ``calibrate``, the report reads only the seed split (REDERIVED): refuse any other change."""
+    given = OmegaConf.to_container(cfg.get("calibrate") or {}, resolve=True)
+    spec = CalibrationSpec.from_config(given, list(cfg.get("detector") or {}))
+    default = CalibrationSpec()
+    for field in fields(CalibrationSpec):
+        if f"calibrate.{field.name}" not in REDERIVED and getattr(spec, field.name) != getattr(
+            default, field.name
+        ):
+            reads = ", ".join(REDERIVED)
+            raise InputError(
+                f"calibrate.{field.name}", f"task=report does not read it; of calibrate it reads {reads}"
+            )
+
+
 def validate(cfg: DictConfig) -> None:
+    check_calibrate(cfg)
     run_dir = run_folder(cfg)
     check_free(run_dir)
     with reading(run_dir), Ledger.open_existing(run_dir) as ledger:
-        selected_keys(ledger, saved_study(run_dir))
+        selected_keys(ledger, saved_study(run_dir, headline_changes(cfg)))
     load_study(cfg)  # this command's own settings (the executor that draws the figures)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> int:
     run_dir = run_folder(cfg)
-    study = saved_study(run_dir)
+    changes = headline_changes(cfg)
+    study = saved_study(run_dir, changes)
     announce(study.progress, f"report: rebuilding {run_dir} from its ledger")
     with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
+        if changes:  # the folder's files follow the settings they are derived with
+            write_text(run_dir / "config.yaml", OmegaConf.to_yaml(saved_config(run_dir, changes)))
         executor = load_study(cfg).executor  # this command's, not the saved run's
         seed = timeline_seed_of(run_dir, study)
         drawn = ReportFigures(run_dir, study, executor, seed)  # beside the summary

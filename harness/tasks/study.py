@@ -26,7 +26,12 @@ from harness.run.study import StudyResult, run_study
 from harness.tasks.tune import TuneSpec, study_plan, study_tuning
 
 RESULT_FILES = (
-    "headline.csv", "headline.md", "headline_pairs.csv", "summary.csv", "scorecard.md", "wilcoxon.csv",
+    "headline.csv",
+    "headline.md",
+    "headline_pairs.csv",
+    "headline_scenarios.csv",
+    "summary.csv",
+    "scorecard.md",
     "first_alert.csv",
 )
 
@@ -46,8 +51,10 @@ def validate(cfg: DictConfig) -> None:
 
 
 def printed(result: StudyResult, tuning: str = "") -> str:
-    """What the study prints: the headline, the tuning (with headline.tune), then both scorecards."""
-    parts = ["# Headline", "", fit(result.headline_text, "headline.md"), ""]
+    """What the study prints: the headline's answer in one sentence, the headline, the tuning (with
+    headline.tune), then both scorecards."""
+    answer, _, rest = result.headline_text.partition("\n")  # the answer's sentence comes first
+    parts = [answer, "", "# Headline", "", fit(rest.lstrip("\n"), "headline.md"), ""]
     if tuning:
         parts += ["# Tuning", "", fit(tuning, "tuning.md"), ""]
     parts += ["# Scorecard as shipped", "", fit(result.scorecard_text, "scorecard.md")]

@@ -3,9 +3,10 @@
 Every (scenario, seed) of the study is simulated once, and every configuration of every selected
 detector runs in batch on that one trace (``Detector.run``); scores are read to float32 precision,
 as the ledger stores them, so the shipped configuration sees exactly the headline's runs. Seeds
-split as the headline's (``calibrate.calibration_fraction``, ``calibrate.split_seed``). The
-headline's rule (``headline.budget``, ``headline.target``; harness.analysis.tuning) chooses a
-configuration and threshold on the calibration seeds; the test seeds only report it, beside the
+split once into calibration and test (``calibrate.calibration_fraction``, ``calibrate.split_seed``:
+the headline's split with ``headline.folds=1``; tuning does not cross-fit). The headline's rule
+(``headline.budget``, ``headline.target``, ``headline.min_lead_h``; harness.analysis.tuning) chooses
+a configuration and threshold on the calibration seeds; the test seeds only report it, beside the
 shipped configuration (its threshold chosen the same way), with the headline's intervals and the
 paired difference; apart and labelled, the oracle chosen on the test seeds. Detectors without
 ``search:`` take part with their shipped configuration only. A study with ``headline.tune=true``
@@ -29,7 +30,7 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from harness.analysis.calibrate import Run, split_seeds
-from harness.analysis.headline import hours, percent, with_ci
+from harness.analysis.headline.render import hours, percent, with_ci
 from harness.analysis.tuning import (
     ORACLE,
     ORACLE_LABEL,
@@ -81,7 +82,7 @@ def config_name(detector: str, label: str) -> str:
 
 def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) -> Plan:
     """Every configuration of the study's detectors (only those declaring ``search:`` when
-    ``searched_only``), each built once before any work; seeds split as the headline's."""
+    ``searched_only``), each built once before any work; seeds split once (calibrate.*)."""
     if study.executor.cell_timeout_s is not None:
         raise InputError("executor.cell_timeout_s", "tuning runs without a time limit; leave it null")
     cal = study.calibrate
@@ -219,22 +220,22 @@ def _threshold(row: Mapping) -> str:
 
 def _table(rows: list[dict]) -> list[str]:
     lines = [
-        "| detector | choice | configuration | threshold | recall | median lead | quiet alerting "
+        "| detector | choice | configuration | threshold | warned | median lead | quiet alerting "
         "| false / quiet week |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['detector']} | {r['choice']} | {_config(r)} | {_threshold(r)} "
-            f"| {with_ci(r, 'recall', percent)} | {with_ci(r, 'median_lead_h', hours)} "
+            f"| {with_ci(r, 'warned', percent)} | {with_ci(r, 'median_lead_h', hours)} "
             f"| {with_ci(r, 'quiet_alert_fraction', lambda x: percent(x, 1))} "
             f"| {with_ci(r, 'false_per_quiet_week', _num)} |"
         )
     return lines
 
 
-def _recall_and_lead(row: Mapping) -> str:
-    return f"recall {with_ci(row, 'recall', percent)}, lead {with_ci(row, 'median_lead_h', hours)}"
+def _warned_and_lead(row: Mapping) -> str:
+    return f"warned {with_ci(row, 'warned', percent)}, lead {with_ci(row, 'median_lead_h', hours)}"
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -248,14 +249,15 @@ def render(table: pd.DataFrame, study: StudyConfig, calibration: list[int], test
     lines = [
         f"Each configuration of a detector's search: space at the headline's budget, {spec.label} "
         f"(target {spec.target}): the headline's rule chooses the configuration and threshold on the "
-        f"calibration seeds {calibration} (most {spec.target} events, then median lead, then the earlier "
-        f"configuration; shipped first). Every number below is measured on the test seeds {test}. "
+        f"calibration seeds {calibration} ({spec.warned_label}, then median lead, then the earlier "
+        f"configuration; shipped first). Every number below is measured on the test seeds {test} (one "
+        "split: tuning is not cross-fitted like the headline). "
         f"Brackets: {study.stats.label}.",
         "",
         *_table([r for r in records if r["choice"] in (SHIPPED, TUNED)]),
         "",
-        "Tuned vs shipped, paired by event (same test-seed events; recall in points, lead over events "
-        "both detect):",
+        "Tuned vs shipped, paired by seed (same test-seed events; warned in points, median lead in hours; "
+        "Holm within each detector's single pair):",
         "",
     ]
     for r in records:
@@ -278,7 +280,7 @@ def short_text(table: pd.DataFrame) -> str:
             continue
         shipped = next(s for s in records if s["detector"] == r["detector"] and s["choice"] == SHIPPED)
         head = f"{r['detector']}: tuned {_config(r)} ({_threshold(r)})"
-        line = f"{head}: {_recall_and_lead(r)}; shipped ({_threshold(shipped)}): {_recall_and_lead(shipped)}"
+        line = f"{head}: {_warned_and_lead(r)}; shipped ({_threshold(shipped)}): {_warned_and_lead(shipped)}"
         lines.append(line)
         if isinstance(r.get("pair_sentence"), str):
             lines.append(f"  {r['pair_sentence']}")

@@ -8,6 +8,7 @@ from harness.report.figures.coverage import lead_coverage
 from harness.report.figures.lead_times import lead_times
 from harness.report.figures.operating_curve import operating_curves
 from harness.report.figures.overhead import overhead
+from harness.report.figures.ranking import ranking
 from harness.report.figures.recovery import recovery
 from harness.report.figures.timeline import timeline
 
@@ -17,6 +18,7 @@ __all__ = [
     "lead_times",
     "operating_curves",
     "overhead",
+    "ranking",
     "recovery",
     "timeline",
 ]

@@ -1,4 +1,5 @@
-"""The headline's threshold-free view: recall against quiet-time alerting, one panel per detector."""
+"""The headline's threshold-free view: events warned against quiet-time alerting, one panel per
+detector."""
 
 from __future__ import annotations
 
@@ -44,12 +45,13 @@ def amoc(
     budget: float = 0.01,
     area_to: float = 0.05,
     colors: dict[str, Any] | None = None,
+    min_lead_h: float = 2.0,
 ) -> Path:
     """Per detector (in the headline's order), recall counting only warnings at least 0, 2 and 8 h
-    ahead against the share of quiet time spent alerting (log axis), over every threshold on the
-    test seeds. Shaded: the range of the partial AUC; dotted: the budget; the dot: the headline's
-    threshold on the "detected at all" line, the headline's recall (hollow when infeasible, at its
-    nearest point)."""
+    ahead against the share of quiet time spent alerting (log axis), over every threshold on all
+    seeds. Shaded: the range of the partial AUC; dotted: the budget; the dot: the deployable
+    threshold on the line of warnings ``min_lead_h`` ahead (hollow when infeasible, at its nearest
+    point)."""
     drawn = set(curve["detector"].unique()) if "detector" in curve else set()
     detectors = [d for d in table["detector"] if d in drawn]
     colors = colors_for(table["detector"], colors)
@@ -60,7 +62,7 @@ def amoc(
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
     margins(fig, left=0.75, right=0.2, top=1.25, bottom=0.65, hspace=0.45, wspace=0.1)
     fig.suptitle(
-        "Recall against quiet-time alerting over every threshold (test seeds); "
+        "Events warned against quiet-time alerting over every threshold (all seeds); "
         f"shaded: the partial AUC's range 0..{area_to:.0%}; dotted red: the budget ({budget:.0%})",
         x=0.01,
         ha="left",
@@ -68,6 +70,7 @@ def amoc(
         fontsize=11,
     )
     rows = table.set_index("detector")
+    warned = f"recall_lead_{min_lead_h:g}h"
     if detectors:  # the panels share both axes: scale and limits once, before anything is drawn
         axes[0].set_xscale("log")
         axes[0].set_xlim(FLOOR * 0.8, 1.1)
@@ -87,7 +90,7 @@ def amoc(
             feasible = bool(row["feasible"])
             ax.scatter(
                 max(point["quiet_alert_fraction"], FLOOR),
-                point["recall"],
+                point[warned] if warned in point else point["recall"],
                 s=42,
                 zorder=5,
                 facecolor=color if feasible else "white",
@@ -104,17 +107,18 @@ def amoc(
             empty_panel(ax, "no curves")
         else:
             ax.set_visible(False)
-    for ax in axes[(nrows - 1) * ncols :]:
+    for ax in axes[max(len(detectors) - ncols, 0) : len(detectors)]:  # the lowest panel of each column
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex labels only the bottom row's
         ax.set_xlabel(f"quiet alerting (log; 0 at {FLOOR:g})")
     for ax in axes[::ncols]:
-        ax.set_ylabel("recall")
+        ax.set_ylabel("share of events")
     bare_inner_axes(axes, ncols, len(detectors))
     handles = [axes[0].plot([], [], color="black", ls=style, lw=1.4)[0] for _, style, _ in LEADS]
     labels = [label for *_, label in LEADS]
     handles.append(axes[0].plot([], [], color=MUTED, lw=0.9)[0])
     labels.append("detected at all (up to G late)")
     handles.append(axes[0].scatter([], [], s=42, facecolor="black", edgecolor="black"))
-    labels.append("headline threshold")
+    labels.append(f"deployable threshold (lead >= {min_lead_h:g} h)")
     top = 1 - 0.45 / fig.get_size_inches()[1]
     fig.legend(handles, labels, loc="upper left", ncol=len(labels), bbox_to_anchor=(0.005, top))
     return save(fig, path)

@@ -208,15 +208,15 @@ def bare_axis(ax: Axes, which: str, major: np.ndarray, minor: np.ndarray = ()) -
 
 def bare_inner_axes(axes: np.ndarray, ncols: int, shown: int) -> None:
     """In a grid of panels (``ncols`` wide, the first ``shown`` in use) sharing their x and y axes,
-    the x axes above the bottom row and the y axes right of the first column carry no labels
-    (matplotlib's ``label_outer``): draw those bare (``bare_axis``). Call it once the limits and
-    locators are set, just before saving."""
-    nrows = -(-len(axes) // ncols)
+    the x axes with a panel in use below them and the y axes right of the first column carry no
+    labels (matplotlib's ``label_outer``, which also keeps the x labels of a panel whose lower
+    neighbour is unused): draw those bare (``bare_axis``). Call it once the limits and locators are
+    set, just before saving."""
     x, y = axes[0].xaxis, axes[0].yaxis
     xs = (in_view(x, x.get_major_locator()), in_view(x, x.get_minor_locator()))
     ys = (in_view(y, y.get_major_locator()), in_view(y, y.get_minor_locator()))
     for i, ax in enumerate(axes[:shown]):
-        if i < (nrows - 1) * ncols:
+        if i + ncols < shown:
             bare_axis(ax, "x", *xs)
         if i % ncols:
             bare_axis(ax, "y", *ys)
