@@ -69,6 +69,9 @@ def test_statistics_monte_carlo_figures():
         rows.append(
             figure(f"naive fixed-95% re-testing type-I error ({kind})", looks, 4000, naive, "reported")
         )
+    looks = "9 looks, 5-45 seeds"
+    rate = mc.sequential_error(4000, per_seed=True)
+    rows.append(figure("sequential type-I error (paired per-seed values)", looks, 4000, rate, "<= 0.05"))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=1) + "\n")
     for row in rows:
