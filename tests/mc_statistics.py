@@ -166,10 +166,13 @@ def sequential_error(
     fixed: bool = False,
     seed: int = 7,
     shape: Shape = Shape(),
+    per_seed: bool = False,
 ) -> float:
     """Share of null studies (two detectors alike) that the seeds-until-decided rule declares
     different at some look: each look's paired_share interval at the nominal level of its
-    O'Brien-Fleming-type spending boundary (``fixed``: at 95% at every look, the naive rule)."""
+    O'Brien-Fleming-type spending boundary (``fixed``: at 95% at every look, the naive rule).
+    ``per_seed``: paired_mean of skewed per-seed values instead (as paired_mean_error), the shape
+    of per-seed median leads."""
     from scipy import stats
 
     from harness.analysis.statistics import spending_boundaries
@@ -180,11 +183,15 @@ def sequential_error(
     specs = [StatisticsSpec(confidence=float(level)) for level in levels]
     rng, errors = np.random.default_rng(seed), 0
     for _ in range(reps):
-        den = shape.events(rng, looks[-1])
-        a, b = shape.warned(rng, den), shape.warned(rng, den)
-        for n, spec in zip(looks, specs, strict=True):
-            pair = paired_share(a[:n], b[:n], den[:n], spec, macro)
-            if pair.lo > 0 or pair.hi < 0:
-                errors += 1
-                break
+        if per_seed:
+            common = rng.gamma(2.0, 1.0, (looks[-1], 1))
+            a, b = (common[:, 0] + rng.gamma(2.0, 1.0, looks[-1]) for _ in range(2))
+            pairs = (paired_mean(a[:n], b[:n], spec) for n, spec in zip(looks, specs, strict=True))
+        else:
+            den = shape.events(rng, looks[-1])
+            a, b = shape.warned(rng, den), shape.warned(rng, den)
+            pairs = (
+                paired_share(a[:n], b[:n], den[:n], spec, macro) for n, spec in zip(looks, specs, strict=True)
+            )
+        errors += any(pair.lo > 0 or pair.hi < 0 for pair in pairs)
     return errors / reps

@@ -14,5 +14,10 @@ def test_alpha_spending_keeps_the_false_decided_rate_over_nine_looks_within_5_pe
     assert rate <= 0.05 + mc.tolerance(0.05, REPS), rate
 
 
+def test_alpha_spending_holds_for_paired_per_seed_values_too():
+    rate = mc.sequential_error(REPS, per_seed=True)
+    assert rate <= 0.05 + mc.tolerance(0.05, REPS), rate
+
+
 def test_re_testing_a_fixed_95_percent_interval_at_every_look_would_not():
     assert mc.sequential_error(150, fixed=True) > 0.10  # the check can see optional stopping

@@ -4,24 +4,24 @@ headline is settled, with a group-sequential design that keeps its error rate ov
 The looks are planned before the first seed runs: at ``seeds``, then every ``stop.batch`` more, up
 to ``stop.max_seeds``. Each look's boundary comes from O'Brien-Fleming-type alpha spending
 (``statistics.spending_boundaries``, total alpha 1 - ``statistics.confidence``, information fraction
-= seeds / max_seeds): strict at the first looks, close to the fixed-sample level at the last. Every
-round builds the headline (thresholds chosen at ``headline.budget`` on that round's calibration
-seeds only) with its intervals at the look's level (``look_levels``: the fixed-sample level of the
-look's boundary) and reads its pair ``stop.compare[0]`` vs ``stop.compare[1]``: the paired
-difference in ``stop.metric`` (``warned`` or ``lead``) with that interval over seeds (a repeated
-confidence interval). That interval excludes 0 (the two differ), or its
-half-width is below ``stop.halfwidth`` (they differ by less than that, if at all), or the last look
-is reached; otherwise ``stop.batch`` more seeds run. The final headline is then rebuilt from the stored
-cells at ``statistics.confidence``. Under no difference, the chance that any look
-declares one is at most 1 - ``statistics.confidence`` (Monte Carlo check: tests/test_stopping_mc.py).
-With no matched pair (a compared detector infeasible at the budget) the rule stops at once: more
-seeds do not answer a question the budget rules out.
+= seeds / max_seeds): strict at the first looks, close to the fixed-sample level at the last.
+
+Every round builds the headline (thresholds chosen at ``headline.budget`` on that round's
+calibration seeds only) with its intervals at the look's level (``look_levels``) and reads its pair
+``stop.compare[0]`` vs ``stop.compare[1]``: the paired difference in ``stop.metric`` (``warned`` or
+``lead``) with that interval over seeds, a repeated confidence interval. It excludes 0 (the two
+differ), or its half-width is below ``stop.halfwidth`` (they differ by less than that, if at all),
+or the last look is reached; otherwise ``stop.batch`` more seeds run. The final headline is then
+rebuilt from the stored cells at ``statistics.confidence``. With no matched pair (a compared
+detector infeasible at the budget) the rule stops at once: more seeds do not answer a question the
+budget rules out. The false "decided" rate over all looks is checked by Monte Carlo
+(tests/test_stopping_mc.py; figures in docs/explanation/statistics.md).
 
 The seed split is stable: the first batch is split as any study's (``split_seeds``), each added
 batch on its own seeds (``extend_split``), so no seed changes sides and the final headline uses the
 split of the last round. Every round runs into the same folder, so only the new seeds' cells are
 computed, and a rerun of the same command replays the rounds from the stored cells.
-``stopping.csv`` records every round, its split and why the rule stopped.
+``stopping.csv`` records every look: its split, level, spent alpha and why the rule stopped.
 """
 
 from __future__ import annotations
