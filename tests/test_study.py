@@ -94,7 +94,7 @@ def test_command_runs_a_study_and_prints_the_scorecard(tmp_path):
         ("seeds=0", "seeds: must be an integer >= 1; got 0"),
         ("org.graph=star", "org.graph: must be one of complete, ring; got 'star'"),
         ("detector.transport.tau_h=-1", "detector.transport.tau_h: must be a number of hours >= 0; got -1"),
-        ("scenario.spike.spike_rho=-2", "scenario.spike.spike_rho: must be >= 0.0; got -2"),
+        ("scenario.spike.spike_rho=-2", "scenario.spike.spike_rho: must be a number >= 0; got -2"),
         ("org.warp_drive=1", "org.warp_drive: no such setting"),
         ("executor=cloud", "executor: unknown option 'cloud'"),
         ("task=dance", "task: unknown task 'dance'; allowed: study"),
