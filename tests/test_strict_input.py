@@ -200,3 +200,39 @@ def test_a_corrupt_export_given_to_the_report_is_rebuilt_from_the_ledger(monkeyp
     )
     assert code == 0, err
     assert pd.read_parquet(run / "cells.parquet")["detector"].tolist() == ["utilization"]
+
+
+@pytest.mark.parametrize("how", ["call", "import"])
+def test_a_run_folder_config_naming_an_unregistered_class_runs_nothing(monkeypatch, capsys, tmp_path, how):
+    """task=report rebuilds a folder someone may have sent: its config.yaml is data, never code."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    study = [
+        "seeds=1",
+        "scenario=[steady]",
+        "detector=[utilization]",
+        "executor=serial",
+        "report.enabled=false",
+    ]
+    assert run_cli(monkeypatch, capsys, [*study, *SMALL, f"hydra.run.dir={run}"])[0] == 0
+    pwned = tmp_path / "PWNED"
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "pwn_on_import.py").write_text(
+        f"from pathlib import Path\nPath({str(pwned)!r}).mkdir()\nclass Thing:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(modules))
+    evil = {
+        "call": f"  _target_: os.mkdir\n    path: {pwned}\n",
+        "import": "  _target_: pwn_on_import.Thing\n",
+    }
+    config = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(config.replace("detector:\n", f"detector:\n  evil:\n  {evil[how]}", 1))
+    before = sorted(p.name for p in run.iterdir())
+    code, err = run_cli(
+        monkeypatch, capsys, ["task=report", f"run_dir={run}", f"hydra.run.dir={tmp_path / 'r'}"]
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("tdbench: error: detector.evil._target_: ") and "not a registered detector" in err
+    assert not pwned.exists() and "pwn_on_import" not in sys.modules
+    assert sorted(p.name for p in run.iterdir()) == before and not (tmp_path / "r").exists()

@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from harness.config import StudyConfig, load_study
 from harness.report.document import ReportFigures, report_settings, write_report
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
+from harness.run.saved import saved_config
 from harness.run.stopping import stopped_split
 from harness.run.study import summarise_run
 from harness.tasks.study import printed
@@ -46,10 +46,7 @@ def run_folder(cfg: DictConfig) -> Path:
 def saved_study(run_dir: Path) -> StudyConfig:
     """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included); a
     stopping-rule study keeps the seed split its rule used (stopping.csv)."""
-    try:
-        saved = OmegaConf.load(run_dir / "config.yaml")
-    except (OSError, OmegaConfBaseException) as error:
-        raise InputError("run_dir", f"cannot read its config.yaml: {error}") from None
+    saved = saved_config(run_dir)
     if saved.get("task") == "evaluate":
         from harness.tasks.evaluate import evaluation_study
 
@@ -60,7 +57,7 @@ def saved_study(run_dir: Path) -> StudyConfig:
 
 
 def intro_of(run_dir: Path) -> str:
-    saved = OmegaConf.load(run_dir / "config.yaml")
+    saved = saved_config(run_dir)
     if saved.get("task") == "evaluate":
         from harness.tasks.evaluate import intro
 
@@ -70,7 +67,7 @@ def intro_of(run_dir: Path) -> str:
 
 def timeline_seed_of(run_dir: Path, study: StudyConfig) -> int | None:
     """The ``report.timeline_seed`` the run was reported with."""
-    return report_settings(OmegaConf.load(run_dir / "config.yaml"), study.seeds).timeline_seed
+    return report_settings(saved_config(run_dir), study.seeds).timeline_seed
 
 
 def selected_keys(ledger: Ledger, study: StudyConfig) -> set[str]:
