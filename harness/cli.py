@@ -34,6 +34,7 @@ import scenarios
 from harness.config import resolve
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
+from harness.run.signals import exit_code, remove_shared_memory, signal_policy
 from harness.tasks import check_read, task_module, tasks_help
 from scenarios import plugins
 from scenarios.errors import InputError
@@ -44,7 +45,6 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
-INTERRUPTED_EXIT = 130
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
@@ -355,7 +355,18 @@ class SweepCompare(Callback):
 
 
 def main() -> None:
-    """Entry point of the ``tdbench`` console script."""
+    """Entry point of the ``tdbench`` console script. A stopping signal (harness.run.signals) at any
+    point is one line and exit code 128 + its number."""
+    signal_policy()
+    try:
+        run_command()
+    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
+        remove_shared_memory()
+        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
+        sys.exit(exit_code(stop))
+
+
+def run_command() -> None:
     global _exit_code
     _exit_code = 0
     args = normalise(sys.argv[1:])
@@ -377,9 +388,6 @@ def main() -> None:
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's own writes: their OSError reaches us
     try:
         hydra_entry()
-    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
-        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT)
     except OSError as error:  # Hydra could not create the output folder or write .hydra/ into it
         print(os_error_line(error), file=sys.stderr)
         sys.exit(STORAGE_EXIT)

@@ -3,17 +3,21 @@ own cells; the study finishes the rest, leaves the failures out of the scorecard
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from studies import RaisingDetector, study_config, target, tdbench
+from test_ledger_faults import DEADLINE_S, SLOW, _stored, assert_same_results, one_error_line, stored_seconds
 
 from detectors.base import Detector, Reading
 from harness.run.study import run_study
@@ -195,3 +199,63 @@ def test_bad_executor_settings_are_one_line_errors(tmp_path, override, field):
     assert run.returncode == 2
     assert err.startswith(f"tdbench: error: {field}: ") and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def descendants(pid: int) -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def running(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+    return alive
+
+
+@pytest.mark.parametrize(
+    ("signum", "executor"),
+    [
+        (signal.SIGTERM, ("executor=local", "executor.n_jobs=2")),
+        pytest.param(  # a cell process per job
+            signal.SIGHUP, ("executor=serial", "executor.cell_timeout_s=60"), marks=pytest.mark.bench
+        ),
+    ],
+    ids=["SIGTERM-local", "SIGHUP-serial-isolated"],
+)
+def test_a_stopping_signal_leaves_no_process_and_a_rerun_equals_an_uninterrupted_run(
+    tmp_path, signum, executor
+):
+    args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", *executor, SLOW,
+            "+detector.slow.delay_s=1.0", "report.enabled=false")  # fmt: skip
+    out = tmp_path / "run"
+    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path)
+    seen: set[int] = set()
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline and study.poll() is None and not _stored(out):
+        seen |= descendants(study.pid)
+        time.sleep(0.05)
+    seen |= descendants(study.pid)
+    study.send_signal(signum)  # to the study's process alone: it stops its workers itself
+    _, err = study.communicate(timeout=DEADLINE_S)
+    assert study.returncode == 128 + signum, err
+    stored = len(stored_seconds(out)) // 2
+    assert (
+        one_error_line(err) == f"interrupted: {stored} of 6 jobs stored; run the same command again to finish"
+    )
+    assert 1 <= stored < 6 and seen
+    give_up = time.monotonic() + 10  # a worker that is exiting already may take a moment
+    while running(seen) and time.monotonic() < give_up:
+        time.sleep(0.1)
+    assert not running(seen), [psutil.Process(pid).cmdline() for pid in running(seen)]
+    assert not [p.name for p in Path("/dev/shm").glob(f"*{study.pid}*")]
+    assert not (out / ".tdbench.lock").exists() or lock_is_free(out / ".tdbench.lock")
+    rerun = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert rerun.wait(timeout=DEADLINE_S) == 0
+    whole = tmp_path / "uninterrupted"
+    assert tdbench(*args, f"hydra.run.dir={whole}", cwd=tmp_path).wait(timeout=DEADLINE_S) == 0
+    assert_same_results(whole, out)
