@@ -31,7 +31,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 import detectors
 import scenarios
-from harness.config import resolve
+from harness.config import ExecutorSpec, resolve
+from harness.run.executors import WorkersLost
 from harness.run.files import StorageError, write_text
 from harness.run.lock import FolderBusy, check_free, hold
 from harness.run.signals import exit_code, remove_shared_memory, signal_policy
@@ -45,6 +46,7 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
+WORKERS_LOST_EXIT = 69  # sysexits' EX_UNAVAILABLE: the dask cluster lost its workers
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
@@ -305,6 +307,19 @@ def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> 
     return [*args, *left_out]
 
 
+def note_in_driver(cfg: DictConfig) -> None:
+    """A local executor of one worker runs the jobs in this process, one at a time: say so."""
+    executor = cfg.get("executor")
+    if not executor or executor.get("name") != "local":
+        return
+    if ExecutorSpec(**OmegaConf.to_container(executor, resolve=True)).workers == 1:
+        print(
+            "tdbench: note: executor=local with one worker runs every job in this process, one at a time "
+            "(as executor=serial); executor.n_jobs=2 or more starts worker processes",
+            file=sys.stderr,
+        )
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
@@ -317,6 +332,9 @@ def hydra_entry(cfg: DictConfig) -> None:
     except StorageError as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         code = STORAGE_EXIT
+    except WorkersLost as error:
+        print(f"tdbench: error: {error}", file=sys.stderr)
+        code = WORKERS_LOST_EXIT
     except OSError as error:  # a read-only folder, a full disk
         print(os_error_line(error), file=sys.stderr)
         code = STORAGE_EXIT
@@ -378,6 +396,7 @@ def run_command() -> None:
             if extended != args:
                 args, composed = extended, compose_run(extended)
             check(args, composed)
+            note_in_driver(composed[0][0])
     except (InputError, FolderBusy) as error:
         print(f"tdbench: error: {error}", file=sys.stderr)
         sys.exit(2)
