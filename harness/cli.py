@@ -13,10 +13,12 @@ import itertools
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import hydra
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
 from hydra.core.config_store import ConfigStore
@@ -34,7 +36,8 @@ import scenarios
 from harness.config import ExecutorSpec, resolve
 from harness.run.executors import WorkersLost
 from harness.run.files import StorageError, write_text
-from harness.run.lock import FolderBusy, check_free, hold
+from harness.run.ledger import LEDGER_FILE
+from harness.run.lock import LOCK_FILE, FolderBusy, check_free, hold
 from harness.run.signals import exit_code, remove_shared_memory, signal_policy
 from harness.tasks import check_read, task_module, tasks_help
 from scenarios import plugins
@@ -200,6 +203,12 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
 
 def only_informs(args: argparse.Namespace) -> bool:
     """--help, --cfg, --info and friends print and run nothing."""
+    if args.shell_completion and not any(
+        o.split("=")[0] in ("install", "uninstall", "query") for o in args.overrides
+    ):
+        raise InputError(
+            "--shell-completion", "needs install=SHELL, uninstall=SHELL or query=SHELL, e.g. install=bash"
+        )
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
@@ -212,6 +221,8 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
         primary = path if path.is_absolute() else (Path(__file__).resolve().parent / path).resolve()
     overrides = list(args.overrides)
     if args.config_dir:
+        if not Path(args.config_dir).is_dir():
+            raise InputError("--config-dir", f"no such config folder: {args.config_dir}")
         extra = f"file://{Path(args.config_dir).resolve()}"
         parsed = OverridesParser.create().parse_overrides(overrides)
         given = [o for o in parsed if o.get_key_element() == "hydra.searchpath"]
@@ -233,6 +244,7 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
     primary, name, overrides = config_source(hydra_args(args))
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
+    check_search_path(searchpath)
     composed, run_dir = [], ""
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
@@ -260,7 +272,26 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
                 composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
+    except yaml.MarkedYAMLError as error:
+        raise yaml_error(error) from None
     return composed, run_dir
+
+
+def yaml_error(error: yaml.MarkedYAMLError) -> InputError:
+    """A config file that is not YAML: its path, the parser's reason and where."""
+    mark = error.problem_mark or error.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    reason = error.problem or error.context
+    return InputError(mark.name if mark else "config", f"not valid YAML: {reason}{where}")
+
+
+def check_search_path(searchpath: list[str]) -> None:
+    """Every ``file://`` folder on ``hydra.searchpath`` (and ``--config-dir``) exists."""
+    for override in OverridesParser.create().parse_overrides(searchpath):
+        for entry in override.value() or []:
+            folder = str(entry).removeprefix("file://")
+            if str(entry).startswith("file://") and not Path(folder).is_dir():
+                raise InputError("hydra.searchpath", f"no such config folder: {folder}")
 
 
 def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None) -> None:
@@ -270,7 +301,38 @@ def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None)
     for cfg in configs:
         task_module(cfg.get("task", "study")).validate(cfg)
     if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
+        check_no_sweep(hydra_args(args).overrides)
+        check_run_folder(run_dir)
         check_free(run_dir)
+
+
+def check_no_sweep(overrides: list[str]) -> None:
+    """Without --multirun, ``key=a,b`` is a list written without its brackets."""
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            values = ",".join(override.sweep_string_iterator())
+            raise InputError(
+                key, f"use {key}=[{values}] for a list; to run one study per value, add --multirun"
+            )
+
+
+def check_run_folder(run_dir: str) -> None:
+    """An existing output folder must be empty or a tdbench run folder (a ledger, a lock, Hydra's
+    .hydra/): tdbench never writes its files among someone else's."""
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        return
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as error:
+        raise StorageError(folder, error.strerror or str(error)) from None
+    if names and not {LEDGER_FILE, LOCK_FILE, ".hydra"} & set(names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise InputError(
+            "hydra.run.dir",
+            f"{folder} holds files that are not a tdbench run ({shown}); choose a new or empty folder",
+        )
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
@@ -288,7 +350,8 @@ def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> 
     the extra. ``cfg``: the command line's (first) composed config, when the caller has it."""
     try:
         cfg = cfg if cfg is not None else compose_checked(args)[0]
-        specs = OmegaConf.to_container(cfg.get("detector") or {})
+        chosen = cfg.get("detector")
+        specs = OmegaConf.to_container(chosen) if OmegaConf.is_config(chosen) else {}
     except InputError:
         return args  # check() reports it
     left_out = []
@@ -327,13 +390,13 @@ def hydra_entry(cfg: DictConfig) -> None:
     try:
         code = run_task(cfg, out_dir)
     except (InputError, FolderBusy) as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         code = 2
     except StorageError as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         code = STORAGE_EXIT
     except WorkersLost as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         code = WORKERS_LOST_EXIT
     except OSError as error:  # a read-only folder, a full disk
         print(os_error_line(error), file=sys.stderr)
@@ -343,10 +406,15 @@ def hydra_entry(cfg: DictConfig) -> None:
     _exit_code = max(_exit_code, code)
 
 
+def error_line(error: Exception | str) -> str:
+    """The one stderr line of an error: a message that spans lines (SQLite's, a parser's) joined."""
+    return "tdbench: error: " + " ".join(str(error).split())
+
+
 def os_error_line(error: OSError) -> str:
     """One line: the path and the system's reason."""
     where = f"{error.filename}: " if error.filename else ""
-    return f"tdbench: error: {where}{error.strerror or error}"
+    return error_line(f"{where}{error.strerror or error}")
 
 
 class SweepExitCode(Callback):
@@ -389,20 +457,24 @@ def run_command() -> None:
     _exit_code = 0
     args = normalise(sys.argv[1:])
     try:
-        store_plugin_configs()
-        if not only_informs(hydra_args(args)):
-            composed = compose_run(args)
-            extended = leave_out_missing_extras(args, composed[0][0])
-            if extended != args:
-                args, composed = extended, compose_run(extended)
-            check(args, composed)
-            note_in_driver(composed[0][0])
+        with warnings.catch_warnings(record=True) as caught:  # shown only when the checks pass
+            warnings.simplefilter("default")
+            store_plugin_configs()
+            if not only_informs(hydra_args(args)):
+                composed = compose_run(args)
+                extended = leave_out_missing_extras(args, composed[0][0])
+                if extended != args:
+                    args, composed = extended, compose_run(extended)
+                check(args, composed)
+                note_in_driver(composed[0][0])
     except (InputError, FolderBusy) as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         sys.exit(2)
     except StorageError as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         sys.exit(STORAGE_EXIT)
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     sys.argv = [sys.argv[0], *args]
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's own writes: their OSError reaches us
     try:
