@@ -4,6 +4,7 @@ own cells; the study finishes the rest, leaves the failures out of the scorecard
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import os
 import signal
@@ -20,8 +21,10 @@ from studies import RaisingDetector, study_config, target, tdbench
 from test_ledger_faults import DEADLINE_S, SLOW, _stored, assert_same_results, one_error_line, stored_seconds
 
 from detectors.base import Detector, Reading
+from harness.live.file_source import FileSource
 from harness.run.study import run_study
 from scenarios.catalogue import Scenario, Steady
+from scenarios.historical import REQUIRED, HistoricalSpec
 
 
 class BlockingDetector(Detector):
@@ -259,3 +262,24 @@ def test_a_stopping_signal_leaves_no_process_and_a_rerun_equals_an_uninterrupted
     whole = tmp_path / "uninterrupted"
     assert tdbench(*args, f"hydra.run.dir={whole}", cwd=tmp_path).wait(timeout=DEADLINE_S) == 0
     assert_same_results(whole, out)
+
+
+def test_a_csv_row_over_the_field_limit_costs_only_that_row_also_after_a_restart(tmp_path):
+    path = tmp_path / "live.csv"
+    row = "{t},{u},1,1,0,0,0,0,0,1,2,0.4,2\n"
+    huge = "2,a," + "9" * (csv.field_size_limit() + 1) + ",1,0,0,0,0,0,1,2,0.4,2\n"
+    rows = [
+        row.format(t=1, u="a"),
+        row.format(t=1, u="b"),
+        huge,
+        *(row.format(t=t, u=u) for t in (2, 3) for u in "ab"),
+    ]
+    path.write_text(",".join(REQUIRED) + ",staff\n" + "".join(rows))
+    for _ in range(2):  # the monitor as first started, then restarted over the same file
+        reported: list[str] = []
+        source = FileSource(
+            path, HistoricalSpec(service_rate_per_h=1.0), interval_s=0.01, report=reported.append
+        )
+        assert [obs.time_h for obs in source.poll()] == [1.0, 2.0, 3.0]
+        limit = f"field larger than field limit ({csv.field_size_limit()})"
+        assert reported == [f"data: row 3 cannot be read as CSV ({limit}); the row is not scored"]
