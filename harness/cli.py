@@ -7,11 +7,13 @@ stderr, exit code 2, and nothing written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib.util
 import itertools
 import os
 import re
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -40,6 +42,7 @@ from harness.run.ledger import LEDGER_FILE
 from harness.run.lock import LOCK_FILE, FolderBusy, check_free, hold
 from harness.run.signals import exit_code, remove_shared_memory, signal_policy
 from harness.tasks import check_read, task_module, tasks_help
+from harness.tasks.report import HYDRA_ONLY
 from scenarios import plugins
 from scenarios.errors import InputError
 
@@ -52,6 +55,8 @@ STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
 WORKERS_LOST_EXIT = 69  # sysexits' EX_UNAVAILABLE: the dask cluster lost its workers
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
+_new_run_dir: Path | None = None  # the single run's output folder, when this command creates it
+_new_root: Path | None = None  # the outermost folder this command creates for it
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
 
 
@@ -403,7 +408,21 @@ def hydra_entry(cfg: DictConfig) -> None:
         code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
+    elif code not in (0, 1) and out_dir.resolve() == _new_run_dir:
+        discard_unused(out_dir)
     _exit_code = max(_exit_code, code)
+
+
+def discard_unused(out_dir: Path) -> None:
+    """Remove the output folder this command created, when the task refused before writing into it
+    (it holds only Hydra's files, the saved config and the lock): a refused command leaves nothing."""
+    with contextlib.suppress(OSError):
+        if {p.name for p in out_dir.iterdir()} <= HYDRA_ONLY:
+            shutil.rmtree(out_dir)
+            for folder in out_dir.parents:  # the folders created for it (results/runs/<date>/), if empty
+                if _new_root is None or not folder.is_relative_to(_new_root):
+                    break
+                folder.rmdir()
 
 
 def error_line(error: Exception | str) -> str:
@@ -453,8 +472,8 @@ def main() -> None:
 
 
 def run_command() -> None:
-    global _exit_code
-    _exit_code = 0
+    global _exit_code, _new_run_dir, _new_root
+    _exit_code, _new_run_dir, _new_root = 0, None, None
     args = normalise(sys.argv[1:])
     try:
         with warnings.catch_warnings(record=True) as caught:  # shown only when the checks pass
@@ -467,6 +486,10 @@ def run_command() -> None:
                     args, composed = extended, compose_run(extended)
                 check(args, composed)
                 note_in_driver(composed[0][0])
+                planned = Path(composed[1]).resolve()
+                if not hydra_args(args).multirun and not planned.exists():
+                    _new_run_dir = planned
+                    _new_root = next(p for p in reversed([planned, *planned.parents]) if not p.exists())
     except (InputError, FolderBusy) as error:
         print(error_line(error), file=sys.stderr)
         sys.exit(2)
@@ -481,5 +504,7 @@ def run_command() -> None:
         hydra_entry()
     except OSError as error:  # Hydra could not create the output folder or write .hydra/ into it
         print(os_error_line(error), file=sys.stderr)
+        if _new_run_dir is not None and _new_run_dir.is_dir():
+            discard_unused(_new_run_dir)
         sys.exit(STORAGE_EXIT)
     sys.exit(_exit_code)

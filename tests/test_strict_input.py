@@ -315,3 +315,14 @@ def test_an_error_that_spans_lines_is_printed_as_one(monkeypatch, capsys, tmp_pa
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"tdbench: error: {ledger}: not a readable tdbench ledger (") and "page 3" in err
     assert cli.error_line("a\nb  c") == "tdbench: error: a b c"
+
+
+@pytest.mark.parametrize("alert_log", ["a folder", "/proc/self/status"])
+def test_a_monitor_that_cannot_start_leaves_no_folder(monkeypatch, capsys, tmp_path, alert_log):
+    monkeypatch.chdir(tmp_path)
+    log = str(tmp_path) if alert_log == "a folder" else alert_log
+    out = tmp_path / "new" / "run"
+    args = ["task=monitor", f"monitor.alert_log={log}", "monitor.port=0", "monitor.max_checks=1"]
+    code, err = run_cli(monkeypatch, capsys, [*args, f"hydra.run.dir={out}"])
+    assert code == 2 and err.count("\n") == 1 and err.startswith("tdbench: error: monitor.alert_log: "), err
+    assert not (tmp_path / "new").exists()
