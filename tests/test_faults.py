@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -221,29 +222,36 @@ def running(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.parametrize(
-    ("signum", "executor"),
+    ("signum", "executor", "group"),
     [
-        (signal.SIGTERM, ("executor=local", "executor.n_jobs=2")),
+        (signal.SIGTERM, ("executor=local", "executor.n_jobs=2"), False),
+        pytest.param(  # as a service manager stops it: the study and its workers at once
+            signal.SIGTERM, ("executor=local", "executor.n_jobs=2"), True, marks=pytest.mark.bench
+        ),
         pytest.param(  # a cell process per job
-            signal.SIGHUP, ("executor=serial", "executor.cell_timeout_s=60"), marks=pytest.mark.bench
+            signal.SIGHUP, ("executor=serial", "executor.cell_timeout_s=60"), False, marks=pytest.mark.bench
         ),
     ],
-    ids=["SIGTERM-local", "SIGHUP-serial-isolated"],
+    ids=["SIGTERM-local", "SIGTERM-group-local", "SIGHUP-serial-isolated"],
 )
 def test_a_stopping_signal_leaves_no_process_and_a_rerun_equals_an_uninterrupted_run(
-    tmp_path, signum, executor
+    tmp_path, signum, executor, group
 ):
     args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", *executor, SLOW,
             "+detector.slow.delay_s=1.0", "report.enabled=false")  # fmt: skip
     out = tmp_path / "run"
-    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path)
+    default = partial(signal.signal, signum, signal.SIG_DFL)  # even if these tests run under nohup
+    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path, start_new_session=group, preexec_fn=default)
     seen: set[int] = set()
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and study.poll() is None and not _stored(out):
         seen |= descendants(study.pid)
         time.sleep(0.05)
     seen |= descendants(study.pid)
-    study.send_signal(signum)  # to the study's process alone: it stops its workers itself
+    if group:
+        os.killpg(study.pid, signum)
+    else:
+        study.send_signal(signum)  # to the study's process alone: it stops its workers itself
     _, err = study.communicate(timeout=DEADLINE_S)
     assert study.returncode == 128 + signum, err
     stored = len(stored_seconds(out)) // 2
