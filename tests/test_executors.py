@@ -204,7 +204,8 @@ def test_dask_runs_every_job_on_a_worker_even_with_one_worker():
 def test_losing_the_dask_workers_is_its_own_error(monkeypatch, capsys, tmp_path):
     pytest.importorskip("distributed")
     dask = pytest.importorskip("dask")
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), pytest.raises(WorkersLost):
+    killed_one = pytest.raises(WorkersLost, match=r"a job killed its worker 1 times")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), killed_one:
         list(execute(kill_own_process, [1, 2], ExecutorSpec(name="dask", n_jobs=1)))
 
     def lost(cfg, out_dir):

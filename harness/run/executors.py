@@ -107,7 +107,7 @@ def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iter
                 try:
                     yield future.result()
                 except KilledWorker as error:
-                    raise WorkersLost(f"a job killed {error.args[2]} workers in turn") from None
+                    raise WorkersLost(f"a job killed its worker {error.args[2] + 1} times") from None
             if done or client.scheduler_info(n_workers=1)["workers"]:
                 alone_since = None
             elif alone_since is None:
