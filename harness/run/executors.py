@@ -8,6 +8,7 @@ them as they arrive. With ``cell_timeout_s`` every job runs under harness.run.is
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import time
@@ -82,7 +83,12 @@ def local_cluster(spec: ExecutorSpec) -> Any:
     from distributed import LocalCluster
 
     return LocalCluster(
-        n_workers=spec.workers, threads_per_worker=1, processes=True, host=LOOPBACK, dashboard_address=None
+        n_workers=spec.workers,
+        threads_per_worker=1,
+        processes=True,
+        host=LOOPBACK,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # a lost worker is tdbench's one line (WorkersLost), not dask's log
     )
 
 
