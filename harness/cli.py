@@ -7,17 +7,21 @@ stderr, exit code 2, and nothing written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib.util
 import itertools
 import os
 import re
+import shutil
 import sys
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import hydra
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
 from hydra.core.config_store import ConfigStore
@@ -32,10 +36,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 import detectors
 import scenarios
-from harness.config import resolve
+from harness.config import ExecutorSpec, resolve
+from harness.run.executors import WorkersLost
 from harness.run.files import StorageError, write_text
-from harness.run.lock import FolderBusy, check_free, hold
+from harness.run.ledger import LEDGER_FILE
+from harness.run.lock import LOCK_FILE, FolderBusy, check_free, hold
+from harness.run.signals import exit_code, remove_shared_memory, signal_policy
 from harness.tasks import check_read, settings_help, task_module, tasks_help
+from harness.tasks.report import HYDRA_ONLY
 from scenarios import plugins
 from scenarios.errors import InputError
 
@@ -45,9 +53,11 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 BARE_NULL = re.compile(r"(?<=[\[,])\s*null\s*(?=[,\]])")
 EXIT_CODE_FILE = "exit_code"
 STORAGE_EXIT = 74  # sysexits' EX_IOERR: the run folder could not be written
-INTERRUPTED_EXIT = 130
+WORKERS_LOST_EXIT = 69  # sysexits' EX_UNAVAILABLE: the dask cluster lost its workers
 OPEN_MAPS = ("scoring.thresholds",)  # settings whose entries the user names (detector -> threshold)
 _exit_code = 0
+_new_run_dir: Path | None = None  # the single run's output folder, when this command creates it
+_new_root: Path | None = None  # the outermost folder this command creates for it
 OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # for --help
 
 
@@ -211,6 +221,12 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
 
 def only_informs(args: argparse.Namespace) -> bool:
     """--help, --cfg, --info and friends print and run nothing."""
+    if args.shell_completion and not any(
+        o.split("=")[0] in ("install", "uninstall", "query") for o in args.overrides
+    ):
+        raise InputError(
+            "--shell-completion", "needs install=SHELL, uninstall=SHELL or query=SHELL, e.g. install=bash"
+        )
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
@@ -223,6 +239,8 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
         primary = path if path.is_absolute() else (Path(__file__).resolve().parent / path).resolve()
     overrides = list(args.overrides)
     if args.config_dir:
+        if not Path(args.config_dir).is_dir():
+            raise InputError("--config-dir", f"no such config folder: {args.config_dir}")
         extra = f"file://{Path(args.config_dir).resolve()}"
         parsed = OverridesParser.create().parse_overrides(overrides)
         given = [o for o in parsed if o.get_key_element() == "hydra.searchpath"]
@@ -244,6 +262,7 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
     primary, name, overrides = config_source(hydra_args(args))
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
+    check_search_path(searchpath)
     composed, run_dir = [], ""
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
@@ -271,7 +290,26 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
                 composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
+    except yaml.MarkedYAMLError as error:
+        raise yaml_error(error) from None
     return composed, run_dir
+
+
+def yaml_error(error: yaml.MarkedYAMLError) -> InputError:
+    """A config file that is not YAML: its path, the parser's reason and where."""
+    mark = error.problem_mark or error.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    reason = error.problem or error.context
+    return InputError(mark.name if mark else "config", f"not valid YAML: {reason}{where}")
+
+
+def check_search_path(searchpath: list[str]) -> None:
+    """Every ``file://`` folder on ``hydra.searchpath`` (and ``--config-dir``) exists."""
+    for override in OverridesParser.create().parse_overrides(searchpath):
+        for entry in override.value() or []:
+            folder = str(entry).removeprefix("file://")
+            if str(entry).startswith("file://") and not Path(folder).is_dir():
+                raise InputError("hydra.searchpath", f"no such config folder: {folder}")
 
 
 def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None) -> None:
@@ -281,7 +319,38 @@ def check(args: list[str], composed: tuple[list[DictConfig], str] | None = None)
     for cfg in configs:
         task_module(cfg.get("task", "study")).validate(cfg)
     if not hydra_args(args).multirun:  # before Hydra writes its files into the run folder
+        check_no_sweep(hydra_args(args).overrides)
+        check_run_folder(run_dir)
         check_free(run_dir)
+
+
+def check_no_sweep(overrides: list[str]) -> None:
+    """Without --multirun, ``key=a,b`` is a list written without its brackets."""
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            values = ",".join(override.sweep_string_iterator())
+            raise InputError(
+                key, f"use {key}=[{values}] for a list; to run one study per value, add --multirun"
+            )
+
+
+def check_run_folder(run_dir: str) -> None:
+    """An existing output folder must be empty or a tdbench run folder (a ledger, a lock, Hydra's
+    .hydra/): tdbench never writes its files among someone else's."""
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        return
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as error:
+        raise StorageError(folder, error.strerror or str(error)) from None
+    if names and not {LEDGER_FILE, LOCK_FILE, ".hydra"} & set(names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise InputError(
+            "hydra.run.dir",
+            f"{folder} holds files that are not a tdbench run ({shown}); choose a new or empty folder",
+        )
 
 
 def run_task(cfg: DictConfig, out_dir: Path) -> int:
@@ -299,7 +368,8 @@ def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> 
     the extra. ``cfg``: the command line's (first) composed config, when the caller has it."""
     try:
         cfg = cfg if cfg is not None else compose_checked(args)[0]
-        specs = OmegaConf.to_container(cfg.get("detector") or {})
+        chosen = cfg.get("detector")
+        specs = OmegaConf.to_container(chosen) if OmegaConf.is_config(chosen) else {}
     except InputError:
         return args  # check() reports it
     left_out = []
@@ -318,6 +388,19 @@ def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> 
     return [*args, *left_out]
 
 
+def note_in_driver(cfg: DictConfig) -> None:
+    """A local executor of one worker runs the jobs in this process, one at a time: say so."""
+    executor = cfg.get("executor")
+    if not executor or executor.get("name") != "local":
+        return
+    if ExecutorSpec(**OmegaConf.to_container(executor, resolve=True)).workers == 1:
+        print(
+            "tdbench: note: executor=local with one worker runs every job in this process, one at a time "
+            "(as executor=serial); executor.n_jobs=2 or more starts worker processes",
+            file=sys.stderr,
+        )
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
@@ -325,23 +408,45 @@ def hydra_entry(cfg: DictConfig) -> None:
     try:
         code = run_task(cfg, out_dir)
     except (InputError, FolderBusy) as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         code = 2
     except StorageError as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         code = STORAGE_EXIT
+    except WorkersLost as error:
+        print(error_line(error), file=sys.stderr)
+        code = WORKERS_LOST_EXIT
     except OSError as error:  # a read-only folder, a full disk
         print(os_error_line(error), file=sys.stderr)
         code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
+    elif code not in (0, 1) and out_dir.resolve() == _new_run_dir:
+        discard_unused(out_dir)
     _exit_code = max(_exit_code, code)
+
+
+def discard_unused(out_dir: Path) -> None:
+    """Remove the output folder this command created, when the task refused before writing into it
+    (it holds only Hydra's files, the saved config and the lock): a refused command leaves nothing."""
+    with contextlib.suppress(OSError):
+        if {p.name for p in out_dir.iterdir()} <= HYDRA_ONLY:
+            shutil.rmtree(out_dir)
+            for folder in out_dir.parents:  # the folders created for it (results/runs/<date>/), if empty
+                if _new_root is None or not folder.is_relative_to(_new_root):
+                    break
+                folder.rmdir()
+
+
+def error_line(error: Exception | str) -> str:
+    """The one stderr line of an error: a message that spans lines (SQLite's, a parser's) joined."""
+    return "tdbench: error: " + " ".join(str(error).split())
 
 
 def os_error_line(error: OSError) -> str:
     """One line: the path and the system's reason."""
     where = f"{error.filename}: " if error.filename else ""
-    return f"tdbench: error: {where}{error.strerror or error}"
+    return error_line(f"{where}{error.strerror or error}")
 
 
 class SweepExitCode(Callback):
@@ -368,35 +473,54 @@ class SweepCompare(Callback):
 
 
 def main() -> None:
-    """Entry point of the ``tdbench`` console script."""
-    global _exit_code
-    _exit_code = 0
+    """Entry point of the ``tdbench`` console script. A stopping signal (harness.run.signals) at any
+    point is one line and exit code 128 + its number."""
     if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra
         print(f"tdbench {version('tdbench')}")
         sys.exit(0)
+    signal_policy()
+    try:
+        run_command()
+    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
+        remove_shared_memory()
+        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
+        sys.exit(exit_code(stop))
+
+
+def run_command() -> None:
+    global _exit_code, _new_run_dir, _new_root
+    _exit_code, _new_run_dir, _new_root = 0, None, None
     args = normalise(sys.argv[1:])
     try:
-        store_plugin_configs()
-        if not only_informs(hydra_args(args)):
-            composed = compose_run(args)
-            extended = leave_out_missing_extras(args, composed[0][0])
-            if extended != args:
-                args, composed = extended, compose_run(extended)
-            check(args, composed)
+        with warnings.catch_warnings(record=True) as caught:  # shown only when the checks pass
+            warnings.simplefilter("default")
+            store_plugin_configs()
+            if not only_informs(hydra_args(args)):
+                composed = compose_run(args)
+                extended = leave_out_missing_extras(args, composed[0][0])
+                if extended != args:
+                    args, composed = extended, compose_run(extended)
+                check(args, composed)
+                note_in_driver(composed[0][0])
+                planned = Path(composed[1]).resolve()
+                if not hydra_args(args).multirun and not planned.exists():
+                    _new_run_dir = planned
+                    _new_root = next(p for p in reversed([planned, *planned.parents]) if not p.exists())
     except (InputError, FolderBusy) as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         sys.exit(2)
     except StorageError as error:
-        print(f"tdbench: error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         sys.exit(STORAGE_EXIT)
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     sys.argv = [sys.argv[0], *args]
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra's own writes: their OSError reaches us
     try:
         hydra_entry()
-    except KeyboardInterrupt as stop:  # harness.run.study.Interrupted says how much is stored
-        print(str(stop) or "interrupted; run the same command again to finish", file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT)
     except OSError as error:  # Hydra could not create the output folder or write .hydra/ into it
         print(os_error_line(error), file=sys.stderr)
+        if _new_run_dir is not None and _new_run_dir.is_dir():
+            discard_unused(_new_run_dir)
         sys.exit(STORAGE_EXIT)
     sys.exit(_exit_code)

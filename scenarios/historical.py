@@ -23,6 +23,7 @@ and what is allowed.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -34,7 +35,7 @@ from pydantic import field_validator
 from scenarios.errors import InputError
 from scenarios.graph import GRAPHS, make_graph
 from scenarios.params import Section, param
-from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
+from scenarios.trace import COUNT_FIELDS, FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS, TruthSpec, derive_events
 
 REQUIRED = ("time_h", "unit", *FIELDS)
@@ -42,6 +43,7 @@ PER_UNIT = ("staff", "service_rate")  # optional columns, one value per unit
 LABEL_REQUIRED = ("target", "onset_h")
 LABEL_OPTIONAL = ("end_h", "units")
 UNIT_SEPARATOR = ";"
+MAX_COUNT = 2.0**53  # the largest whole number float64 holds exactly
 
 
 class HistoricalSpec(Section):
@@ -72,6 +74,15 @@ class HistoricalSpec(Section):
         return origin
 
 
+def check_columns(names: list[str], where: str) -> None:
+    """No column name twice (a reader would silently use one of them)."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise InputError(where, f"column {name!r} appears more than once; give each column once")
+        seen.add(name)
+
+
 def read_table(path: str | Path, where: str) -> pd.DataFrame:
     """A CSV or parquet file as a frame; unit labels are read as text."""
     path = Path(path)
@@ -81,9 +92,11 @@ def read_table(path: str | Path, where: str) -> pd.DataFrame:
         raise InputError(where, f"no such file {str(path)!r}")
     try:
         if path.suffix.lower() == ".csv":
+            with path.open(newline="") as handle:
+                check_columns([name.strip() for name in next(csv.reader(handle), [])], where)
             return pd.read_csv(path, dtype={"unit": str, "units": str, "target": str}, skipinitialspace=True)
         return pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError, csv.Error) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(where, f"cannot read {str(path)!r}: {first}") from None
 
@@ -101,7 +114,8 @@ def load_trace(
     if name is None and isinstance(data, pd.DataFrame):
         raise InputError("name", "a frame of observations needs a name (its scenario name)")
     frame = data if isinstance(data, pd.DataFrame) else read_table(data, "data")
-    time_h, values, units = observations(frame)
+    typed = isinstance(data, pd.DataFrame) or Path(data).suffix.lower() != ".csv"
+    time_h, values, units = observations(frame, typed)
     layout = layout_of(frame, time_h, values, units, spec)
     if labels is not None:
         table = labels if isinstance(labels, pd.DataFrame) else read_table(labels, "labels")
@@ -130,8 +144,10 @@ def _source(table: str | Path | pd.DataFrame | None) -> str | None:
     return "(frame)" if isinstance(table, pd.DataFrame) else str(table)
 
 
-def observations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Validated times (T,), values (T, F, N) and unit labels (in order of first appearance)."""
+def observations(frame: pd.DataFrame, typed: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Validated times (T,), values (T, F, N) and unit labels (in order of first appearance);
+    ``typed``: as in ``numeric``."""
+    check_columns(list(frame.columns), "data")
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise InputError("data", f"missing column {missing[0]!r}; required: {', '.join(REQUIRED)}")
@@ -149,16 +165,11 @@ def observations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]
     for u in map(str, declared):
         if u not in labels:
             raise InputError("data.unit", f"unit {u!r} has no rows (every declared unit needs observations)")
-    numbers = {c: numeric(frame[c], f"data.{c}") for c in ("time_h", *FIELDS)}
-    for c in FIELDS:
-        negative = numbers[c] < 0
-        if negative.any():
-            i = int(np.argmax(negative))
-            raise InputError(
-                f"data.{c}", f"negative value {numbers[c][i]:g} in row {i + 1}; counts and hours must be >= 0"
-            )
+    numbers = {c: numeric(frame[c], f"data.{c}", typed) for c in ("time_h", *FIELDS)}
+    check_counts(numbers)
     time_h = numbers["time_h"]
     grid = check_times(time_h, codes, labels)
+    check_staff(numbers, codes, float(grid[1] - grid[0]))
     values = np.empty((len(grid), len(FIELDS), len(labels)))
     rows = np.searchsorted(grid, time_h)
     for k, c in enumerate(FIELDS):
@@ -166,8 +177,58 @@ def observations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]
     return grid, values, labels
 
 
-def numeric(column: pd.Series, where: str) -> np.ndarray:
-    """A column as finite float64, or an InputError naming the first bad row."""
+def check_counts(numbers: dict[str, np.ndarray]) -> None:
+    """Counts are whole numbers from 0 to MAX_COUNT, hours >= 0 and at most MAX_COUNT; not every
+    count is zero."""
+    for c in FIELDS:
+        values = numbers[c]
+        for bad, problem in (
+            (values < 0, "negative value {:g}{}; counts and hours must be >= 0"),
+            (values > MAX_COUNT, "value {:g}{} is too large; at most 2^53 (exact in float64)"),
+            (
+                (values != np.round(values)) if c in COUNT_FIELDS else np.zeros(0, bool),
+                "fractional count {:g}{}; counts are whole numbers",
+            ),
+        ):
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InputError(f"data.{c}", problem.format(values[i], f" in row {i + 1}"))
+    if not any(numbers[c].any() for c in COUNT_FIELDS):
+        raise InputError("data", f"every count is zero ({', '.join(COUNT_FIELDS)}): nothing was observed")
+
+
+def check_staff(numbers: dict[str, np.ndarray], codes: np.ndarray, dt_h: float) -> None:
+    """At most the staff on duty are busy, and a step's busy staff-hours are at most its staff on
+    duty (at the step's start or end, whichever is more) times the step."""
+    on_duty, busy = numbers["staff_on_duty"], numbers["busy"]
+    over = busy > on_duty
+    if over.any():
+        i = int(np.argmax(over))
+        raise InputError(
+            "data.busy",
+            f"{busy[i]:g} busy staff but {on_duty[i]:g} on duty in row {i + 1}; busy <= staff_on_duty",
+        )
+    order = np.lexsort((numbers["time_h"], codes))  # each unit's rows in time order
+    staff = on_duty[order]
+    first = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    before = np.where(first, staff, np.r_[staff[:1], staff[:-1]])
+    most = np.empty_like(staff)
+    most[order] = np.maximum(staff, before)
+    hours = numbers["busy_hours"]
+    over = hours > most * dt_h * (1 + 1e-9)
+    if over.any():
+        i = int(np.argmax(over))
+        raise InputError(
+            "data.busy_hours",
+            f"{hours[i]:g} busy staff-hours in row {i + 1} exceed {most[i]:g} staff on duty x the {dt_h:g} h "
+            "step; busy_hours <= staff_on_duty x step",
+        )
+
+
+def numeric(column: pd.Series, where: str, typed: bool = False) -> np.ndarray:
+    """A column as finite float64, or an InputError naming the first bad row. ``typed``: the column
+    comes from a file or frame that stores types (parquet), so text is refused even when it reads
+    as numbers (a CSV holds only text)."""
     if is_bool_dtype(column):
         raise InputError(where, f"non-numeric value {column.iloc[0]!r} in row 1")
     if not is_numeric_dtype(column):
@@ -176,6 +237,10 @@ def numeric(column: pd.Series, where: str) -> np.ndarray:
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
             raise InputError(where, f"non-numeric value {column.iloc[i]!r} in row {i + 1}")
+        if typed:
+            raise InputError(
+                where, f"numbers stored as text ({column.iloc[0]!r} in row 1); store them as numbers"
+            )
         column = converted
     values = column.to_numpy(dtype=float, na_value=np.nan)
     if np.isnan(values).any():

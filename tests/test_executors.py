@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+
 import pandas as pd
+import psutil
 import pytest
 import yaml
 from joblib import cpu_count
+from omegaconf import OmegaConf
 from studies import RaisingDetector, study_config, target, tdbench, without_timings
 
-from harness import config
+from harness import cli, config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
+from harness.run.executors import LOOPBACK, WorkersLost, execute, local_cluster
 from harness.run.ledger import ROW_TABLES as TABLES
 from harness.run.study import run_study
+from harness.tasks import study as study_task
 from scenarios.errors import InputError
 
 STUDY = ("seeds=2", "scenario=[ramp,uneven,steady]", "detector=[transport,utilization]")
@@ -166,3 +174,55 @@ def test_a_missing_launcher_plugin_is_named():
     )
     assert error.field == "hydra/launcher"
     assert "pip install -e '.[launchers]'" in error.problem
+
+
+def own_pid(job) -> int:
+    return os.getpid()
+
+
+def kill_own_process(job) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_local_dask_cluster_listens_on_loopback_only():
+    pytest.importorskip("distributed")
+    with local_cluster(ExecutorSpec(name="dask", n_jobs=1)) as cluster:
+        addresses = [cluster.scheduler_address, *cluster.scheduler_info["workers"]]
+        assert all(a.startswith(f"tcp://{LOOPBACK}:") for a in addresses), addresses
+        processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        listening = {
+            c.laddr.ip for p in processes for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN
+        }
+        assert listening == {LOOPBACK}
+
+
+def test_dask_runs_every_job_on_a_worker_even_with_one_worker():
+    pytest.importorskip("distributed")
+    pids = list(execute(own_pid, [1, 2, 3], ExecutorSpec(name="dask", n_jobs=1)))
+    assert len(pids) == 3 and os.getpid() not in pids
+
+
+def test_losing_the_dask_workers_is_its_own_error(monkeypatch, capsys, tmp_path):
+    pytest.importorskip("distributed")
+    dask = pytest.importorskip("dask")
+    killed_one = pytest.raises(WorkersLost, match=r"a job killed its worker 1 times")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), killed_one:
+        list(execute(kill_own_process, [1, 2], ExecutorSpec(name="dask", n_jobs=1)))
+
+    def lost(cfg, out_dir):
+        raise WorkersLost("no worker for 60 s")
+
+    monkeypatch.setattr(study_task, "run", lost)
+    monkeypatch.setattr(sys, "argv", ["tdbench", "seeds=1", f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == cli.WORKERS_LOST_EXIT != cli.STORAGE_EXIT
+    assert err == f"tdbench: error: {WorkersLost('no worker for 60 s')}\n"
+
+
+def test_a_local_executor_of_one_worker_says_it_runs_in_this_process(capsys):
+    cli.note_in_driver(OmegaConf.create({"executor": {"name": "local", "n_jobs": 1}}))
+    assert capsys.readouterr().err.count("runs every job in this process") == 1
+    cli.note_in_driver(OmegaConf.create({"executor": {"name": "local", "n_jobs": 2}}))
+    assert capsys.readouterr().err == ""

@@ -3,21 +3,29 @@ own cells; the study finishes the rest, leaves the failures out of the scorecard
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import fcntl
 import os
 import signal
 import threading
+import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from studies import RaisingDetector, study_config, target, tdbench
+from test_ledger_faults import DEADLINE_S, SLOW, _stored, assert_same_results, one_error_line, stored_seconds
 
 from detectors.base import Detector, Reading
+from harness.live.file_source import FileSource
 from harness.run.study import run_study
 from scenarios.catalogue import Scenario, Steady
+from scenarios.historical import REQUIRED, HistoricalSpec
 
 
 class BlockingDetector(Detector):
@@ -195,3 +203,91 @@ def test_bad_executor_settings_are_one_line_errors(tmp_path, override, field):
     assert run.returncode == 2
     assert err.startswith(f"tdbench: error: {field}: ") and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def descendants(pid: int) -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def running(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+    return alive
+
+
+@pytest.mark.parametrize(
+    ("signum", "executor", "group"),
+    [
+        (signal.SIGTERM, ("executor=local", "executor.n_jobs=2"), False),
+        pytest.param(  # as a service manager stops it: the study and its workers at once
+            signal.SIGTERM, ("executor=local", "executor.n_jobs=2"), True, marks=pytest.mark.bench
+        ),
+        pytest.param(  # a cell process per job
+            signal.SIGHUP, ("executor=serial", "executor.cell_timeout_s=60"), False, marks=pytest.mark.bench
+        ),
+    ],
+    ids=["SIGTERM-local", "SIGTERM-group-local", "SIGHUP-serial-isolated"],
+)
+def test_a_stopping_signal_leaves_no_process_and_a_rerun_equals_an_uninterrupted_run(
+    tmp_path, signum, executor, group
+):
+    args = ("scenario=[ramp,steady]", "detector=[utilization]", "seeds=3", *executor, SLOW,
+            "+detector.slow.delay_s=1.0", "report.enabled=false")  # fmt: skip
+    out = tmp_path / "run"
+    default = partial(signal.signal, signum, signal.SIG_DFL)  # even if these tests run under nohup
+    study = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path, start_new_session=group, preexec_fn=default)
+    seen: set[int] = set()
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline and study.poll() is None and not _stored(out):
+        seen |= descendants(study.pid)
+        time.sleep(0.05)
+    seen |= descendants(study.pid)
+    if group:
+        os.killpg(study.pid, signum)
+    else:
+        study.send_signal(signum)  # to the study's process alone: it stops its workers itself
+    _, err = study.communicate(timeout=DEADLINE_S)
+    assert study.returncode == 128 + signum, err
+    stored = len(stored_seconds(out)) // 2
+    assert (
+        one_error_line(err) == f"interrupted: {stored} of 6 jobs stored; run the same command again to finish"
+    )
+    assert 1 <= stored < 6 and seen
+    give_up = time.monotonic() + 10  # a worker that is exiting already may take a moment
+    while running(seen) and time.monotonic() < give_up:
+        time.sleep(0.1)
+    assert not running(seen), [psutil.Process(pid).cmdline() for pid in running(seen)]
+    assert not [p.name for p in Path("/dev/shm").glob(f"*{study.pid}*")]
+    assert not (out / ".tdbench.lock").exists() or lock_is_free(out / ".tdbench.lock")
+    rerun = tdbench(*args, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert rerun.wait(timeout=DEADLINE_S) == 0
+    whole = tmp_path / "uninterrupted"
+    assert tdbench(*args, f"hydra.run.dir={whole}", cwd=tmp_path).wait(timeout=DEADLINE_S) == 0
+    assert_same_results(whole, out)
+
+
+def test_a_csv_row_over_the_field_limit_costs_only_that_row_also_after_a_restart(tmp_path):
+    path = tmp_path / "live.csv"
+    row = "{t},{u},1,1,0,0,0,0,0,1,2,0.4,2\n"
+    huge = "2,a," + "9" * (csv.field_size_limit() + 1) + ",1,0,0,0,0,0,1,2,0.4,2\n"
+    rows = [
+        row.format(t=1, u="a"),
+        row.format(t=1, u="b"),
+        huge,
+        *(row.format(t=t, u=u) for t in (2, 3) for u in "ab"),
+    ]
+    path.write_text(",".join(REQUIRED) + ",staff\n" + "".join(rows))
+    for _ in range(2):  # the monitor as first started, then restarted over the same file
+        reported: list[str] = []
+        source = FileSource(
+            path, HistoricalSpec(service_rate_per_h=1.0), interval_s=0.01, report=reported.append
+        )
+        assert [obs.time_h for obs in source.poll()] == [1.0, 2.0, 3.0]
+        limit = f"field larger than field limit ({csv.field_size_limit()})"
+        assert reported == [f"data: row 3 cannot be read as CSV ({limit}); the row is not scored"]

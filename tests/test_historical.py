@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from studies import run_task
 
 from scenarios import simulate
 from scenarios.errors import InputError
@@ -82,7 +83,10 @@ def test_rows_may_be_grouped_by_unit(trace, frame, tmp_path):
 
 def test_nominal_staff_is_inferred_from_staff_on_duty_without_a_column(frame, tmp_path):
     frame = frame.drop(columns="staff")
-    frame.loc[frame["unit"] == 1, "staff_on_duty"] = 2  # unit 1 never had more than 2 on duty
+    one = frame["unit"] == 1
+    frame.loc[one, "staff_on_duty"] = 2  # unit 1 never had more than 2 on duty, so never more busy
+    frame.loc[one, "busy"] = frame.loc[one, "busy"].clip(upper=2)
+    frame.loc[one, "busy_hours"] = frame.loc[one, "busy_hours"].clip(upper=2 * 0.25)
     back = load_trace(write(frame, tmp_path), spec=SPEC)
     assert back.layout.staff.tolist() == [4.0, 2.0, 4.0]
 
@@ -262,3 +266,79 @@ def test_exports_keep_every_field(trace):
     frame = observations_frame(trace)
     assert list(frame.columns[2:12]) == list(FIELDS)
     assert len(labels_frame(trace)) == len(trace.truth.events)
+
+
+def impossible(frame: pd.DataFrame, case: str) -> pd.DataFrame:
+    frame = frame.copy()
+    if case == "more busy than on duty":
+        frame.loc[4, "busy"] = frame.loc[4, "staff_on_duty"] + 1
+    elif case == "busy hours over staff x step":
+        frame["busy_hours"] = frame["busy_hours"].astype(float)
+        frame.loc[4, "busy_hours"] = frame.loc[4, "staff_on_duty"] * 0.25 + 1
+    elif case == "count of 2^62":
+        frame["arrivals"] = frame["arrivals"].astype("int64")
+        frame.loc[5, "arrivals"] = 2**62
+    elif case == "count of 1e26":
+        frame["queue"] = frame["queue"].astype(float)
+        frame.loc[5, "queue"] = 1e26
+    elif case == "fractional count":
+        frame["arrivals"] = frame["arrivals"].astype(float)
+        frame.loc[5, "arrivals"] = 2.5
+    elif case == "all-zero counts":
+        frame[[c for c in FIELDS if c != "busy_hours"]] = 0
+        frame["busy_hours"] = 0.0
+    return frame
+
+
+IMPOSSIBLE = {
+    "more busy than on duty": ("data.busy", "busy staff but 4 on duty in row 5"),
+    "busy hours over staff x step": ("data.busy_hours", "busy staff-hours in row 5 exceed 4 staff on duty"),
+    "count of 2^62": ("data.arrivals", "in row 6 is too large; at most 2^53"),
+    "count of 1e26": ("data.queue", "value 1e+26 in row 6 is too large"),
+    "fractional count": ("data.arrivals", "fractional count 2.5 in row 6; counts are whole numbers"),
+    "all-zero counts": ("data", "every count is zero"),
+}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+@pytest.mark.parametrize("case", IMPOSSIBLE)
+def test_impossible_observations_are_refused(frame, tmp_path, case, suffix):
+    field, problem = IMPOSSIBLE[case]
+    with pytest.raises(InputError) as error:
+        load_trace(write(impossible(frame, case), tmp_path, f"obs.{suffix}"), spec=SPEC)
+    assert (error.value.field, problem in error.value.problem) == (field, True), error.value
+
+
+def test_staff_leaving_within_a_step_is_not_impossible(frame, tmp_path):
+    """A step's busy hours may exceed its closing staff x step when staff left during it."""
+    frame = frame.copy()
+    unit = frame["unit"] == frame.loc[0, "unit"]
+    rows = frame.index[unit][40:42]  # staff 4 -> 1 across these two steps; the first still busy
+    frame.loc[rows[1], ["staff_on_duty", "busy"]] = [1, 1]
+    frame.loc[rows[1], "busy_hours"] = 4 * 0.25
+    load_trace(write(frame, tmp_path), spec=SPEC)
+
+
+def test_numbers_stored_as_text_are_refused_in_a_typed_file(frame, tmp_path):
+    frame = frame.assign(time_h=frame["time_h"].astype(str))
+    with pytest.raises(InputError, match=r"data.time_h: numbers stored as text \('0.25' in row 1\)"):
+        load_trace(write(frame, tmp_path, "obs.parquet"), spec=SPEC)
+    load_trace(write(frame, tmp_path, "obs.csv"), spec=SPEC)  # a CSV holds only text
+
+
+@pytest.mark.parametrize("where", ["csv", "frame"])
+def test_a_column_given_twice_is_refused(frame, tmp_path, where):
+    twice = pd.concat([frame, frame[["queue"]] * 2], axis=1)
+    data = write(twice, tmp_path) if where == "csv" else twice
+    with pytest.raises(InputError, match="data: column 'queue' appears more than once"):
+        load_trace(data, spec=SPEC, name="twice")
+
+
+def test_evaluate_without_report_writes_no_report(trace, tmp_path):
+    data = tmp_path / "obs.csv"
+    write_observations(trace, data)
+    out = tmp_path / "run"
+    args = ("task=evaluate", f"data={data}", "historical.warmup_h=24", "detector=[utilization]")
+    assert run_task(out, *args, "report.enabled=false") == 0
+    assert (out / "cells.parquet").is_file() and not (out / "report.md").exists()
+    assert not (out / "figures").exists()

@@ -91,6 +91,18 @@ CASES = [
         ["scoring.truth.backlog_on_h=nan"],
         "scoring.truth.backlog_on_h: must be a number of hours >= 0; got nan",
     ),
+    (["detector=[]"], "detector: select at least one detector, e.g. detector=[transport]"),
+    (["scenario=[]"], "scenario: select at least one scenario"),
+    (
+        ["scenario=ramp,spike"],
+        "scenario: use scenario=[ramp,spike] for a list; to run one study per value, add",
+    ),
+    (["seeds=1,2"], "seeds: use seeds=[1,2] for a list"),
+    (
+        ["hydra.searchpath=[file:///nonexistent/dir]"],
+        "hydra.searchpath: no such config folder: /nonexistent/dir",
+    ),
+    (["scenario.steady.rho=1e308"], "scenario.steady.rho=1e+308: one job of scenario steady would need"),
 ]
 
 
@@ -228,3 +240,117 @@ def test_a_corrupt_export_given_to_the_report_is_rebuilt_from_the_ledger(monkeyp
     )
     assert code == 0, err
     assert pd.read_parquet(run / "cells.parquet")["detector"].tolist() == ["utilization"]
+
+
+@pytest.mark.parametrize("how", ["call", "import"])
+def test_a_run_folder_config_naming_an_unregistered_class_runs_nothing(monkeypatch, capsys, tmp_path, how):
+    """task=report rebuilds a folder someone may have sent: its config.yaml is data, never code."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    study = [
+        "seeds=1",
+        "scenario=[steady]",
+        "detector=[utilization]",
+        "executor=serial",
+        "report.enabled=false",
+    ]
+    assert run_cli(monkeypatch, capsys, [*study, *SMALL, f"hydra.run.dir={run}"])[0] == 0
+    pwned = tmp_path / "PWNED"
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "pwn_on_import.py").write_text(
+        f"from pathlib import Path\nPath({str(pwned)!r}).mkdir()\nclass Thing:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(modules))
+    evil = {
+        "call": f"  _target_: os.mkdir\n    path: {pwned}\n",
+        "import": "  _target_: pwn_on_import.Thing\n",
+    }
+    config = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(config.replace("detector:\n", f"detector:\n  evil:\n  {evil[how]}", 1))
+    before = sorted(p.name for p in run.iterdir())
+    code, err = run_cli(
+        monkeypatch, capsys, ["task=report", f"run_dir={run}", f"hydra.run.dir={tmp_path / 'r'}"]
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("tdbench: error: detector.evil._target_: ") and "not a registered detector" in err
+    assert not pwned.exists() and "pwn_on_import" not in sys.modules
+    assert sorted(p.name for p in run.iterdir()) == before and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        (["--shell-completion"], "--shell-completion: needs install=SHELL, uninstall=SHELL or query=SHELL"),
+        (["--config-dir", "/nonexistent/conf"], "--config-dir: no such config folder: /nonexistent/conf"),
+    ],
+)
+def test_a_bad_flag_is_one_line_exit_2_and_writes_nothing(monkeypatch, capsys, tmp_path, flag, message):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(monkeypatch, capsys, [*flag, *SMALL, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert code == 2 and err.startswith(f"tdbench: error: {message}") and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_config_file_that_is_not_yaml_is_one_line(monkeypatch, capsys, tmp_path):
+    folder = search_dir(
+        tmp_path / "mine", "mine:\n  _target_: detectors.utilization.UtilizationDetector\n  window_h: [2\n"
+    )
+    run = tmp_path / "run"
+    code, err = run_cli(
+        monkeypatch, capsys, ["--config-dir", str(folder), "detector=[mine]", f"hydra.run.dir={run}"]
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"tdbench: error: {folder / 'detector' / 'mine.yaml'}: not valid YAML: ")
+    assert "at line 4, column 1" in err and not run.exists()
+
+
+@pytest.mark.parametrize("folder", ["/", "someones"])
+def test_an_output_folder_holding_other_files_is_refused_before_writing(
+    monkeypatch, capsys, tmp_path, folder
+):
+    monkeypatch.chdir(tmp_path)
+    out = Path(folder) if folder == "/" else tmp_path / folder
+    if folder != "/":
+        out.mkdir()
+        (out / "thesis.tex").write_text("not a run")
+    before = sorted(p.name for p in out.iterdir())
+    code, err = run_cli(monkeypatch, capsys, [*SMALL, "seeds=1", f"hydra.run.dir={out}"])
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"tdbench: error: hydra.run.dir: {out} holds files that are not a tdbench run (")
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_an_error_that_spans_lines_is_printed_as_one(monkeypatch, capsys, tmp_path):
+    """SQLite's message for a corrupt page has a newline in it."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    study = [
+        "seeds=1",
+        "scenario=[steady]",
+        "detector=[utilization]",
+        "executor=serial",
+        "report.enabled=false",
+    ]
+    assert run_cli(monkeypatch, capsys, [*study, *SMALL, f"hydra.run.dir={run}"])[0] == 0
+    ledger = run / "ledger.sqlite"
+    data = bytearray(ledger.read_bytes())
+    data[2 * 4096 + 8 : 3 * 4096] = b"\xff" * (4096 - 8)  # page 3 (SQLite's default page size)
+    ledger.write_bytes(data)
+    code, err = run_cli(
+        monkeypatch, capsys, ["task=report", f"run_dir={run}", f"hydra.run.dir={tmp_path / 'r'}"]
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"tdbench: error: {ledger}: not a readable tdbench ledger (") and "page 3" in err
+    assert cli.error_line("a\nb  c") == "tdbench: error: a b c"
+
+
+@pytest.mark.parametrize("alert_log", ["a folder", "/proc/self/status"])
+def test_a_monitor_that_cannot_start_leaves_no_folder(monkeypatch, capsys, tmp_path, alert_log):
+    monkeypatch.chdir(tmp_path)
+    log = str(tmp_path) if alert_log == "a folder" else alert_log
+    out = tmp_path / "new" / "run"
+    args = ["task=monitor", f"monitor.alert_log={log}", "monitor.port=0", "monitor.max_checks=1"]
+    code, err = run_cli(monkeypatch, capsys, [*args, f"hydra.run.dir={out}"])
+    assert code == 2 and err.count("\n") == 1 and err.startswith("tdbench: error: monitor.alert_log: "), err
+    assert not (tmp_path / "new").exists()

@@ -82,7 +82,18 @@ class CsvTail:
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offset += len(complete)
         records, numbers = [], []
-        for fields in csv.reader(complete.decode("utf-8", errors="replace").splitlines()):
+        reader = csv.reader(complete.decode("utf-8", errors="replace").splitlines())
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:  # a field over csv.field_size_limit(), a stray quote: this row only
+                self._rows += 1
+                problems.append(
+                    f"data: row {self._rows} cannot be read as CSV ({error}); the row is not scored"
+                )
+                continue
             if not fields:
                 continue  # a blank line is no row, as for task=evaluate
             self._rows += 1

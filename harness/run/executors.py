@@ -1,5 +1,5 @@
 """Where jobs run: ``serial`` (this process), ``local`` (joblib's loky processes), ``dask`` (a
-``distributed`` scheduler, or a LocalCluster started for the study) and ``ray``.
+``distributed`` scheduler, or a LocalCluster started for the study on 127.0.0.1) and ``ray``.
 
 Every job is deterministic on its own, so each executor yields the same rows; only the timing
 columns differ. Results come back in completion order, one job at a time, so the study can store
@@ -8,7 +8,10 @@ them as they arrive. With ``cell_timeout_s`` every job runs under harness.run.is
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -36,8 +39,8 @@ def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:
 
 def execute(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
     """Yield ``fn(job)`` for every job, in completion order."""
-    if spec.name == "serial" or len(jobs) <= 1:
-        return (fn(job) for job in jobs)
+    if spec.name == "serial" or spec.name == "local" and (len(jobs) <= 1 or spec.workers == 1):
+        return (fn(job) for job in jobs)  # in this process (the CLI says so: harness.cli.in_driver)
     if spec.name == "local":
         return _joblib(fn, jobs, n_jobs=spec.n_jobs, backend="loky", initializer=ignore_interrupt)
     if spec.name == "dask":
@@ -59,19 +62,64 @@ def _joblib(
         yield from parallel(delayed(fn)(job) for job in jobs)
 
 
-def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
-    """joblib's dask backend on the scheduler at ``spec.address``, or on a LocalCluster of
-    single-threaded worker processes (the model holds the GIL, so threads would not help)."""
-    from distributed import Client, LocalCluster
+class WorkersLost(Exception):
+    """The dask cluster lost the workers running the study's jobs."""
 
-    cluster = None
-    if spec.address is None:
-        cluster = LocalCluster(
-            n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=None
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"executor.name: dask lost its workers ({reason}); every job finished before is stored: "
+            "restart the cluster and run the same command again"
         )
+
+
+#: How long a dask cluster may have no worker at all before the study stops (WorkersLost).
+NO_WORKERS_GRACE_S = 60.0
+LOOPBACK = "127.0.0.1"
+
+
+def local_cluster(spec: ExecutorSpec) -> Any:
+    """A LocalCluster of single-threaded worker processes (the model holds the GIL, so threads would
+    not help) whose scheduler, workers and nannies listen on 127.0.0.1 only."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=spec.workers,
+        threads_per_worker=1,
+        processes=True,
+        host=LOOPBACK,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # a lost worker is tdbench's one line (WorkersLost), not dask's log
+    )
+
+
+def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
+    """Every job as a task on the scheduler at ``spec.address``, or on a LocalCluster started here;
+    each runs on a worker (never in this process, however few workers there are)."""
+    from distributed import Client, wait
+    from distributed.scheduler import KilledWorker
+
+    cluster = local_cluster(spec) if spec.address is None else None
     client = Client(cluster if cluster is not None else spec.address, set_as_default=False)
     try:
-        yield from _joblib(fn, jobs, n_jobs=-1, backend="dask", client=client)
+        pending = set(client.map(fn, jobs, pure=False))
+        alone_since = None
+        while pending:
+            try:
+                with client.as_current():
+                    done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # none finished within the second
+                done = set()
+            for future in done:
+                try:
+                    yield future.result()
+                except KilledWorker as error:
+                    raise WorkersLost(f"a job killed its worker {error.args[2] + 1} times") from None
+            if done or client.scheduler_info(n_workers=1)["workers"]:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > NO_WORKERS_GRACE_S:
+                raise WorkersLost(f"no worker for {NO_WORKERS_GRACE_S:g} s")
     finally:
         client.close()
         if cluster is not None:
@@ -86,6 +134,7 @@ def _ray(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Itera
     started = not ray.is_initialized()
     if started:
         if spec.address is None:
+            print(RAY_LISTENS, file=sys.stderr)
             ray.init(num_cpus=spec.workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=spec.address, log_to_driver=False)
@@ -98,6 +147,12 @@ def _ray(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Itera
     finally:
         if started:
             ray.shutdown()
+
+
+RAY_LISTENS = (
+    "tdbench: warning: executor=ray: the local Ray instance listens on every network interface without "
+    "authentication (Ray cannot bind to 127.0.0.1); on a shared network use executor=dask or local"
+)
 
 
 def _apply(fn: Callable[[Any], Any], job: Any) -> Any:

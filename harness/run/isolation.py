@@ -166,13 +166,16 @@ def run_isolated(job: Job, timeout_s: float) -> Tables:
             parts.append(failed_cells(job, lost, status, error, context, seconds))
             todo = todo[len(lost) :]
             continue
+        except BaseException:  # the study is stopping (harness.run.signals): its cell goes with it
+            child.kill()
+            raise
         _release(child)
     return merge(parts)
 
 
 def serve() -> None:
-    """The child's loop: read a job, send each stage as it is done, until stdin closes. Ctrl-C is
-    left to the study's driver, which stops its children."""
+    """The child's loop: read a job, send each stage as it is done, until stdin or stdout closes.
+    Ctrl-C is left to the study's driver, which stops its children."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.dup(1)
     os.dup2(2, 1)  # anything the job prints goes to stderr, never into the message stream
@@ -183,8 +186,11 @@ def serve() -> None:
             job = _read(0, None)
         except EOFError:
             return
-        for stage in job_stages(job):
-            _write(out, stage)
+        try:
+            for stage in job_stages(job):
+                _write(out, stage)
+        except BrokenPipeError:  # the worker that sent the job is gone
+            return
 
 
 if __name__ == "__main__":

@@ -26,17 +26,17 @@ from harness.run.files import remove_temporaries, write_parquet, write_text
 from harness.run.jobs import Job, Tables
 from harness.run.ledger import ROW_TABLES, Ledger
 from harness.run.plan import pending, plan_jobs
+from harness.run.signals import Stopped, signal_of
 
 STATUSES = ("ok", "error", "timeout")
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a study: every job committed so far is kept."""
+class Interrupted(Stopped):
+    """A study stopped by a signal (harness.run.signals): every job committed so far is kept."""
 
-    def __init__(self, stored: int, total: int) -> None:
-        super().__init__(
-            f"interrupted: {stored} of {total} jobs stored; run the same command again to finish"
-        )
+    def __init__(self, stored: int, total: int, signum: int) -> None:
+        message = f"interrupted: {stored} of {total} jobs stored; run the same command again to finish"
+        super().__init__(signum, message)
 
 
 @dataclass
@@ -96,7 +96,7 @@ def run_study(
 
 def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
     """Compute the jobs' missing or failed cells and commit each job to the ledger as it finishes.
-    Ctrl-C raises Interrupted, saying how many of the jobs are stored."""
+    A stopping signal raises Interrupted, saying how many of the jobs are stored."""
     remove_temporaries(ledger.run_dir)  # what a killed write left behind
     todo = pending(jobs, ledger.ok_keys())
     job_of = {key: job.key for job in todo for _, _, key in job.detectors}
@@ -119,8 +119,8 @@ def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
                 failures += int((tables["cells"]["status"] != "ok").sum())
                 bar.set_postfix(failed=failures, refresh=False)
                 bar.update(len(tables["cells"]))
-    except KeyboardInterrupt:
-        raise Interrupted(len(complete), len(jobs)) from None
+    except KeyboardInterrupt as stop:
+        raise Interrupted(len(complete), len(jobs), signal_of(stop)) from None
 
 
 def export_tables(ledger: Ledger) -> Tables:

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from detectors.base import Readings
 from harness.config import StudyConfig, load_study
-from harness.report.document import write_report
+from harness.report.document import report_settings, write_report
 from harness.report.exports import csv_text
 from harness.report.screen import fit
 from harness.run.files import write_text
@@ -86,6 +86,7 @@ def load(cfg: DictConfig) -> tuple[StudyConfig, Trace]:
 
 def validate(cfg: DictConfig) -> None:
     load(cfg)
+    report_settings(cfg)
 
 
 def score_trace(
@@ -134,9 +135,9 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
         }
     )
     write_text(Path(out_dir) / "units.csv", csv_text(units))
-    report = write_report(result, study, intro=intro(cfg))
+    report = write_report(result, study, intro=intro(cfg)) if report_settings(cfg).enabled else None
     print(fit(result.scorecard_text, "scorecard.md"))
-    print(f"\nresults: {result.run_dir}\nreport: {report}")
+    print(f"\nresults: {result.run_dir}" + (f"\nreport: {report}" if report else ""))
     if result.failed:
         print(f"{result.failed} detector(s) failed: see cells.parquet (status, error)")
     return 1 if result.failed else 0

@@ -20,7 +20,6 @@ from typing import Any
 import pyarrow as pa
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from harness.analysis.calibrate import CalibrationSpec
 from harness.config import StudyConfig, load_study
@@ -29,6 +28,7 @@ from harness.report.screen import announce
 from harness.run.files import write_text
 from harness.run.ledger import LEDGER_FILE, Ledger
 from harness.run.lock import LOCK_FILE, check_free, hold
+from harness.run.saved import saved_config
 from harness.run.stopping import stopped_split
 from harness.run.study import summarise_run
 from harness.tasks.study import printed
@@ -62,12 +62,9 @@ def headline_changes(cfg: DictConfig) -> dict[str, Any]:
     return {key: OmegaConf.select(cfg, key) for key in chosen}
 
 
-def saved_config(run_dir: Path, changes: dict[str, Any] | None = None) -> DictConfig:
-    """The run's config.yaml, with ``changes`` (dotted key: value)."""
-    try:
-        saved = OmegaConf.load(run_dir / "config.yaml")
-    except (OSError, OmegaConfBaseException) as error:
-        raise InputError("run_dir", f"cannot read its config.yaml: {error}") from None
+def changed_config(run_dir: Path, changes: dict[str, Any] | None = None) -> DictConfig:
+    """The run's config.yaml (read as data: harness.run.saved), with ``changes`` (dotted key: value)."""
+    saved = saved_config(run_dir)
     for key, value in (changes or {}).items():
         OmegaConf.update(saved, key, value, force_add=True)
     return saved
@@ -77,7 +74,7 @@ def saved_study(run_dir: Path, changes: dict[str, Any] | None = None) -> StudyCo
     """The study as the run's saved config.yaml describes it (``task=evaluate`` runs included), with
     ``changes`` (dotted key: value) to its headline settings; a stopping-rule study keeps the seed
     split its rule used (stopping.csv)."""
-    saved = saved_config(run_dir, changes)
+    saved = changed_config(run_dir, changes)
     if saved.get("task") == "evaluate":
         from harness.tasks.evaluate import evaluation_study
 
@@ -88,7 +85,7 @@ def saved_study(run_dir: Path, changes: dict[str, Any] | None = None) -> StudyCo
 
 
 def intro_of(run_dir: Path) -> str:
-    saved = OmegaConf.load(run_dir / "config.yaml")
+    saved = saved_config(run_dir)
     if saved.get("task") == "evaluate":
         from harness.tasks.evaluate import intro
 
@@ -98,7 +95,7 @@ def intro_of(run_dir: Path) -> str:
 
 def timeline_seed_of(run_dir: Path, study: StudyConfig) -> int | None:
     """The ``report.timeline_seed`` the run was reported with."""
-    return report_settings(OmegaConf.load(run_dir / "config.yaml"), study.seeds).timeline_seed
+    return report_settings(saved_config(run_dir), study.seeds).timeline_seed
 
 
 def selected_keys(ledger: Ledger, study: StudyConfig) -> set[str]:
@@ -169,7 +166,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     announce(study.progress, f"report: rebuilding {run_dir} from its ledger")
     with hold(run_dir), Ledger.open_existing(run_dir) as ledger:  # no study may write it meanwhile
         if changes:  # the folder's files follow the settings they are derived with
-            write_text(run_dir / "config.yaml", OmegaConf.to_yaml(saved_config(run_dir, changes)))
+            write_text(run_dir / "config.yaml", OmegaConf.to_yaml(changed_config(run_dir, changes)))
         executor = load_study(cfg).executor  # this command's, not the saved run's
         seed = timeline_seed_of(run_dir, study)
         drawn = ReportFigures(run_dir, study, executor, seed)  # beside the summary
