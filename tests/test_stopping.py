@@ -12,6 +12,7 @@ from studies import SMALL, run_task
 from test_ledger_faults import run
 
 from harness.analysis.calibrate import split_seeds
+from harness.analysis.headline.inference import oriented
 from harness.analysis.statistics import look_levels, obf_spent
 from harness.cli import check
 from harness.run.stopping import decision
@@ -70,11 +71,11 @@ def test_no_seed_changes_sides_and_the_first_batch_is_split_as_any_study(stopped
 def test_the_last_round_is_the_final_headlines_pair(stopped):
     last = pd.read_csv(stopped / "stopping.csv").iloc[-1]
     pairs = pd.read_csv(stopped / "headline_pairs.csv")
-    row = pairs[(pairs["detector"] == "transport") & (pairs["reference"] == "utilization")].iloc[0]
+    row = oriented(pairs, "transport", "utilization")
     assert last["estimate"] == row["lead_diff_h"]
     # the look's interval is at its boundary's level (> 95%); the final headline at statistics.confidence
     assert last["lo"] <= row["lead_diff_h_lo"] <= row["lead_diff_h_hi"] <= last["hi"]
-    assert [last["events"], last["both_detected"]] == [row["events"], row["both_detected"]]
+    assert last["events"] == row["events"]
     assert f"test seeds {seeds_of(last['test_seeds'])}" in (stopped / "headline.md").read_text()
 
 
@@ -106,7 +107,6 @@ def test_the_report_task_rebuilds_the_stopped_run(stopped, tmp_path):
 @pytest.mark.parametrize(
     ("compare", "settings", "reason"),
     [
-        ("[twin,utilization]", ("stop.max_seeds=8", "+detector.twin.basis=busy"), "excludes 0"),
         ("[twin,utilization]", ("stop.max_seeds=8",), "narrower than the half-width"),
         ("[transport,utilization]", ("stop.max_seeds=4", "stop.halfwidth=0.01"), "max_seeds reached"),
     ],
@@ -122,6 +122,13 @@ def test_the_rule_stops_for_each_reason(tmp_path, compare, settings, reason):
     assert decision(last["lo"], last["hi"], halfwidth, at_max) == reason
     if reason == "narrower than the half-width":  # identical detectors: no difference at all
         assert [last["estimate"], last["lo"], last["hi"]] == [0.0, 0.0, 0.0]
+
+
+def test_an_interval_that_excludes_0_decides():
+    """The small studies above are too short for a difference to clear the early looks' boundaries
+    (their levels are 99.7% and more), so this reason is checked on the rule itself."""
+    assert decision(0.1, 0.4, 0.05, False) == "excludes 0"
+    assert decision(-0.4, -0.1, 0.05, True) == "excludes 0"
 
 
 def test_an_infeasible_detector_stops_the_rule_with_no_matched_pair(tmp_path):

@@ -36,6 +36,7 @@ import pandas as pd
 
 from harness.analysis.calibrate import extend_split, split_seeds
 from harness.analysis.headline import Headline
+from harness.analysis.headline.inference import oriented
 from harness.analysis.statistics import (
     SEQUENTIAL_METHOD,
     look_levels,
@@ -141,7 +142,7 @@ def run_until_decided(study: StudyConfig, out_dir: Path, spec: StopSpec) -> tupl
         current = replace(study, seeds=tuple(seeds), split=(tuple(calibration), tuple(test)))
         result = run_study(replace(current, stats=replace(stats, confidence=float(level))), out_dir)
         pair, infeasible = pair_of(result.headline, spec)
-        numbers = pair or dict.fromkeys(("estimate", "lo", "hi", "events", "both_detected"), np.nan)
+        numbers = pair or dict.fromkeys(("estimate", "lo", "hi", "events"), np.nan)
         rounds.append(
             {
                 "look": look + 1,
@@ -187,13 +188,11 @@ def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, lis
         raise InputError(
             "stop.metric", f"{spec.metric!r} is not in the headline's pair table (no column {column})"
         )
-    row = pairs[(pairs["detector"] == spec.compare[0]) & (pairs["reference"] == spec.compare[1])].iloc[0]
+    row = oriented(pairs, *spec.compare)
+    if row is None:
+        return None, []
     numbers = {"estimate": row[column], "lo": row[f"{column}_lo"], "hi": row[f"{column}_hi"]}
-    return {
-        **numbers,
-        "events": row.get("events", np.nan),
-        "both_detected": row.get("both_detected", np.nan),
-    }, []
+    return {**numbers, "events": row.get("events", np.nan)}, []
 
 
 def decision(lo: float, hi: float, halfwidth: float, at_max: bool) -> str:
@@ -253,9 +252,8 @@ def stopping_text(table: pd.DataFrame) -> str:
         else f"{r.seeds} seeds: no matched pair"
         for r in table.itertuples()
     )
-    count = last["both_detected"] if last["metric"] == "lead" else last["events"]
-    kind = "paired events both detected" if last["metric"] == "lead" else "paired events"
-    events = f"{int(count)} {kind}" if np.isfinite(count) else "the paired events"
+    count = last["events"]
+    events = f"{int(count)} paired events" if np.isfinite(count) else "the paired events"
     return (
         f"Stopped after {int(last['seeds'])} seeds because the paired difference {last['comparison']} in "
         f"{last['metric']} ({unit}) on {last['target']} events, {fmt(last['estimate'])} "
