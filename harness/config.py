@@ -269,7 +269,8 @@ def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     scoring = ScoringSpec(**scoring_raw)
     executor = ExecutorSpec(**(raw.get("executor") or {}))
     stats = StatisticsSpec.from_config(raw)
-    check_selected(stats.baseline, StatisticsSpec.baseline, detectors, "statistics.baseline", "detector")
+    baseline = StatisticsSpec.model_fields["baseline"].default
+    check_selected(stats.baseline, baseline, detectors, "statistics.baseline", "detector")
     overhead = OverheadSpec(**(raw.get("overhead") or {}))
     check_budget(
         built_scenarios,

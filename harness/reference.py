@@ -49,7 +49,8 @@ class Group:
     def settings(self) -> list[Setting]:
         if not declared(self.owner) and self.values:  # the config's keys, until the class declares them
             return [Setting(name, value, "", None, "") for name, value in flat(self.values)]
-        return [replace(s, default=self.values.get(s.name, s.default)) for s in settings_of(self.owner)]
+        values = dict(flat(self.values))
+        return [replace(s, default=values.get(s.name, s.default)) for s in settings_of(self.owner)]
 
     def heading(self) -> str:
         doc = (self.owner.__doc__ or "").strip().split("\n\n")[0]

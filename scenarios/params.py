@@ -29,7 +29,7 @@ import inspect
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import annotated_types as at
@@ -144,13 +144,19 @@ def input_error(exc: ValidationError, section: str, model: type[BaseModel]) -> I
     if isinstance(cause, InputError):  # raised by a rule that relates several settings
         return cause
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "literal["))]
-    name = loc[0] if loc else ""
-    where = ".".join(p for p in (section, *loc[:1]) if p)
+    path, field = [section] if section else [], None
+    for part in loc:  # into nested sections (headline.budget, ...), as far as the error's setting
+        path.append(part)
+        field = model.model_fields.get(part)
+        nested = field.annotation if field is not None else None
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel) and part != loc[-1]):
+            break
+        model = nested
+    where = ".".join(path)
     if error["type"] == "extra_forbidden":
         return InputError(where, f"unknown parameter; allowed: {', '.join(model.model_fields)}")
     if error["type"] == "missing":
         return InputError(where, "is required")
-    field = model.model_fields.get(name)
     if field is None or error["type"] in ("value_error", "assertion_error"):
         return InputError(where, error["msg"].removeprefix("Value error, "))
     return InputError(where, f"must be {allowed(field)}; got {error['input']!r}")
@@ -273,10 +279,15 @@ class Setting:
 
 
 def describe(owner: type[Declared] | type[BaseModel]) -> list[Setting]:
-    """Every declared setting of a class or settings model, in declaration order."""
+    """Every declared setting of a class or settings model, in declaration order; a nested section's
+    settings by dotted name (``budget.quiet_alert_fraction``)."""
     model = owner.settings_model if issubclass(owner, Declared) else owner
     out = []
     for name, field in model.model_fields.items():
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            out += [replace(s, name=f"{name}.{s.name}") for s in describe(nested)]
+            continue
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         out.append(Setting(name, field.default, allowed(field), extra.get("unit"), field.description or ""))
     return out

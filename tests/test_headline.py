@@ -95,11 +95,11 @@ def test_an_always_on_detector_is_infeasible_below_its_alert_fraction(duty, belo
     at_one = Sweep([runs[k] for k in sorted(runs) if k[1] in CALIBRATION], SCORING).curve([1.0]).iloc[0]
     alerting = at_one["quiet_alert_fraction"]
     generous = 10**6  # false episodes are not the binding limit here
-    spec = HeadlineSpec(quiet_alert_fraction=below * alerting, false_per_quiet_week=generous)
+    spec = HeadlineSpec(budget={"quiet_alert_fraction": below * alerting, "false_per_quiet_week": generous})
     row = headline({"on": runs}, spec).table.iloc[0]
     assert not row["feasible"] and pd.isna(row["rank"])
     assert row["threshold_fold_median"] == 1.0 and row["budget_use"] == pytest.approx(1 / below)  # nearest
-    enough = HeadlineSpec(quiet_alert_fraction=alerting, false_per_quiet_week=generous)
+    enough = HeadlineSpec(budget={"quiet_alert_fraction": alerting, "false_per_quiet_week": generous})
     assert headline({"on": runs}, enough).table.iloc[0]["feasible"]
 
 
@@ -244,13 +244,13 @@ def test_choose_in_budget_ties_and_nearest_point():
         }
     )
     at = lambda spec, c=curve: c.assign(budget_use=budget_use(c, spec))  # noqa: E731
-    spec = HeadlineSpec(quiet_alert_fraction=0.01, false_per_quiet_week=2)
+    spec = HeadlineSpec(budget={"quiet_alert_fraction": 0.01, "false_per_quiet_week": 2})
     row, feasible = choose_in_budget(at(spec), spec)
     assert feasible and row["threshold"] == 3.0  # warned tie, lead tie: the higher threshold
-    strict = HeadlineSpec(quiet_alert_fraction=0.001, false_per_quiet_week=1)
+    strict = HeadlineSpec(budget={"quiet_alert_fraction": 0.001, "false_per_quiet_week": 1})
     row, feasible = choose_in_budget(at(strict), strict)
     assert feasible and row["threshold"] == 4.0
-    tight = HeadlineSpec(quiet_alert_fraction=0.002, false_per_quiet_week=1)
+    tight = HeadlineSpec(budget={"quiet_alert_fraction": 0.002, "false_per_quiet_week": 1})
     row, feasible = choose_in_budget(at(tight, curve.iloc[:3]), tight)
     # budget use: max(0.5 / 0.002, 50) = 250, max(2.5, 2) = 2.5, max(2, 2) = 2: the nearest is 3
     assert not feasible and row["threshold"] == 3.0 and row["budget_use"] == 2.0
@@ -371,5 +371,5 @@ def test_a_bad_headline_setting_exits_2_and_writes_nothing(tmp_path):
     _, stderr = done.communicate(timeout=300)
     assert done.returncode == 2
     (line,) = stderr.strip().splitlines()
-    assert line.startswith("tdbench: error: headline.budget.quiet_alert_fraction: must be a number in [0, 1]")
+    assert line.startswith("tdbench: error: headline.budget.quiet_alert_fraction: must be a number >= 0 and <= 1")
     assert not out.exists()

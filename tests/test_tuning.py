@@ -124,7 +124,8 @@ def runs():
 
 
 def test_the_shipped_threshold_is_the_headlines_and_informed_beats_blind(runs):
-    spec, scoring = HeadlineSpec(quiet_alert_fraction=0.05, false_per_quiet_week=3), ScoringSpec()
+    spec = HeadlineSpec(budget={"quiet_alert_fraction": 0.05, "false_per_quiet_week": 3})
+    scoring = ScoringSpec()
     chosen = headline_choose(run_sweeps(runs, scoring, spec.target), [0, 1, 2], spec)
     pick = select({"shipped": runs}, scoring, spec)
     assert (pick.threshold, pick.feasible) == (chosen.threshold, chosen.feasible)

@@ -32,13 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from detectors.base import Readings
 from harness.analysis.scoring import RunScore, ScoringSpec, score_run
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS
 
@@ -457,94 +460,77 @@ def operating_curve(
 # ---------------------------------------------------------------- held-out selection
 
 
-RULES = ("budget", "lead")
+class FpAnalysis(Section):
+    """``calibrate.fp_analysis``: the share of episodes at score >= threshold not followed by an event."""
+
+    section: ClassVar[str] = "calibrate.fp_analysis"
+
+    detector: str = param("transport", "the detector analysed")
+    thresholds: tuple[Annotated[float, Field(allow_inf_nan=False)], ...] = param(
+        (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4), "its thresholds, increasing"
+    )
+
+    @model_validator(mode="after")
+    def _increasing(self) -> FpAnalysis:
+        if (np.diff(np.asarray(self.thresholds, float)) <= 0).any():
+            raise InputError("calibrate.fp_analysis.thresholds", "must be increasing finite numbers")
+        return self
 
 
-@dataclass(frozen=True)
-class CalibrationSpec:
-    """What ``tdbench task=calibrate`` tunes (config section ``calibrate``)."""
+class CalibrationSpec(Section):
+    """What ``tdbench task=calibrate`` tunes (config section ``calibrate``); its seed split is the
+    headline's too."""
 
-    rule: str = "budget"  # budget: the headline's rule (headline.budget); lead: the former rule
-    target: str = "utilization_breach"
-    calibration_fraction: float = 0.5
-    split_seed: int = 0
-    max_fp_rate: float = 0.15
-    min_recall: float = 0.8
-    max_quiet_alert_fraction: float | None = None  # optional: rule out thresholds that alert all the time
-    detectors: tuple[str, ...] | None = None  # None: every selected detector
-    fp_detector: str = "transport"
-    fp_thresholds: tuple[float, ...] = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
+    section: ClassVar[str] = "calibrate"
 
-    def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise InputError("calibrate.rule", f"must be one of {', '.join(RULES)}; got {self.rule!r}")
+    rule: Literal["budget", "lead"] = param(
+        "budget", "budget: the headline's rule and budget; lead: the former rule (max_fp_rate, min_recall)"
+    )
+    target: Literal[TARGETS] = param("utilization_breach", "events whose warnings the threshold is tuned for")
+    calibration_fraction: float = param(
+        0.5, "share of the seeds that choose thresholds; the rest test them", gt=0, lt=1
+    )
+    split_seed: int = param(0, "which seeds go where (deterministic)", ge=0)
+    max_fp_rate: float = param(0.15, "rule lead: pooled FP rate <= this on the calibration seeds", ge=0, le=1)
+    min_recall: float = param(0.8, "rule lead: recall of target events >= this", ge=0, le=1)
+    max_quiet_alert_fraction: float | None = param(
+        None, "rule lead, optional: share of quiet time spent alerting <= this", ge=0, le=1
+    )
+    detectors: tuple[str, ...] | None = param(None, "the detectors calibrated; null: every selected detector")
+    fp_analysis: FpAnalysis = param(FpAnalysis(), "the false-positive analysis of one detector")
+
+    @model_validator(mode="after")
+    def _rule_settings(self) -> CalibrationSpec:
         if self.rule == "budget" and self.max_quiet_alert_fraction is not None:
             raise InputError(
                 "calibrate.max_quiet_alert_fraction",
                 "applies to calibrate.rule=lead only (rule budget limits quiet alerting by headline.budget)",
             )
-        if self.target not in TARGETS:
-            raise InputError("calibrate.target", f"must be one of {', '.join(TARGETS)}; got {self.target!r}")
-        for name in ("calibration_fraction",):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-                raise InputError(f"calibrate.{name}", f"must be a number in (0, 1); got {value!r}")
-        for name in ("max_fp_rate", "min_recall"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise InputError(f"calibrate.{name}", f"must be a number in [0, 1]; got {value!r}")
-        value = self.max_quiet_alert_fraction
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
-        ):
-            raise InputError(
-                "calibrate.max_quiet_alert_fraction", f"must be null or a number in [0, 1]; got {value!r}"
-            )
-        if isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int) or self.split_seed < 0:
-            raise InputError("calibrate.split_seed", f"must be an integer >= 0; got {self.split_seed!r}")
-        grid = np.asarray(self.fp_thresholds, float) if len(self.fp_thresholds) else np.zeros(0)
-        if not np.isfinite(grid).all() or (np.diff(grid) <= 0).any():
-            raise InputError("calibrate.fp_analysis.thresholds", "must be increasing finite numbers")
+        return self
+
+    @property
+    def fp_detector(self) -> str:
+        return self.fp_analysis.detector
+
+    @property
+    def fp_thresholds(self) -> tuple[float, ...]:
+        return self.fp_analysis.thresholds
 
     @classmethod
     def from_config(cls, raw: dict, selected: Sequence[str]) -> CalibrationSpec:
         """From the ``calibrate`` section of a resolved config; ``selected``: the study's detectors."""
-        values = dict(raw or {})
-        fp = dict(values.pop("fp_analysis", None) or {})
-        allowed = [f for f in cls.__dataclass_fields__ if not f.startswith("fp_")] + ["fp_analysis"]
-        for key in values:
-            if key not in allowed:
-                raise InputError(f"calibrate.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-        for key in fp:
-            if key not in ("detector", "thresholds"):
-                raise InputError(
-                    f"calibrate.fp_analysis.{key}", "unknown setting; allowed: detector, thresholds"
-                )
-        if values.get("detectors") is not None:
-            names = values["detectors"]
-            if isinstance(names, str) or not all(n in selected for n in names):
-                raise InputError(
-                    "calibrate.detectors", f"must list selected detectors; selected: {', '.join(selected)}"
-                )
-            values["detectors"] = tuple(names)
-        if "detector" in fp:
-            values["fp_detector"] = fp["detector"]
-            if fp["detector"] != cls.fp_detector and fp["detector"] not in selected:
-                raise InputError(
-                    "calibrate.fp_analysis.detector",
-                    f"names no selected detector ({fp['detector']!r}); selected: {', '.join(selected)}",
-                )
-        if "thresholds" in fp:
-            grid = fp["thresholds"] or ()
-            if not isinstance(grid, list | tuple) or not all(
-                isinstance(x, int | float) and not isinstance(x, bool) for x in grid
-            ):
-                raise InputError(
-                    "calibrate.fp_analysis.thresholds",
-                    f"must be a list of numbers, e.g. [0.8, 1.0]; got {grid!r}",
-                )
-            values["fp_thresholds"] = tuple(grid)
-        return cls(**values)
+        spec = cls(**dict(raw or {}))
+        if spec.detectors is not None and not all(n in selected for n in spec.detectors):
+            raise InputError(
+                "calibrate.detectors", f"must list selected detectors; selected: {', '.join(selected)}"
+            )
+        fp = spec.fp_analysis.detector
+        if fp != FpAnalysis.model_fields["detector"].default and fp not in selected:
+            raise InputError(
+                "calibrate.fp_analysis.detector",
+                f"names no selected detector ({fp!r}); selected: {', '.join(selected)}",
+            )
+        return spec
 
 
 def split_seeds(seeds: Sequence[int], fraction: float, split_seed: int) -> tuple[list[int], list[int]]:

@@ -9,8 +9,6 @@ by seed, Holm-adjusted within the headline's family when the pair is in it (alon
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from harness.analysis.headline import Headline
 from harness.analysis.headline.inference import FAMILY_ALPHA, oriented, pair_table
 from harness.analysis.statistics import StatisticsSpec
@@ -32,7 +30,7 @@ def phase4_pair(headline: Headline, stats: StatisticsSpec) -> dict | None:
     if mine is not None:
         return mine
     inputs = {name: headline.pair_inputs[name] for name in (ONLINE, REFERENCE)}
-    alone = pair_table([ONLINE], inputs, replace(headline.spec, references=(REFERENCE,)), stats)
+    alone = pair_table([ONLINE], inputs, headline.spec.model_copy(update={"references": (REFERENCE,)}), stats)
     return alone.to_dict("records")[0]
 
 

@@ -21,13 +21,14 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from pydantic import Field
 
-from scenarios.errors import InputError
+from scenarios.params import Section, param
 
 METHODS = ("percentile", "basic", "bca")
 MISSED = -1.0e9  # a missed event's lead time while an interval is computed (below every lead)
@@ -35,50 +36,28 @@ MAX_RESAMPLES = 100_000
 PAIR_KEYS = ["scenario", "seed", "target", "onset_h"]
 
 
-@dataclass(frozen=True)
-class StatisticsSpec:
-    """How intervals and tests are computed (config group ``statistics``)."""
+class StatisticsSpec(Section):
+    """How intervals and tests are computed (config section ``statistics``)."""
 
-    n_resamples: int = 2000
-    confidence: float = 0.95
-    method: str = "percentile"
-    seed: int = 0
-    baseline: str = "utilization"  # first-alert comparison: every detector against this one
-    coverage_h: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)  # lead-time coverage W(h) columns
+    section: ClassVar[str] = "statistics"
 
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.n_resamples, bool)
-            or not isinstance(self.n_resamples, int)
-            or not 10 <= self.n_resamples <= MAX_RESAMPLES
-        ):
-            raise InputError(
-                "statistics.n_resamples",
-                f"must be an integer from 10 to {MAX_RESAMPLES}; got {self.n_resamples!r}",
-            )
-        if not isinstance(self.confidence, int | float) or not 0 < self.confidence < 1:
-            raise InputError("statistics.confidence", f"must be a number in (0, 1); got {self.confidence!r}")
-        if self.method not in METHODS:
-            raise InputError("statistics.method", f"must be one of {', '.join(METHODS)}; got {self.method!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError("statistics.seed", f"must be an integer >= 0; got {self.seed!r}")
-        for h in self.coverage_h:
-            if isinstance(h, bool) or not isinstance(h, int | float) or not np.isfinite(h):
-                raise InputError("statistics.coverage_h", f"must be a list of numbers (hours); got {h!r}")
+    n_resamples: int = param(
+        2000, "resamples of the seeds where an interval is a bootstrap", ge=10, le=MAX_RESAMPLES
+    )
+    confidence: float = param(0.95, "confidence level of every interval", gt=0, lt=1)
+    method: Literal["percentile", "basic", "bca"] = param(
+        "percentile", "bootstrap interval (scipy.stats.bootstrap)"
+    )
+    seed: int = param(0, "random stream of the resampling (reproducible intervals)", ge=0)
+    baseline: str = param("utilization", "first_alert.csv: every detector's first alert against this one")
+    coverage_h: tuple[Annotated[float, Field(allow_inf_nan=False)], ...] = param(
+        (1.0, 2.0, 4.0, 8.0), "lead-time coverage W(h) columns of summary.csv", unit="hours"
+    )
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> StatisticsSpec:
         raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-        values = dict(raw.get("statistics") or {})
-        allowed = list(cls.__dataclass_fields__)
-        for key in values:
-            if key not in allowed:
-                raise InputError(f"statistics.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
-        if "coverage_h" in values:
-            if not isinstance(values["coverage_h"], list | tuple):
-                raise InputError("statistics.coverage_h", "must be a list of hours, e.g. [1, 2, 4, 8]")
-            values["coverage_h"] = tuple(values["coverage_h"])
-        return cls(**values)
+        return cls(**dict(raw.get("statistics") or {}))
 
     @property
     def label(self) -> str:

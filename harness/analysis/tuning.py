@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -198,7 +198,7 @@ def report(
     shipped, tuned = rows[0], rows[1]
     if shipped["feasible"] and tuned["feasible"]:
         names = {TUNED: f"{detector} ({TUNED})", SHIPPED: f"{detector} ({SHIPPED})"}
-        family = replace(spec, references=(names[SHIPPED],))
+        family = spec.model_copy(update={"references": (names[SHIPPED],)})
         both = {names[c]: inputs[c] for c in (TUNED, SHIPPED)}
         pair = pair_table([names[TUNED]], both, family, stats).to_dict("records")[0]
         same = (tuned["config"], tuned["threshold"]) == (shipped["config"], shipped["threshold"])

@@ -27,9 +27,9 @@ computed, and a rerun of the same command replays the rounds from the stored cel
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from harness.config import StudyConfig
 from harness.run.files import write_text
 from harness.run.study import StudyResult, run_study
 from scenarios.errors import InputError
+from scenarios.params import Section, param
 
 STOPPING = "stopping.csv"
 #: stop.metric -> the column of headline_pairs.csv it reads (with _lo, _hi) and its unit
@@ -55,26 +56,20 @@ MAX_SEEDS = 10_000
 MAX_LOOKS = 100
 
 
-@dataclass(frozen=True)
-class StopSpec:
+class StopSpec(Section):
     """The ``stop:`` settings; ``compare`` None: no stopping rule, the study runs ``seeds`` seeds."""
 
-    compare: tuple[str, str] | None = None
-    metric: str = "warned"
-    halfwidth: float = 0.05
-    batch: int = 5
-    max_seeds: int = 50
+    section: ClassVar[str] = "stop"
 
-    def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise InputError("stop.metric", f"must be one of {', '.join(METRICS)}; got {self.metric!r}")
-        number = isinstance(self.halfwidth, int | float) and not isinstance(self.halfwidth, bool)
-        if not number or not self.halfwidth > 0:
-            raise InputError("stop.halfwidth", f"must be a number > 0; got {self.halfwidth!r}")
-        for name, most in (("batch", MAX_SEEDS), ("max_seeds", MAX_SEEDS)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-                raise InputError(f"stop.{name}", f"must be an integer from 1 to {most}; got {value!r}")
+    compare: tuple[str, str] | None = param(
+        None, "[detector, reference] (reference in headline.references): add seeds until decided"
+    )
+    metric: Literal["warned", "lead"] = param(
+        "warned", "the headline's paired difference the rule decides on"
+    )
+    halfwidth: float = param(0.05, "stop when the interval's half-width is below this", gt=0)
+    batch: int = param(5, "seeds added at each look", ge=1, le=MAX_SEEDS)
+    max_seeds: int = param(50, "never more seeds than this", ge=1, le=MAX_SEEDS)
 
     def looks(self, first: int) -> list[int]:
         """The planned looks' seed counts, starting with ``first`` seeds."""
@@ -84,16 +79,12 @@ class StopSpec:
 def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:
     """Validate the ``stop:`` block against the study (its detectors, seeds and headline)."""
     raw = dict(raw or {})
-    allowed = [f.name for f in fields(StopSpec)]
-    for key in raw:
-        if key not in allowed:
-            raise InputError(f"stop.{key}", f"unknown setting; allowed: {', '.join(allowed)}")
     compare = raw.pop("compare", None)
     if compare is None:
         spec = StopSpec(**raw)
-        for f in fields(StopSpec):
-            if getattr(spec, f.name) != f.default:
-                raise InputError(f"stop.{f.name}", "only used with stop.compare=[detector,reference]")
+        for name, field in StopSpec.model_fields.items():
+            if getattr(spec, name) != field.default:
+                raise InputError(f"stop.{name}", "only used with stop.compare=[detector,reference]")
         return spec
     if not isinstance(compare, list | tuple) or len(compare) != 2 or compare[0] == compare[1]:
         raise InputError(
@@ -140,7 +131,9 @@ def run_until_decided(study: StudyConfig, out_dir: Path, spec: StopSpec) -> tupl
     rounds = []
     for look, level in enumerate(levels):
         current = replace(study, seeds=tuple(seeds), split=(tuple(calibration), tuple(test)))
-        result = run_study(replace(current, stats=replace(stats, confidence=float(level))), out_dir)
+        result = run_study(
+            replace(current, stats=stats.model_copy(update={"confidence": float(level)})), out_dir
+        )
         pair, infeasible = pair_of(result.headline, spec)
         numbers = pair or dict.fromkeys(("estimate", "lo", "hi", "events"), np.nan)
         rounds.append(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -140,14 +140,11 @@ def check_calibrate(cfg: DictConfig) -> None:
     given = OmegaConf.to_container(cfg.get("calibrate") or {}, resolve=True)
     spec = CalibrationSpec.from_config(given, list(cfg.get("detector") or {}))
     default = CalibrationSpec()
-    for field in fields(CalibrationSpec):
-        if f"calibrate.{field.name}" not in REDERIVED and getattr(spec, field.name) != getattr(
-            default, field.name
-        ):
+    for name in CalibrationSpec.model_fields:
+        if f"calibrate.{name}" not in REDERIVED and getattr(spec, name) != getattr(default, name):
             reads = ", ".join(REDERIVED)
-            raise InputError(
-                f"calibrate.{field.name}", f"task=report does not read it; of calibrate it reads {reads}"
-            )
+            problem = f"task=report does not read it; of calibrate it reads {reads}"
+            raise InputError(f"calibrate.{name}", problem)
 
 
 def validate(cfg: DictConfig) -> None:
