@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -193,6 +193,35 @@ def readings_of(detector: Detector, trace: Trace) -> Readings:
     if key not in memo:
         memo[key] = detector.run(trace)
     return memo[key]
+
+
+def period_sums(values: np.ndarray, period: int) -> np.ndarray:
+    """Per whole period of ``period`` steps, the sum of ``values`` (steps first) as a stream adds
+    them: from 0, one step after another.
+
+    >>> period_sums(np.arange(7.0), 3).tolist()
+    [3.0, 12.0]
+    """
+    n = len(values) // period
+    steps = values[: n * period].reshape(n, period, *values.shape[1:])
+    total = np.zeros((n, *values.shape[1:]))
+    for i in range(period):
+        total = total + steps[:, i]
+    return total
+
+
+def held_per_period(
+    trace: Trace, period: int, first: Reading, on_period: Callable[..., Reading], *sums: np.ndarray
+) -> Readings:
+    """The readings of a detector whose reading changes only when a period of ``period`` steps ends:
+    ``on_period`` of each period's ``sums``, held until the next, ``first`` before."""
+    at, readings = [], []
+    for j in range(len(sums[0]) if sums else 0):
+        reading = on_period(*(s[j] for s in sums))
+        if reading is not (readings[-1] if readings else first):
+            at.append((j + 1) * period - 1)
+            readings.append(reading)
+    return Readings.held(trace.time_h, at, readings, first, trace.layout.n_units)
 
 
 def ewma_alpha(dt_h: float, tau_h: float) -> float:

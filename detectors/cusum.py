@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from detectors.base import Detector, Level, Reading, Readings
+from detectors.base import Detector, Level, Reading, Readings, held_per_period, period_sums
 from detectors.signals import (
     baseline_length_h,
     baseline_param,
@@ -88,20 +86,11 @@ class CusumDetector(Detector):
         stepped over samples only, each reading held until the next."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
-        first = self._reading
-        u = system_utilization_over(trace.values, self.layout.dt_h)
-        n = len(u) // self._sample
-        steps = u[: n * self._sample].reshape(n, self._sample)
-        sums = np.zeros(n)
-        for i in range(self._sample):
-            sums = sums + steps[:, i]
-        at, readings = [], []
-        for j, x in enumerate((sums / self._sample).tolist()):
-            reading = self._on_sample(x)
-            if reading is not (readings[-1] if readings else first):
-                at.append((j + 1) * self._sample - 1)
-                readings.append(reading)
-        return Readings.held(trace.time_h, at, readings, first, trace.layout.n_units)
+        sums = period_sums(system_utilization_over(trace.values, self.layout.dt_h), self._sample)
+        return held_per_period(trace, self._sample, self._reading, self._on_sum, sums)
+
+    def _on_sum(self, total: float) -> Reading:
+        return self._on_sample(total / self._sample)
 
     def _fit(self) -> None:
         n = len(self._baseline)

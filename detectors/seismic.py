@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings
+from detectors.base import Detector, Level, Reading, Readings, held_per_period, period_sums
 from detectors.signals import steps_of
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
@@ -231,18 +231,8 @@ class SeismicDetector(Detector):
         the trigger stepped per sample, each reading held until the next."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
-        first, sample, units = self._reading, self._sample, trace.layout.n_units
-        n = len(trace) // sample
-        counts = trace.values[: n * sample, self._row].reshape(n, sample, units)
-        sums = np.zeros((n, units))
-        for i in range(sample):
-            sums = sums + counts[:, i]
-        at, readings = [], []
-        for j in range(n):
-            reading = self._on_sample(sums[j])
-            at.append((j + 1) * sample - 1)
-            readings.append(reading)
-        return Readings.held(trace.time_h, at, readings, first, units)
+        counts = period_sums(trace.values[:, self._row], self._sample)
+        return held_per_period(trace, self._sample, self._reading, self._on_sample, counts)
 
     def _on_sample(self, counts: np.ndarray) -> Reading:
         """The reading after a sample with these counts per unit."""

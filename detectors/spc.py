@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings
+from detectors.base import Detector, Level, Reading, Readings, held_per_period, period_sums
 from detectors.signals import (
     HOURS_PER_WEEK,
     HoursMode,
@@ -205,22 +205,9 @@ class SpcDetector(Detector):
         the chart stepped per period, each reading held until the next."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
-        first, period = self._reading, self._period
-        n = len(trace) // period
-        units = trace.layout.n_units
-        busy = trace.values[: n * period, BUSY_HOURS].reshape(n, period, units)
-        duty = (trace.values[: n * period, STAFF] * self.layout.dt_h).reshape(n, period, units)
-        busy_sums, duty_sums = np.zeros((n, units)), np.zeros((n, units))
-        for i in range(period):
-            busy_sums = busy_sums + busy[:, i]
-            duty_sums = duty_sums + duty[:, i]
-        at, readings = [], []
-        for j in range(n):
-            reading = self._on_period(busy_sums[j], duty_sums[j])
-            if reading is not (readings[-1] if readings else first):
-                at.append((j + 1) * period - 1)
-                readings.append(reading)
-        return Readings.held(trace.time_h, at, readings, first, trace.layout.n_units)
+        busy = period_sums(trace.values[:, BUSY_HOURS], self._period)
+        duty = period_sums(trace.values[:, STAFF] * self.layout.dt_h, self._period)
+        return held_per_period(trace, self._period, self._reading, self._on_period, busy, duty)
 
     def _on_period(self, busy: np.ndarray, duty: np.ndarray) -> Reading:
         """The chart's reading after a period with these busy and duty hours per unit (unchanged
