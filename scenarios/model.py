@@ -98,7 +98,6 @@ class StaffMember:
         self.state = "home"
         self.pending = None
         org.on_duty[unit] -= 1
-        org.away += 1
         org.counts[ABSENCES][unit] += 1
         org.env.process(self._absence(hours))
 
@@ -106,7 +105,6 @@ class StaffMember:
         yield self.org.env.timeout(hours)
         self.state = "called"
         self.org.on_duty[self.unit] += 1
-        self.org.away -= 1
         self.seek_work()
 
 
@@ -131,7 +129,6 @@ class Organisation:
         self.busy_hours = rows[BUSY_HOURS]  # staff-hours served in the current interval, up to `since`
         self.since = rows[SINCE]
         self.in_transit = rows[IN_TRANSIT]  # tasks on their way to each unit
-        self.away = 0  # staff called in sick and not yet back
         self.n_steps = int(round(org.duration_h / org.dt_h))
         self.record = np.zeros((self.n_steps, len(FIELDS), n))
         # running totals of busy and of on-duty staff-hours since the start, for the trailing busy
@@ -245,14 +242,11 @@ class Organisation:
             p = -np.expm1(-hazard * org.dt_h)
         else:  # nobody is tired: every unit has the base hazard
             p = self.base_absence_p
-        everyone = None if self.away else org.staff_per_unit  # staff on duty in every unit, if equal
-        calls = draw_binomial(self.rng, self.state[STAFF_ON_DUTY], p, everyone)
-        if np.count_nonzero(calls):
-            for unit in np.flatnonzero(calls).tolist():
-                present = [m for m in self.staff[unit] if m.state != "home"]
-                chosen = self.rng.choice(len(present), size=int(calls[unit]), replace=False)
-                for j in sorted(chosen.tolist()):
-                    present[j].call_in_sick(org.absence_duration_h)
+        units, positions = draw_sick_calls(self.rng, self.state[STAFF_ON_DUTY], p)
+        if len(units):
+            present = {u: [m for m in self.staff[u] if m.state != "home"] for u in set(units.tolist())}
+            for member in [present[u][j] for u, j in zip(units.tolist(), positions.tolist(), strict=True)]:
+                member.call_in_sick(org.absence_duration_h)
 
     def swap_requests(self, queue: np.ndarray, on_duty: np.ndarray) -> np.ndarray:
         """Swap requests of the interval: Poisson, faster as the backlog per staff member grows."""
@@ -329,22 +323,40 @@ class Organisation:
         return int(tied[0]) if len(tied) == 1 else int(tied[np.argmin(self.graph.distances(source, tied))])
 
 
-def draw_binomial(
-    rng: np.random.Generator, n: np.ndarray, p: np.ndarray | float, everyone: int | None
-) -> np.ndarray:
-    """``rng.binomial(n, p)`` per unit, for counts ``n`` held as floats. When every unit has
-    ``everyone`` = n and ``p`` is one number, the call takes scalars: numpy draws the same numbers
-    either way, and skips its checks of the arrays.
+def draw_sick_calls(
+    rng: np.random.Generator, on_duty: np.ndarray, p: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who calls in sick: each of unit u's ``on_duty[u]`` members independently with probability
+    ``p[u]`` (or ``p``), as (unit, position among the unit's members on duty) pairs, in order.
 
-    >>> def same(n, p, everyone):
-    ...     ours = draw_binomial(np.random.default_rng(1), np.array(n, float), p, everyone)
-    ...     return bool((ours == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all())
-    >>> same([4, 4, 4], 0.3, 4), same([4, 3, 4], 0.3, None), same([4, 4], np.array([0.3, 0.5]), 4)
-    (True, True, True)
+    A thinning draw, exact in distribution: candidates are spaced geometrically at the highest
+    probability ``p_max`` along the staff of all units in a row, and a candidate of unit u stays
+    with probability ``p[u] / p_max``. Each member is thus chosen with probability ``p[u]``,
+    independently, so a unit's count is Binomial(on_duty[u], p[u]) and, given the count, every
+    set of members is equally likely. With a small ``p_max`` this costs one scalar draw per check.
+
+    >>> units, positions = draw_sick_calls(np.random.default_rng(3), np.array([4.0, 0.0, 4.0]), 0.4)
+    >>> bool(np.isin(units, [0, 2]).all() and (positions < 4).all())
+    True
     """
-    if everyone is not None and isinstance(p, float):
-        return rng.binomial(everyone, p, size=len(n))
-    return rng.binomial(n.astype(np.int64), p)
+    p_max = float(np.max(p))
+    total = int(on_duty.sum())
+    if p_max <= 0.0 or total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    candidates = []
+    position = int(rng.geometric(p_max)) - 1
+    while position < total:
+        candidates.append(position)
+        position += int(rng.geometric(p_max))
+    chosen = np.array(candidates, dtype=np.int64)
+    if not candidates:
+        return chosen, chosen
+    ends = np.cumsum(on_duty)
+    units = np.searchsorted(ends, chosen, side="right")
+    if np.ndim(p):
+        keep = rng.uniform(size=chosen.size) * p_max < np.asarray(p)[units]
+        chosen, units = chosen[keep], units[keep]
+    return units, chosen - (ends[units] - on_duty[units]).astype(np.int64)
 
 
 def draw_poisson(rng: np.random.Generator, lam: float, size: int) -> np.ndarray:
