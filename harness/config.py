@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
 
 from detectors.base import Detector
@@ -86,6 +85,8 @@ class ExecutorSpec:
     @property
     def workers(self) -> int:
         """Worker processes to start: ``n_jobs``, or with -1 every core (-2 all but one, ...)."""
+        from joblib import cpu_count  # imported when used: joblib is slow to import
+
         return self.n_jobs if self.n_jobs > 0 else max(1, cpu_count() + 1 + self.n_jobs)
 
     def limits(self) -> Limits:
