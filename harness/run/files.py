@@ -19,8 +19,8 @@ import pandas as pd
 
 from harness.run.version import MODEL_VERSION
 
-#: The key of the simulation model version in every parquet file's metadata.
-MODEL_VERSION_KEY = b"tdbench.model_version"
+#: The simulation model version in every parquet file, read back by ``pd.read_parquet(path).attrs``.
+MODEL_VERSION_ATTR = "tdbench_model_version"
 
 #: errno values that mean "the storage refused", as opposed to a bug in tdbench.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
@@ -81,13 +81,10 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write ``frame`` (without its index), with the simulation model version in the file's metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**table.schema.metadata, MODEL_VERSION_KEY: str(MODEL_VERSION)})
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+    """Write ``frame`` (without its index), with the simulation model version in its attrs."""
+    frame = frame.copy(deep=False)
+    frame.attrs[MODEL_VERSION_ATTR] = MODEL_VERSION
+    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def remove_temporaries(folder: Path) -> None:
