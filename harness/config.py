@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from joblib import cpu_count
 from omegaconf import DictConfig, OmegaConf
 from pydantic import field_validator, model_validator
 
@@ -87,6 +86,8 @@ class ExecutorSpec(Section):
     @property
     def workers(self) -> int:
         """Worker processes to start: ``n_jobs``, or with -1 every core (-2 all but one, ...)."""
+        from joblib import cpu_count  # imported when used: joblib is slow to import
+
         return self.n_jobs if self.n_jobs > 0 else max(1, cpu_count() + 1 + self.n_jobs)
 
     def limits(self) -> Limits:

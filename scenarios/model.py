@@ -18,8 +18,9 @@ the member returns).
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import simpy
@@ -125,13 +126,13 @@ class Organisation:
         self.idle = [list(members) for members in self.staff]  # the last one is called first
         self.state = np.zeros((IN_TRANSIT + 1, n))  # rows: FIELDS, then SINCE and IN_TRANSIT
         self.state[STAFF_ON_DUTY] = org.staff_per_unit
+        self.full_staff, self.away = n * org.staff_per_unit, 0  # staff, and those called in sick
         rows = [memoryview(row) for row in self.state]  # per-event access to single entries
         self.counts = rows[ARRIVALS : ABSENCES + 1]  # interval counters
         self.busy, self.on_duty = rows[BUSY], rows[STAFF_ON_DUTY]
         self.busy_hours = rows[BUSY_HOURS]  # staff-hours served in the current interval, up to `since`
         self.since = rows[SINCE]
         self.in_transit = rows[IN_TRANSIT]  # tasks on their way to each unit
-        self.away = 0  # staff called in sick and not yet back
         self.n_steps = int(round(org.duration_h / org.dt_h))
         self.record = np.zeros((self.n_steps, len(FIELDS), n))
         # running totals of busy and of on-duty staff-hours since the start, for the trailing busy
@@ -140,8 +141,7 @@ class Organisation:
         self.totals = np.zeros((self.window + 1, 2, n))
         self.step = 0
         self.budget = 0.0  # the coordinator's transfer allowance
-        # what the hazard and swap-request formulas give for a unit neither tired nor backed up
-        self.base_absence_p = float(-np.expm1(-org.absence_hazard_per_h * (1.0 + 0.0) * org.dt_h))
+        # what the swap-request formula gives for a unit that is not backed up
         self.base_swap_lam = (org.swap_base_rate_per_h + org.swap_kappa * 0.0) * org.dt_h
 
     # --- the units -------------------------------------------------------------------------------
@@ -234,25 +234,34 @@ class Organisation:
     # --- what happens at each health check, for every unit at once --------------------------------
 
     def sick_calls(self) -> None:
-        """Each member on duty calls in sick with the unit's fatigue hazard."""
-        org, k, ring = self.org, self.step, len(self.totals)
-        trailing = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
-        served, duty = trailing[0], trailing[1]
+        """Each member on duty calls in sick with the unit's fatigue hazard. The thinning draw needs
+        the highest probability, and each candidate's own only when there is a candidate."""
+        k, ring = self.step, len(self.totals)
+        served, duty = self.totals[k % ring] - self.totals[max(0, k - self.window) % ring]
         busy_fraction = np.divide(served, duty, out=np.zeros(len(served)), where=duty > 0)
-        if busy_fraction.max() > FATIGUE_ONSET:
-            fatigue = np.maximum(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
-            hazard = org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue)
-            p = -np.expm1(-hazard * org.dt_h)
-        else:  # nobody is tired: every unit has the base hazard
-            p = self.base_absence_p
-        everyone = None if self.away else org.staff_per_unit  # staff on duty in every unit, if equal
-        calls = draw_binomial(self.rng, self.state[STAFF_ON_DUTY], p, everyone)
-        if np.count_nonzero(calls):
-            for unit in np.flatnonzero(calls).tolist():
-                present = [m for m in self.staff[unit] if m.state != "home"]
-                chosen = self.rng.choice(len(present), size=int(calls[unit]), replace=False)
-                for j in sorted(chosen.tolist()):
-                    present[j].call_in_sick(org.absence_duration_h)
+        top = float(busy_fraction.max())
+
+        def p_of(units: np.ndarray) -> np.ndarray:
+            return np.array([self.absence_p(b) for b in busy_fraction[units].tolist()])
+
+        units, positions = draw_sick_calls(
+            self.rng,
+            self.state[STAFF_ON_DUTY],
+            self.full_staff - self.away,
+            self.absence_p(top),
+            p_of if top > FATIGUE_ONSET else None,  # below the onset every unit has the base hazard
+        )
+        if len(units):
+            present = {u: [m for m in self.staff[u] if m.state != "home"] for u in set(units.tolist())}
+            for member in [present[u][j] for u, j in zip(units.tolist(), positions.tolist(), strict=True)]:
+                member.call_in_sick(self.org.absence_duration_h)
+
+    def absence_p(self, busy_fraction: float) -> float:
+        """A member's probability of calling in sick within one dt, at this trailing busy fraction:
+        the hazard rises linearly from ``absence_hazard_per_h`` above the fatigue onset."""
+        org = self.org
+        fatigue = max(0.0, busy_fraction - FATIGUE_ONSET) / FATIGUE_SPAN
+        return -math.expm1(-org.absence_hazard_per_h * (1.0 + org.absence_beta * fatigue) * org.dt_h)
 
     def swap_requests(self, queue: np.ndarray, on_duty: np.ndarray) -> np.ndarray:
         """Swap requests of the interval: Poisson, faster as the backlog per staff member grows."""
@@ -329,22 +338,45 @@ class Organisation:
         return int(tied[0]) if len(tied) == 1 else int(tied[np.argmin(self.graph.distances(source, tied))])
 
 
-def draw_binomial(
-    rng: np.random.Generator, n: np.ndarray, p: np.ndarray | float, everyone: int | None
-) -> np.ndarray:
-    """``rng.binomial(n, p)`` per unit, for counts ``n`` held as floats. When every unit has
-    ``everyone`` = n and ``p`` is one number, the call takes scalars: numpy draws the same numbers
-    either way, and skips its checks of the arrays.
+def draw_sick_calls(
+    rng: np.random.Generator,
+    on_duty: np.ndarray,
+    total: int,
+    p_max: float,
+    p_of: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who calls in sick: each of unit u's ``on_duty[u]`` members (``total`` in all) independently
+    with probability ``p_of(u)`` (at most ``p_max``; None: ``p_max`` for every unit), as (unit,
+    position among the unit's members on duty) pairs, in order.
 
-    >>> def same(n, p, everyone):
-    ...     ours = draw_binomial(np.random.default_rng(1), np.array(n, float), p, everyone)
-    ...     return bool((ours == np.random.default_rng(1).binomial(n, np.broadcast_to(p, len(n)))).all())
-    >>> same([4, 4, 4], 0.3, 4), same([4, 3, 4], 0.3, None), same([4, 4], np.array([0.3, 0.5]), 4)
-    (True, True, True)
+    A thinning draw, exact in distribution: candidates are spaced geometrically at ``p_max`` along
+    the staff of all units in a row, and a candidate of unit u stays with probability
+    ``p_of(u) / p_max``. Each member is thus chosen with probability ``p_of(u)``, independently, so
+    a unit's count is Binomial(on_duty[u], p_of(u)) and, given the count, every set of its members
+    is equally likely. With a small ``p_max`` this costs one scalar draw, and ``p_of`` is called
+    only for candidates.
+
+    >>> units, positions = draw_sick_calls(np.random.default_rng(3), np.array([4.0, 0.0, 4.0]), 8, 0.4)
+    >>> bool(np.isin(units, [0, 2]).all() and (positions < 4).all())
+    True
     """
-    if everyone is not None and isinstance(p, float):
-        return rng.binomial(everyone, p, size=len(n))
-    return rng.binomial(n.astype(np.int64), p)
+    none = np.zeros(0, dtype=np.int64)
+    if p_max <= 0.0 or total == 0:
+        return none, none
+    candidates = []
+    position = int(rng.geometric(p_max)) - 1
+    while position < total:
+        candidates.append(position)
+        position += int(rng.geometric(p_max))
+    if not candidates:
+        return none, none
+    chosen = np.array(candidates, dtype=np.int64)
+    ends = np.cumsum(on_duty)
+    units = np.searchsorted(ends, chosen, side="right")
+    if p_of is not None:
+        keep = rng.uniform(size=chosen.size) * p_max < p_of(units)
+        chosen, units = chosen[keep], units[keep]
+    return units, chosen - (ends[units] - on_duty[units]).astype(np.int64)
 
 
 def draw_poisson(rng: np.random.Generator, lam: float, size: int) -> np.ndarray:

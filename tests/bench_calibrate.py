@@ -1,6 +1,7 @@
 """Benchmark: calibrating one detector over 200 runs costs at most 3x scoring them at one threshold.
 
-Run with:  .venv/bin/python -m pytest -m bench tests/bench_calibrate.py -s
+Figures: .benchmarks/figures/calibrate.json.
+Run with: python -m pytest -m bench tests/bench_calibrate.py -s
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import time
 
 import pytest
 from joblib import Parallel, delayed
+from yardstick import write_figures
 
 import detectors
 import scenarios
@@ -71,4 +73,5 @@ def test_calibration_costs_at_most_3x_scoring_at_one_threshold(benchmark, runs):
         f"\n200 runs: scoring at one threshold {scoring_s:.3f} s; calibration over {len(curves)} thresholds "
         f"(both splits) {calibrate_s:.3f} s; ratio {ratio:.2f} (target <= 3)"
     )
+    write_figures("calibrate", dict(benchmark.extra_info), "ratio <= 3", ratio <= 3.0)
     assert ratio <= 3.0

@@ -371,5 +371,6 @@ def test_a_bad_headline_setting_exits_2_and_writes_nothing(tmp_path):
     _, stderr = done.communicate(timeout=300)
     assert done.returncode == 2
     (line,) = stderr.strip().splitlines()
-    assert line.startswith("tdbench: error: headline.budget.quiet_alert_fraction: must be a number >= 0 and <= 1")
+    expected = "tdbench: error: headline.budget.quiet_alert_fraction: must be a number >= 0 and <= 1"
+    assert line.startswith(expected)
     assert not out.exists()

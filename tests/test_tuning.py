@@ -173,11 +173,13 @@ def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeyp
         assert (tmp_path / name).stat().st_mode & 0o777 == file_mode()
 
 
-def perturbed(runs, seeds):
-    """The runs with the scores of ``seeds`` negated (no alert above a positive threshold)."""
+def perturbed(runs, seeds, alert=False):
+    """The runs with the scores of ``seeds`` negated (no alert above a positive threshold), or with
+    ``alert`` far above every threshold (an alert at every step)."""
+    new = (lambda score: np.full_like(score, 1e9)) if alert else (lambda score: -score)
     return {
         name: {
-            key: Run(r.time_h, -r.score, r.dt_h, r.warmup_h, r.events) if key[1] in seeds else r
+            key: Run(r.time_h, new(r.score), r.dt_h, r.warmup_h, r.events) if key[1] in seeds else r
             for key, r in by_key.items()
         }
         for name, by_key in runs.items()
@@ -193,10 +195,13 @@ def test_choices_read_only_their_own_seeds():
     calibration_changed, _ = tune_task.tune_detector(
         plan, "transport", perturbed(runs, plan.calibration), errors
     )
+    test_alerting, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, plan.test, True), errors)
     keys = ("config", "threshold", "feasible", "calibration_recall", "calibration_median_lead_h")
     for choice in (0, 1):  # shipped and tuned: chosen on the calibration seeds
-        assert [rows[choice].get(k) for k in keys] == [test_changed[choice].get(k) for k in keys]
-        assert rows[choice]["detected"] != test_changed[choice]["detected"]  # the test seeds only report
+        for changed in (test_changed, test_alerting):
+            assert [rows[choice].get(k) for k in keys] == [changed[choice].get(k) for k in keys]
+        # the test seeds only report: silenced they detect nothing, alerting throughout everything
+        assert test_changed[choice]["detected"] == 0.0 and test_alerting[choice]["detected"] == 1.0
     assert rows[2]["choice"] == "oracle"  # the oracle: chosen on the test seeds alone
     oracle = ("config", "threshold", "feasible", "detected", "median_lead_h")
     assert [rows[2].get(k) for k in oracle] == [calibration_changed[2].get(k) for k in oracle]

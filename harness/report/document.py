@@ -38,7 +38,7 @@ from harness.run.files import write_parquet, write_text
 from harness.run.ledger import Ledger
 from harness.run.stopping import STOPPING, stopping_text
 from harness.run.study import StudyResult
-from harness.run.version import code_version
+from harness.run.version import MODEL_VERSION, code_version
 from scenarios.errors import InputError
 from scenarios.params import Section, param
 from scenarios.truth import TARGETS, TruthSpec
@@ -718,6 +718,7 @@ def environment_table() -> str:
         except metadata.PackageNotFoundError:
             rows.append([name, "not installed"])
     rows.append(["tdbench code version", code_version()])
+    rows.append(["simulation model version", str(MODEL_VERSION)])
     return markdown_table(["package", "version"], rows)
 
 

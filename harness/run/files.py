@@ -17,6 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.run.version import MODEL_VERSION
+
+#: The simulation model version in every parquet file, read back by ``pd.read_parquet(path).attrs``.
+MODEL_VERSION_ATTR = "tdbench_model_version"
+
 #: errno values that mean "the storage refused", as opposed to a bug in tdbench.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
@@ -76,6 +81,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` (without its index), with the simulation model version in its attrs."""
+    frame = frame.copy(deep=False)
+    frame.attrs[MODEL_VERSION_ATTR] = MODEL_VERSION
     write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 

@@ -25,7 +25,7 @@ from detectors.base import Readings, readings_of, shared_readings
 from harness.analysis.scoring import ScoringSpec, score_run
 from harness.config import build
 from harness.run.replay import overhead_row, replay
-from harness.run.version import code_version
+from harness.run.version import MODEL_VERSION, code_version
 from scenarios import simulate
 from scenarios.org import OrgConfig
 from scenarios.trace import Trace
@@ -55,6 +55,7 @@ def job_key(scenario: str, scenario_spec: dict, seed: int, org: dict, truth: dic
         "seed": seed,
         "org": org,
         "truth": truth,
+        "model": MODEL_VERSION,
         "code": code_version(),
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -80,6 +81,7 @@ def cell_key(
         "truth": truth,
         "scoring": scoring,
         "detector": [detector, detector_spec],
+        "model": MODEL_VERSION,
         "code": code_version(),
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]

@@ -6,9 +6,12 @@ the work in Hydra's output folder and returns the exit code.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -112,8 +115,11 @@ def task_module(name: str) -> ModuleType:
 
 
 def summary(name: str) -> str:
-    """The first sentence of a task module's docstring, after its leading ``tdbench ...``: part."""
-    text = " ".join((task_module(name).__doc__ or "").split())
+    """The first sentence of a task module's docstring, after its leading ``tdbench ...``: part (read
+    from the source, so ``--help`` imports none of the tasks)."""
+    spec = importlib.util.find_spec(TASKS[name])
+    source = Path(spec.origin).read_text() if spec and spec.origin else ""
+    text = " ".join((ast.get_docstring(ast.parse(source)) or "").split())
     text = re.sub(r"^.*?``:\s*", "", text).replace("``", "")
     return re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
 
