@@ -37,13 +37,11 @@ from omegaconf.errors import OmegaConfBaseException
 import detectors
 import scenarios
 from harness.config import ExecutorSpec, resolve
-from harness.run.executors import WorkersLost
 from harness.run.files import StorageError, write_text
 from harness.run.ledger import LEDGER_FILE
-from harness.run.lock import LOCK_FILE, FolderBusy, check_free, hold
-from harness.run.signals import exit_code, remove_shared_memory, signal_policy
+from harness.run.lock import HYDRA_ONLY, LOCK_FILE, FolderBusy, check_free, hold
+from harness.run.signals import WorkersLost, exit_code, remove_shared_memory, signal_policy
 from harness.tasks import check_read, settings_help, task_module, tasks_help
-from harness.tasks.report import HYDRA_ONLY
 from scenarios import plugins
 from scenarios.errors import InputError
 

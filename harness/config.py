@@ -127,6 +127,52 @@ class OverheadSpec(Section):
         return units
 
 
+class TuneSpec(Section):
+    """The ``tune`` config section."""
+
+    section: ClassVar[str] = "tune"
+
+    announce_above: int = param(20, "a detector searching more configurations says so before it starts", ge=1)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig | Mapping) -> TuneSpec:
+        return cls(**(cfg.get("tune") or {}))
+
+
+class ReportSpec(Section):
+    """The ``report:`` settings."""
+
+    section: ClassVar[str] = "report"
+
+    enabled: bool = param(True, "write report.md and figures/ at the end of a study (and of task=evaluate)")
+    timeline_seed: int | None = param(
+        None, "seed drawn in each scenario's timeline; null: its most typical seed"
+    )
+
+
+MAX_SEEDS = 10_000  # of a stopping rule's study
+
+
+class StopSpec(Section):
+    """The ``stop:`` settings; ``compare`` None: no stopping rule, the study runs ``seeds`` seeds."""
+
+    section: ClassVar[str] = "stop"
+
+    compare: tuple[str, str] | None = param(
+        None, "[detector, reference] (reference in headline.references): add seeds until decided"
+    )
+    metric: Literal["warned", "lead"] = param(
+        "warned", "the headline's paired difference the rule decides on"
+    )
+    halfwidth: float = param(0.05, "stop when the interval's half-width is below this", gt=0)
+    batch: int = param(5, "seeds added at each look", ge=1, le=MAX_SEEDS)
+    max_seeds: int = param(50, "never more seeds than this", ge=1, le=MAX_SEEDS)
+
+    def looks(self, first: int) -> list[int]:
+        """The planned looks' seed counts, starting with ``first`` seeds."""
+        return [*range(first, self.max_seeds, self.batch), self.max_seeds]
+
+
 class StudySettings(Section):
     """The top-level settings of a study."""
 

@@ -21,12 +21,18 @@ from harness.analysis.calibrate import CalibrationSpec
 from harness.analysis.headline import HeadlineSpec
 from harness.analysis.scoring import ScoringSpec
 from harness.analysis.statistics import StatisticsSpec
-from harness.config import Criteria, ExecutorSpec, OverheadSpec, StudySettings, resolve
+from harness.config import (
+    Criteria,
+    ExecutorSpec,
+    OverheadSpec,
+    ReportSpec,
+    StopSpec,
+    StudySettings,
+    TuneSpec,
+    resolve,
+)
 from harness.live.settings import MonitorSettings, ResilienceTransportConfig
-from harness.report.document import ReportSpec
-from harness.run.stopping import StopSpec
 from harness.tasks import EVERY_TASK, READS, TASKS, TaskInputs
-from harness.tasks.tune import TuneSpec
 from scenarios.historical import HistoricalSpec
 from scenarios.org import OrgConfig
 from scenarios.params import Declared, Setting, describe

@@ -17,8 +17,9 @@ from studies import RaisingDetector, study_config, target, tdbench, without_timi
 from harness import cli, config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
-from harness.run.executors import LOOPBACK, WorkersLost, execute, local_cluster
+from harness.run.executors import LOOPBACK, execute, local_cluster
 from harness.run.ledger import ROW_TABLES as TABLES
+from harness.run.signals import WorkersLost
 from harness.run.study import run_study
 from harness.tasks import study as study_task
 from scenarios.errors import InputError

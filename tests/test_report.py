@@ -17,8 +17,8 @@ from studies import SMALL_STUDY, compose_config, run_task
 
 from harness import cli
 from harness.analysis.scoring import score_run
-from harness.config import ExecutorSpec, build, load_study
-from harness.report.document import ReportSpec, false_alarms, report_spec
+from harness.config import ExecutorSpec, ReportSpec, build, load_study
+from harness.report.document import false_alarms, report_spec
 from harness.report.timelines import best_threshold, representative_seed
 from harness.run.ledger import Ledger
 from harness.run.study import summarise_run

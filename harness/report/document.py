@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from harness.analysis.headline import Headline
 from harness.analysis.identical import identical_detectors
 from harness.analysis.phase4 import phase4_section
 from harness.analysis.summary import ALL, alarm_rates
-from harness.config import ExecutorSpec, StudyConfig, build, demand_label
+from harness.config import ExecutorSpec, ReportSpec, StudyConfig, build, demand_label
 from harness.report.palette import palette
 from harness.report.screen import announce
 from harness.report.timelines import representative_seed, score_thresholds, timeline_tables
@@ -40,7 +40,6 @@ from harness.run.stopping import STOPPING, stopping_text
 from harness.run.study import StudyResult
 from harness.run.version import MODEL_VERSION, code_version
 from scenarios.errors import InputError
-from scenarios.params import Section, param
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
@@ -52,17 +51,6 @@ HEADLINE_FIGURES = (RANKING, AMOC, COVERAGE)  # drawn under the headline, at the
 OPERATING_CURVE = "operating_curve.parquet"
 CALIBRATED = "calibrated.parquet"
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "simpy", "matplotlib", "hydra-core", "joblib", "tdbench")
-
-
-class ReportSpec(Section):
-    """The ``report:`` settings."""
-
-    section: ClassVar[str] = "report"
-
-    enabled: bool = param(True, "write report.md and figures/ at the end of a study (and of task=evaluate)")
-    timeline_seed: int | None = param(
-        None, "seed drawn in each scenario's timeline; null: its most typical seed"
-    )
 
 
 def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> ReportSpec:

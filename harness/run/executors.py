@@ -22,6 +22,7 @@ from joblib import Parallel, delayed, parallel_config
 from harness.config import ExecutorSpec
 from harness.run.isolation import run_isolated
 from harness.run.jobs import run_job
+from harness.run.signals import WorkersLost
 
 # An interrupted study (Ctrl-C) cancels the jobs still running on purpose and says so in one line;
 # joblib's own warning about the cancelled tasks would add two more.
@@ -60,16 +61,6 @@ def _joblib(
     with parallel_config(backend=backend, **params):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         yield from parallel(delayed(fn)(job) for job in jobs)
-
-
-class WorkersLost(Exception):
-    """The dask cluster lost the workers running the study's jobs."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"executor.name: dask lost its workers ({reason}); every job finished before is stored: "
-            "restart the cluster and run the same command again"
-        )
 
 
 #: How long a dask cluster may have no worker at all before the study stops (WorkersLost).

@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.run.files import StorageError, file_mode, storage_error
 
 LOCK_FILE = ".tdbench.lock"
+HYDRA_ONLY = {".hydra", "config.yaml", "cli.log", LOCK_FILE}  # what a command leaves before its work
 
 _held: dict[Path, list[int]] = {}  # folder -> [fd, depth]
 _guard = threading.Lock()

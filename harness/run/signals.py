@@ -62,3 +62,13 @@ def remove_shared_memory(pid: int | None = None) -> None:
     for path in SHARED_MEMORY.glob(f"sem.loky-{pid}-*"):
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+class WorkersLost(Exception):
+    """The dask cluster lost the workers running the study's jobs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"executor.name: dask lost its workers ({reason}); every job finished before is stored: "
+            "restart the cluster and run the same command again"
+        )

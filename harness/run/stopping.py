@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,38 +42,16 @@ from harness.analysis.statistics import (
     look_levels,
     obf_spent,
 )
-from harness.config import StudyConfig
+from harness.config import StopSpec, StudyConfig
 from harness.run.files import write_text
 from harness.run.study import StudyResult, run_study
 from scenarios.errors import InputError
-from scenarios.params import Section, param
 
 STOPPING = "stopping.csv"
 #: stop.metric -> the column of headline_pairs.csv it reads (with _lo, _hi) and its unit
 METRICS = {"warned": ("warned_diff", "share of events warned ahead"), "lead": ("lead_diff_h", "h")}
 NO_PAIR = "no matched pair"
-MAX_SEEDS = 10_000
 MAX_LOOKS = 100
-
-
-class StopSpec(Section):
-    """The ``stop:`` settings; ``compare`` None: no stopping rule, the study runs ``seeds`` seeds."""
-
-    section: ClassVar[str] = "stop"
-
-    compare: tuple[str, str] | None = param(
-        None, "[detector, reference] (reference in headline.references): add seeds until decided"
-    )
-    metric: Literal["warned", "lead"] = param(
-        "warned", "the headline's paired difference the rule decides on"
-    )
-    halfwidth: float = param(0.05, "stop when the interval's half-width is below this", gt=0)
-    batch: int = param(5, "seeds added at each look", ge=1, le=MAX_SEEDS)
-    max_seeds: int = param(50, "never more seeds than this", ge=1, le=MAX_SEEDS)
-
-    def looks(self, first: int) -> list[int]:
-        """The planned looks' seed counts, starting with ``first`` seeds."""
-        return [*range(first, self.max_seeds, self.batch), self.max_seeds]
 
 
 def stop_spec(raw: Mapping[str, Any] | None, study: StudyConfig) -> StopSpec:

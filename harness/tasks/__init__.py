@@ -128,7 +128,8 @@ def settings_help(task: str, config: Mapping[str, Any]) -> str:
     """The settings ``task`` reads at their values in the composed ``config``, for ``--help``."""
     from harness.reference import help_text  # imports every declaring module: only for --help
 
-    task_module(task)
+    if task not in TASKS:
+        raise InputError("task", f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
     return help_text(task, config)
 
 

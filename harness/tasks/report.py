@@ -27,14 +27,13 @@ from harness.report.document import ReportFigures, report_settings, write_report
 from harness.report.screen import announce
 from harness.run.files import write_text
 from harness.run.ledger import LEDGER_FILE, Ledger
-from harness.run.lock import LOCK_FILE, check_free, hold
+from harness.run.lock import HYDRA_ONLY, check_free, hold
 from harness.run.saved import saved_config
 from harness.run.stopping import stopped_split
 from harness.run.study import summarise_run
 from harness.tasks.study import printed
 from scenarios.errors import InputError
 
-HYDRA_ONLY = {".hydra", "config.yaml", "cli.log", LOCK_FILE}
 REDERIVED = ("calibrate.split_seed", "calibrate.calibration_fraction")
 
 

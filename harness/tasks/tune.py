@@ -22,7 +22,6 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -41,7 +40,7 @@ from harness.analysis.tuning import (
     report,
     search_rows,
 )
-from harness.config import StudyConfig, build, load_study, resolve
+from harness.config import StudyConfig, TuneSpec, build, load_study, resolve
 from harness.report.screen import fit
 from harness.run.executors import execute
 from harness.run.files import write_text
@@ -49,22 +48,9 @@ from harness.run.jobs import Job, simulate_job
 from harness.run.ledger import stored_score
 from harness.run.plan import plan_jobs
 from scenarios.errors import InputError
-from scenarios.params import Section, param
 
 TUNING_FILES = ("tuning.csv", "search.csv", "tuning.md")
 TUNING_KEY = "tuning.key"  # written last: the content hash of the tuning the files above hold
-
-
-class TuneSpec(Section):
-    """The ``tune`` config section."""
-
-    section: ClassVar[str] = "tune"
-
-    announce_above: int = param(20, "a detector searching more configurations says so before it starts", ge=1)
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig | Mapping) -> TuneSpec:
-        return cls(**(cfg.get("tune") or {}))
 
 
 @dataclass(frozen=True)
