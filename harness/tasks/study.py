@@ -54,7 +54,7 @@ def printed(result: StudyResult, tuning: str = "") -> str:
     """What the study prints: the headline's answer in one sentence, the headline, the tuning (with
     headline.tune), then both scorecards."""
     answer, _, rest = result.headline_text.partition("\n")  # the answer's sentence comes first
-    parts = [answer, "", "# Headline", "", fit(rest.lstrip("\n"), "headline.md"), ""]
+    parts = [fit(answer, "headline.md"), "", "# Headline", "", fit(rest.lstrip("\n"), "headline.md"), ""]
     if tuning:
         parts += ["# Tuning", "", fit(tuning, "tuning.md"), ""]
     parts += ["# Scorecard as shipped", "", fit(result.scorecard_text, "scorecard.md")]
