@@ -152,6 +152,7 @@ def render_headline(headline, stats: StatisticsSpec) -> str:
         f"AUC: mean warned share over quiet-alerting budgets 0..{spec.partial_auc_to:.0%} (all seeds, "
         "threshold-free, bootstrap interval).",
     ]
+    lines += infeasible_text(headline)
     lines += ["", *scenario_table(headline.scenarios, headline.table)]
     if len(headline.pairs):
         lines += [
@@ -169,6 +170,30 @@ def render_headline(headline, stats: StatisticsSpec) -> str:
             "infeasible detectors are not paired: their nearest point is not at the matched budget).",
         ]
     return "\n".join(lines)
+
+
+def infeasible_text(headline) -> list[str]:
+    """Why detectors are infeasible: how much quiet time and how many target events the seeds that
+    choose a fold's threshold hold, what the budget allows in them, and what would make it reachable."""
+    table, spec = headline.table, headline.spec
+    out = table[~table["feasible"].astype(bool)]
+    if out.empty or headline.cells.empty:
+        return []
+    runs = headline.cells.drop_duplicates(["scenario", "seed"])
+    share = 1.0 - 1.0 / len(headline.folds) if len(headline.folds) > 1 else 1.0  # of the seeds, per fold
+    quiet_h = share * float(runs["quiet_h"].sum())
+    events = share * float(runs[f"n_events_{spec.target}"].sum())
+    nearest = ", ".join(f"{r['detector']} (x{r['budget_use']:.3g})" for r in out.to_dict("records"))
+    return [
+        "",
+        f"Infeasible at this budget: {nearest} of the budget at their nearest thresholds. The seeds that "
+        f"choose a fold's threshold hold about {quiet_h:.0f} quiet hours and {events:.0f} {spec.target} "
+        f"events; the budget allows {spec.quiet_alert_fraction * quiet_h:.1f} alert-hours and "
+        f"{spec.false_per_quiet_week * quiet_h / 168:.2f} false episodes in them. More seeds or longer runs "
+        "give the budget more quiet time to spend (one false episode needs "
+        f"{168 / spec.false_per_quiet_week if spec.false_per_quiet_week else float('inf'):.0f} quiet hours); "
+        "or set a budget the data can resolve (headline.budget).",
+    ]
 
 
 def scenario_table(scenarios: pd.DataFrame, table: pd.DataFrame) -> list[str]:
