@@ -215,7 +215,8 @@ def held_per_period(
 ) -> Readings:
     """The readings of a detector whose reading changes only when a period of ``period`` steps ends:
     ``on_period`` of each period's ``sums``, held until the next, ``first`` before."""
-    at, readings = [], []
+    at: list[int] = []
+    readings: list[Reading] = []
     for j in range(len(sums[0]) if sums else 0):
         reading = on_period(*(s[j] for s in sums))
         if reading is not (readings[-1] if readings else first):
