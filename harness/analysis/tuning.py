@@ -182,7 +182,7 @@ def out_of_fold(
     cells, events = [], []
     for fold, pick in zip(folded.folds, picks, strict=True):
         held_out = folded.on(fold.test).get(pick.config, {}) if pick is not None else {}
-        if held_out:
+        if pick is not None and held_out:
             c, e = score_runs(name, held_out, pick.threshold, scoring)
             cells.append(c.assign(fold=fold.index))
             events.append(e.assign(fold=fold.index))
