@@ -13,11 +13,21 @@ import scenarios
 from detectors.seismic import SeismicDetector
 from harness import cli
 from harness.analysis.calibrate import Run
-from harness.analysis.headline import HeadlineSpec
+from harness.analysis.headline import HeadlineSpec, build_headline
 from harness.analysis.headline.folds import choose as headline_choose
 from harness.analysis.headline.folds import run_sweeps
 from harness.analysis.scoring import ScoringSpec
-from harness.analysis.tuning import ORACLE_LABEL, choose, configurations, select
+from harness.analysis.tuning import (
+    ORACLE_LABEL,
+    SHIPPED,
+    TUNED,
+    Folded,
+    choose,
+    configurations,
+    fold_picks,
+    report,
+    select,
+)
 from harness.run.files import file_mode
 from harness.tasks import tune as tune_task
 from scenarios.errors import InputError
@@ -149,14 +159,16 @@ def test_tune_simulates_each_job_once_and_reports_every_choice(tmp_path, monkeyp
     calls = []
     real = tune_task.simulate_job
     monkeypatch.setattr(tune_task, "simulate_job", lambda job: calls.append(job) or real(job))
-    cfg = compose_config(*TINY, "tune.announce_above=5")
+    loose = ("headline.budget.quiet_alert_fraction=0.05", "headline.budget.false_per_quiet_week=5")
+    cfg = compose_config(*TINY, "tune.announce_above=5", *loose)  # feasible in every fold: paired
     assert tune_task.run(cfg, tmp_path) == 0
     assert len(calls) == 2 * 4  # scenarios x seeds: every configuration ran on the same trace
     assert len(calls[0].detectors) == 10 + 1  # transport's 10 configurations and utilization_busy
     assert "transport searches 10 configurations" in capsys.readouterr().err
     table = pd.read_csv(tmp_path / "tuning.csv")
     assert list(table["choice"]) == ["shipped", "tuned", "oracle"] * 2
-    assert list(table["chosen_on"]) == ["calibration", "calibration", "test"] * 2
+    assert list(table["chosen_on"]) == ["other folds", "other folds", "scored seeds"] * 2  # 4 folds
+    assert table["fold_choices"].str.count("fold ").dropna().eq(4).all()
     for column in ("warned_lo", "warned_hi", "median_lead_h_lo", "false_per_quiet_week_hi"):
         assert column in table
     tuned = table[table["choice"] == "tuned"].set_index("detector")
@@ -186,23 +198,64 @@ def perturbed(runs, seeds, alert=False):
     }
 
 
-def test_choices_read_only_their_own_seeds():
-    plan = tune_task._plan(compose_config(*TINY, FEW))
+def chosen(pick):
+    """What a pick chose: configuration, threshold and whether it is within the budget."""
+    return (pick.config, pick.threshold, pick.feasible, pick.budget_use)
+
+
+def test_each_fold_is_chosen_without_its_own_seeds():
+    plan = tune_task._plan(compose_config(*TINY, FEW))  # 4 seeds, headline.folds=5: a fold per seed
+    runs, errors = tune_task.collect(plan)
+    assert not errors and len(plan.folds) == 4
+    folded = tune_task.folded_of(plan, "transport", runs, errors)
+    scoring, spec = plan.study.scoring, plan.study.headline
+    for choice in (SHIPPED, TUNED):
+        base = [chosen(p) for p in fold_picks(folded, choice, scoring, spec)]
+        for fold in plan.folds:
+            for alert in (False, True):  # the fold's own seeds silenced, or alerting throughout
+                loud = Folded(perturbed(folded.runs, fold.test, alert), plan.folds)
+                changed = [chosen(p) for p in fold_picks(loud, choice, scoring, spec)]
+                assert changed[fold.index] == base[fold.index]
+                if alert:  # the same change moves the choice of every fold that does see those seeds
+                    others = [j for j in range(len(plan.folds)) if j != fold.index]
+                    assert all(changed[j] != base[j] for j in others)
+    rows = report("transport", folded, scoring, spec, plan.study.stats)
+    # the shipped configuration is reported exactly as the headline's row of it
+    head = build_headline({"transport": runs["transport"]}, plan.folds, scoring, spec, plan.study.stats)
+    shipped = head.table.iloc[0]
+    for column in ("threshold", "threshold_fold_median", "feasible", "warned", "warned_lo", "median_lead_h"):
+        assert rows[0][column] == shipped[column], column
+    # a fold's seeds alerting throughout: scored at the other folds' choice they warn of every event
+    loud = report(
+        "transport",
+        Folded(perturbed(folded.runs, plan.folds[0].test, True), plan.folds),
+        scoring,
+        spec,
+        plan.study.stats,
+    )
+    assert loud[1]["detected"] > rows[1]["detected"] or rows[1]["detected"] == 1.0
+    assert rows[2]["choice"] == "oracle" and rows[2]["chosen_on"] == "scored seeds"
+
+
+def test_one_fold_keeps_the_single_split():
+    plan = tune_task._plan(compose_config(*TINY, FEW, "headline.folds=1"))
+    (fold,) = plan.folds
     runs, errors = tune_task.collect(plan)
     assert not errors
     rows, _ = tune_task.tune_detector(plan, "transport", runs, errors)
-    test_changed, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, plan.test), errors)
+    test_changed, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, fold.test), errors)
     calibration_changed, _ = tune_task.tune_detector(
-        plan, "transport", perturbed(runs, plan.calibration), errors
+        plan, "transport", perturbed(runs, fold.calibration), errors
     )
-    test_alerting, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, plan.test, True), errors)
+    test_alerting, _ = tune_task.tune_detector(plan, "transport", perturbed(runs, fold.test, True), errors)
     keys = ("config", "threshold", "feasible", "calibration_recall", "calibration_median_lead_h")
     for choice in (0, 1):  # shipped and tuned: chosen on the calibration seeds
+        assert rows[choice]["chosen_on"] == "calibration"
         for changed in (test_changed, test_alerting):
             assert [rows[choice].get(k) for k in keys] == [changed[choice].get(k) for k in keys]
         # the test seeds only report: silenced they detect nothing, alerting throughout everything
         assert test_changed[choice]["detected"] == 0.0 and test_alerting[choice]["detected"] == 1.0
-    assert rows[2]["choice"] == "oracle"  # the oracle: chosen on the test seeds alone
+    assert rows[2]["chosen_on"] == "test"  # the oracle: chosen on the test seeds alone
     oracle = ("config", "threshold", "feasible", "detected", "median_lead_h")
     assert [rows[2].get(k) for k in oracle] == [calibration_changed[2].get(k) for k in oracle]
     assert [rows[2].get(k) for k in oracle] != [test_changed[2].get(k) for k in oracle]
@@ -220,7 +273,7 @@ def test_a_study_with_headline_tune_stores_its_tuning_once(tmp_path, monkeypatch
     assert list(table["detector"]) == ["transport"] * 3
     head = pd.read_csv(tmp_path / "headline.csv").set_index("detector")
     shipped = table[table["choice"] == "shipped"].iloc[0]
-    # tuning uses the one calibration/test split: the headline's own choice with headline.folds=1
+    # with headline.folds=1 tuning uses the headline's one calibration/test split
     assert shipped["threshold"] == head.loc["transport", "threshold_fold_median"]
     assert shipped["warned"] == head.loc["transport", "warned"]
     report = (tmp_path / "report.md").read_text()

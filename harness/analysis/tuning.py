@@ -10,8 +10,15 @@ Selection is the headline's (harness.analysis.headline): on each configuration's
 sweep, ``choose_in_budget`` picks the threshold; across configurations (``choose``), the feasible
 one with the most target events detected, then the higher median lead, then the earlier
 configuration (the shipped one comes first); with none feasible, the nearest point (smallest budget
-use), marked infeasible. ``report`` scores the picks on the test seeds with the headline's own
-numbers and intervals, and pairs the tuned choice with the shipped one on the same events.
+use), marked infeasible.
+
+Tuning rides on the headline's folds (``headline.folds``; harness.analysis.headline.folds): each
+fold's configuration and threshold are chosen on the other folds' seeds and the fold's seeds are
+scored at them, so the tuned detector is reported out of fold exactly like a headline row and is
+comparable with the shipped configuration's row (chosen the same way). ``report`` adds the
+headline's numbers and intervals over every scored seed, the per-fold choices, and the pair tuned
+minus shipped on the same events; the oracle, chosen on the scored seeds, stays apart and labelled.
+With one fold this is the single calibration/test split.
 """
 
 from __future__ import annotations
@@ -25,8 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.calibrate import Sweep
-from harness.analysis.headline.folds import Runs, choose_in_budget, run_sweeps, selection_curve
+from harness.analysis.headline.folds import Fold, Runs, choose_in_budget, run_sweeps, selection_curve
 from harness.analysis.headline.inference import PairInput, pair_table, seed_median_leads
 from harness.analysis.headline.metrics import detector_metrics, event_counts, score_runs
 from harness.analysis.headline.spec import HeadlineSpec, budget_use, with_week
@@ -36,7 +42,7 @@ from scenarios.errors import InputError
 from scenarios.params import Declared, check_values
 
 SHIPPED, TUNED, ORACLE = "shipped", "tuned", "oracle"
-ORACLE_LABEL = "oracle: chosen on the test seeds; an optimistic bound, not a result"
+ORACLE_LABEL = "oracle: chosen on the seeds it is scored on; an optimistic bound, not a result"
 SHOWN = ("warned", "recall", "median_lead_h", "quiet_alert_fraction", "false_per_quiet_week", "fp_rate")
 PAIR_COLUMNS = (
     "events",
@@ -131,63 +137,115 @@ def select(runs_by_config: Mapping[str, Runs], scoring: ScoringSpec, spec: Headl
     return choose({label: curve_of(runs, scoring, spec) for label, runs in runs_by_config.items()}, spec)
 
 
-def at_threshold(runs: Runs, threshold: float, scoring: ScoringSpec, spec: HeadlineSpec) -> dict[str, float]:
-    """Pooled metrics of ``runs`` alerting at score >= ``threshold``."""
-    sweeps = run_sweeps(runs, scoring, spec.target)
-    row = with_week(Sweep.combine(list(sweeps.values())).curve([threshold])).iloc[0]
-    warned = selection_curve(sweeps, sorted({s for _, s in runs}), spec)
-    at = warned[warned["threshold"] <= threshold]
-    return {
-        **{name: float(row[name]) for name in SHOWN if name != "warned"},
-        "warned": float(at["warned"].iloc[-1]) if len(at) else 0.0,
-    }
-
-
 @dataclass(frozen=True)
-class Split:
-    """Every configuration's runs on the calibration and on the test seeds."""
+class Folded:
+    """Every configuration's runs (by label) on every seed, and the headline's folds over the seeds."""
 
-    calibration: Mapping[str, Runs]
-    test: Mapping[str, Runs]
-    test_seeds: Sequence[int]
+    runs: Mapping[str, Runs]
+    folds: Sequence[Fold]
+
+    def on(self, seeds: Sequence[int]) -> dict[str, Runs]:
+        """Every configuration's runs on ``seeds`` alone."""
+        keep = set(seeds)
+        return {label: {k: r for k, r in runs.items() if k[1] in keep} for label, runs in self.runs.items()}
+
+    @property
+    def scored_seeds(self) -> list[int]:
+        """Every seed reported (out of fold): the union of the folds' test seeds."""
+        return sorted({s for fold in self.folds for s in fold.test})
+
+    @property
+    def deploy_seeds(self) -> list[int]:
+        """The seeds the deployable choice is made on: all seeds when cross-fitted (as the headline's
+        ``threshold``; it scores nothing), the calibration seeds of a single split."""
+        if len(self.folds) == 1:
+            return list(self.folds[0].calibration)
+        return sorted({s for fold in self.folds for s in (*fold.calibration, *fold.test)})
 
 
-def picks(split: Split, scoring: ScoringSpec, spec: HeadlineSpec) -> dict[str, Pick | None]:
-    """shipped (the shipped configuration's threshold) and tuned, on the calibration seeds; the
-    oracle on the test seeds."""
-    shipped = {SHIPPED: split.calibration[SHIPPED]} if SHIPPED in split.calibration else {}
+def restricted(runs: Mapping[str, Runs], choice: str) -> dict[str, Runs]:
+    """The configurations ``choice`` chooses among: the shipped one alone, or all."""
+    if choice == SHIPPED:
+        return {SHIPPED: runs[SHIPPED]} if SHIPPED in runs else {}
+    return dict(runs)
+
+
+def fold_picks(folded: Folded, choice: str, scoring: ScoringSpec, spec: HeadlineSpec) -> list[Pick | None]:
+    """Each fold's pick (shipped or tuned) chosen on the other folds' seeds alone."""
+    return [select(restricted(folded.on(fold.calibration), choice), scoring, spec) for fold in folded.folds]
+
+
+def out_of_fold(
+    name: str, folded: Folded, picks: Sequence[Pick | None], scoring: ScoringSpec
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(cells, events) of each fold's seeds at that fold's pick (column ``fold``); None if none scored."""
+    cells, events = [], []
+    for fold, pick in zip(folded.folds, picks, strict=True):
+        held_out = folded.on(fold.test).get(pick.config, {}) if pick is not None else {}
+        if pick is not None and held_out:
+            c, e = score_runs(name, held_out, pick.threshold, scoring)
+            cells.append(c.assign(fold=fold.index))
+            events.append(e.assign(fold=fold.index))
+    if not cells:
+        return None
+    return pd.concat(cells, ignore_index=True), pd.concat(events, ignore_index=True)
+
+
+def fold_columns(picks: Sequence[Pick | None]) -> dict:
+    """The per-fold choices as the headline shows them: thresholds (median, range), each fold's
+    configuration and threshold, feasible only if every fold is, the largest budget use."""
+    thresholds = np.array([p.threshold if p is not None else np.nan for p in picks])
+    known = thresholds[np.isfinite(thresholds)]
+    shown = [f"{p.config} @ {p.threshold:.4g}" if p is not None else "none" for p in picks]
     return {
-        SHIPPED: select(shipped, scoring, spec),
-        TUNED: select(split.calibration, scoring, spec),
-        ORACLE: select(split.test, scoring, spec),
+        "threshold_fold_median": float(np.median(known)) if known.size else np.nan,
+        "threshold_fold_min": float(known.min()) if known.size else np.nan,
+        "threshold_fold_max": float(known.max()) if known.size else np.nan,
+        "fold_choices": "; ".join(f"fold {j}: {text}" for j, text in enumerate(shown)),
+        "feasible": all(p is not None and p.feasible for p in picks),
+        "budget_use": max((p.budget_use for p in picks if p is not None), default=np.nan),
     }
 
 
 def report(
-    detector: str, split: Split, scoring: ScoringSpec, spec: HeadlineSpec, stats: StatisticsSpec
+    detector: str, folded: Folded, scoring: ScoringSpec, spec: HeadlineSpec, stats: StatisticsSpec
 ) -> list[dict]:
-    """One row per choice: the pick, its metrics on the calibration seeds, and the headline's numbers
-    with intervals on the test seeds; the tuned row also holds the paired difference tuned minus
-    shipped on the same test-seed events (both feasible only, as the headline's pairs)."""
+    """One row per choice, reported like a headline row. shipped and tuned: each fold's seeds scored
+    at the pick chosen on the other folds, with the headline's numbers and intervals over every
+    scored seed; ``config`` and ``threshold`` are the deployable pick (``Folded.deploy_seeds``) and
+    score nothing. The oracle: one pick chosen on the scored seeds and scored on them. The tuned row
+    also holds the paired difference tuned minus shipped on the same events (both feasible only)."""
     rows, inputs = [], {}
-    seeds = list(split.test_seeds)
-    for choice, pick in picks(split, scoring, spec).items():
-        row: dict = {
-            "detector": detector,
-            "choice": choice,
-            "chosen_on": "test" if choice == ORACLE else "calibration",
-        }
+    seeds = folded.scored_seeds
+    single = len(folded.folds) == 1
+    for choice in (SHIPPED, TUNED, ORACLE):
+        oracle = choice == ORACLE
+        chosen_on = (
+            ("test" if single else "scored seeds") if oracle else ("calibration" if single else "other folds")
+        )
+        row: dict = {"detector": detector, "choice": choice, "chosen_on": chosen_on}
+        choosing = seeds if oracle else folded.deploy_seeds
+        pick = select(restricted(folded.on(choosing), choice), scoring, spec)
         if pick is None:
             rows.append({**row, "feasible": False})
             continue
         row.update(
             config=pick.config, threshold=pick.threshold, feasible=pick.feasible, budget_use=pick.budget_use
         )
-        at = at_threshold(split.calibration[pick.config], pick.threshold, scoring, spec)
-        row.update({f"calibration_{k}": v for k, v in at.items()})
-        runs = split.test[pick.config]
-        scenarios = sorted({scenario for scenario, _ in runs})
-        cells, events = score_runs(f"{detector} ({choice})", runs, pick.threshold, scoring)
+        row.update({f"calibration_{k}": v for k, v in pick.chosen.items()})
+        if oracle:
+            scored = out_of_fold(
+                f"{detector} ({choice})", Folded(folded.runs, [Fold(0, (), tuple(seeds))]), [pick], scoring
+            )
+        else:
+            picks = fold_picks(folded, choice, scoring, spec)
+            row.update(fold_columns(picks))
+            scored = out_of_fold(f"{detector} ({choice})", folded, picks, scoring)
+        if scored is None:
+            rows.append(row)
+            continue
+        cells, events = scored
+        scenarios = sorted({scenario for runs in folded.runs.values() for scenario, _ in runs})
         row.update(
             detector_metrics(cells, events, seeds, scenarios, frozenset(), spec, stats, scoring.grace_h)
         )
@@ -196,21 +254,21 @@ def report(
         inputs[choice] = PairInput(counts["events"], counts["warned"], leads, bool(row["over_budget_test"]))
         rows.append(row)
     shipped, tuned = rows[0], rows[1]
-    if shipped["feasible"] and tuned["feasible"]:
+    if shipped["feasible"] and tuned["feasible"] and SHIPPED in inputs and TUNED in inputs:
         names = {TUNED: f"{detector} ({TUNED})", SHIPPED: f"{detector} ({SHIPPED})"}
         family = spec.model_copy(update={"references": (names[SHIPPED],)})
         both = {names[c]: inputs[c] for c in (TUNED, SHIPPED)}
         pair = pair_table([names[TUNED]], both, family, stats).to_dict("records")[0]
-        same = (tuned["config"], tuned["threshold"]) == (shipped["config"], shipped["threshold"])
+        same = tuned.get("fold_choices") == shipped.get("fold_choices")
         sentence = f"{detector}: the tuned choice is the shipped one." if same else pair["sentence"]
         tuned.update({k: pair[k] for k in PAIR_COLUMNS}, pair_sentence=sentence)
     return rows
 
 
-def search_rows(detector: str, split: Split, scoring: ScoringSpec, spec: HeadlineSpec) -> list[dict]:
-    """Every configuration's own pick on the calibration seeds."""
+def search_rows(detector: str, folded: Folded, scoring: ScoringSpec, spec: HeadlineSpec) -> list[dict]:
+    """Every configuration's own pick on the seeds the deployable choice is made on."""
     rows = []
-    for label, runs in split.calibration.items():
+    for label, runs in folded.on(folded.deploy_seeds).items():
         pick = select({label: runs}, scoring, spec)
         row: dict = {"detector": detector, "config": label, "feasible": bool(pick and pick.feasible)}
         if pick is not None:

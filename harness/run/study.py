@@ -237,11 +237,8 @@ def study_headline(
     if not runs:
         return None, "No headline: no cell succeeded."
     announce(study.progress, f"headline: choosing {len(runs)} detectors' thresholds across the seed folds")
-    cal, spec = study.calibrate, study.headline
-    if study.split:  # a stopping-rule study's split
-        folds = [Fold(0, tuple(study.split[0]), tuple(study.split[1]))]
-    else:
-        folds = make_folds(study.seeds, spec.folds, cal.calibration_fraction, cal.split_seed)
+    spec = study.headline
+    folds = study_folds(study)
     circular = frozenset(
         name for name, s in study.detectors.items() if spec.target in build(s, f"detector.{name}").defines
     )
@@ -250,6 +247,15 @@ def study_headline(
         runs, folds, study.scoring, spec, study.stats, null_controls(study), circular, mapper
     )
     return headline, render_headline(headline, study.stats)
+
+
+def study_folds(study: StudyConfig) -> list[Fold]:
+    """The headline's folds of the study's seeds (``headline.folds``, ``calibrate.*``); a
+    stopping-rule study's fixed split is its one fold. Tuning uses the same folds."""
+    if study.split:
+        return [Fold(0, tuple(study.split[0]), tuple(study.split[1]))]
+    cal = study.calibrate
+    return make_folds(study.seeds, study.headline.folds, cal.calibration_fraction, cal.split_seed)
 
 
 def null_controls(study: StudyConfig) -> frozenset[str]:

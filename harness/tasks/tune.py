@@ -1,16 +1,17 @@
-"""``tdbench task=tune``: each detector's declared search space, chosen on the calibration seeds.
+"""``tdbench task=tune``: each detector's declared search space, chosen over the headline's folds.
 
 Every (scenario, seed) of the study is simulated once, and every configuration of every selected
 detector runs in batch on that one trace (``Detector.run``); scores are read to float32 precision,
-as the ledger stores them, so the shipped configuration sees exactly the headline's runs. Seeds
-split once into calibration and test (``calibrate.calibration_fraction``, ``calibrate.split_seed``:
-the headline's split with ``headline.folds=1``; tuning does not cross-fit). The headline's rule
-(``headline.budget``, ``headline.target``, ``headline.min_lead_h``; harness.analysis.tuning) chooses
-a configuration and threshold on the calibration seeds; the test seeds only report it, beside the
-shipped configuration (its threshold chosen the same way), with the headline's intervals and the
-paired difference; apart and labelled, the oracle chosen on the test seeds. Detectors without
-``search:`` take part with their shipped configuration only. A study with ``headline.tune=true``
-runs the same tuning of its detectors that declare ``search:`` into its own folder (``study_tuning``).
+as the ledger stores them, so the shipped configuration sees exactly the headline's runs. The seeds
+fall in the headline's folds (``headline.folds``, ``calibrate.calibration_fraction``,
+``calibrate.split_seed``). The headline's rule (``headline.budget``, ``headline.target``,
+``headline.min_lead_h``; harness.analysis.tuning) chooses each fold's configuration and threshold on
+the other folds and scores the fold's seeds at it, beside the shipped configuration (its threshold
+chosen the same way), with the headline's intervals and the paired difference; apart and labelled,
+the oracle chosen on the scored seeds. With ``headline.folds=1`` this is one calibration/test split.
+Detectors without ``search:`` take part with their shipped configuration only. A study with
+``headline.tune=true`` runs the same tuning of its detectors that declare ``search:`` into its own
+folder (``study_tuning``).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ import pandas as pd
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from harness.analysis.calibrate import Run, split_seeds
+from harness.analysis.calibrate import Run
+from harness.analysis.headline import Fold
 from harness.analysis.headline.render import hours, percent, with_ci
 from harness.analysis.tuning import (
     ORACLE,
     ORACLE_LABEL,
     SHIPPED,
     TUNED,
-    Split,
+    Folded,
     configurations,
     report,
     search_rows,
@@ -47,6 +49,7 @@ from harness.run.files import write_text
 from harness.run.jobs import Job, simulate_job
 from harness.run.ledger import stored_score
 from harness.run.plan import plan_jobs
+from harness.run.study import study_folds
 from scenarios.errors import InputError
 
 TUNING_FILES = ("tuning.csv", "search.csv", "tuning.md")
@@ -57,8 +60,7 @@ TUNING_KEY = "tuning.key"  # written last: the content hash of the tuning the fi
 class Plan:
     study: StudyConfig  # its detectors: every configuration, named "<detector>[<label>]"
     tune: TuneSpec
-    calibration: list[int]
-    test: list[int]
+    folds: list[Fold]  # the headline's
     configs: dict[str, list[tuple[str, str, dict]]]  # detector -> (config name, label, spec)
 
 
@@ -68,11 +70,10 @@ def config_name(detector: str, label: str) -> str:
 
 def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) -> Plan:
     """Every configuration of the study's detectors (only those declaring ``search:`` when
-    ``searched_only``), each built once before any work; seeds split once (calibrate.*)."""
+    ``searched_only``), each built once before any work; the seeds in the headline's folds."""
     if study.executor.cell_timeout_s is not None:
         raise InputError("executor.cell_timeout_s", "tuning runs without a time limit; leave it null")
-    cal = study.calibrate
-    calibration, test = split_seeds(study.seeds, cal.calibration_fraction, cal.split_seed)
+    folds = study_folds(study)
     configs: dict[str, list[tuple[str, str, dict]]] = {}
     for name, spec in study.detectors.items():
         where = f"detector.{name}.search"
@@ -86,7 +87,7 @@ def plan_for(study: StudyConfig, tune: TuneSpec, searched_only: bool = False) ->
             build(candidate, f"{where}[{label}]")  # every configuration must be valid before any work
         configs[name] = [(config_name(name, label), label, candidate) for label, candidate in pairs]
     expanded = {cname: cspec for entries in configs.values() for cname, _, cspec in entries}
-    return Plan(replace(study, detectors=expanded), tune, calibration, test, configs)
+    return Plan(replace(study, detectors=expanded), tune, folds, configs)
 
 
 def _plan(cfg: DictConfig) -> Plan:
@@ -148,15 +149,10 @@ def collect(plan: Plan) -> tuple[Runs, dict[str, str]]:
     return runs, errors
 
 
-def split_of(plan: Plan, detector: str, runs: Runs, errors: Mapping[str, str]) -> Split:
-    """The detector's configurations (by label) that ran without error, split by seed."""
+def folded_of(plan: Plan, detector: str, runs: Runs, errors: Mapping[str, str]) -> Folded:
+    """The detector's configurations (by label) that ran without error, over the plan's folds."""
     entries = [(n, label) for n, label, _ in plan.configs[detector] if n not in errors and n in runs]
-    cal, test = set(plan.calibration), set(plan.test)
-    return Split(
-        {label: {k: r for k, r in runs[n].items() if k[1] in cal} for n, label in entries},
-        {label: {k: r for k, r in runs[n].items() if k[1] in test} for n, label in entries},
-        plan.test,
-    )
+    return Folded({label: runs[n] for n, label in entries}, plan.folds)
 
 
 def tune_detector(
@@ -164,9 +160,9 @@ def tune_detector(
 ) -> tuple[list[dict], list[dict]]:
     """The detector's rows (shipped, tuned, oracle) and every configuration's search row."""
     study = plan.study
-    split = split_of(plan, detector, runs, errors)
-    rows = report(detector, split, study.scoring, study.headline, study.stats)
-    search = search_rows(detector, split, study.scoring, study.headline)
+    folded = folded_of(plan, detector, runs, errors)
+    rows = report(detector, folded, study.scoring, study.headline, study.stats)
+    search = search_rows(detector, folded, study.scoring, study.headline)
     for name, label, _ in plan.configs[detector]:
         if name in errors:
             search.append({"detector": detector, "config": label, "feasible": False, "error": errors[name]})
@@ -220,6 +216,17 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _fold_choices(records: list[dict], folds: list[Fold]) -> list[str]:
+    """Each fold's configuration and threshold, chosen on the other folds (cross-fitted only)."""
+    if len(folds) == 1:
+        return []
+    lines = ["Each fold's choice (configuration @ threshold), made on the other folds:", ""]
+    for r in records:
+        if r["choice"] in (SHIPPED, TUNED) and isinstance(r.get("fold_choices"), str):
+            lines.append(f"- {r['detector']} ({r['choice']}): {r['fold_choices']}")
+    return [*lines, ""]
+
+
 def _warned_and_lead(row: Mapping) -> str:
     return f"warned {with_ci(row, 'warned', percent)}, lead {with_ci(row, 'median_lead_h', hours)}"
 
@@ -228,21 +235,38 @@ def _records(table: pd.DataFrame) -> list[dict]:
     return table.to_dict("records") if len(table) else []
 
 
-def render(table: pd.DataFrame, study: StudyConfig, calibration: list[int], test: list[int]) -> str:
-    """tuning.md's body: shipped and tuned on the test seeds, the pairs, then the oracle apart."""
+def how_chosen(folds: list[Fold]) -> str:
+    """Which seeds choose and which report, in words."""
+    if len(folds) == 1:
+        return (
+            f"on the calibration seeds {list(folds[0].calibration)}; every number below is measured on "
+            f"the test seeds {list(folds[0].test)} (one split, headline.folds=1)"
+        )
+    seeds = sorted(s for fold in folds for s in fold.test)
+    return (
+        f"for each of {len(folds)} seed folds on the other folds' seeds, as the headline's thresholds; "
+        f"each fold's seeds are scored at its own choice, so every number below is measured out of fold "
+        f"on the seeds {seeds} and compares with the headline's row of the shipped configuration. "
+        "The configuration and threshold shown are the ones the same rule chooses on all seeds (what a "
+        "user deploys; they score nothing); each fold's choice is listed after the table"
+    )
+
+
+def render(table: pd.DataFrame, study: StudyConfig, folds: list[Fold]) -> str:
+    """tuning.md's body: shipped and tuned reported out of fold, each fold's choice, the pairs, then
+    the oracle apart."""
     spec = study.headline
     records = _records(table)
     lines = [
         f"Each configuration of a detector's search: space at the headline's budget, {spec.label} "
-        f"(target {spec.target}): the headline's rule chooses the configuration and threshold on the "
-        f"calibration seeds {calibration} ({spec.warned_label}, then median lead, then the earlier "
-        f"configuration; shipped first). Every number below is measured on the test seeds {test} (one "
-        "split: tuning is not cross-fitted like the headline). "
-        f"Brackets: {study.stats.label}.",
+        f"(target {spec.target}): the headline's rule chooses the configuration and threshold "
+        f"({spec.warned_label}, then median lead, then the earlier configuration; shipped first) "
+        f"{how_chosen(folds)}. Brackets: {study.stats.label}.",
         "",
         *_table([r for r in records if r["choice"] in (SHIPPED, TUNED)]),
         "",
-        "Tuned vs shipped, paired by seed (same test-seed events; warned in points, median lead in hours; "
+        *_fold_choices(records, folds),
+        "Tuned vs shipped, paired by seed (the same scored events; warned in points, median lead in hours; "
         "Holm within each detector's single pair):",
         "",
     ]
@@ -258,7 +282,7 @@ def render(table: pd.DataFrame, study: StudyConfig, calibration: list[int], test
 
 
 def short_text(table: pd.DataFrame) -> str:
-    """One line per detector: the tuned choice against the shipped one on the test seeds."""
+    """One line per detector: the tuned choice against the shipped one, both reported out of fold."""
     lines = []
     records = _records(table)
     for r in records:
@@ -285,7 +309,7 @@ def tuning_key(plan: Plan) -> str:
     content = {
         "cells": cells,
         "rule": [spec.quiet_alert_fraction, spec.false_per_quiet_week, spec.target],
-        "split": [plan.calibration, plan.test],
+        "folds": [[list(f.calibration), list(f.test)] for f in plan.folds],
         "stats": repr(plan.study.stats),
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
@@ -331,11 +355,14 @@ def study_tuning(study: StudyConfig, out_dir: Path, tune: TuneSpec) -> tuple[str
     if not done:
         stored.unlink(missing_ok=True)  # the files are this key's only once the key is written
         table, search, errors = run_tuning(plan)
-        write_tuning(out_dir, table, search, render(table, study, plan.calibration, plan.test))
+        write_tuning(out_dir, table, search, render(table, study, plan.folds))
         if not errors:  # a failed configuration is tried again by the next run
             write_text(stored, key)
     table = read_tuning(out_dir / "tuning.csv")  # the short text reads what is stored, as the report
-    text = short_text(table) + "\n\nFull table and the oracle (chosen on the test seeds): tuning.md"
+    text = (
+        short_text(table)
+        + "\n\nFull table, each fold's choice and the oracle (chosen on the scored seeds): tuning.md"
+    )
     if errors:
         text += f"\n{len(errors)} configuration(s) failed on some run: see search.csv (error)"
     return text, len(errors)
@@ -345,7 +372,7 @@ def run(cfg: DictConfig, out_dir: Path) -> int:
     plan = _plan(cfg)
     out_dir = Path(out_dir)
     table, search, errors = run_tuning(plan)
-    text = render(table, plan.study, plan.calibration, plan.test)
+    text = render(table, plan.study, plan.folds)
     write_tuning(out_dir, table, search, text)
     print(fit(text, "tuning.md"))
     print(f"\nresults: {out_dir} (tuning.csv, search.csv, tuning.md)")

@@ -24,10 +24,8 @@ from harness.analysis.statistics import (
     by_seed,
     holm,
     jackknife_se,
-    leave_one_out,
     paired_mean,
     paired_share,
-    share,
     t_interval,
 )
 
@@ -51,18 +49,41 @@ PAIR_COLUMNS = [
 ]
 
 
-def rate_interval(num: np.ndarray, den: np.ndarray, stats: StatisticsSpec) -> Estimate:
-    """A pooled ratio sum(num) / sum(den) of per-seed sums (n_seeds, 1) that is not a share of events
-    (false episodes per quiet week, quiet hours per alarm): a leave-one-seed-out jackknife t interval
-    (n - 1 degrees of freedom, n the seeds with a denominator), bounded below by 0 only."""
-    num, den = np.atleast_2d(np.asarray(num, float)), np.atleast_2d(np.asarray(den, float))
-    value = float(share(num, den, macro=False))
-    n = int((den.sum(1) > 0).sum())
-    if n < 2 or not np.isfinite(value):
+def rate_interval(counts: np.ndarray, exposure: np.ndarray, stats: StatisticsSpec) -> Estimate:
+    """A rate sum(counts) / sum(exposure) of per-seed sums (n_seeds, 1) of counted episodes (false
+    episodes per quiet week, false alarms per quiet hour), with the union of two intervals: the
+    exact Poisson (Garwood) interval of the pooled count, which holds when few episodes are seen,
+    and a leave-one-seed-out jackknife t interval on the log scale (n - 1 degrees of freedom, n the
+    seeds with exposure; log of (count + 1/2) / exposure), which holds when seeds differ more than
+    Poisson. NaN bounds with fewer than two such seeds."""
+    from scipy import special
+
+    counts = np.atleast_2d(np.asarray(counts, float)).sum(1)
+    exposure = np.atleast_2d(np.asarray(exposure, float)).sum(1)
+    total, time = counts.sum(), exposure.sum()
+    value = total / time if time > 0 else np.nan
+    seen = exposure > 0
+    n = int(seen.sum())
+    if n < 2:
         return Estimate(value, np.nan, np.nan)
-    se = jackknife_se(leave_one_out(num, den, macro=False))
-    lo, hi, _ = t_interval(value, se, n - 1, stats)
-    return Estimate(value, max(lo, 0.0) if np.isfinite(lo) else lo, hi)
+    counts, exposure = counts[seen], exposure[seen]
+    tail = (1 - stats.confidence) / 2
+    lo = special.gammaincinv(total, tail) / time if total > 0 else 0.0
+    hi = special.gammaincinv(total + 1, 1 - tail) / time
+    log_rate = lambda c, t: np.log((c + 0.5) / t)  # noqa: E731
+    se = jackknife_se(log_rate(total - counts, time - exposure))
+    log_lo, log_hi, _ = t_interval(float(log_rate(total, time)), se, n - 1, stats)
+    if np.isfinite(log_lo):
+        lo, hi = min(lo, float(np.exp(log_lo))), max(hi, float(np.exp(log_hi)))
+    return Estimate(float(value), float(lo), float(hi))
+
+
+def reciprocal(rate: Estimate) -> Estimate:
+    """The mean time between episodes of a rate: 1 / value (NaN without an episode), 1 / hi to
+    1 / lo (unbounded above when lo is 0)."""
+    inverse = lambda x: np.inf if x == 0 else 1 / x  # noqa: E731
+    value = inverse(rate.value) if rate.value > 0 else np.nan
+    return Estimate(value, inverse(rate.hi), inverse(rate.lo))
 
 
 def seed_median_leads(events: pd.DataFrame, target: str, seeds: Sequence[int], floor: float) -> np.ndarray:

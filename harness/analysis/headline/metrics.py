@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.calibrate import Run
-from harness.analysis.headline.inference import rate_interval
+from harness.analysis.headline.inference import rate_interval, reciprocal
 from harness.analysis.headline.spec import WEEK_H, HeadlineSpec, over
 from harness.analysis.scoring import EVENT_COLUMNS, ScoringSpec, median_lead, quiet_steps
 from harness.analysis.statistics import (
@@ -83,6 +83,16 @@ def put(out: dict, name: str, estimate: Estimate) -> None:
     out[name], out[f"{name}_lo"], out[f"{name}_hi"] = estimate.value, estimate.lo, estimate.hi
 
 
+def budget_use_interval(alerting: Estimate, week: Estimate, spec: HeadlineSpec) -> Estimate:
+    """Budget use on the scored seeds, max(quiet alerting / its limit, false episodes per quiet
+    week / its limit), at the point and at each bound of the two intervals (increasing in both, so
+    it covers whenever both do)."""
+    use = lambda a, b: float(  # noqa: E731
+        np.maximum(over(a, spec.quiet_alert_fraction), over(b, spec.false_per_quiet_week))
+    )
+    return Estimate(use(alerting.value, week.value), use(alerting.lo, week.lo), use(alerting.hi, week.hi))
+
+
 def per_seed(
     cells: pd.DataFrame, seeds: Sequence[int], column: str, keep: pd.Series | None = None
 ) -> np.ndarray:
@@ -120,29 +130,23 @@ def detector_metrics(
         by_seed(target, seeds, "lead_h"), -grace_h, stats
     )
     quiet = per_seed(cells, seeds, "quiet_h")
-    put(
-        out,
-        "quiet_alert_fraction",
-        share_interval(per_seed(cells, seeds, "alert_quiet_h"), quiet, stats, False),
-    )
+    alerting = share_interval(per_seed(cells, seeds, "alert_quiet_h"), quiet, stats, False)
+    put(out, "quiet_alert_fraction", alerting)
     n_false = per_seed(cells, seeds, "n_false")
     week = rate_interval(n_false, quiet / WEEK_H, stats)
     put(out, "false_per_quiet_week", week)
     put(out, "fp_rate", share_interval(n_false, per_seed(cells, seeds, "n_episodes"), stats, False))
-    for end in ("", "_lo", "_hi"):
-        out[f"budget_use_test{end}"] = float(
-            np.maximum(
-                over(out[f"quiet_alert_fraction{end}"], spec.quiet_alert_fraction),
-                over(out[f"false_per_quiet_week{end}"], spec.false_per_quiet_week),
-            )
-        )
+    put(out, "budget_use_test", budget_use_interval(alerting, week, spec))
     out["over_budget_test"] = bool(out["budget_use_test"] > 1)
     out["episodes"] = int(cells["n_episodes"].sum()) if len(cells) else 0
     null = cells["scenario"].isin(null_controls) if len(cells) else None
     alarms = per_seed(cells, seeds, "arl_alarm", null) if len(cells) else np.zeros((len(seeds), 1))
     exposure = per_seed(cells, seeds, "arl_exposure_h", null) if len(cells) else np.zeros((len(seeds), 1))
     out["arl0_exposure_h"] = float(exposure.sum())
-    put(out, "arl0_h", rate_interval(exposure, alarms, stats))
+    arl0 = reciprocal(rate_interval(alarms, exposure, stats))
+    put(
+        out, "arl0_h", arl0 if np.isfinite(arl0.hi) else Estimate(arl0.value, arl0.lo, np.nan)
+    )  # empty: unbounded
     resets = target[target["reset_h"].notna()] if len(target) else target
     times, censored = resets["reset_h"].to_numpy(float), resets["reset_censored"].to_numpy(bool)
     out["reset_km_median_h"] = float(km_median(times, censored))
