@@ -61,7 +61,7 @@ class StatisticsSpec(Section):
 
     @property
     def label(self) -> str:
-        return f"{self.confidence:.0%} bootstrap CI over seeds ({self.n_resamples} resamples, {self.method})"
+        return f"{self.confidence:.0%} intervals over seeds (the seed is the unit)"
 
 
 def seed_bootstrap(
