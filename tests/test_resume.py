@@ -15,6 +15,7 @@ from harness.run.ledger import ROW_TABLES as TABLES
 from harness.run.ledger import Ledger
 from harness.run.study import run_study
 from scenarios.catalogue import Steady
+from scenarios.params import param
 
 
 class FlakyDetector(Detector):
@@ -36,9 +37,7 @@ class FlakyScenario(Steady):
 
     name = "flaky_scenario"
 
-    def __init__(self, rho: float = 0.6, marker: str = "") -> None:
-        super().__init__(rho)
-        self.marker = marker
+    marker: str = param("", "file whose existence makes the simulation fail")
 
     def plan(self, rng, org):
         if Path(self.marker).exists():

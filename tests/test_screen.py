@@ -55,5 +55,7 @@ def test_each_phase_after_the_jobs_says_so_and_no_line_is_wider_than_100(tmp_pat
     phases = [line.split(":")[1].strip() for line in err.splitlines() if line.startswith("tdbench: ")]
     assert sorted(phases) == ["figures", "headline", "report", "summary"]  # headline and summary overlap
     shown = [line for line in out.splitlines() if not line.startswith(("results: ", "report: "))]  # paths
-    assert out.startswith("# Headline") and max(map(len, shown)) <= 100
+    answer, _, rest = out.partition("\n\n")  # the answer's sentence comes first, then the headline
+    assert answer.startswith("At quiet alerting") and rest.startswith("# Headline")
+    assert max(map(len, shown)) <= 100
     assert "results: " in out and "first_alert.csv" in out

@@ -139,7 +139,8 @@ def test_an_infeasible_detector_stops_the_rule_with_no_matched_pair(tmp_path):
     infeasible = rounds["infeasible"].item().split()  # which of the two depends on the seeds' traces
     assert infeasible and set(infeasible) <= {"transport", "utilization"}
     report = (tmp_path / "report.md").read_text()
-    assert f"Stopped after 2 seeds with no matched pair for transport - utilization: {infeasible[0]}" in report
+    stopped = f"Stopped after 2 seeds with no matched pair for transport - utilization: {infeasible[0]}"
+    assert stopped in report
 
 
 @pytest.mark.parametrize(

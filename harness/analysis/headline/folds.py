@@ -43,7 +43,7 @@ def make_folds(seeds: Sequence[int], folds: int, calibration_fraction: float, sp
     ``split_seed``; K = 1: the calibration/test split of ``split_seeds``.
 
     >>> [f.test for f in make_folds(range(6), 3, 0.5, 0)]
-    [(0, 4), (2, 5), (1, 3)]
+    [(3, 4), (0, 2), (1, 5)]
     """
     seeds = sorted({int(s) for s in seeds})
     if folds == 1:
