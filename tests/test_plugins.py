@@ -155,7 +155,7 @@ def test_a_study_runs_the_plugins_by_name(plugin, tmp_path):
     ],
 )
 def test_plugins_are_validated_like_built_ins(plugin, tmp_path, override, message):
-    run = tdbench("detector=[queue_alarm]", "scenario=[surge]", override, cwd=tmp_path)
+    run = tdbench("detector=[queue_alarm,queue_watch]", "scenario=[surge]", override, cwd=tmp_path)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 2 and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "results").exists()
