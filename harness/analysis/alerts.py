@@ -20,7 +20,7 @@ import pandas as pd
 
 from harness.analysis.calibrate import Run, operating_curve
 from harness.analysis.scoring import ScoringSpec
-from harness.analysis.statistics import StatisticsSpec, holm, median_ci, ratio_ci, signed_rank
+from harness.analysis.statistics import StatisticsSpec, median_ci, ratio_ci
 
 ALL = "ALL"
 
@@ -93,12 +93,10 @@ def first_alert_comparison(
         "diff_lo",
         "diff_hi",
         "detector_first_share",
-        "statistic",
-        "p",
     ]
     firsts = first_alerts(cells, episodes)
     if firsts.empty or baseline not in set(firsts["detector"]):
-        return pd.DataFrame(columns=[*columns, "p_holm"])
+        return pd.DataFrame(columns=columns)
     base = firsts[firsts["detector"] == baseline].drop(columns="detector")
     rows = []
     for detector in sorted(set(firsts["detector"]) - {baseline}):
@@ -109,7 +107,6 @@ def first_alert_comparison(
             both = ~np.isnan(a) & ~np.isnan(b)
             diff = b[both] - a[both]
             seeds = group["seed"].to_numpy()[both]
-            test = signed_rank(diff)
             lo, hi = median_ci([diff[seeds == s] for s in np.unique(seeds)], stats)
             rows.append(
                 {
@@ -125,10 +122,6 @@ def first_alert_comparison(
                     "diff_lo": lo,
                     "diff_hi": hi,
                     "detector_first_share": float((diff > 0).mean()) if diff.size else np.nan,
-                    "statistic": test["statistic"],
-                    "p": test["p"],
                 }
             )
-    table = pd.DataFrame(rows, columns=columns)
-    table["p_holm"] = holm(table["p"].to_numpy(float)) if len(table) else []
-    return table
+    return pd.DataFrame(rows, columns=columns)

@@ -426,30 +426,6 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
-def signed_rank(differences: np.ndarray) -> dict[str, float]:
-    """Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped), with the counts of
-    positive (``earlier``) and negative (``later``) differences. The p-value is exact for up to 50
-    untied differences, else the normal approximation with tie correction (SciPy's default would
-    run a slow permutation test on small tied samples)."""
-    d = np.asarray(differences, float)
-    nonzero = int((d != 0).sum())
-    out = {"pairs": len(d), "nonzero": nonzero, "earlier": int((d > 0).sum()), "later": int((d < 0).sum())}
-    if nonzero == 0:
-        return {**out, "statistic": np.nan, "p": np.nan}
-    magnitudes = np.abs(d[d != 0])
-    tied = np.unique(magnitudes).size < magnitudes.size
-    method = "asymptotic" if tied or nonzero > 50 else "exact"
-    from scipy import stats
-
-    result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method=method)
-    return {**out, "statistic": float(result.statistic), "p": float(result.pvalue)}
-
-
-# ---------------------------------------------------------------- group-sequential looks
-
-SEQUENTIAL_METHOD = "group-sequential, Lan-DeMets O'Brien-Fleming-type alpha spending"
-
-
 def obf_spent(fraction: np.ndarray, alpha: float) -> np.ndarray:
     """Two-sided alpha spent by information ``fraction`` under O'Brien-Fleming-type spending (Lan and
     DeMets 1983), alpha/2 on each side: 2 (2 - 2 Phi(z_{1 - alpha/4} / sqrt(fraction)))."""
