@@ -102,7 +102,7 @@ def test_scorecard_values_verdicts_and_intervals():
     assert (card2["unique_lo"] == 1).all() and (card2["unique_hi"] == 1).all()
     assert card2["passed"].tolist() == [3, 2]  # a: lead, unique, overhead; b: FP and unique
     text = render_scorecard(card.reset_index(), Criteria(), stats=SPEC)
-    assert "| a | 5.00 h [" in text and "PASS" in text and "FAIL" in text and "bootstrap CI" in text
+    assert "| a | 5.00 h [" in text and "PASS" in text and "FAIL" in text and "intervals over seeds" in text
 
 
 def with_copy(tables, source: str, name: str, **changes):

@@ -8,7 +8,8 @@
 * First-alert comparison with the utilization module ("Pe should warn before 80%"): per run, the
   start of each detector's first alert episode after warm-up, paired with the baseline's in the
   same run; the difference baseline - detector (positive = the detector warned first), per
-  scenario and pooled, with a bootstrap CI and a Wilcoxon signed-rank test (Holm over the table).
+  scenario and pooled, with an interval over seeds for the median difference (descriptive: no test
+  that would treat runs as independent).
 """
 
 from __future__ import annotations

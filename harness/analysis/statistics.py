@@ -426,6 +426,11 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     return out
 
 
+# ---------------------------------------------------------------- group-sequential looks
+
+SEQUENTIAL_METHOD = "group-sequential, Lan-DeMets O'Brien-Fleming-type alpha spending"
+
+
 def obf_spent(fraction: np.ndarray, alpha: float) -> np.ndarray:
     """Two-sided alpha spent by information ``fraction`` under O'Brien-Fleming-type spending (Lan and
     DeMets 1983), alpha/2 on each side: 2 (2 - 2 Phi(z_{1 - alpha/4} / sqrt(fraction)))."""

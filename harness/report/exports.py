@@ -34,3 +34,21 @@ def csv_text(frame: pd.DataFrame) -> str:
                 out[column] = frame[column].mask(hit)
                 out.insert(out.columns.get_loc(column) + 1, f"{column}_{flag}", hit)
     return out.to_csv(index=False)
+
+
+def read_back(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of ``csv_text`` on a table read back from it: flagged cells are -inf / +inf again
+    and the flag columns are gone.
+
+    >>> back = pd.DataFrame({"median_lead_h": [2.5, np.nan], "median_lead_h_missed": [False, True]})
+    >>> read_back(back)["median_lead_h"].tolist()
+    [2.5, -inf]
+    """
+    out = frame.copy()
+    for prefix, value, flag in FLAGS:
+        for column in [c for c in frame.columns if prefix in str(c) and str(c).endswith(f"_{flag}")]:
+            base = str(column)[: -len(flag) - 1]
+            if base in out:
+                out[base] = out[base].mask(out[column].astype(bool), value)
+            out = out.drop(columns=column)
+    return out

@@ -43,6 +43,7 @@ from harness.analysis.tuning import (
     search_rows,
 )
 from harness.config import StudyConfig, TuneSpec, build, load_study, resolve
+from harness.report.exports import csv_text, read_back
 from harness.report.screen import fit
 from harness.run.executors import execute
 from harness.run.files import write_text
@@ -316,13 +317,14 @@ def tuning_key(plan: Plan) -> str:
 
 
 def read_tuning(path: Path) -> pd.DataFrame:
-    """A stored tuning.csv as written: only empty fields are missing (a detector may be "null")."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    """A stored tuning.csv as computed: only empty fields are missing (a detector may be "null"), and
+    a missed median lead is -inf again."""
+    return read_back(pd.read_csv(path, keep_default_na=False, na_values=[""]))
 
 
 def write_tuning(out_dir: Path, table: pd.DataFrame, search: pd.DataFrame, text: str) -> None:
-    write_text(out_dir / "tuning.csv", table.to_csv(index=False))
-    write_text(out_dir / "search.csv", search.to_csv(index=False))
+    write_text(out_dir / "tuning.csv", csv_text(table))
+    write_text(out_dir / "search.csv", csv_text(search))
     write_text(out_dir / "tuning.md", f"# Tuning\n\n{text}\n")
 
 
