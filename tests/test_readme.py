@@ -21,7 +21,7 @@ import sys
 
 import pytest
 from omegaconf import OmegaConf
-from studies import ROOT
+from studies import ROOT, TDBENCH
 
 README = (ROOT / "README.md").read_text()
 RECIPE = re.compile(r"<!-- recipe: (run|cfg|monitor) -->\n```bash\n(.*?)```", flags=re.S)
@@ -33,15 +33,16 @@ VALIDATE = (
     "store_plugin_configs(); check(normalise(sys.argv[1:]))"
 )
 SHELL_FUNCTION = f"""
+python() {{ {sys.executable} "$@"; }}  # the recipes assume the virtualenv is active
 tdbench() {{
   case "$MODE" in
     cfg) {sys.executable} -c "{VALIDATE}" "$@"; return ;;
-    monitor) command tdbench "$@" monitor.port=0 monitor.max_checks=4; return ;;
+    monitor) {TDBENCH} "$@" monitor.port=0 monitor.max_checks=4; return ;;
   esac
   case " $* " in
-    *" task=evaluate "*) command tdbench "$@" executor=serial progress=false report.enabled=false ;;
-    *" task=calibrate "*) command tdbench "$@" executor=serial progress=false {SMALL} ;;
-    *) command tdbench "$@" executor=serial progress=false report.enabled=false {SMALL} ;;
+    *" task=evaluate "*) {TDBENCH} "$@" executor=serial progress=false report.enabled=false ;;
+    *" task=calibrate "*) {TDBENCH} "$@" executor=serial progress=false {SMALL} ;;
+    *) {TDBENCH} "$@" executor=serial progress=false report.enabled=false {SMALL} ;;
   esac
 }}
 """
