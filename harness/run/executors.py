@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any
 
@@ -24,11 +24,12 @@ from harness.run.isolation import run_isolated
 from harness.run.jobs import run_job
 from harness.run.signals import WorkersLost
 
-# An interrupted study (Ctrl-C) cancels the jobs still running on purpose and says so in one line;
-# joblib's own warning about the cancelled tasks would add two more.
-warnings.filterwarnings(
-    "ignore", message=r".*tasks which were still being processed by the workers", category=UserWarning
-)
+# loky's resource tracker outlives the study and, after an interruption, warns on stderr about the
+# semaphores it then removes (harness.run.signals removes them too); it starts with this process's
+# warning options, so this keeps it quiet and leaves the clean-up to it.
+TRACKER_QUIET = "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"
+if TRACKER_QUIET not in sys.warnoptions:
+    sys.warnoptions.append(TRACKER_QUIET)
 
 
 def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:
@@ -38,7 +39,7 @@ def job_runner(spec: ExecutorSpec) -> Callable[[Any], Any]:
     return partial(run_isolated, timeout_s=float(spec.cell_timeout_s))
 
 
-def execute(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
+def execute(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Generator[Any]:
     """Yield ``fn(job)`` for every job, in completion order."""
     if spec.name == "serial" or spec.name == "local" and (len(jobs) <= 1 or spec.workers == 1):
         return (fn(job) for job in jobs)  # in this process (the CLI says so: harness.cli.in_driver)
@@ -55,12 +56,23 @@ def ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+#: joblib's warning when its generator is closed with jobs still running.
+CANCELLED = r".*tasks which were still being processed by the workers"
+
+
 def _joblib(
     fn: Callable[[Any], Any], jobs: list[Any], n_jobs: int, backend: str, **params: Any
-) -> Iterator[Any]:
+) -> Generator[Any]:
     with parallel_config(backend=backend, **params):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        yield from parallel(delayed(fn)(job) for job in jobs)
+        results = parallel(delayed(fn)(job) for job in jobs)
+        try:
+            for result in results:  # noqa: UP028 (yield from would close it outside the filter)
+                yield result
+        finally:  # an interrupted study cancels the running jobs on purpose and says so in one line
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=CANCELLED, category=UserWarning)
+                results.close()
 
 
 #: How long a dask cluster may have no worker at all before the study stops (WorkersLost).
@@ -83,7 +95,7 @@ def local_cluster(spec: ExecutorSpec) -> Any:
     )
 
 
-def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
+def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Generator[Any]:
     """Every job as a task on the scheduler at ``spec.address``, or on a LocalCluster started here;
     each runs on a worker (never in this process, however few workers there are)."""
     from distributed import Client, wait
@@ -117,7 +129,7 @@ def _dask(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iter
             cluster.close()
 
 
-def _ray(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Iterator[Any]:
+def _ray(fn: Callable[[Any], Any], jobs: list[Any], spec: ExecutorSpec) -> Generator[Any]:
     """Ray tasks, collected as they finish. (joblib's ray backend cannot stream results, which the
     study needs to store cells as they finish, so this uses ray's own task API.)"""
     import ray

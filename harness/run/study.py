@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -104,15 +105,18 @@ def store_jobs(study: StudyConfig, jobs: list[Job], ledger: Ledger) -> None:
     complete = {job.key for job in jobs if all(key in present for _, _, key in job.detectors)}
     n_cells = sum(len(job.detectors) for job in todo)
     failures = 0
-    try:
-        with tqdm(
-            total=n_cells,
-            desc="cells",
-            unit="cell",
-            disable=not study.progress or not n_cells,
-            dynamic_ncols=True,
-        ) as bar:
-            for tables in execute(job_runner(study.executor), todo, study.executor):
+    try:  # on a signal, closing() stops the workers before the study says what is stored
+        with (
+            tqdm(
+                total=n_cells,
+                desc="cells",
+                unit="cell",
+                disable=not study.progress or not n_cells,
+                dynamic_ncols=True,
+            ) as bar,
+            closing(execute(job_runner(study.executor), todo, study.executor)) as results,
+        ):
+            for tables in results:
                 job = job_of[tables["cells"]["key"].iloc[0]]
                 ledger.commit_job(job, tables)
                 complete.add(job)

@@ -21,6 +21,7 @@ import json
 import sys
 import traceback
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -139,8 +140,11 @@ def collect(plan: Plan) -> tuple[Runs, dict[str, str]]:
     jobs = plan_jobs(plan.study)
     runs: Runs = {}
     errors: dict[str, str] = {}
-    with tqdm(total=len(jobs), desc="tuning jobs", unit="job", disable=not plan.study.progress) as bar:
-        for result in execute(score_job, jobs, plan.study.executor):
+    with (
+        tqdm(total=len(jobs), desc="tuning jobs", unit="job", disable=not plan.study.progress) as bar,
+        closing(execute(score_job, jobs, plan.study.executor)) as results,  # a signal stops the workers
+    ):
+        for result in results:
             for name, error in result["errors"].items():
                 errors.setdefault(name, f"{result['scenario']} seed {result['seed']}: {error}")
             for name, score in result["scores"].items():
