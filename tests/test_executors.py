@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 
 import pandas as pd
@@ -17,6 +18,7 @@ from studies import RaisingDetector, study_config, target, tdbench, without_timi
 from harness import cli, config
 from harness.cli import composition_error
 from harness.config import ExecutorSpec
+from harness.run import signals
 from harness.run.executors import LOOPBACK, execute, local_cluster
 from harness.run.ledger import ROW_TABLES as TABLES
 from harness.run.signals import WorkersLost
@@ -227,3 +229,17 @@ def test_a_local_executor_of_one_worker_says_it_runs_in_this_process(capsys):
     assert capsys.readouterr().err.count("runs every job in this process") == 1
     cli.note_in_driver(OmegaConf.create({"executor": {"name": "local", "n_jobs": 2}}))
     assert capsys.readouterr().err == ""
+
+
+def test_a_local_pool_removes_what_a_killed_pool_left_in_shared_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(signals, "SHARED_MEMORY", tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    dead_pid, live_pid = int(dead.stdout), os.getpid()
+    for pid in (dead_pid, live_pid):
+        (tmp_path / f"joblib_memmapping_folder_{pid}_a1_b2").mkdir()
+        (tmp_path / f"joblib_memmapping_folder_{pid}_a1_b2" / "x.pkl").write_bytes(b"0")
+        (tmp_path / f"sem.loky-{pid}-xk2a").write_bytes(b"0")
+    (tmp_path / "unrelated").write_bytes(b"0")
+    assert sorted(execute(own_pid, [1, 2], ExecutorSpec(name="local", n_jobs=2)))
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [f"joblib_memmapping_folder_{live_pid}_a1_b2", f"sem.loky-{live_pid}-xk2a", "unrelated"]

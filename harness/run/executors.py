@@ -22,7 +22,7 @@ from joblib import Parallel, delayed, parallel_config
 from harness.config import ExecutorSpec
 from harness.run.isolation import run_isolated
 from harness.run.jobs import run_job
-from harness.run.signals import WorkersLost
+from harness.run.signals import WorkersLost, remove_stale_shared_memory
 
 # loky's resource tracker outlives the study and, after an interruption, warns on stderr about the
 # semaphores it then removes (harness.run.signals removes them too); it starts with this process's
@@ -63,6 +63,7 @@ CANCELLED = r".*tasks which were still being processed by the workers"
 def _joblib(
     fn: Callable[[Any], Any], jobs: list[Any], n_jobs: int, backend: str, **params: Any
 ) -> Generator[Any]:
+    remove_stale_shared_memory()
     with parallel_config(backend=backend, **params):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         results = parallel(delayed(fn)(job) for job in jobs)

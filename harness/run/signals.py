@@ -5,7 +5,8 @@ The signal raises ``Stopped`` (a KeyboardInterrupt) in the driver's main thread,
 unwinds: the executor stops its workers, the run folder's lock is released, a study says how many
 of its jobs are stored (every job committed before the signal is kept). The command then exits
 with 128 + the signal's number (130, 143, 129) after removing the shared-memory files its
-workers' pool left in /dev/shm. A second signal while it stops is ignored, and so is a signal the
+workers' pool left in /dev/shm (a pool started later also removes those of pools whose process was
+killed outright). A second signal while it stops is ignored, and so is a signal the
 command was started ignoring (``nohup tdbench ...`` keeps running when its terminal closes).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -53,6 +55,11 @@ def exit_code(stop: BaseException) -> int:
     return 128 + signal_of(stop)
 
 
+#: The /dev/shm names joblib's memory-mapping folders and loky's semaphores take: the creating
+#: process's id comes first.
+SHARED_NAMES = (re.compile(r"joblib_memmapping_folder_(\d+)_"), re.compile(r"sem\.loky-(\d+)-"))
+
+
 def remove_shared_memory(pid: int | None = None) -> None:
     """Remove joblib's memory-mapping folders and loky's semaphores that process ``pid`` (default:
     this one) created in /dev/shm; its workers are gone, so nothing uses them any more."""
@@ -62,6 +69,30 @@ def remove_shared_memory(pid: int | None = None) -> None:
     for path in SHARED_MEMORY.glob(f"sem.loky-{pid}-*"):
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+def remove_stale_shared_memory() -> None:
+    """Remove the /dev/shm files of joblib and loky pools whose creating process no longer exists
+    (``kill -9`` leaves them): only this user's, and never those of a live process."""
+    if not SHARED_MEMORY.is_dir():
+        return
+    uid = os.getuid()
+    for path in SHARED_MEMORY.iterdir():
+        match = next((m for name in SHARED_NAMES if (m := name.match(path.name))), None)
+        with contextlib.suppress(OSError):
+            if match and path.lstat().st_uid == uid and not alive(int(match[1])):
+                remove_shared_memory(int(match[1]))
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 class WorkersLost(Exception):
