@@ -46,6 +46,14 @@ class Criteria(Section):
     overhead_ms: float = param(50.0, "criterion 4: cost per update below this", unit="milliseconds", gt=0)
 
 
+#: Why executor=ray needs an address: tdbench starts no server that listens beyond 127.0.0.1 unasked.
+RAY_NEEDS_ADDRESS = (
+    "executor=ray needs a running Ray cluster's address (ray://head:10001, auto), or local to start a "
+    "Ray instance here that listens on every network interface without authentication (Ray cannot "
+    "bind to 127.0.0.1); executor=dask or local stay on 127.0.0.1"
+)
+
+
 class ExecutorSpec(Section):
     """Where the study's cells run."""
 
@@ -57,7 +65,8 @@ class ExecutorSpec(Section):
     n_jobs: int = param(-1, "worker processes (not 0); -1: every core, -2: all but one, ...")
     address: str | None = param(
         None,
-        "a dask scheduler (tcp://host:8786) or Ray cluster (ray://head:10001, auto); null: start one here",
+        "a dask scheduler (tcp://host:8786; null: a cluster on 127.0.0.1) or Ray cluster (ray://head:10001, "
+        "auto; local: start one here, listening on every interface)",
     )
     cell_timeout_s: float | None = param(
         None, "time limit of each simulation and each detector cell; null: no limit", unit="seconds", gt=0
@@ -76,6 +85,10 @@ class ExecutorSpec(Section):
             )
         if self.address == "":
             raise InputError("executor.address", "must be a scheduler address such as tcp://host:8786")
+        if self.name == "ray" and self.address is None:
+            raise InputError("executor.address", RAY_NEEDS_ADDRESS)
+        if self.address == "local" and self.name != "ray":
+            raise InputError("executor.address", "local starts a Ray instance: only with executor=ray")
         module = EXTRAS.get(self.name)
         if module and importlib.util.find_spec(module) is None:
             raise InputError(
@@ -96,7 +109,8 @@ class ExecutorSpec(Section):
         machine = machine_memory()
         if self.max_job_memory_gb is not None:
             return Limits(self.max_job_memory_gb * GB, "executor.max_job_memory_gb", machine)
-        here = 1 if self.name == "serial" or self.address is not None else self.workers
+        remote = self.address is not None and self.address != "local"
+        here = 1 if self.name == "serial" or remote else self.workers
         shared = f"{here} workers sharing this machine's {machine / GB:.3g} GB" if here > 1 else "this host"
         return Limits(machine / here, f"{shared}; set executor.max_job_memory_gb or executor.n_jobs", machine)
 

@@ -56,7 +56,7 @@ def assert_same_as(reference: dict, run_dir) -> None:
         ("executor=local", "executor.n_jobs=2"),
         ("executor=local", "executor.n_jobs=2", "executor.cell_timeout_s=120"),
         ("executor=dask", "executor.n_jobs=2"),
-        ("executor=ray", "executor.n_jobs=2"),
+        ("executor=ray", "executor.address=local", "executor.n_jobs=2"),
     ],
     ids=["local", "local-isolated", "dask-localcluster", "ray"],
 )
@@ -98,7 +98,7 @@ def test_bad_executor_settings(spec, field):
 def test_a_missing_extra_is_named(monkeypatch):
     monkeypatch.setattr(config.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(InputError, match=r"pip install -e '\.\[ray\]'") as error:
-        ExecutorSpec(name="ray")
+        ExecutorSpec(name="ray", address="auto")
     assert error.value.field == "executor.name"
 
 

@@ -85,6 +85,8 @@ CASES = [
     (["seeds=2", "first_seed=9223372036854775807"], "first_seed: must leave room for 2 seeds below 2**63"),
     (["executor.cell_timeout_s=nan"], "executor.cell_timeout_s: must be a number of seconds > 0, or null"),
     (["executor.cell_timeout_s=inf"], "executor.cell_timeout_s: must be a number of seconds > 0, or null"),
+    (["executor=ray"], "executor.address: executor=ray needs a running Ray cluster's address (ray://"),
+    (["executor=dask", "executor.address=local"], "executor.address: local starts a Ray instance: only with"),
     (["scenario.ramp.n_hot=1"], "scenario.ramp.n_hot: no such setting; settings here: _target_, jitter_h,"),
     (["scenario.uneven.n_hot=1.5"], "scenario.uneven.n_hot: must be an integer >= 1; got 1.5"),
     (
