@@ -183,3 +183,12 @@ def test_an_origin_dates_the_timeline_without_changing_the_numbers(tmp_path):
     hours, dated = (pd.read_parquet(tmp_path / d / "cells.parquet") for d in ("hours", "dated"))
     assert hours["key"].equals(dated["key"])  # the origin only labels the axes
     assert (tmp_path / "dated" / "figures" / "timeline_historical.png").is_file()
+
+
+def test_no_alert_anywhere_still_gives_every_table_its_columns_and_a_report(tmp_path):
+    out = tmp_path / "run"
+    data = str(ROOT / "examples" / "historical.csv")
+    assert run_task(out, "task=evaluate", f"data={data}", 'detector=["null"]', "executor=serial") == 0
+    episodes = pd.read_parquet(out / "episodes.parquet")
+    assert episodes.empty and {"start_h", "end_h", "scenario", "seed", "detector", "key"} <= set(episodes)
+    assert (out / "report.md").is_file() and (out / "figures" / "lead_coverage.png").is_file()

@@ -48,6 +48,7 @@ STATUSES = ("ok", "error", "timeout")
 TRUTH_COLUMNS = ["job", "scenario", "seed", "target", "onset_h", "end_h", "ended", "units"]
 RUN_COLUMNS = ["job", "scenario", "seed", "dt_h", "warmup_h", "null_control", "n_units"]
 _CHUNK = 500  # keys per IN (...) query
+EMPTY = pd.DataFrame({"key": pd.Series(dtype=str)})  # a table no job stored rows or columns for
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE TABLE IF NOT EXISTS events (key TEXT PRIMARY KEY REFERENCES cells (key), rows BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS episodes (key TEXT PRIMARY KEY REFERENCES cells (key), rows BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS overhead (key TEXT PRIMARY KEY REFERENCES cells (key), rows BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS columns (name TEXT PRIMARY KEY, rows BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS readings (
     key TEXT PRIMARY KEY REFERENCES cells (key), score BLOB NOT NULL, level BLOB NOT NULL);
 """
@@ -271,7 +273,10 @@ class Ledger:
         conn.executemany("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         for table in ROW_TABLES[1:]:
             frame = tables.get(table)
-            if frame is None or not len(frame):
+            if frame is None:
+                continue
+            if not len(frame):  # its columns, for an export when no cell has such rows
+                conn.execute("INSERT OR IGNORE INTO columns VALUES (?, ?)", (table, pack_frame(frame)))
                 continue
             conn.executemany(
                 f"INSERT INTO {table} VALUES (?, ?)",
@@ -354,6 +359,9 @@ class Ledger:
         blobs = self._select(f"SELECT {column} FROM {table}", keys)
         try:
             parts = [unpack_frame(blob) for (blob,) in blobs]
+            if not any(part.num_rows for part in parts):
+                columns = self._select(f"SELECT rows FROM columns WHERE name = '{table}'", None)
+                parts += [unpack_frame(blob) for (blob,) in columns]  # its columns, without rows
         except (pa.ArrowInvalid, OSError) as error:
             raise self._corrupt(error) from None
         return assemble(parts)
@@ -471,9 +479,9 @@ class Ledger:
 def assemble(parts: list[pa.Table]) -> pd.DataFrame:
     """Stored row blobs as one table: an ok cell's columns first, then the others by name;
     integer and boolean columns in their type; rows in the canonical order."""
+    if not any(part.num_rows for part in parts):  # an empty table with the columns stored, if any
+        return max(parts, key=lambda t: t.num_columns).to_pandas() if parts else EMPTY.copy()
     parts = [part for part in parts if part.num_rows]
-    if not parts:
-        return pd.DataFrame({"key": pd.Series(dtype=str)})
     frame = pa.concat_tables(parts, promote_options="permissive").to_pandas()
     widest = max(parts, key=lambda t: t.num_columns).column_names
     frame = frame[widest + sorted(set(frame.columns) - set(widest))]

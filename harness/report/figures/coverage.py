@@ -127,6 +127,9 @@ def _false_alarm_panel(
     """Per detector (the colour key of the coverage panels): quiet alerting as a bar, FP rate as text;
     infeasible detectors hatched and named so."""
     ax.set_title("cost: share of quiet time alerting", loc="left")
+    if not detectors:
+        empty_panel(ax, "no events scored")
+        return
     y = np.arange(len(detectors))
     rates = rates.set_index("detector") if rates is not None and len(rates) else pd.DataFrame()
     quiet = np.array(
