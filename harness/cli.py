@@ -217,6 +217,14 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def pinned_run_dir(args: list[str], run_dir: str) -> list[str]:
+    """The command line with the run folder the checks saw: the default's ``${now:}`` would move on
+    while the checks run, and a refused command could not remove the folder Hydra made."""
+    if any(o.lstrip("+~").split("=", 1)[0] == "hydra.run.dir" for o in hydra_args(args).overrides):
+        return args
+    return [*args, f"hydra.run.dir={run_dir}"]
+
+
 def only_informs(args: argparse.Namespace) -> bool:
     """--help, --cfg, --info and friends print and run nothing."""
     if args.shell_completion and not any(
@@ -501,9 +509,11 @@ def run_command() -> None:
                 check(args, composed)
                 note_in_driver(composed[0][0])
                 planned = Path(composed[1]).resolve()
-                if not hydra_args(args).multirun and not planned.exists():
-                    _new_run_dir = planned
-                    _new_root = next(p for p in reversed([planned, *planned.parents]) if not p.exists())
+                if not hydra_args(args).multirun:
+                    args = pinned_run_dir(args, composed[1])
+                    if not planned.exists():
+                        _new_run_dir = planned
+                        _new_root = next(p for p in reversed([planned, *planned.parents]) if not p.exists())
     except (InputError, FolderBusy) as error:
         print(error_line(error), file=sys.stderr)
         sys.exit(2)

@@ -344,6 +344,16 @@ def test_the_command_reports_bad_input_in_one_line(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_an_alert_log_that_cannot_be_opened_leaves_no_run_folder(tmp_path):
+    done = subprocess.run(
+        [TDBENCH, "task=monitor", f"monitor.alert_log={tmp_path}"],  # a folder: refused once open() fails
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "tdbench: error: monitor.alert_log: cannot write to it: Is a directory\n"
+    assert not (tmp_path / "results").exists()
+
+
 def test_a_file_source_needs_a_service_rate(tmp_path):
     path = tmp_path / "obs.csv"
     frame = observations_frame(scenarios.simulate("steady", 0, n_units=2, warmup_days=0.1, scenario_days=0.1))
