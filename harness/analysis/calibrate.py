@@ -43,7 +43,7 @@ from harness.analysis.scoring import RunScore, ScoringSpec, score_run
 from scenarios.errors import InputError
 from scenarios.params import Section, param
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
-from scenarios.truth import TARGETS
+from scenarios.truth import TARGETS, Target
 
 CURVE_COLUMNS = [
     "threshold",
@@ -486,7 +486,7 @@ class CalibrationSpec(Section):
     rule: Literal["budget", "lead"] = param(
         "budget", "budget: the headline's rule and budget; lead: the former rule (max_fp_rate, min_recall)"
     )
-    target: Literal[TARGETS] = param("utilization_breach", "events whose warnings the threshold is tuned for")
+    target: Target = param("utilization_breach", "events whose warnings the threshold is tuned for")
     calibration_fraction: float = param(
         0.5, "share of the seeds that choose thresholds; the rest test them", gt=0, lt=1
     )

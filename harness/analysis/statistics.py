@@ -25,10 +25,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pydantic import Field
 
-from scenarios.params import Section, param
+from scenarios.params import Section, config_dict, param
 
 METHODS = ("percentile", "basic", "bca")
 MISSED = -1.0e9  # a missed event's lead time while an interval is computed (below every lead)
@@ -56,8 +56,7 @@ class StatisticsSpec(Section):
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> StatisticsSpec:
-        raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-        return cls(**dict(raw.get("statistics") or {}))
+        return cls(**dict(config_dict(cfg).get("statistics") or {}))
 
     @property
     def label(self) -> str:
