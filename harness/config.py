@@ -168,6 +168,13 @@ class StopSpec(Section):
     batch: int = param(5, "seeds added at each look", ge=1, le=MAX_SEEDS)
     max_seeds: int = param(50, "never more seeds than this", ge=1, le=MAX_SEEDS)
 
+    @property
+    def compared(self) -> tuple[str, str]:
+        """The (detector, reference) pair the rule decides on; only with a stopping rule."""
+        if self.compare is None:
+            raise ValueError("no stopping rule: stop.compare is null")
+        return self.compare
+
     def looks(self, first: int) -> list[int]:
         """The planned looks' seed counts, starting with ``first`` seeds."""
         return [*range(first, self.max_seeds, self.batch), self.max_seeds]

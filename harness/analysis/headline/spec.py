@@ -82,10 +82,10 @@ def with_week(curve: pd.DataFrame) -> pd.DataFrame:
 
 def over(value: np.ndarray | float, limit: float) -> np.ndarray:
     """value / limit, with 0 / 0 = 0 (no quiet time counts as no use)."""
-    value = np.nan_to_num(np.asarray(value, float), nan=0.0)
+    used = np.nan_to_num(np.asarray(value, float), nan=0.0)
     if limit > 0:
-        return value / limit
-    return np.where(value > 0, np.inf, 0.0)
+        return used / limit
+    return np.where(used > 0, np.inf, 0.0)
 
 
 def budget_use(curve: pd.DataFrame, spec: HeadlineSpec) -> np.ndarray:

@@ -153,7 +153,7 @@ def alert_spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, color: Any) -> N
 
 
 def spans(
-    ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float | np.ndarray = 1.0, **style: Any
+    ax: Axes, starts: ArrayLike, ends: ArrayLike, top: ArrayLike = 1.0, **style: Any
 ) -> None:
     """Shade the x-intervals [starts, ends) from the panel's bottom to ``top`` (a fraction of its
     height, one for all or one per interval), as one collection."""
