@@ -152,9 +152,7 @@ def alert_spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, color: Any) -> N
     spans(ax, np.tile(starts, 2), np.tile(ends, 2), top=top, facecolors=faces)
 
 
-def spans(
-    ax: Axes, starts: ArrayLike, ends: ArrayLike, top: ArrayLike = 1.0, **style: Any
-) -> None:
+def spans(ax: Axes, starts: ArrayLike, ends: ArrayLike, top: ArrayLike = 1.0, **style: Any) -> None:
     """Shade the x-intervals [starts, ends) from the panel's bottom to ``top`` (a fraction of its
     height, one for all or one per interval), as one collection."""
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
@@ -273,7 +271,12 @@ def key(
             ends = [KEY_INSET, KEY_INSET + KEY_HANDLE]
             ax.add_artist(Line2D(ends, [middle, middle], transform=points, clip_on=False, **style))
         ax.text(
-            KEY_INSET + KEY_HANDLE + KEY_GAP, middle, label, va="center", fontsize=size, transform=points,
+            KEY_INSET + KEY_HANDLE + KEY_GAP,
+            middle,
+            label,
+            va="center",
+            fontsize=size,
+            transform=points,
             clip_on=False,
         )
         top -= height + KEY_SPACING
