@@ -18,7 +18,7 @@ import sys
 import warnings
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 import yaml
@@ -28,6 +28,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
@@ -44,6 +45,7 @@ from harness.run.signals import WorkersLost, exit_code, remove_shared_memory, si
 from harness.tasks import check_read, settings_help, task_module, tasks_help
 from scenarios import plugins
 from scenarios.errors import InputError
+from scenarios.params import config_dict
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 ALIASES = {"scenarios": "scenario", "detectors": "detector"}
@@ -61,9 +63,9 @@ OmegaConf.register_new_resolver("tdbench_tasks", tasks_help, replace=True)  # fo
 
 def settings_of_task(task: str, _root_: DictConfig) -> str:
     """``${tdbench_settings:${task}}`` in --help: the settings the task reads, at their composed values."""
-    config = {key: _root_[key] for key in _root_ if key != "hydra"}
+    values = {str(key): _root_[key] for key in _root_ if key != "hydra"}
     config = {
-        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in config.items()
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in values.items()
     }
     return settings_help(task, config)
 
@@ -117,12 +119,14 @@ def normalise(args: list[str]) -> list[str]:
 def combinations(overrides: list[str], options: dict[str, list[str]]) -> list[list[str]]:
     """Override lists to check: sweeps at their first value, then each swept value in turn."""
     parsed = OverridesParser.create().parse_overrides(overrides)
-    fixed, sweeps = [], []
+    fixed: list[str] = []
+    sweeps: list[list[str]] = []
     for o in parsed:
         if o.is_sweep_override():
             key = o.get_key_element()
             sweeps.append([f"{key}={v}" for v in o.sweep_string_iterator()])
         else:
+            assert o.input_line is not None  # the parser keeps each override's text
             fixed.append(o.input_line)
         check_group_choice(o, options)
     if not sweeps:
@@ -158,7 +162,7 @@ def no_such_setting(key: str, base: DictConfig) -> InputError:
     if parent in OPEN_MAPS:
         return InputError(key, f"{parent} is an open map: add an entry with +{key}=...")
     node = OmegaConf.select(base, parent) if parent else base
-    known = sorted(node.keys()) if isinstance(node, DictConfig) else []
+    known = sorted(str(k) for k in node) if isinstance(node, DictConfig) else []
     close = difflib.get_close_matches(leaf, known, n=1)
     hint = f"did you mean {parent + '.' if parent else ''}{close[0]}? " if close else ""
     listing = f"settings here: {', '.join(known)}" if known else f"{parent or key} takes no sub-settings"
@@ -185,7 +189,7 @@ def check_keys(cfg: DictConfig, base: DictConfig, options: dict[str, list[str]])
 
     def walk(node: DictConfig, known: Any, path: str) -> None:
         for key in node:
-            where = f"{path}.{key}" if path else str(key)
+            where = f"{path}.{key!s}" if path else str(key)
             if not path and key in options or path in OPEN_MAPS:
                 continue
             if not isinstance(known, DictConfig) or key not in known:
@@ -210,10 +214,10 @@ def hydra_args(argv: list[str]) -> argparse.Namespace:
     """The command line as Hydra reads it; a malformed one is an InputError."""
     parser = get_args_parser()
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise InputError("command line", message)
 
-    parser.error = fail
+    parser.error = fail  # type: ignore[method-assign]  # argparse's documented hook, on this parser only
     return parser.parse_args(argv)
 
 
@@ -250,7 +254,7 @@ def config_source(args: argparse.Namespace) -> tuple[Path, str, list[str]]:
         extra = f"file://{Path(args.config_dir).resolve()}"
         parsed = OverridesParser.create().parse_overrides(overrides)
         given = [o for o in parsed if o.get_key_element() == "hydra.searchpath"]
-        paths = [extra, *(given[-1].value() if given else [])]
+        paths = [extra, *(listed(given[-1]) if given else [])]
         overrides = [o.input_line for o in parsed if o.get_key_element() != "hydra.searchpath"]
         overrides.append(f"hydra.searchpath=[{','.join(paths)}]")
     return primary, args.config_name or "config", overrides
@@ -269,12 +273,13 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
     store_plugin_configs()
     searchpath = [o for o in overrides if o.startswith("hydra.searchpath=")]
     check_search_path(searchpath)
-    composed, run_dir = [], ""
+    composed: list[DictConfig] = []
+    run_dir = ""
     try:
         with initialize_config_dir(config_dir=str(primary), version_base="1.3"):
             options = groups(overrides)
             base = compose(name, overrides=searchpath)
-            defaults = OmegaConf.to_container(base, resolve=True)
+            defaults = config_dict(base)
             try:
                 combos = combinations(overrides, options)
             except HydraException as error:
@@ -292,7 +297,7 @@ def compose_run(args: list[str]) -> tuple[list[DictConfig], str]:
                 check_keys(cfg, base, options)
                 task = cfg.get("task", "study")
                 task_module(task)  # an unknown task is named before its settings are
-                check_read(task, OmegaConf.to_container(cfg, resolve=True), defaults)
+                check_read(task, config_dict(cfg), defaults)
                 composed.append(cfg)
     except (HydraException, OmegaConfBaseException) as error:
         raise composition_error(error) from None
@@ -309,10 +314,16 @@ def yaml_error(error: yaml.MarkedYAMLError) -> InputError:
     return InputError(mark.name if mark else "config", f"not valid YAML: {reason}{where}")
 
 
+def listed(override: Override) -> list[Any]:
+    """An override's value as a list: a single value is a list of one, no value an empty list."""
+    value = override.value()
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
 def check_search_path(searchpath: list[str]) -> None:
     """Every ``file://`` folder on ``hydra.searchpath`` (and ``--config-dir``) exists."""
     for override in OverridesParser.create().parse_overrides(searchpath):
-        for entry in override.value() or []:
+        for entry in listed(override):
             folder = str(entry).removeprefix("file://")
             if str(entry).startswith("file://") and not Path(folder).is_dir():
                 raise InputError("hydra.searchpath", f"no such config folder: {folder}")
@@ -375,7 +386,7 @@ def leave_out_missing_extras(args: list[str], cfg: DictConfig | None = None) -> 
     try:
         cfg = cfg if cfg is not None else compose_checked(args)[0]
         chosen = cfg.get("detector")
-        specs = OmegaConf.to_container(chosen) if OmegaConf.is_config(chosen) else {}
+        specs = config_dict(chosen, resolve=False) if isinstance(chosen, DictConfig) else {}
     except InputError:
         return args  # check() reports it
     left_out = []
@@ -399,7 +410,7 @@ def note_in_driver(cfg: DictConfig) -> None:
     executor = cfg.get("executor")
     if not executor or executor.get("name") != "local":
         return
-    if ExecutorSpec(**OmegaConf.to_container(executor, resolve=True)).workers == 1:
+    if ExecutorSpec(**config_dict(executor)).workers == 1:
         print(
             "tdbench: note: executor=local with one worker runs every job in this process, one at a time "
             "(as executor=serial); executor.n_jobs=2 or more starts worker processes",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pydantic import field_validator, model_validator
 
 from detectors.base import Detector
@@ -21,10 +21,10 @@ from harness.run.budget import GB, Limits, check_budget, machine_memory
 from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
-from scenarios.params import Section, param
-from scenarios.truth import TARGETS, TruthSpec
+from scenarios.params import Section, config_dict, param
+from scenarios.truth import Target, TruthSpec
 
-EXECUTORS = ("local", "serial", "dask", "ray")
+ExecutorName = Literal["local", "serial", "dask", "ray"]
 EXTRAS = {"dask": "distributed", "ray": "ray"}  # executor -> module its optional extra installs
 
 
@@ -37,7 +37,7 @@ class Criteria(Section):
     section: ClassVar[str] = "scoring.criteria"
 
     lead_h: float = param(2.0, "criterion 1: median lead time at least this", unit="hours", ge=0)
-    lead_target: Literal[TARGETS] = param("utilization_breach", "criterion 1: events whose lead counts")
+    lead_target: Target = param("utilization_breach", "criterion 1: events whose lead counts")
     lead_scenarios: tuple[str, ...] = param(("ramp", "spike"), "criterion 1: scenarios whose events count")
     fp_rate: float = param(0.15, "criterion 2: false-positive rate (pooled) below this", ge=0, le=1)
     unique_recall: float = param(
@@ -59,7 +59,7 @@ class ExecutorSpec(Section):
 
     section: ClassVar[str] = "executor"
 
-    name: Literal[EXECUTORS] = param(
+    name: ExecutorName = param(
         "local", "local: worker processes here; serial: in this process; dask or ray: a cluster"
     )
     n_jobs: int = param(-1, "worker processes (not 0); -1: every core, -2: all but one, ...")
@@ -182,6 +182,13 @@ class StopSpec(Section):
     batch: int = param(5, "seeds added at each look", ge=1, le=MAX_SEEDS)
     max_seeds: int = param(50, "never more seeds than this", ge=1, le=MAX_SEEDS)
 
+    @property
+    def compared(self) -> tuple[str, str]:
+        """The (detector, reference) pair the rule decides on; only with a stopping rule."""
+        if self.compare is None:
+            raise ValueError("no stopping rule: stop.compare is null")
+        return self.compare
+
     def looks(self, first: int) -> list[int]:
         """The planned looks' seed counts, starting with ``first`` seeds."""
         return [*range(first, self.max_seeds, self.batch), self.max_seeds]
@@ -295,7 +302,7 @@ def check_selected(value: Any, default: Any, selected: Mapping[str, Any], where:
 def load_study(cfg: DictConfig | Mapping[str, Any]) -> StudyConfig:
     """Validate the whole config: every scenario and detector is built once here, and a study whose
     jobs would not fit in memory is refused (harness.run.budget)."""
-    raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+    raw = config_dict(cfg)
     scenarios = raw.get("scenario") or {}
     detectors = raw.get("detector") or {}
     if not scenarios:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
 from harness.analysis.calibrate import CalibrationSpec
@@ -35,7 +35,7 @@ from harness.live.settings import MonitorSettings, ResilienceTransportConfig
 from harness.tasks import EVERY_TASK, READS, TASKS, TaskInputs
 from scenarios.historical import HistoricalSpec
 from scenarios.org import OrgConfig
-from scenarios.params import Declared, Setting, describe
+from scenarios.params import Declared, Setting, config_dict, describe
 from scenarios.truth import TruthSpec
 
 ENVIRONMENT = "environment variables"
@@ -95,16 +95,23 @@ def flat(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def conf_file(path: Path) -> dict[str, Any]:
+    """A file of the conf folder (a YAML mapping) as plain Python, its interpolations as written."""
+    loaded = OmegaConf.load(path)
+    assert isinstance(loaded, DictConfig), f"{path} is not a mapping"
+    return config_dict(loaded, resolve=False)
+
+
 def default_config() -> dict[str, Any]:
     """conf/config.yaml's own sections (the groups' files aside)."""
-    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml"))
+    return conf_file(CONF_DIR / "config.yaml")
 
 
 def options(group: str) -> dict[str, dict[str, Any]]:
     """The conf folder's options of a group (``detector``, ``scenario``): name -> its config."""
     out = {}
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
-        for name, spec in OmegaConf.to_container(OmegaConf.load(path)).items():
+        for name, spec in conf_file(path).items():
             if isinstance(spec, dict) and "_target_" in spec:
                 out[str(name)] = spec
     return out

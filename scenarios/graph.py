@@ -13,13 +13,14 @@ units); a ``MatrixGraph`` holds explicit distances for any other graph.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from scenarios.errors import InputError
 
-GRAPHS = ("complete", "ring")
+GraphName = Literal["complete", "ring"]
+GRAPHS: tuple[GraphName, ...] = get_args(GraphName)
 
 
 class Graph(ABC):
@@ -57,8 +58,9 @@ class Graph(ABC):
 
     def matrix(self) -> np.ndarray:
         """The dense N x N distance matrix (for small graphs: it needs N^2 floats)."""
-        every = np.arange(self.n_units)
-        return np.stack([self.distances(i, every) for i in every]) if self.n_units else np.zeros((0, 0))
+        n = self.n_units
+        every = np.arange(n)
+        return np.stack([self.distances(i, every) for i in range(n)]) if n else np.zeros((0, 0))
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Graph:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from pydantic import field_validator
 
 from scenarios.errors import InputError
-from scenarios.graph import GRAPHS, make_graph
+from scenarios.graph import GraphName, make_graph
 from scenarios.params import Section, param
 from scenarios.trace import COUNT_FIELDS, FIELDS, Event, Layout, Trace, Truth
 from scenarios.truth import TARGETS, TruthSpec, derive_events
@@ -55,7 +55,7 @@ class HistoricalSpec(Section):
     service_rate_per_h: float | None = param(
         None, "tasks per staff-hour; null: a service_rate column, else estimated from the warm-up", gt=0
     )
-    graph: Literal[GRAPHS] = param("complete", "distances between units (in order of first appearance)")
+    graph: GraphName = param("complete", "distances between units (in order of first appearance)")
     origin: str | None = param(
         None, "date-time of time_h = 0 (e.g. 2025-01-31T00:00): timelines show dates; null: hours"
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from functools import partial
 
 import numpy as np
 import simpy
@@ -103,7 +104,7 @@ class StaffMember:
         org.counts[ABSENCES][unit] += 1
         org.env.process(self._absence(hours))
 
-    def _absence(self, hours: float) -> Iterator[simpy.Event]:
+    def _absence(self, hours: float) -> Generator[simpy.Event, None, None]:
         yield self.org.env.timeout(hours)
         self.state = "called"
         self.org.on_duty[self.unit] += 1
@@ -127,7 +128,8 @@ class Organisation:
         self.state = np.zeros((IN_TRANSIT + 1, n))  # rows: FIELDS, then SINCE and IN_TRANSIT
         self.state[STAFF_ON_DUTY] = org.staff_per_unit
         self.full_staff, self.away = n * org.staff_per_unit, 0  # staff, and those called in sick
-        rows = [memoryview(row) for row in self.state]  # per-event access to single entries
+        # per-event access to single entries (numpy's stubs: ndarray is a buffer from Python 3.12 on)
+        rows: list[memoryview[float]] = [memoryview(row) for row in self.state]  # type: ignore[arg-type]
         self.counts = rows[ARRIVALS : ABSENCES + 1]  # interval counters
         self.busy, self.on_duty = rows[BUSY], rows[STAFF_ON_DUTY]
         self.busy_hours = rows[BUSY_HOURS]  # staff-hours served in the current interval, up to `since`
@@ -184,12 +186,12 @@ class Organisation:
             env.timeout(self.org.dt_h).callbacks.append(self.health_check)
         env.timeout(self.org.rebalance_interval_h).callbacks.append(self.coordinator)
         for shock in self.plan.shocks:
-            env.timeout(shock.time_h - env.now).callbacks.append(lambda _, s=shock: self.staff_shock(s))
+            env.timeout(shock.time_h - env.now).callbacks.append(partial(self.staff_shock, shock))
 
     def next_arrival(self, event: simpy.Event | None) -> None:
         """Tasks arrive at their units at pre-drawn times (a non-homogeneous Poisson stream)."""
         if event is not None:
-            unit, task_h = event.value
+            unit, task_h = event.value  # type: ignore[misc]  # simpy types Event.value Optional[Any]
             self.receive(unit, task_h, ARRIVALS)
         arrival = next(self.tasks, None)
         if arrival is not None:
@@ -221,12 +223,13 @@ class Organisation:
         self.env.timeout(delay, (target, task_h)).callbacks.append(self.transfer_arrives)
 
     def transfer_arrives(self, event: simpy.Event) -> None:
-        target, task_h = event.value
+        target, task_h = event.value  # type: ignore[misc]  # simpy types Event.value Optional[Any]
         self.in_transit[target] -= 1
         self.receive(target, task_h, TRANSFERS_IN)
 
-    def staff_shock(self, shock: StaffShock) -> None:
-        """Part of a unit's staff leaves at once (the staff_loss scenario)."""
+    def staff_shock(self, shock: StaffShock, event: simpy.Event) -> None:
+        """Part of a unit's staff leaves at once (the staff_loss scenario); the callback of the shock's
+        timeout ``event``."""
         present = [m for m in self.staff[shock.unit] if m.state != "home"]
         for member in present[: shock.n_staff]:
             member.call_in_sick(shock.duration_h)

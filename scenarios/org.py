@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 from pydantic import model_validator
 
 from scenarios.errors import InputError
-from scenarios.graph import GRAPHS, Graph, make_graph
+from scenarios.graph import Graph, GraphName, make_graph
 from scenarios.params import Section, param
 from scenarios.trace import Layout
 
@@ -27,7 +27,7 @@ class OrgConfig(Section):
     service_cv: float | None = param(
         None, "coefficient of variation of service times (lognormal); null: exponential", gt=0
     )
-    graph: Literal[GRAPHS] = param("complete", "org graph, whose hops set the transfer delays")
+    graph: GraphName = param("complete", "org graph, whose hops set the transfer delays")
     rebalance_interval_h: float = param(
         0.25, "time between rebalancing rounds (at least one minute)", unit="hours", gt=0
     )

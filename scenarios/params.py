@@ -38,6 +38,9 @@ from pydantic.fields import FieldInfo
 
 from scenarios.errors import InputError
 
+if typing.TYPE_CHECKING:
+    from omegaconf import DictConfig
+
 __all__ = [
     "SECTION",
     "Declared",
@@ -45,6 +48,7 @@ __all__ = [
     "Literal",
     "Setting",
     "check_values",
+    "config_dict",
     "describe",
     "input_error",
     "param",
@@ -123,10 +127,17 @@ def _kind(annotation: Any) -> tuple[str, bool]:
     return getattr(annotation, "__name__", str(annotation)), False
 
 
+def _unit(field: FieldInfo) -> str | None:
+    """The unit a setting is declared in (``param(unit=...)``), if any."""
+    extra = field.json_schema_extra
+    unit = extra.get("unit") if isinstance(extra, dict) else None
+    return unit if isinstance(unit, str) else None
+
+
 def allowed(field: FieldInfo) -> str:
     """What a setting accepts, in the words of its error message."""
     kind, nullable = _kind(field.annotation)
-    unit = (field.json_schema_extra or {}).get("unit") if isinstance(field.json_schema_extra, dict) else None
+    unit = _unit(field)
     if unit and kind == "a number":
         kind = f"a number of {unit}"
     bounds = _bounds(field.metadata)
@@ -173,6 +184,17 @@ def _plain(value: Any, annotation: Any) -> Any:
     return value
 
 
+def config_dict(cfg: DictConfig | Mapping[str, Any], *, resolve: bool = True) -> dict[str, Any]:
+    """A config mapping as a plain dict: an OmegaConf ``DictConfig`` converted (its interpolations
+    resolved unless ``resolve=False``), any other mapping copied."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        # a DictConfig converts to a dict, whose keys are the config's setting names
+        return typing.cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=resolve))
+    return dict(cfg)
+
+
 def _plain_values(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
     fields = model.model_fields
     return {k: _plain(v, fields[k].annotation) if k in fields else v for k, v in values.items()}
@@ -217,6 +239,7 @@ class Declared:
 
     section: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel]]
+    __signature__: ClassVar[inspect.Signature | None]  # set for each subclass: its keyword settings
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -231,7 +254,10 @@ class Declared:
                     value.annotation = hints[name]
                     fields[name] = (hints[name], value)
                     setattr(klass, name, value.default)  # the class shows its defaults
-        cls.settings_model = create_model(f"{cls.__name__}Settings", __config__=STRICT, **fields)
+        # mypy checks the unpacked fields against create_model's own keywords (__config__, __base__, ...)
+        cls.settings_model = create_model(  # type: ignore[call-overload]
+            f"{cls.__name__}Settings", __config__=STRICT, **fields
+        )
         keyword = inspect.Parameter.KEYWORD_ONLY
         declared = [
             inspect.Parameter(name, keyword, default=f.default, annotation=f.annotation)
@@ -288,8 +314,7 @@ def describe(owner: type[Declared] | type[BaseModel]) -> list[Setting]:
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             out += [replace(s, name=f"{name}.{s.name}") for s in describe(nested)]
             continue
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        out.append(Setting(name, field.default, allowed(field), extra.get("unit"), field.description or ""))
+        out.append(Setting(name, field.default, allowed(field), _unit(field), field.description or ""))
     return out
 
 

@@ -46,8 +46,9 @@ def load_class(group: str, name: str, target: str, base: type) -> type:
         raise InputError(where, f"cannot import {target!r}: {error}") from None
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise InputError(where, f"{target} must be a subclass of {base.__module__}.{base.__name__}")
-    if getattr(cls, "name", None) != name:
-        raise InputError(where, f"{target}.name must be the entry point's name {name!r}; got {cls.name!r}")
+    declared = getattr(cls, "name", None)
+    if declared != name:
+        raise InputError(where, f"{target}.name must be the entry point's name {name!r}; got {declared!r}")
     for p in inspect.signature(cls).parameters.values():
         if p.kind is not p.POSITIONAL_OR_KEYWORD and p.kind is not p.KEYWORD_ONLY:
             raise InputError(where, f"{target}: parameter {p.name!r} must be an explicit keyword")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 from pydantic import model_validator
@@ -12,7 +12,8 @@ from scenarios.errors import InputError
 from scenarios.params import Section, param
 from scenarios.trace import Event, Layout
 
-TARGETS = ("utilization_breach", "unit_saturation")
+Target = Literal["utilization_breach", "unit_saturation"]
+TARGETS: tuple[Target, ...] = get_args(Target)
 
 
 class TruthSpec(Section):
@@ -61,7 +62,7 @@ def hysteresis(high: np.ndarray, low: np.ndarray, sustain: int, clear: int) -> l
     """
     hi_starts, _ = runs(high, sustain)
     lo_starts, _ = runs(low, clear)
-    periods = []
+    periods: list[tuple[int, int, bool]] = []
     pos = 0
     while True:
         i = np.searchsorted(hi_starts, pos)

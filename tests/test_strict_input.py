@@ -104,6 +104,7 @@ CASES = [
         ["hydra.searchpath=[file:///nonexistent/dir]"],
         "hydra.searchpath: no such config folder: /nonexistent/dir",
     ),
+    (["hydra.searchpath=file:///nonexistent/dir"], "hydra.searchpath: no such config folder: /nonexistent"),
     (["scenario.steady.rho=1e308"], "scenario.steady.rho=1e+308: one job of scenario steady would need"),
 ]
 
@@ -150,6 +151,17 @@ def test_detectors_on_the_search_path_are_validated_like_the_built_in_ones(
     assert "detector.mine.windw_h: unknown parameter; allowed: window_h" in err
     code, err = run_cli(monkeypatch, capsys, [*where, "detector=[nosuch]", *SMALL])
     assert code == 2 and "detector: unknown option 'nosuch'; allowed: burnout" in err and "mine" in err
+
+
+def test_config_dir_keeps_a_single_search_path_folder_whole(monkeypatch, capsys, tmp_path):
+    """--config-dir adds its folder to a hydra.searchpath given as one folder, not as a list."""
+    folder = search_dir(tmp_path / "mine", BAD_MINE)
+    (tmp_path / "empty").mkdir()
+    where = ["--config-dir", str(tmp_path / "empty"), f"hydra.searchpath=file://{folder}"]
+    args = [*where, "detector=[mine]", *SMALL, f"hydra.run.dir={tmp_path / 'run'}"]
+    code, err = run_cli(monkeypatch, capsys, args)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "detector.mine.windw_h: unknown parameter; allowed: window_h" in err
 
 
 @pytest.mark.parametrize(

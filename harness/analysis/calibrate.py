@@ -41,9 +41,10 @@ from pydantic import Field, model_validator
 from detectors.base import Readings
 from harness.analysis.scoring import RunScore, ScoringSpec, score_run
 from scenarios.errors import InputError
+from scenarios.graph import MatrixGraph
 from scenarios.params import Section, param
 from scenarios.trace import FIELDS, Event, Layout, Trace, Truth
-from scenarios.truth import TARGETS
+from scenarios.truth import TARGETS, Target
 
 CURVE_COLUMNS = [
     "threshold",
@@ -84,7 +85,8 @@ class Run:
         """:func:`harness.analysis.scoring.score_run` of this run at ``score >= threshold`` (no unit
         is implicated: root-cause overlap is not defined here)."""
         n = len(self.time_h)
-        layout = Layout(np.ones(1), np.ones(1), np.zeros((1, 1)), dt_h=self.dt_h, warmup_h=self.warmup_h)
+        graph = MatrixGraph(np.zeros((1, 1)))
+        layout = Layout(np.ones(1), np.ones(1), graph, dt_h=self.dt_h, warmup_h=self.warmup_h)
         trace = Trace(
             self.time_h, np.zeros((n, len(FIELDS), 1)), layout, {}, Truth(np.zeros((n, 1)), list(self.events))
         )
@@ -365,14 +367,15 @@ class Sweep:
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)  # noqa: E731
         self.candidates = candidate_thresholds(runs)
         self.start = cat("start_lo"), cat("start_hi")
-        self.false = cat("false_lo"), cat("false_hi"), cat("false_w")
+        self.false: tuple[np.ndarray, ...] = cat("false_lo"), cat("false_hi"), cat("false_w")
         self.detect = np.sort(cat("detect"))
         offsets = np.cumsum([0] + [len(p.detect) for p in parts])  # events numbered across runs
         shifted = (p.piece_event + o for p, o in zip(parts, offsets[:-1], strict=True))
         self.piece_event = np.concatenate([np.zeros(0, int), *shifted])
         self.piece_lead, self.piece_bound = cat("piece_lead"), cat("piece_bound")
         self.quiet_h = float(sum(p.quiet_h for p in parts))
-        self.quiet = {}  # quiet steps' scores by step length (counted exactly, then times dt)
+        # quiet steps' scores by step length (counted exactly, then times dt)
+        self.quiet: dict[float, np.ndarray] = {}
         for p in parts:
             self.quiet[p.dt_h] = np.concatenate((self.quiet.get(p.dt_h, np.zeros(0)), p.quiet_scores))
 
@@ -486,7 +489,7 @@ class CalibrationSpec(Section):
     rule: Literal["budget", "lead"] = param(
         "budget", "budget: the headline's rule and budget; lead: the former rule (max_fp_rate, min_recall)"
     )
-    target: Literal[TARGETS] = param("utilization_breach", "events whose warnings the threshold is tuned for")
+    target: Target = param("utilization_breach", "events whose warnings the threshold is tuned for")
     calibration_fraction: float = param(
         0.5, "share of the seeds that choose thresholds; the rest test them", gt=0, lt=1
     )

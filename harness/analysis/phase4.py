@@ -71,10 +71,11 @@ def phase4_section(headline: Headline | None, stats: StatisticsSpec) -> list[str
     if row is None:
         table = headline.table.set_index("detector")
         infeasible = [d for d in (ONLINE, REFERENCE) if not bool(table.loc[d, "feasible"])]
-        answer = {
+        answers: dict[tuple[str, ...], str] = {
             (ONLINE,): f"no: only {REFERENCE} meets the budget",
             (REFERENCE,): f"yes at this budget: only {ONLINE} meets it",
-        }.get(tuple(infeasible), "not shown: neither meets the budget")
+        }
+        answer = answers.get(tuple(infeasible), "not shown: neither meets the budget")
         return [
             *lines,
             f"No paired comparison: {' and '.join(infeasible)} has no threshold within the budget in "

@@ -25,10 +25,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from numpy.typing import ArrayLike
+from omegaconf import DictConfig
 from pydantic import Field
 
-from scenarios.params import Section, param
+from scenarios.params import Section, config_dict, param
 
 METHODS = ("percentile", "basic", "bca")
 MISSED = -1.0e9  # a missed event's lead time while an interval is computed (below every lead)
@@ -56,8 +57,7 @@ class StatisticsSpec(Section):
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Mapping[str, Any]) -> StatisticsSpec:
-        raw = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-        return cls(**dict(raw.get("statistics") or {}))
+        return cls(**dict(config_dict(cfg).get("statistics") or {}))
 
     @property
     def label(self) -> str:
@@ -410,7 +410,7 @@ def paired_mean(a: np.ndarray, b: np.ndarray, spec: StatisticsSpec) -> Paired:
     return Paired(value, *t_interval(value, se, d.size - 1, spec))
 
 
-def holm(pvalues: Sequence[float]) -> np.ndarray:
+def holm(pvalues: ArrayLike) -> np.ndarray:
     """Holm's step-down adjustment; NaN p-values stay NaN and do not count in the family.
 
     >>> holm([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
@@ -439,7 +439,7 @@ def obf_spent(fraction: np.ndarray, alpha: float) -> np.ndarray:
     return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / np.sqrt(np.asarray(fraction, float)))
 
 
-def spending_boundaries(fractions: Sequence[float], alpha: float) -> np.ndarray:
+def spending_boundaries(fractions: ArrayLike, alpha: float) -> np.ndarray:
     """Two-sided z boundaries c_k of looks at increasing information ``fractions`` (the last 1): a
     standardised difference |Z_k| >= c_k at look k decides, and under the null the chance of deciding
     by look k is ``obf_spent`` of its fraction (``alpha`` by the last). The crossing probabilities of
@@ -475,7 +475,7 @@ def _beyond(b: float, points: np.ndarray, mass: np.ndarray, sd: float, target: f
     )
 
 
-def look_levels(fractions: Sequence[float], alpha: float) -> np.ndarray:
+def look_levels(fractions: ArrayLike, alpha: float) -> np.ndarray:
     """The confidence level of each look's interval (1 - its nominal two-sided alpha): a paired
     interval at this level that excludes 0 crosses the look's ``spending_boundaries``."""
     from scipy import stats

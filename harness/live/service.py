@@ -144,6 +144,7 @@ class ResilienceService:
         transport = None
         if self.transport in readings:
             detector, reading = self.detectors[self.transport], readings[self.transport]
+            assert isinstance(detector, TransportDetector)  # as __init__ checked
             transport = transport_alert(detector, reading, obs.time_h, self.layout.n_units)
         self._last_time_h = obs.time_h
         seconds = time.perf_counter() - start
@@ -162,7 +163,9 @@ class ResilienceService:
         else:
             if self.layout is None:
                 self.reset(layout_from_units(units, self.interval_s / 3600.0))
-            obs = observation_from_units(units, self.layout, self._last_time_h + self.layout.dt_h)
+            layout = self.layout
+            assert layout is not None  # as reset set it
+            obs = observation_from_units(units, layout, self._last_time_h + layout.dt_h)
         result = self.check(obs)
         if self.transport is not None and self.transport in result.errors:
             raise RuntimeError(f"detector {self.transport!r} failed: {result.errors[self.transport]}")

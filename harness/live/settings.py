@@ -96,7 +96,7 @@ class MonitorSettings(Section):
         return self.source == SIM
 
     @classmethod
-    def from_config(cls, raw: object) -> MonitorSettings:
+    def from_config(cls, raw: Mapping[str, Any] | None) -> MonitorSettings:
         return cls(**(raw or {}))
 
     def exposure(self) -> str | None:

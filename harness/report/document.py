@@ -17,13 +17,13 @@ import platform
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from harness.analysis.headline import Headline
 from harness.analysis.identical import identical_detectors
@@ -40,6 +40,7 @@ from harness.run.stopping import STOPPING, stopping_text
 from harness.run.study import StudyResult
 from harness.run.version import MODEL_VERSION, code_version
 from scenarios.errors import InputError
+from scenarios.params import config_dict
 from scenarios.truth import TARGETS, TruthSpec
 
 FIGURES = "figures"
@@ -68,7 +69,7 @@ def report_spec(raw: Mapping[str, Any] | None, seeds: tuple[int, ...] = ()) -> R
 def report_settings(cfg: Mapping[str, Any], seeds: tuple[int, ...] = ()) -> ReportSpec:
     """The validated ``report:`` block of a composed config."""
     raw = cfg.get("report")
-    return report_spec(OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else raw, seeds)
+    return report_spec(config_dict(raw or {}), seeds)
 
 
 # ----------------------------------------------------------------------------------------- study
@@ -161,11 +162,13 @@ def write_report(
     """Export the timelines from the ledger, draw every figure the run allows and write report.md
     (``intro`` opens it); returns its path. ``drawn``: the figures, when they were drawn already
     (beside the summary)."""
-    if drawn is None or drawn.figures is None:
-        drawn = ReportFigures(result.run_dir, study, executor, timeline_seed)
-        drawn(result.tables, result.headline)
+    if drawn is not None and drawn.figures is not None:
+        figures = drawn.figures
+    else:
+        draw = ReportFigures(result.run_dir, study, executor, timeline_seed)
+        figures = draw(result.tables, result.headline)
     announce(study.progress, "report: writing report.md")
-    text = render_markdown(result, study, drawn.figures, intro)
+    text = render_markdown(result, study, figures, intro)
     path = result.run_dir / "report.md"
     write_text(path, text)
     return path
@@ -260,7 +263,6 @@ def plan_figures(
     if len(runs):
         for scenario, seed in runs.itertuples(index=False):
             readings = timeline[(timeline["scenario"] == scenario) & (timeline["seed"] == seed)]
-            of_run = lambda f, sc=scenario, se=seed: f[(f["scenario"] == sc) & (f["seed"] == se)]  # noqa: E731
             planned.append(
                 FigureJob(
                     f"timeline_{scenario}.png",
@@ -269,9 +271,9 @@ def plan_figures(
                     "timeline",
                     (readings, out / f"timeline_{scenario}.png"),
                     {
-                        "events": of_run(events),
-                        "episodes": of_run(episodes),
-                        "marks": of_run(marks),
+                        "events": of_run(events, scenario, seed),
+                        "episodes": of_run(episodes, scenario, seed),
+                        "marks": of_run(marks, scenario, seed),
                         "thresholds": thresholds,
                         "title": (
                             f"{scenario}: {study.scenarios[scenario]['data']}"
@@ -367,7 +369,6 @@ def plan_figures(
     relief = _relief(marks)
     if relief is not None:
         scenario, seed, relief_h = relief
-        of_run = lambda f: f[(f["scenario"] == scenario) & (f["seed"] == seed)]  # noqa: E731
         planned.append(
             FigureJob(
                 "recovery.png",
@@ -377,10 +378,10 @@ def plan_figures(
                 "its alert ended. Right: reset time (hours from the breach's end to the end of the "
                 "detector's last alert over it) of every utilization breach in every seed.",
                 "recovery",
-                (of_run(timeline), out / "recovery.png"),
+                (of_run(timeline, scenario, seed), out / "recovery.png"),
                 {
                     "relief_h": relief_h,
-                    "events": of_run(events),
+                    "events": of_run(events, scenario, seed),
                     "thresholds": thresholds,
                     "reset_events": events[events["scenario"] == scenario],
                     "colors": colors,
@@ -513,7 +514,7 @@ def render_markdown(
             "Detected / scored events and median lead time (missed events ranked below every detected one, "
             "so 'missed' means at least half were missed).",
             "",
-            pivot_table(summary, lambda r, t=target: _detection(r, t), list(study.scenarios)),
+            pivot_table(summary, partial(_detection, target=target), list(study.scenarios)),
             "",
         ]
     lines += [
@@ -617,6 +618,11 @@ def missing_figures(run_dir: Path, study: StudyConfig, figures: list[FigureJob])
     if "recovery.png" not in names:
         out.append("recovery (no scenario with a load removal in the timelines)")
     return out
+
+
+def of_run(frame: pd.DataFrame, scenario: str, seed: int) -> pd.DataFrame:
+    """The rows of ``frame`` from one run: ``scenario`` at ``seed``."""
+    return frame[(frame["scenario"] == scenario) & (frame["seed"] == seed)]
 
 
 def pivot_table(summary: pd.DataFrame, cell: Callable[[pd.Series], str], order: list[str]) -> str:

@@ -53,6 +53,8 @@ def timeline_tables(
     for scenario in scenarios:
         mine = cells[cells["scenario"] == scenario]
         chosen = seed if seed is not None else representative_seed(mine)
+        if chosen is None:  # no cell of the scenario ran
+            continue
         ok = mine[(mine["seed"] == chosen) & (mine["status"] == "ok") & mine["detector"].isin(detectors)]
         if ok.empty:
             continue

@@ -144,7 +144,7 @@ def check_budget(
         except Exception:  # noqa: BLE001 - a plan that fails fails its cells, as in the study
             continue
         sims[name] = simulation_bytes(org, plan)
-    worst = max(sims, key=sims.get)
+    worst = max(sims, key=sims.__getitem__)
     replay = trace_bytes(org) + max(detector_bytes(d, org) for d in detectors.values())
     if base + max(sims[worst], replay) <= limits.job_bytes:
         return

@@ -72,6 +72,8 @@ class Child:
             stdout=subprocess.PIPE,
             env=env,
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # pipes, as asked for
+        self.to_child, self.from_child = self.proc.stdin, self.proc.stdout
         try:
             self.recv(_STARTUP_S)  # "ready": imports are done, so they do not count against a stage
         except (ChildDied, TimeoutError) as problem:
@@ -81,12 +83,12 @@ class Child:
             ) from None
 
     def send(self, job: Job) -> None:
-        _write(self.proc.stdin.fileno(), job)
+        _write(self.to_child.fileno(), job)
 
     def recv(self, timeout_s: float) -> Any:
         """The next message; TimeoutError when none arrives in time, ChildDied when the child exited."""
         try:
-            return _read(self.proc.stdout.fileno(), time.monotonic() + timeout_s)
+            return _read(self.from_child.fileno(), time.monotonic() + timeout_s)
         except EOFError:
             raise ChildDied(f"the process running it died (exit code {self.proc.wait()})") from None
 
@@ -95,13 +97,13 @@ class Child:
         self.close()
 
     def close(self) -> None:
-        self.proc.stdin.close()
+        self.to_child.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.proc.stdout.close()
+        self.from_child.close()
 
 
 _idle: list[Child] = []

@@ -135,7 +135,7 @@ def run_until_decided(study: StudyConfig, out_dir: Path, spec: StopSpec) -> tupl
         calibration, test = extend_split(calibration, test, added, cal.calibration_fraction, cal.split_seed)
         seeds += added
     table = pd.DataFrame(rounds)
-    table.insert(0, "comparison", f"{spec.compare[0]} - {spec.compare[1]}")
+    table.insert(0, "comparison", f"{spec.compared[0]} - {spec.compared[1]}")
     table.insert(1, "metric", spec.metric)
     table.insert(2, "target", study.headline.target)
     table.insert(3, "method", f"{SEQUENTIAL_METHOD}, alpha {alpha:g} over {len(looks)} planned looks")
@@ -150,7 +150,7 @@ def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, lis
     if headline is None:
         return None, []
     feasible = dict(zip(headline.table["detector"], headline.table["feasible"].astype(bool), strict=True))
-    infeasible = [d for d in spec.compare if not feasible.get(d, False)]
+    infeasible = [d for d in spec.compared if not feasible.get(d, False)]
     pairs = headline.pairs
     if infeasible or pairs.empty:
         return None, infeasible
@@ -159,7 +159,7 @@ def pair_of(headline: Headline | None, spec: StopSpec) -> tuple[dict | None, lis
         raise InputError(
             "stop.metric", f"{spec.metric!r} is not in the headline's pair table (no column {column})"
         )
-    row = oriented(pairs, *spec.compare)
+    row = oriented(pairs, *spec.compared)
     if row is None:
         return None, []
     numbers = {"estimate": row[column], "lo": row[f"{column}_lo"], "hi": row[f"{column}_hi"]}

@@ -13,29 +13,21 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from scenarios.errors import InputError
 from scenarios.params import Section, param
 
-TASKS: dict[str, str] = {
-    "study": "harness.tasks.study",
-    "calibrate": "harness.tasks.calibrate",
-    "report": "harness.tasks.report",
-    "evaluate": "harness.tasks.evaluate",
-    "bench": "harness.tasks.bench",
-    "overhead": "harness.tasks.overhead",
-    "tune": "harness.tasks.tune",
-    "monitor": "harness.tasks.monitor",
-    "compare": "harness.tasks.compare",
-    "rules": "harness.tasks.rules",
-}
+TaskName = Literal[
+    "study", "calibrate", "report", "evaluate", "bench", "overhead", "tune", "monitor", "compare", "rules"
+]
+TASKS: dict[str, str] = {name: f"harness.tasks.{name}" for name in get_args(TaskName)}  # name -> module
 
 
 class TaskInputs(Section):
     """What a task works on, besides the study's settings."""
 
-    task: Literal[tuple(TASKS)] = param("study", "what to run (tdbench --help lists the tasks)")
+    task: TaskName = param("study", "what to run (tdbench --help lists the tasks)")
     run_dir: str | None = param(None, "task=report: the run folder to rebuild")
     sweep_dir: str | None = param(None, "task=compare: the sweep folder whose jobs to compare")
     data: str | None = param(None, "task=evaluate: historical observations, a .csv or .parquet file")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from detectors.transport import TransportDetector
 from detectors.transport_online import TransportOnlineDetector
@@ -42,6 +42,7 @@ from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
 from scenarios.historical import HistoricalSpec
 from scenarios.org import OrgConfig
+from scenarios.params import config_dict
 
 TRANSPORT = "transport"  # the detector whose reading feeds the roadmap's gauges and messages
 
@@ -119,8 +120,7 @@ def monitored(
 def prepare(cfg: DictConfig) -> MonitorPlan:
     if importlib.util.find_spec("prometheus_client") is None:
         raise InputError("task", "monitor needs the optional extra: pip install -e '.[monitor]'")
-    raw = OmegaConf.to_container(cfg, resolve=True)
-    section = dict(raw.get("monitor") or {})
+    section = dict(config_dict(cfg).get("monitor") or {})
     from_run, named, warmup_h = choice_settings(section)
     settings = MonitorSettings.from_config(section)
     study = load_study(cfg)

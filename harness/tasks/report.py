@@ -33,6 +33,7 @@ from harness.run.stopping import stopped_split
 from harness.run.study import summarise_run
 from harness.tasks.study import printed
 from scenarios.errors import InputError
+from scenarios.params import config_dict
 
 REDERIVED = ("calibrate.split_seed", "calibrate.calibration_fraction")
 
@@ -136,7 +137,7 @@ def reading(run_dir: Path) -> Iterator[None]:
 
 def check_calibrate(cfg: DictConfig) -> None:
     """Of ``calibrate``, the report reads only the seed split (REDERIVED): refuse any other change."""
-    given = OmegaConf.to_container(cfg.get("calibrate") or {}, resolve=True)
+    given = config_dict(cfg.get("calibrate") or {})
     spec = CalibrationSpec.from_config(given, list(cfg.get("detector") or {}))
     default = CalibrationSpec()
     for name in CalibrationSpec.model_fields:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from detectors.transport import TransportDetector
 from harness.config import build, load_study
@@ -39,6 +39,7 @@ from scenarios import simulate
 from scenarios.catalogue import Scenario
 from scenarios.errors import InputError
 from scenarios.org import OrgConfig
+from scenarios.params import config_dict
 
 TRANSPORT = "transport"
 
@@ -58,8 +59,7 @@ def prepare(cfg: DictConfig) -> RulesPlan:
         raise InputError(
             "run_dir", "give a finished study's folder, e.g. run_dir=results/runs/2025-01-31/12-00-00"
         )
-    raw = OmegaConf.to_container(cfg, resolve=True)
-    section = dict(raw.get("monitor") or {})
+    section = dict(config_dict(cfg).get("monitor") or {})
     _, named, _ = choice_settings(section)
     choice = read_run(str(run_dir), where="run_dir")
     study = load_study(cfg)

@@ -12,6 +12,7 @@ prints the stored output without recomputing anything.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -24,6 +25,7 @@ from harness.run.finished import FinishedRun
 from harness.run.stopping import STOPPING, run_until_decided, stop_spec, stopping_text
 from harness.run.study import StudyResult, run_study
 from harness.tasks.tune import TuneSpec, study_plan, study_tuning
+from scenarios.params import config_dict
 
 RESULT_FILES = (
     "headline.csv",
@@ -36,9 +38,8 @@ RESULT_FILES = (
 )
 
 
-def stop_settings(cfg: DictConfig) -> dict:
-    raw = cfg.get("stop")
-    return OmegaConf.to_container(raw, resolve=True) if OmegaConf.is_config(raw) else dict(raw or {})
+def stop_settings(cfg: DictConfig) -> dict[str, Any]:
+    return config_dict(cfg.get("stop") or {})
 
 
 def validate(cfg: DictConfig) -> None:

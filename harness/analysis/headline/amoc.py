@@ -61,17 +61,21 @@ def amoc(runs: Sweeps, spec: HeadlineSpec, stats: StatisticsSpec) -> Amoc:
         return Amoc(empty, np.nan, np.nan, np.nan)
     grid = grid[::-1]  # highest threshold first
     ascending = grid[::-1]
-    alert_q, detected, false, covered = [], [], [], {h: [] for h in {*AMOC_LEADS_H, spec.min_lead_h}}
+    alert_rows: list[np.ndarray] = []
+    detected_rows: list[np.ndarray] = []
+    false: list[np.ndarray] = []
+    covered: dict[float, list[np.ndarray]] = {h: [] for h in {*AMOC_LEADS_H, spec.min_lead_h}}
     quiet = np.array([sw.quiet_h for sw in sweeps])
     events = np.array([len(sw.detect) for sw in sweeps], float)
     for sw in sweeps:
         curve = sw.curve(ascending)
-        alert_q.append(np.nan_to_num(curve["quiet_alert_fraction"].to_numpy(float))[::-1] * sw.quiet_h)
-        detected.append(curve["n_detected"].to_numpy(float)[::-1])
+        alert_rows.append(np.nan_to_num(curve["quiet_alert_fraction"].to_numpy(float))[::-1] * sw.quiet_h)
+        detected_rows.append(curve["n_detected"].to_numpy(float)[::-1])
         false.append(curve["n_false"].to_numpy(float)[::-1])
         for h in covered:
             covered[h].append(sw.covered(h, ascending)[::-1].astype(float))
-    alert_q, detected, warned = np.array(alert_q), np.array(detected), np.array(covered[spec.min_lead_h])
+    alert_q, detected = np.array(alert_rows), np.array(detected_rows)
+    warned = np.array(covered[spec.min_lead_h])
     q_total, n_total = quiet.sum(), events.sum()
     frame = pd.DataFrame(
         {

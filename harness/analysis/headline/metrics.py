@@ -36,7 +36,8 @@ def score_runs(
     """(cells, events) of every run at ``score >= threshold``: the scorer's rows with ids, and per
     cell the quiet hours before its first false episode (``arl_exposure_h``) and whether it had one
     (``arl_alarm``)."""
-    cells, events = [], []
+    cells: list[dict[str, object]] = []
+    events: list[pd.DataFrame] = []
     for (scenario, seed), run in sorted(runs.items()):
         ids = {"scenario": scenario, "seed": int(seed), "detector": detector, "threshold": threshold}
         result = run.scored_at(threshold, scoring)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from scenarios.params import Section, param
-from scenarios.truth import TARGETS
+from scenarios.truth import Target
 
 WEEK_H = 168.0
 
@@ -32,7 +32,7 @@ class HeadlineSpec(Section):
     section: ClassVar[str] = "headline"
 
     budget: Budget = param(Budget(), "the false-alarm budget every detector's threshold must meet")
-    target: Literal[TARGETS] = param("utilization_breach", "events whose warnings choose and rank thresholds")
+    target: Target = param("utilization_breach", "events whose warnings choose and rank thresholds")
     min_lead_h: float = param(
         2.0, "an event is warned when alerted at least this long before onset", unit="hours", ge=0
     )
@@ -82,10 +82,10 @@ def with_week(curve: pd.DataFrame) -> pd.DataFrame:
 
 def over(value: np.ndarray | float, limit: float) -> np.ndarray:
     """value / limit, with 0 / 0 = 0 (no quiet time counts as no use)."""
-    value = np.nan_to_num(np.asarray(value, float), nan=0.0)
+    used = np.nan_to_num(np.asarray(value, float), nan=0.0)
     if limit > 0:
-        return value / limit
-    return np.where(value > 0, np.inf, 0.0)
+        return used / limit
+    return np.where(used > 0, np.inf, 0.0)
 
 
 def budget_use(curve: pd.DataFrame, spec: HeadlineSpec) -> np.ndarray:

@@ -106,7 +106,8 @@ def lead_coverage(
             [],
             [],
             color=colors[d],
-            **({"ls": "--", "lw": 1.0} if d in infeasible else {"ls": "-", "lw": 1.5}),
+            ls="--" if d in infeasible else "-",
+            lw=1.0 if d in infeasible else 1.5,
         )
         for d in detectors
     ]

@@ -21,7 +21,9 @@ def verdicts(detector: str, pairs: pd.DataFrame) -> str:
     if pairs.empty:
         return ""
     mine = pairs[(pairs["detector"] == detector) | (pairs["reference"] == detector)]
-    ahead, behind, undecided = [], [], 0
+    ahead: list[str] = []
+    behind: list[str] = []
+    undecided = 0
     for r in mine.to_dict("records"):
         other = r["reference"] if r["detector"] == detector else r["detector"]
         sign = 1 if r["detector"] == detector else -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -21,7 +21,11 @@ from PIL import Image
 from harness.report.palette import palette
 from harness.run.files import write_atomic
 
-STYLE: dict[str, Any] = {
+if TYPE_CHECKING:
+    from matplotlib.typing import ColorType, RcKeyType
+    from numpy.typing import ArrayLike
+
+STYLE: dict[RcKeyType, Any] = {
     "figure.dpi": 100,
     "font.size": 10,
     "axes.titlesize": 11,
@@ -148,9 +152,7 @@ def alert_spans(ax: Axes, starts: np.ndarray, ends: np.ndarray, color: Any) -> N
     spans(ax, np.tile(starts, 2), np.tile(ends, 2), top=top, facecolors=faces)
 
 
-def spans(
-    ax: Axes, starts: np.ndarray, ends: np.ndarray, top: float | np.ndarray = 1.0, **style: Any
-) -> None:
+def spans(ax: Axes, starts: ArrayLike, ends: ArrayLike, top: ArrayLike = 1.0, **style: Any) -> None:
     """Shade the x-intervals [starts, ends) from the panel's bottom to ``top`` (a fraction of its
     height, one for all or one per interval), as one collection."""
     starts, ends = np.asarray(starts, float), np.asarray(ends, float)
@@ -159,7 +161,9 @@ def spans(
     boxes = np.zeros((starts.size, 4, 2))
     boxes[:, [0, 3], 0], boxes[:, [1, 2], 0] = starts[:, None], ends[:, None]
     boxes[:, 2:, 1] = np.broadcast_to(top, starts.shape)[:, None]
-    ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), lw=0, **style))
+    # matplotlib's stubs want a sequence of vertex arrays; an (N, 4, 2) array is one
+    shading = PolyCollection(boxes, transform=ax.get_xaxis_transform(), lw=0, **style)  # type: ignore[arg-type]
+    ax.add_collection(shading)
 
 
 def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
@@ -170,23 +174,32 @@ def vlines(ax: Axes, xs: np.ndarray, **style: Any) -> None:
         segments = np.stack(
             [np.column_stack([xs, np.zeros_like(xs)]), np.column_stack([xs, np.ones_like(xs)])], 1
         )
-        ax.add_collection(LineCollection(segments, transform=ax.get_xaxis_transform(), **style))
+        # matplotlib's stubs want a sequence of segments; an (N, 2, 2) array is one
+        marks = LineCollection(segments, transform=ax.get_xaxis_transform(), **style)  # type: ignore[arg-type]
+        ax.add_collection(marks)
 
 
-def bare_axis(ax: Axes, which: str, major: np.ndarray, minor: np.ndarray = ()) -> None:
+def rc(key: str) -> Any:
+    """The rc setting ``key``, named by a computed string (matplotlib's stubs take literal names only)."""
+    return mpl.rcParams[key]  # type: ignore[index]
+
+
+def bare_axis(ax: Axes, which: str, major: ArrayLike, minor: ArrayLike = ()) -> None:
     """Draw an unlabelled axis (a panel sharing its ``which`` = "x" or "y" axis with a labelled
     one) as three artists: the major grid as one collection and the major and minor tick marks as
     two lines of markers, instead of a tick object (five artists) per position. Only the ticks
     inside the view are given; the marks point outwards, in the style's sizes and colour."""
     axis = ax.xaxis if which == "x" else ax.yaxis
     axis.set_visible(False)
-    grid = {key: mpl.rcParams[f"grid.{key}"] for key in ("color", "linewidth", "linestyle", "alpha")}
+    grid = {key: rc(f"grid.{key}") for key in ("color", "linewidth", "linestyle", "alpha")}
     along = np.asarray(major, float)
     lines = np.zeros((along.size, 2, 2))
     lines[:, :, 0 if which == "x" else 1] = along[:, None]
     lines[:, 1, 1 if which == "x" else 0] = 1.0
     transform = ax.get_xaxis_transform() if which == "x" else ax.get_yaxis_transform()
-    ax.add_collection(LineCollection(lines, transform=transform, zorder=1.5, **grid), autolim=False)
+    # matplotlib's stubs want a sequence of segments; an (N, 2, 2) array is one
+    grid_lines = LineCollection(lines, transform=transform, zorder=1.5, **grid)  # type: ignore[arg-type]
+    ax.add_collection(grid_lines, autolim=False)
     marker = mpl.markers.TICKDOWN if which == "x" else mpl.markers.TICKLEFT
     for size, at in (("major", along), ("minor", np.asarray(minor, float))):
         if at.size:
@@ -196,10 +209,10 @@ def bare_axis(ax: Axes, which: str, major: np.ndarray, minor: np.ndarray = ()) -
                     *xy,
                     transform=transform,
                     ls="none",
-                    marker=marker,
-                    ms=mpl.rcParams[f"{which}tick.{size}.size"],
-                    mew=mpl.rcParams[f"{which}tick.{size}.width"],
-                    color=mpl.rcParams[f"{which}tick.color"],
+                    marker=marker,  # type: ignore[arg-type]  # the stubs type TICKDOWN and TICKLEFT int
+                    ms=rc(f"{which}tick.{size}.size"),
+                    mew=rc(f"{which}tick.{size}.width"),
+                    color=rc(f"{which}tick.color"),
                     clip_on=False,
                     zorder=2.5,
                 )
@@ -244,19 +257,28 @@ def key(
     plain artists placed in points, so nothing is packed or measured when the figure renders (a
     legend's layout is about a fifth of a timeline's rendering)."""
     size = mpl.rcParams["legend.fontsize"]
-    points = Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans + ScaledTranslation(*anchor, ax.transAxes)
+    # the stubs type transAxes a Transform; it is an affine one, as ScaledTranslation needs
+    to_axes = ScaledTranslation(*anchor, ax.transAxes)  # type: ignore[arg-type]
+    points = Affine2D().scale(1 / 72) + ax.figure.dpi_scale_trans + to_axes
     top = -KEY_INSET
     for style, label in entries:
         height = (label.count("\n") + 1) * KEY_LINE * size
         middle = top - height / 2
-        common = {"transform": points, "clip_on": False}
         if "facecolor" in style:
             box = (KEY_INSET, middle - KEY_BOX / 2)
-            ax.add_artist(Rectangle(box, KEY_HANDLE, KEY_BOX, **common, **style))
+            ax.add_artist(Rectangle(box, KEY_HANDLE, KEY_BOX, transform=points, clip_on=False, **style))
         else:
             ends = [KEY_INSET, KEY_INSET + KEY_HANDLE]
-            ax.add_artist(Line2D(ends, [middle, middle], **common, **style))
-        ax.text(KEY_INSET + KEY_HANDLE + KEY_GAP, middle, label, va="center", fontsize=size, **common)
+            ax.add_artist(Line2D(ends, [middle, middle], transform=points, clip_on=False, **style))
+        ax.text(
+            KEY_INSET + KEY_HANDLE + KEY_GAP,
+            middle,
+            label,
+            va="center",
+            fontsize=size,
+            transform=points,
+            clip_on=False,
+        )
         top -= height + KEY_SPACING
 
 
@@ -266,7 +288,14 @@ def box_strip(
     """At positions 0, 1, ...: every value as a jittered dot over a box (quartiles, median in black)
     with whiskers to the furthest values within 1.5 IQR; drawn as a few collections, not one artist
     per element (much faster than ``Axes.boxplot``). ``horizontal`` puts the values on the x axis."""
-    polys, faces, edges, lines, line_colors, pos, vals, dot_colors = [], [], [], [], [], [], [], []
+    polys: list[list[tuple[float, float]]] = []
+    lines: list[list[tuple[float, float]]] = []
+    faces: list[tuple[float, float, float, float]] = []
+    edges: list[ColorType] = []
+    line_colors: list[ColorType] = []
+    dot_colors: list[ColorType] = []
+    pos: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     for i, (values, color) in enumerate(zip(samples, colors, strict=True)):
         values = np.asarray(values, float)
         if values.size == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ def sweep_curves(
     *,
     parameter: str,
     metrics: dict[str, str],
-    others: list[str] = (),
+    others: Sequence[str] = (),
     colors: dict[str, Any] | None = None,
 ) -> Path:
     """One panel per metric (``metrics``: column -> axis label), x = ``parameter``; a line per detector

@@ -33,7 +33,7 @@ LABEL_WIDTH = 52  # characters per line of a score label in the key
 Y_TICKS = 3  # at most this many intervals between a panel's y ticks
 PANEL_IN = 1.0  # height of a detector's panel, inches
 #: The warm-up: hatched, so it never looks like an alert's shading (of a dark detector colour).
-WARMUP = {"facecolor": "none", "edgecolor": "#b8bcc0", "hatch": "///"}
+WARMUP: dict[str, Any] = {"facecolor": "none", "edgecolor": "#b8bcc0", "hatch": "///"}
 
 
 @styled
@@ -95,7 +95,7 @@ def timeline(
     top.set_ylabel("load, utilization\n(fraction of capacity)")
     top.set_ylim(0, max(1.2, float(np.nanmax(system["offered_load"])) * 1.1) if len(system) else 1.2)
     _scenario_marks(top, marks)
-    entries = [
+    entries: list[tuple[dict[str, Any], str]] = [
         (load, load_label),
         (utilization, "system utilization (trailing mean)"),
         (breach, f"breach level {breach_level:.2f}"),
