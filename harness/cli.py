@@ -422,11 +422,12 @@ def note_in_driver(cfg: DictConfig) -> None:
 def hydra_entry(cfg: DictConfig) -> None:
     global _exit_code
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    busy = False  # the folder is another study's: never discarded
     try:
         code = run_task(cfg, out_dir)
     except (InputError, FolderBusy) as error:
         print(error_line(error), file=sys.stderr)
-        code = 2
+        code, busy = 2, isinstance(error, FolderBusy)
     except StorageError as error:
         print(error_line(error), file=sys.stderr)
         code = STORAGE_EXIT
@@ -438,7 +439,7 @@ def hydra_entry(cfg: DictConfig) -> None:
         code = STORAGE_EXIT
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         (out_dir / EXIT_CODE_FILE).write_text(f"{code}\n")  # read back by SweepExitCode
-    elif code not in (0, 1) and out_dir.resolve() == _new_run_dir:
+    elif code not in (0, 1) and not busy and out_dir.resolve() == _new_run_dir:
         discard_unused(out_dir)
     _exit_code = max(_exit_code, code)
 
