@@ -65,14 +65,14 @@ def peclet_number(
 
 
 def raw_rates(values: np.ndarray, dt_h: float, out: np.ndarray, duty_hours: np.ndarray) -> np.ndarray:
-    """One health check's (5, N) rows arrival, completion, outflow and inflow per hour, and the busy
-    fraction of the staff on duty (nobody on duty: busy while tasks wait), into ``out``;
-    ``duty_hours`` is scratch space."""
-    np.divide(values[:4], dt_h, out=out[:4])
-    np.multiply(values[STAFF], dt_h, out=duty_hours)
-    busy = out[4]
-    np.greater(values[QUEUE], 0, out=busy)
-    np.divide(values[BUSY_HOURS], duty_hours, out=busy, where=duty_hours > 0)
+    """Health checks' rows arrival, completion, outflow and inflow per hour, and the busy fraction of
+    the staff on duty (nobody on duty: busy while tasks wait), into ``out``: (fields, N) values give
+    (5, N), and (steps, fields, N) give (steps, 5, N); ``duty_hours`` (N or steps x N) is scratch."""
+    np.divide(values[..., :4, :], dt_h, out=out[..., :4, :])
+    np.multiply(values[..., STAFF, :], dt_h, out=duty_hours)
+    busy = out[..., 4, :]
+    np.greater(values[..., QUEUE, :], 0, out=busy)
+    np.divide(values[..., BUSY_HOURS, :], duty_hours, out=busy, where=duty_hours > 0)
     np.minimum(busy, 1.0, out=busy)
     return out
 
@@ -658,11 +658,12 @@ class TransportDetector(StressLayerDetector):
         values, layout = trace.values, self.layout
         t, n = len(trace), layout.n_units
         staff = values[:, STAFF]
-        raw, duty_hours = np.empty((5, n)), np.empty(n)  # one health check's rates at a time
         rates = np.empty((t, 5, n))
-        for k in range(t):
-            raw_rates(values[k], layout.dt_h, raw, duty_hours)
-            rates[k] = rates[k - 1] + (raw - rates[k - 1]) * self._alpha if k else raw
+        for rows in step_blocks(t, 5 * n):  # a block of health checks' raw rates at a time
+            size = rows.stop - rows.start
+            raw = raw_rates(values[rows], layout.dt_h, np.empty((size, 5, n)), np.empty((size, n)))
+            for k, raw_k in enumerate(raw, rows.start):
+                rates[k] = rates[k - 1] + (raw_k - rates[k - 1]) * self._alpha if k else raw_k
         arrival, completion, outflow, inflow, utilization = (rates[:, i] for i in range(5))
         capacity = staff * layout.service_rate
         cost = capacity + outflow
