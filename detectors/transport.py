@@ -730,7 +730,10 @@ class TransportDetector(StressLayerDetector):
             halves[k] = halves[k - 1]
             half = halves[k, k % 2]
             half += self._half_alpha * (raw[k] - half)
-        weights = [split_layer_weights(halves[:, i, 0], capacity, halves[:, i, 1]) for i in (0, 1)]
+        weights = np.empty((2, t, capacity.shape[1]))  # per half: its layer weights at every step
+        for rows in step_blocks(t, capacity.shape[1]):  # the selection's temporaries a block at a time
+            for i in (0, 1):
+                weights[i, rows] = split_layer_weights(halves[rows, i, 0], capacity[rows], halves[rows, i, 1])
         cost = [capacity + halves[:, i, 1] for i in (0, 1)]
         length, pe = self._length, np.empty(t)
         for k in range(t):

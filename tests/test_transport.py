@@ -219,14 +219,16 @@ def test_layer_must_be_plain_or_split():
         TransportDetector(layer="slow")
 
 
-@pytest.mark.parametrize("detector", ["transport", "transport_online"])
-def test_batch_run_in_blocks_of_steps_equals_the_stream(detector, monkeypatch):
+@pytest.mark.parametrize(
+    ("detector", "params"), [("transport", {}), ("transport", {"layer": "split"}), ("transport_online", {})]
+)
+def test_batch_run_in_blocks_of_steps_equals_the_stream(detector, params, monkeypatch):
     """A batch run over many units works through its steps in blocks (``step_blocks``): however
     the steps are split, the readings equal the streaming update() exactly."""
     trace = simulate("spike", seed=2, n_units=9, warmup_days=0.5, scenario_days=1.0)
     monkeypatch.setattr(transport, "BLOCK_VALUES", 9 * 7)  # blocks of 7 steps: many, the last short
     assert len(transport.step_blocks(len(trace), 9)) > 3 and len(trace) % 7
-    made = lambda: detectors.make(detector)  # noqa: E731
+    made = lambda: detectors.make(detector, **params)  # noqa: E731
     streaming = made()
     streaming.reset(trace.layout)
     readings = [streaming.update(trace.observation(k)) for k in range(len(trace))]
