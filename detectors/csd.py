@@ -65,23 +65,35 @@ def rolling_kendall(values: np.ndarray, size: int) -> np.ndarray:
     tau = np.zeros(t)
     if t < size:
         return tau
-    # by_lag[j, l - 1]: the pair of value j with the value l places before it (l = 1 .. size - 1)
-    signs = np.zeros((t, size), dtype=np.int64)
-    ties = np.zeros((t, size), dtype=np.int64)
-    for lag in range(1, size):
-        signs[lag:, lag] = np.sign(values[lag:] - values[:-lag]).astype(np.int64)
-        ties[lag:, lag] = values[lag:] == values[:-lag]
-    signs, ties = np.cumsum(signs, axis=1), np.cumsum(ties, axis=1)
-    full = np.arange(size - 1, t)  # steps whose window is full
-    s = np.zeros(full.size, dtype=np.int64)
-    tied = np.zeros(full.size, dtype=np.int64)
-    for q in range(size):  # value q of the window pairs with the q values before it in the window
-        s += signs[full - size + 1 + q, q]
-        tied += ties[full - size + 1 + q, q]
+    # [j, l]: the pair of value j with the value l places before it (l = 1 .. size - 1; 0 otherwise)
+    earlier = np.lib.stride_tricks.sliding_window_view(np.concatenate((values[: size - 1], values)), size)
+    earlier = earlier[:, ::-1]  # [j, l] = values[j - l] where j >= l
+    step, lag = np.ogrid[:t, :size]
+    paired = (lag >= 1) & (lag <= step)
+    signs = np.where(paired, np.sign(values[:, None] - earlier), 0).astype(np.int64)
+    ties = (paired & (values[:, None] == earlier)).astype(np.int64)
+    s, tied = (window_diagonals(np.cumsum(counts, axis=1)) for counts in (signs, ties))
     pairs = size * (size - 1) // 2
     with np.errstate(all="ignore"):
-        tau[full] = np.where(pairs > tied, s / np.sqrt((pairs * (pairs - tied)).astype(float)), 0.0)
+        tau[size - 1 :] = np.where(pairs > tied, s / np.sqrt((pairs * (pairs - tied)).astype(float)), 0.0)
     return tau
+
+
+def window_diagonals(cumulative: np.ndarray) -> np.ndarray:
+    """Per window of ``size`` steps (those ending at steps size - 1 .. t - 1): the sum over its
+    values q = 0 .. size - 1 of ``cumulative[first step + q, q]``, value q's pairs with the q values
+    before it in the window. A strided view reads each window's diagonal (integers: exact sums).
+
+    >>> window_diagonals(np.arange(12).reshape(4, 3)).tolist()  # [0 + 4 + 8, 3 + 7 + 11]
+    [12, 21]
+    """
+    t, size = cumulative.shape
+    cumulative = np.ascontiguousarray(cumulative)
+    row, column = cumulative.strides
+    diagonals = np.lib.stride_tricks.as_strided(
+        cumulative, shape=(t - size + 1, size), strides=(row, row + column), writeable=False
+    )
+    return np.add.reduce(diagonals, axis=1)
 
 
 class CsdDetector(Detector):

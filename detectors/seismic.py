@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from detectors.base import Detector, Level, Reading, Readings, held_per_period, period_sums
+from detectors.base import Detector, Level, Reading, Readings, period_sums
 from detectors.signals import steps_of
 from scenarios.params import param
 from scenarios.trace import FIELD_INDEX, Layout, Observation, Trace, check_values
@@ -228,17 +228,40 @@ class SeismicDetector(Detector):
 
     def run(self, trace: Trace) -> Readings:
         """Reset plus ``update`` at every step: the samples' counts summed at once, the STA/LTA and
-        the trigger stepped per sample, each reading held until the next."""
+        the trigger stepped per sample (arrays over units), then levels, scores and implicated
+        units of every sample at once, each sample's reading held until the next."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
         counts = period_sums(trace.values[:, self._row], self._sample)
-        return held_per_period(trace, self._sample, self._reading, self._on_sample, counts)
+        ratios, active, peak = np.zeros(counts.shape), np.zeros(counts.shape, bool), np.zeros(counts.shape)
+        for j, sample in enumerate(counts):
+            ratio = self._stalta.push(sample)
+            on = self._trigger.push(ratio)
+            if not self._skipped():
+                ratios[j], active[j], peak[j] = ratio, on, self._trigger.peak
+        levels = severity_levels(active, peak).max(axis=1, initial=0)
+        ratios = np.where(np.isnan(ratios), 0.0, ratios)
+        score = ratios.max(axis=1) if ratios.shape[1] else np.zeros(len(ratios))
+        # step k holds the reading of the last sample ended by it (0: none yet, the initial reading)
+        latest = np.minimum((np.arange(len(trace)) + 1) // self._sample, len(counts))
+        held = lambda first, values: np.concatenate(([first], values))[latest]  # noqa: E731
+        return Readings(
+            np.asarray(trace.time_h, dtype=float),
+            held(0.0, score),
+            held(int(Level.OK), levels).astype(np.int8),
+            np.concatenate((np.zeros((1, counts.shape[1]), bool), active))[latest],
+            {"ratio": held(0.0, score), "triggered": held(0.0, active.sum(axis=1).astype(float))},
+        )
+
+    def _skipped(self) -> bool:
+        """The faithful module reads nothing (no ratio, no trigger) before nlta samples."""
+        return self.variant == "faithful" and self._stalta.i + 1 < self.nlta
 
     def _on_sample(self, counts: np.ndarray) -> Reading:
         """The reading after a sample with these counts per unit."""
         ratio = self._stalta.push(counts)
         active = self._trigger.push(ratio)
-        if self.variant == "faithful" and self._stalta.i + 1 < self.nlta:  # the module skips short series
+        if self._skipped():
             active = np.zeros_like(active)
             ratio = np.zeros_like(ratio)
         levels = severity_levels(active, self._trigger.peak)

@@ -64,6 +64,33 @@ def peclet_number(
     return math.inf if task_arrival_rate > 0 else 0.0
 
 
+def raw_rates(values: np.ndarray, dt_h: float, out: np.ndarray, duty_hours: np.ndarray) -> np.ndarray:
+    """Health checks' rows arrival, completion, outflow and inflow per hour, and the busy fraction of
+    the staff on duty (nobody on duty: busy while tasks wait), into ``out``: (fields, N) values give
+    (5, N), and (steps, fields, N) give (steps, 5, N); ``duty_hours`` (N or steps x N) is scratch."""
+    np.divide(values[..., :4, :], dt_h, out=out[..., :4, :])
+    np.multiply(values[..., STAFF, :], dt_h, out=duty_hours)
+    busy = out[..., 4, :]
+    np.greater(values[..., QUEUE, :], 0, out=busy)
+    np.divide(values[..., BUSY_HOURS, :], duty_hours, out=busy, where=duty_hours > 0)
+    np.minimum(busy, 1.0, out=busy)
+    return out
+
+
+BLOCK_VALUES = 1 << 20  # (steps, units) values a batch run's temporaries hold at a time
+
+
+def step_blocks(t: int, n: int) -> list[slice]:
+    """Consecutive blocks of the ``t`` steps, each with at most about ``BLOCK_VALUES`` values over
+    ``n`` units (at least one step), for arithmetic whose temporaries need not span the whole run.
+
+    >>> step_blocks(5, 1 << 19)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    size = max(1, BLOCK_VALUES // max(n, 1))
+    return [slice(k, min(k + size, t)) for k in range(0, t, size)]
+
+
 def stress_layer(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
     """Indices of the top quartile (at least one unit) by offered load arrival/capacity.
 
@@ -194,6 +221,30 @@ def layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray
     weights[layer] = 1.0
     weights[tied] = np.count_nonzero(weights[tied]) / np.count_nonzero(tied)
     return weights
+
+
+def split_layer_weights(arrival: np.ndarray, capacity: np.ndarray, outflow: np.ndarray) -> np.ndarray:
+    """``layer_weights`` of every step at once: (T, N) rates in, (T, N) weights out, equal row by
+    row. The layer's last place has the least (load, arrival, -cost) of the layer, so the units tied
+    with it are those with its values.
+
+    >>> arrival = np.array([[3.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]])
+    >>> split_layer_weights(arrival, np.full((1, 8), 4.0), np.zeros((1, 8))).round(3).tolist()
+    [[1.0, 0.333, 0.333, 0.333, 0.0, 0.0, 0.0, 0.0]]
+    """
+    t, n = arrival.shape
+    cost = capacity + outflow
+    load = offered_load(arrival.reshape(-1), capacity.reshape(-1)).reshape(t, n)
+    k = quartile_size(n)
+    layer = np.lexsort((cost, -arrival, -load), axis=-1)[:, :k]
+    in_layer = np.zeros((t, n), dtype=bool)
+    np.put_along_axis(in_layer, layer, True, axis=1)
+    last = layer[:, -1:]
+    tied = np.ones((t, n), dtype=bool)
+    for values in (load, arrival, cost):
+        tied &= values == np.take_along_axis(values, last, axis=1)
+    share = np.count_nonzero(in_layer & tied, axis=1) / np.count_nonzero(tied, axis=1)
+    return np.where(tied, share[:, None], in_layer.astype(float))
 
 
 def split_layer_peclet(halves: np.ndarray, capacity: np.ndarray, length: float) -> float:
@@ -513,14 +564,9 @@ class TransportDetector(StressLayerDetector):
 
         Its arrays are the detector's own buffers, valid until the next ``observe``.
         """
-        values, raw, rates, dt = obs.values, self._raw, self._rates, self.layout.dt_h
+        values, raw, rates = obs.values, self._raw, self._rates
         staff = values[STAFF]
-        np.divide(values[:4], dt, out=raw[:4])
-        duty_hours = np.multiply(staff, dt, out=self._duty)
-        busy = raw[4]
-        np.greater(values[QUEUE], 0, out=busy)  # nobody on duty: busy while tasks wait
-        np.divide(values[BUSY_HOURS], duty_hours, out=busy, where=duty_hours > 0)
-        np.minimum(busy, 1.0, out=busy)
+        raw_rates(values, self.layout.dt_h, raw, self._duty)
         if self._started:
             change = np.subtract(raw, rates, out=self._change)
             change *= self._alpha
@@ -570,12 +616,13 @@ class TransportDetector(StressLayerDetector):
     def run(self, trace: Trace) -> Readings:
         """Reset plus ``update`` at every step, as arrays over (steps, units): the EWMAs stay a loop
         over steps of the same array operations; the layer, Pe and rules are computed for every step
-        at once. ``layer='split'`` steps (its layer weights are not vectorised)."""
-        if self.layer == "split":
-            return super().run(trace)
+        at once. ``layer='split'`` finds each half's layer weights for every step at once too
+        (``split_pe_over``)."""
         self.reset(trace.layout)
         check_values(trace.values, f"{self.name}.run")
         m = self.metrics_over(trace)
+        if self.layer == "split":
+            m["pe"] = self.split_pe_over(trace, m["capacity"])
         pe, gradient, thickness = m["pe"], m["gradient"], m["thickness"]
         pe_rule = pe >= self.pe_warning
         gradient_rule = (gradient > self.gradient_warning) & (pe > self.pe_warning)
@@ -583,14 +630,17 @@ class TransportDetector(StressLayerDetector):
         level = np.where(pe_rule, np.where(pe >= self.pe_critical, Level.CRITICAL, Level.WARNING), Level.OK)
         level = np.where((gradient_rule | boundary_rule) & (level < Level.WARNING), Level.WARNING, level)
         utilization, length = m["utilization"], m["length"]
-        with np.errstate(over="ignore"):
-            own_pe = offered_load(m["arrival"] * length, m["cost"]) >= self.pe_warning
-        above = (utilization - utilization.sum(axis=1, keepdims=True) / utilization.shape[1]) / length
-        units = (
-            (pe_rule[:, None] & own_pe)
-            | (gradient_rule[:, None] & (above > self.gradient_warning))
-            | (boundary_rule[:, None] & m["saturated"])
-        )
+        units = np.empty(utilization.shape, dtype=bool)
+        for rows in step_blocks(*units.shape):
+            with np.errstate(over="ignore"):
+                own_pe = offered_load(m["arrival"][rows] * length, m["cost"][rows]) >= self.pe_warning
+            u = utilization[rows]
+            above = (u - u.sum(axis=1, keepdims=True) / u.shape[1]) / length
+            units[rows] = (
+                (pe_rule[rows, None] & own_pe)
+                | (gradient_rule[rows, None] & (above > self.gradient_warning))
+                | (boundary_rule[rows, None] & m["saturated"][rows])
+            )
         detail = {
             "pe": pe,
             "gradient": gradient,
@@ -607,27 +657,32 @@ class TransportDetector(StressLayerDetector):
         and unit (T, N). The plain layer only."""
         values, layout = trace.values, self.layout
         t, n = len(trace), layout.n_units
-        dt = layout.dt_h
         staff = values[:, STAFF]
-        raw = np.empty((t, 5, n))
-        np.divide(values[:, :4], dt, out=raw[:, :4])
-        duty_hours = staff * dt
-        busy = raw[:, 4]
-        np.greater(values[:, QUEUE], 0, out=busy)
-        np.divide(values[:, BUSY_HOURS], duty_hours, out=busy, where=duty_hours > 0)
-        np.minimum(busy, 1.0, out=busy)
         rates = np.empty((t, 5, n))
-        if t:
-            rates[0] = raw[0]
-        for k in range(1, t):
-            rates[k] = rates[k - 1] + (raw[k] - rates[k - 1]) * self._alpha
+        for rows in step_blocks(t, 5 * n):  # a block of health checks' raw rates at a time
+            size = rows.stop - rows.start
+            raw = raw_rates(values[rows], layout.dt_h, np.empty((size, 5, n)), np.empty((size, n)))
+            for k, raw_k in enumerate(raw, rows.start):
+                rates[k] = rates[k - 1] + (raw_k - rates[k - 1]) * self._alpha if k else raw_k
         arrival, completion, outflow, inflow, utilization = (rates[:, i] for i in range(5))
         capacity = staff * layout.service_rate
         cost = capacity + outflow
-        net = arrival - completion - outflow
-        load = offered_load(arrival.reshape(-1), capacity.reshape(-1)).reshape(t, n)
         k = quartile_size(n)
-        layer = np.lexsort((cost, -arrival, -load), axis=-1)[:, :k]
+        load, layer = np.empty((t, n)), np.empty((t, k), dtype=np.intp)
+        top, soonest = np.empty(t), np.empty(t)
+        for rows in step_blocks(t, n):  # temporaries of a block of steps at a time (memory)
+            load[rows] = offered_load(arrival[rows].reshape(-1), capacity[rows].reshape(-1)).reshape(-1, n)
+            layer[rows] = np.lexsort((cost[rows], -arrival[rows], -load[rows]), axis=-1)[:, :k]
+            top[rows] = np.add.reduce(np.partition(utilization[rows], n - k, axis=1)[:, n - k :], axis=1)
+            with np.errstate(all="ignore"):
+                fill = arrival[rows] - completion[rows]
+                fill -= outflow[rows]  # tasks per hour filling each unit
+                fill /= staff[rows]
+                hours = np.subtract(1.0, utilization[rows])
+                np.maximum(0.0, hours, out=hours)
+                hours /= fill
+            hours[~(fill > 0)] = np.inf
+            soonest[rows] = np.minimum.reduce(hours, axis=1, initial=np.inf)
         on_layer = lambda x: np.take_along_axis(x, layer, axis=1)  # noqa: E731
         length = self._length
         layer_arrival = np.add.reduce(on_layer(arrival), axis=1)
@@ -637,16 +692,12 @@ class TransportDetector(StressLayerDetector):
                 layer_cost > 0, layer_arrival * length / layer_cost, np.where(layer_arrival > 0, np.inf, 0.0)
             )
         saturated = utilization >= self.saturation_level
-        top = np.partition(utilization, n - k, axis=1)[:, n - k :]
         mean = np.add.reduce(utilization, axis=1) / n
-        gradient = (np.add.reduce(top, axis=1) / k - mean) / length
+        gradient = (top / k - mean) / length
         difference = np.add.reduce(on_layer(utilization), axis=1) / k - mean
         moved = np.add.reduce(on_layer(outflow) - on_layer(inflow), axis=1)
         with np.errstate(all="ignore"):
             d_eff = np.where(np.abs(difference) < 1e-9, np.nan, moved * length / difference)
-            fill = net / staff
-            hours = np.maximum(0.0, 1.0 - utilization) / fill
-        soonest = np.minimum.reduce(np.where(fill > 0, hours, np.inf), axis=1, initial=np.inf)
         return {
             "pe": pe,
             "arrival": arrival,
@@ -664,6 +715,34 @@ class TransportDetector(StressLayerDetector):
             "utilization": utilization,
             "length": length,
         }
+
+    def split_pe_over(self, trace: Trace, capacity: np.ndarray) -> np.ndarray:
+        """``split_layer_peclet`` at every step of a trace after ``reset``, as ``observe`` with
+        ``layer='split'`` computes it: the halves' EWMAs stay a loop over steps, each half's layer
+        weights are found for all steps at once, and the four dot products per step are the same
+        1-D products the stream takes."""
+        raw = trace.values[:, 0:3:2] / self.layout.dt_h  # (T, 2, N): arrival and outflow rates
+        t = len(raw)
+        halves = np.empty((t, 2, 2, raw.shape[-1]))  # per step, per half: arrival and outflow EWMAs
+        if t:
+            halves[0] = raw[0]
+        for k in range(1, t):
+            halves[k] = halves[k - 1]
+            half = halves[k, k % 2]
+            half += self._half_alpha * (raw[k] - half)
+        weights = np.empty((2, t, capacity.shape[1]))  # per half: its layer weights at every step
+        for rows in step_blocks(t, capacity.shape[1]):  # the selection's temporaries a block at a time
+            for i in (0, 1):
+                weights[i, rows] = split_layer_weights(halves[rows, i, 0], capacity[rows], halves[rows, i, 1])
+        cost = [capacity + halves[:, i, 1] for i in (0, 1)]
+        length, pe = self._length, np.empty(t)
+        for k in range(t):
+            total = 0.0
+            for select, measure in ((0, 1), (1, 0)):
+                w = weights[select][k]
+                total += peclet_number(float(w @ halves[k, measure, 0]), float(w @ cost[measure][k]), length)
+            pe[k] = total / 2
+        return pe
 
     def _split_rates(self, raw: np.ndarray) -> np.ndarray:
         """Update the half of this health check (even or odd) with its arrival and outflow rates."""

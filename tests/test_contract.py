@@ -179,7 +179,15 @@ def every_scenario() -> list[Trace]:
     ]
 
 
-@pytest.mark.parametrize(("name", "params"), DEFAULTS, ids=[n for n, _ in DEFAULTS])
+#: Settings that take another batch path than the defaults', checked on every scenario too.
+OTHER_BATCH_PATHS = [("transport", {"layer": "split"})]
+EVERY_SCENARIO = DEFAULTS + [case for case in OTHER_BATCH_PATHS if case[0] in detectors.available()]
+
+
+EVERY_SCENARIO_IDS = ["-".join([name, *map(str, params.values())]) for name, params in EVERY_SCENARIO]
+
+
+@pytest.mark.parametrize(("name", "params"), EVERY_SCENARIO, ids=EVERY_SCENARIO_IDS)
 def test_batch_equals_streaming_on_every_scenario(name, params, every_scenario):
     for run in every_scenario:
         assert fresh(name, params).run(run).equals(streamed(fresh(name, params), run)), run.meta

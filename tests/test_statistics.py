@@ -9,13 +9,18 @@ from scipy import stats as sps
 
 from harness.analysis.statistics import (
     StatisticsSpec,
+    distinct_resamples,
     holm,
+    km_median,
     mean_interval,
     median_lead_ci,
     paired_mean,
     paired_share,
     ratio_ci,
+    resampled,
+    resamples,
     seed_bootstrap,
+    seed_weights,
     share_interval,
 )
 from scenarios.errors import InputError
@@ -164,3 +169,31 @@ def test_resamples_are_bounded_and_a_bootstrap_too_big_for_the_machine_is_refuse
     study = ["scenario=[ramp]", "detector=[utilization]", "statistics.n_resamples=100000", "seeds=100000"]
     with pytest.raises(InputError, match=r"^statistics.n_resamples=100000, seeds=100000: a bootstrap of"):
         check(study)
+
+
+@pytest.mark.parametrize("n_seeds", [2, 3, 4])
+def test_few_seeds_evaluate_each_distinct_resample_once_with_the_same_numbers(n_seeds):
+    """With few seeds the resamples repeat: the statistic runs once per distinct resample, and every
+    resample's value is bit for bit what the statistic gives on all resamples, for the statistics
+    the harness bootstraps (sums of indexed values, seed-weighted matrix products, Kaplan-Meier)."""
+    spec = StatisticsSpec(n_resamples=2000, seed=7)
+    rows, _ = distinct_resamples(n_seeds, spec.n_resamples, spec.seed, 100)
+    assert 4 * len(rows) <= spec.n_resamples  # the distinct path is the one taken
+    rng = np.random.default_rng(n_seeds)
+    num, den = rng.integers(0, 9, n_seeds).astype(float), rng.integers(1, 9, n_seeds).astype(float)
+    table = rng.exponential(3.0, (n_seeds, 300))
+    times, censored = rng.exponential(5.0, 40), rng.random(40) < 0.3
+    owner = rng.integers(0, n_seeds, 40)
+    statistics = {
+        "ratio": lambda idx: num[idx].sum(-1) / den[idx].sum(-1),
+        "weighted": lambda idx: (
+            (seed_weights(idx, n_seeds) @ table).sum(-1) / np.maximum(seed_weights(idx, n_seeds) @ num, 1.0)
+        ),
+        "km": lambda idx: km_median(times, censored, seed_weights(idx, n_seeds)[..., owner]),
+    }
+    for name, statistic in statistics.items():
+        every = np.concatenate(
+            [statistic(idx) for idx in resamples(n_seeds, spec.n_resamples, spec.seed, 100)], axis=-1
+        )
+        once = resampled(n_seeds, statistic, spec, 100)
+        assert np.array_equal(once, every, equal_nan=True), name

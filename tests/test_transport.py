@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from detectors.base import Level
+import detectors
+from detectors import transport
+from detectors.base import Level, Readings
 from detectors.transport import (
     TransportDetector,
     boundary_layer_thickness,
@@ -215,3 +217,19 @@ def test_split_layer_still_sees_hot_units():
 def test_layer_must_be_plain_or_split():
     with pytest.raises(InputError, match="detector.transport.layer"):
         TransportDetector(layer="slow")
+
+
+@pytest.mark.parametrize(
+    ("detector", "params"), [("transport", {}), ("transport", {"layer": "split"}), ("transport_online", {})]
+)
+def test_batch_run_in_blocks_of_steps_equals_the_stream(detector, params, monkeypatch):
+    """A batch run over many units works through its steps in blocks (``step_blocks``): however
+    the steps are split, the readings equal the streaming update() exactly."""
+    trace = simulate("spike", seed=2, n_units=9, warmup_days=0.5, scenario_days=1.0)
+    monkeypatch.setattr(transport, "BLOCK_VALUES", 9 * 7)  # blocks of 7 steps: many, the last short
+    assert len(transport.step_blocks(len(trace), 9)) > 3 and len(trace) % 7
+    made = lambda: detectors.make(detector, **params)  # noqa: E731
+    streaming = made()
+    streaming.reset(trace.layout)
+    readings = [streaming.update(trace.observation(k)) for k in range(len(trace))]
+    assert made().run(trace).equals(Readings.from_list(trace.time_h, readings, trace.layout.n_units))

@@ -96,15 +96,41 @@ def seed_bootstrap(
         return np.nan, np.nan
     if spec.method == "bca":
         return _scipy_bootstrap(n_seeds, statistic, spec, batch)
-    theta = np.concatenate(
-        [statistic(idx) for idx in resamples(n_seeds, spec.n_resamples, spec.seed, batch)], axis=-1
-    )
+    theta = resampled(n_seeds, statistic, spec, batch)
     alpha = np.asarray((1 - spec.confidence) / 2, dtype=theta.dtype)
     low, high = stats.quantile(theta, np.stack((alpha, 1 - alpha), axis=-1), axis=-1)
     if spec.method == "basic":
         centre = statistic(np.arange(n_seeds))
         low, high = 2 * centre - high, 2 * centre - low
     return float(low), float(high)
+
+
+def resampled(
+    n_seeds: int, statistic: Callable[[np.ndarray], np.ndarray], spec: StatisticsSpec, batch: int | None
+) -> np.ndarray:
+    """``statistic`` at every resample of ``resamples``, in order (along the last axis). Each
+    resample's value depends on its own row of seed indices only, so where few seeds make the rows
+    repeat (at most a quarter of them distinct), the statistic runs once per distinct row, in
+    batches of at most ``batch``, and the values are read back for every resample."""
+    blocks = resamples(n_seeds, spec.n_resamples, spec.seed, batch)
+    rows, inverse = distinct_resamples(n_seeds, spec.n_resamples, spec.seed, batch)
+    if 4 * len(rows) > spec.n_resamples:
+        return np.concatenate([statistic(idx) for idx in blocks], axis=-1)
+    size = batch or len(rows)
+    values = [statistic(rows[k : k + size]) for k in range(0, len(rows), size)]
+    return np.concatenate(values, axis=-1)[..., inverse]
+
+
+@cache
+def distinct_resamples(
+    n_seeds: int, n_resamples: int, seed: int, batch: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``resamples`` and, per resample, the index of its row among them."""
+    rows, inverse = np.unique(
+        np.concatenate(resamples(n_seeds, n_resamples, seed, batch)), axis=0, return_inverse=True
+    )
+    rows.flags.writeable = False
+    return rows, inverse.reshape(-1)
 
 
 @cache

@@ -63,20 +63,33 @@ def seed_by_scenario(
     return table.reindex(index=list(seeds), columns=list(scenarios), fill_value=0).to_numpy(float)
 
 
+EVENT_COUNTS = ("events", "warned", "before_onset", "detected", "lead_coverage_8h")
+
+
 def event_counts(
     events: pd.DataFrame, target: str, seeds: Sequence[int], scenarios: Sequence[str], min_lead_h: float
 ) -> dict[str, np.ndarray]:
     """(n_seeds, n_scenarios) counts of ``target``'s events: all of them, warned, before onset,
-    detected, and warned 8 h ahead."""
+    detected, and warned 8 h ahead (events of other seeds and scenarios are not counted)."""
     mine = events[events["target"] == target] if len(events) else events
-    lead = mine["lead_h"].astype(float).fillna(-np.inf) if len(mine) else pd.Series(dtype=float)
-    count = lambda values: seed_by_scenario(mine, values.astype(float), seeds, scenarios)  # noqa: E731
+    if not len(mine):
+        return {name: np.zeros((len(seeds), len(scenarios))) for name in EVENT_COUNTS}
+    seed = pd.Index(list(seeds)).get_indexer(mine["seed"])
+    scenario = pd.Index(list(scenarios)).get_indexer(mine["scenario"])
+    kept = (seed >= 0) & (scenario >= 0)
+    cell = seed[kept] * len(scenarios) + scenario[kept]
+    lead = mine["lead_h"].astype(float).fillna(-np.inf).to_numpy()[kept]
+    marks = {
+        "events": np.ones(lead.size, bool),
+        "warned": lead >= min_lead_h,
+        "before_onset": lead > 0,
+        "detected": mine["detected"].astype(bool).to_numpy()[kept],
+        "lead_coverage_8h": lead >= 8.0,
+    }
+    size = len(seeds) * len(scenarios)
     return {
-        "events": count(pd.Series(1.0, index=mine.index)),
-        "warned": count(lead >= min_lead_h),
-        "before_onset": count(lead > 0),
-        "detected": count(mine["detected"].astype(bool) if len(mine) else lead),
-        "lead_coverage_8h": count(lead >= 8.0),
+        name: np.bincount(cell[mark], minlength=size).reshape(len(seeds), len(scenarios)).astype(float)
+        for name, mark in marks.items()
     }
 
 
